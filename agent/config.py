@@ -1,0 +1,53 @@
+"""Run configuration: a typed tree, saved to ``config.json`` and overridable from the CLI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Options of one ``rewardsmith run``."""
+
+    task: str
+    """Path of the task file (built-in tasks are resolved to their file)."""
+    designer: str = "offline"
+    """``offline``, ``scripted:DIR``, or (with the LLM designer) a litellm model string."""
+    rounds: int = 3
+    """Rounds (generations) of the loop."""
+    samples: int = 4
+    """Candidates per round (K)."""
+    steps: int | None = None
+    """PPO environment steps per candidate; None = the task file's budget."""
+    seed: int = 0
+    """Training seed shared by every candidate and baseline (common random numbers)."""
+    workers: int = 1
+    """Training processes running at once."""
+    review: Literal["none"] = "none"
+    """Pause for human review after each round (``none`` only, for now)."""
+    executor: Literal["local"] = "local"
+    """Where jobs run: local worker processes."""
+    baselines: bool = True
+    """Also train the env's own reward (human) and the sparse fitness reward, for the HNS."""
+    call_timeout_s: float = 5.0
+    """Wall-clock limit of one reward call during training."""
+    train_timeout_s: float | None = None
+    """Wall-clock limit of one training job; None = the task file's ``train.timeout_s``."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """``config.json``: the configuration plus what was detected when the run started."""
+
+    config: RunConfig
+    task_name: str
+    designer_label: str
+    sandbox: str
+    created: str
+    version: str

@@ -1,0 +1,161 @@
+"""The offline designer: an evolutionary search over reward terms and constants. No network, no LLM.
+
+Round 1 samples term structures from :func:`~agent.designers.terms.term_pool` (the terms the task's
+state fields and description suggest), starting with the most likely structure. Later rounds keep
+an archive of every evaluated candidate and breed the next ones from the best: a critique-guided
+refinement of the elite (re-scale dominant terms, widen or drop constant ones, restructure when the
+fitness stays at zero, cut the term a hacked policy exploited), plus mutations (re-weighting,
+adding, dropping terms) and crossover of good parents. It writes code in the same contract as an
+LLM and says in every response that it is a baseline search, not a language model.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, replace
+
+from agent.designers.base import DesignRequest
+from agent.designers.terms import Genome, PoolEntry, Term, term_pool, to_code
+from agent.records import CandidateResult, Completion
+
+LABEL = "offline designer (evolutionary search over reward terms, no LLM)"
+
+
+@dataclass(frozen=True)
+class _Scored:
+    id: str
+    genome: Genome
+    fitness: float
+    result: CandidateResult
+
+
+class OfflineDesigner:
+    label = LABEL
+
+    def propose(self, request: DesignRequest) -> list[Completion]:
+        rng = random.Random(f"{request.seed}:{request.round}:{request.task.name}")
+        spec = request.task.adapter.spec
+        pool = term_pool(spec, request.task.description)
+        archive = _archive(request.history)
+        seen = {s.genome.key() for s in archive}
+        children: list[tuple[Genome, str, str | None]] = []
+        for i in range(request.k):
+            for _attempt in range(30):
+                if not archive:
+                    genome, note, parent = *_fresh(pool, rng, mode=(i == 0)), None
+                elif i == 0:
+                    genome, note, parent = *_refine(archive[0], pool, rng), archive[0].id
+                else:
+                    genome, note, parent = _mutate(archive, pool, rng)
+                if genome.terms and genome.key() not in seen:
+                    break
+            seen.add(genome.key())
+            children.append((genome, note, parent))
+        return [self._completion(request, g, note, parent) for g, note, parent in children]
+
+    def _completion(self, request: DesignRequest, genome: Genome, note: str, parent: str | None) -> Completion:
+        code = to_code(genome, request.task.adapter.spec, request.task.description, note)
+        text = (f"{LABEL}. This is a baseline search procedure, not a language model.\n"
+                f"{note}\n\n```python\n{code}```\n")
+        return Completion(text, LABEL, parent, {"terms": len(genome.terms)})
+
+
+def _archive(history: tuple[CandidateResult, ...]) -> list[_Scored]:
+    scored = []
+    for r in history:
+        genome = Genome.from_code(r.candidate.code) if r.candidate.code else None
+        if genome is None:
+            continue
+        fitness = r.fitness if r.fitness is not None else -math.inf
+        scored.append(_Scored(r.candidate.id, genome, fitness, r))
+    return sorted(scored, key=lambda s: s.fitness, reverse=True)
+
+
+def _jitter(weight: float, rng: random.Random, sigma: float) -> float:
+    return float(weight * math.exp(rng.gauss(0.0, sigma)))
+
+
+def _fresh(pool: list[PoolEntry], rng: random.Random, mode: bool) -> tuple[Genome, str]:
+    """A new structure: the most likely one (``mode``), or one sampled from the pool."""
+    if mode:
+        terms = [e.term for e in pool if e.p >= 0.5]
+        return Genome(tuple(terms)), "Round 1: the most likely term structure for this task, default constants."
+    terms = [replace(e.term, weight=_jitter(e.term.weight, rng, 0.7), temp=_jitter(e.term.temp, rng, 0.5))
+             for e in pool if rng.random() < e.p]
+    if not terms:
+        e = max(pool, key=lambda e: e.p)
+        terms = [e.term]
+    return Genome(tuple(terms)), "Round 1: a term structure sampled from the task's term pool, random constants."
+
+
+def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str]:
+    """Act on the elite's critique, as the reflection prompt asks an LLM to."""
+    critique = best.result.critique
+    flags = critique.flags if critique is not None else ()
+    terms = list(best.genome.terms)
+    actions: list[str] = []
+    for flag in flags:
+        kind, _, name = flag.partition(":")
+        idx = next((i for i, t in enumerate(terms) if t.name == name), None)
+        if kind == "dominant" and idx is not None:
+            terms[idx] = replace(terms[idx], weight=terms[idx].weight * 0.3)
+            actions.append(f"scaled down dominant `{name}` ×0.3")
+        elif kind == "constant" and idx is not None and len(terms) > 1:
+            if terms[idx].kind == "closeness":
+                terms[idx] = replace(terms[idx], temp=terms[idx].temp * 3.0)
+                actions.append(f"widened the temperature of constant `{name}` ×3")
+            else:
+                actions.append(f"dropped constant `{name}`")
+                del terms[idx]
+        elif kind == "reward_up_fitness_flat" and critique is not None and critique.shares:
+            top = max(critique.shares, key=lambda n: critique.shares[n])
+            j = next((i for i, t in enumerate(terms) if t.name == top), None)
+            if j is not None and len(terms) > 1:
+                del terms[j]
+                actions.append(f"removed `{top}`, which the policy exploited without doing the task")
+        elif kind == "fitness_zero":
+            for _ in range(2):
+                terms, what = _add_term(terms, pool, rng)
+                if what:
+                    actions.append(what)
+    if not actions:
+        terms = [replace(t, weight=_jitter(t.weight, rng, 0.3)) for t in terms]
+        actions.append("no findings to act on: small re-weighting of every term")
+    note = f"Refinement of the best so far, {best.id} (fitness {best.fitness:.4g}): " + "; ".join(actions) + "."
+    return Genome(tuple(terms)), note
+
+
+def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str, str]:
+    """Tournament-select a parent and apply one operator."""
+    alive = [s for s in archive if math.isfinite(s.fitness)] or archive
+    parent = min(rng.sample(alive, min(2, len(alive))), key=lambda s: -s.fitness)
+    terms = list(parent.genome.terms)
+    op = rng.choices(["reweight", "add", "drop", "crossover"], weights=[0.4, 0.2, 0.15, 0.25])[0]
+    what = ""
+    if op == "add":
+        terms, what = _add_term(terms, pool, rng)
+    elif op == "drop" and len(terms) > 1:
+        victim = terms.pop(rng.randrange(len(terms)))
+        what = f"dropped `{victim.name}`"
+    elif op == "crossover" and len(alive) > 1:
+        other = rng.choice([s for s in alive if s is not parent])
+        mine = {t.name: t for t in terms}
+        theirs = {t.name: t for t in other.genome.terms}
+        names = sorted(set(mine) | set(theirs))
+        terms = [mine[n] if n in mine and (n not in theirs or rng.random() < 0.5) else theirs[n]
+                 for n in names if rng.random() < 0.8 or (n in mine and n in theirs)]
+        what = f"crossover with {other.id}"
+    if not what:
+        terms = [replace(t, weight=_jitter(t.weight, rng, 0.6), temp=_jitter(t.temp, rng, 0.3)) for t in terms]
+        what = "re-weighted every term"
+    return Genome(tuple(terms)), f"Mutation of {parent.id} (fitness {parent.fitness:.4g}): {what}.", parent.id
+
+
+def _add_term(terms: list[Term], pool: list[PoolEntry], rng: random.Random) -> tuple[list[Term], str]:
+    present = {t.name for t in terms}
+    options = [e for e in pool if e.term.name not in present]
+    if not options:
+        return terms, ""
+    entry = rng.choices(options, weights=[e.p + 0.05 for e in options])[0]
+    return [*terms, entry.term], f"added `{entry.term.name}`"

@@ -1,0 +1,74 @@
+"""``rewardsmith evaluate``: train with one reward file on several seeds and report held-out fitness."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from agent.atomic import write_json, write_text
+from agent.errors import ConfigError
+from agent.executor import LocalExecutor
+from agent.progress import ProgressView
+from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from envs.evaluation import seed_sets
+from envs.rollout import random_rollout
+from envs.tasks import load_task
+from sandboxes.validate import validate_source
+
+
+def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
+    task = load_task(args.task)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    try:
+        code = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
+    sample = random_rollout(task, n=256, seed=0)
+    report = validate_source(code, task.adapter.spec, sample.states, sample.actions)
+    if not report.accepted:
+        console.print(f"{args.file}: rejected at the {report.stage} stage", markup=False)
+        console.print(report.message, markup=False)
+        return 1
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) / f"evaluate-{task.name}-{stamp}"
+    write_text(out / "reward.py", code)
+    selection, heldout = seed_sets(0, task.eval.selection_episodes, task.eval.heldout_episodes)
+    settings = TrainSettings(args.steps or task.train.steps, 0, float(task.train.timeout_s), 5.0, selection, heldout)
+    targets = [TrainTarget(f"seed {s}", out / f"seed_{s}", "candidate", out / "reward.py", seed=s)
+               for s in range(args.seeds)]
+    view = ProgressView(console, live=not args.json)
+    view.round_started(1, 1)
+    results = train_and_evaluate(task, targets, settings, LocalExecutor(args.workers), view.executor_event)
+    view.stop()
+    per_seed = {}
+    for t in targets:
+        training, evaluation = results[t.key]
+        per_seed[t.key] = {"status": training.status if training else "missing",
+                           "heldout": evaluation.heldout.mean if evaluation else None,
+                           "selection": evaluation.selection.mean if evaluation else None}
+    values = [v["heldout"] for v in per_seed.values() if v["heldout"] is not None]
+    summary = {"task": task.name, "reward_file": str(args.file), "steps": settings.steps, "seeds": args.seeds,
+               "heldout_mean": float(np.mean(values)) if values else None,
+               "heldout_std": float(np.std(values)) if values else None, "per_seed": per_seed, "run_dir": str(out)}
+    write_json(out / "evaluation.json", summary)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    table = Table(title=f"{task.name}: held-out fitness of {args.file}")
+    table.add_column("seed")
+    table.add_column("status")
+    table.add_column("held-out fitness", justify="right")
+    for key, row in per_seed.items():
+        table.add_row(key, row["status"], f"{row['heldout']:.4g}" if row["heldout"] is not None else "-")
+    console.print(table)
+    if values:
+        console.print(f"mean {np.mean(values):.4g} ± {np.std(values):.2g} over {len(values)} seeds "
+                      f"({settings.steps:,} steps each); results in {out}", markup=False)
+    return 0

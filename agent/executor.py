@@ -1,0 +1,185 @@
+"""Runs training and evaluation jobs in parallel worker processes, each with a wall-clock timeout.
+
+A :class:`Pipeline` is a short sequence of job steps for one candidate (train, then evaluate); the
+next step starts only if the previous one exited 0. Each step is a fresh ``python -m envs.jobs``
+process in its own session, so a timeout kills the whole process group. Results are typed files the
+steps write atomically; this module only reports how each process ended.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+from agent.atomic import read_record, write_json
+from envs.training import Progress
+
+StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped"]
+
+
+@dataclass(frozen=True)
+class JobStep:
+    """One process: ``python -m envs.jobs <kind> <spec_file>``."""
+
+    kind: Literal["train", "evaluate"]
+    spec: object
+    """The job record (TrainJob / EvalJob); written to ``spec_file`` as JSON before the step starts."""
+    spec_file: Path
+    log_file: Path
+    timeout_s: float
+    progress_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    key: str
+    steps: tuple[JobStep, ...]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    kind: str
+    status: StepStatus
+    wall_s: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutorEvent:
+    """What the display hears: a pipeline's step started, progressed, or ended."""
+
+    key: str
+    kind: str
+    state: Literal["started", "progress", "ended"]
+    fraction: float = 0.0
+    outcome: StepOutcome | None = None
+
+
+@dataclass
+class _Running:
+    pipeline: Pipeline
+    index: int
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+    started: float
+    last_progress_mtime: float = 0.0
+    outcomes: list[StepOutcome] = field(default_factory=list)
+
+
+class LocalExecutor:
+    """Runs pipelines on this machine, at most ``workers`` processes at a time."""
+
+    def __init__(self, workers: int, poll_s: float = 0.25) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+        self.poll_s = poll_s
+
+    def run(self, pipelines: list[Pipeline], on_event: Callable[[ExecutorEvent], None] | None = None
+            ) -> dict[str, list[StepOutcome]]:
+        """Run every pipeline to completion; returns each pipeline's step outcomes by key."""
+        emit = on_event or (lambda _e: None)
+        queue = list(pipelines)
+        running: list[_Running] = []
+        done: dict[str, list[StepOutcome]] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.workers:
+                    running.append(self._start(queue.pop(0), 0, [], emit))
+                time.sleep(self.poll_s)
+                for job in list(running):
+                    outcome = self._check(job, emit)
+                    if outcome is None:
+                        continue
+                    running.remove(job)
+                    job.outcomes.append(outcome)
+                    nxt = job.index + 1
+                    if outcome.status == "ok" and nxt < len(job.pipeline.steps):
+                        running.append(self._start(job.pipeline, nxt, job.outcomes, emit))
+                    else:
+                        skipped = [StepOutcome(s.kind, "skipped", 0.0) for s in job.pipeline.steps[nxt:]]
+                        done[job.pipeline.key] = job.outcomes + skipped
+        except BaseException:
+            for job in running:
+                _kill(job.proc)
+                job.log.close()
+            raise
+        return done
+
+    def _start(self, pipeline: Pipeline, index: int, outcomes: list[StepOutcome],
+               emit: Callable[[ExecutorEvent], None]) -> _Running:
+        step = pipeline.steps[index]
+        write_json(step.spec_file, step.spec)
+        step.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = step.log_file.open("ab")
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "envs.jobs", step.kind, str(step.spec_file)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+        )
+        emit(ExecutorEvent(pipeline.key, step.kind, "started"))
+        return _Running(pipeline, index, proc, log, time.monotonic(), outcomes=list(outcomes))
+
+    def _check(self, job: _Running, emit: Callable[[ExecutorEvent], None]) -> StepOutcome | None:
+        step = job.pipeline.steps[job.index]
+        elapsed = time.monotonic() - job.started
+        code = job.proc.poll()
+        if code is None and elapsed <= step.timeout_s:
+            self._report_progress(job, step, emit)
+            return None
+        if code is None:
+            _kill(job.proc)
+            outcome = StepOutcome(step.kind, "timeout", elapsed, f"killed after the {step.timeout_s:g} s limit")
+        elif code == 0:
+            outcome = StepOutcome(step.kind, "ok", elapsed)
+        elif code == 3:
+            outcome = StepOutcome(step.kind, "no_policy", elapsed)
+        else:
+            outcome = StepOutcome(step.kind, "crashed", elapsed, _describe_exit(code, step.log_file))
+        job.log.close()
+        emit(ExecutorEvent(job.pipeline.key, step.kind, "ended", 1.0, outcome))
+        return outcome
+
+    def _report_progress(self, job: _Running, step: JobStep, emit: Callable[[ExecutorEvent], None]) -> None:
+        if step.progress_file is None:
+            return
+        try:
+            mtime = step.progress_file.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime == job.last_progress_mtime:
+            return
+        job.last_progress_mtime = mtime
+        try:
+            progress = read_record(step.progress_file, Progress)
+        except (OSError, ValueError):
+            return
+        emit(ExecutorEvent(job.pipeline.key, step.kind, "progress", progress.done / max(progress.total, 1)))
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _describe_exit(code: int, log_file: Path) -> str:
+    how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    try:
+        lines = log_file.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    last = next((ln for ln in reversed(lines) if ln.strip() and not ln.startswith(" ")), "")
+    return f"{how}: {last}" if last else how

@@ -1,0 +1,106 @@
+"""The reward-design loop, top to bottom like Eureka's algorithm box.
+
+One round: render prompt → sample K → extract → validate → train → evaluate → analyze → select.
+The run directory is the source of truth: every stage first looks there, so ``resume`` continues
+an interrupted run without redoing (or re-paying for) finished work.
+"""
+
+from __future__ import annotations
+
+import time
+
+from agent import stages
+from agent.config import RunRecord
+from agent.designers import DesignRequest, make_designer
+from agent.errors import FitnessError
+from agent.executor import LocalExecutor
+from agent.feedback import automatic_feedback, select_best
+from agent.progress import ProgressView
+from agent.prompting import round_messages
+from agent.records import CandidateResult, RoundFeedback, RunSummary
+from agent.store import RunStore
+from agent.summary import summarize
+from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from envs.evaluation import seed_sets
+from envs.fitness import compute_fitness
+from envs.rollout import StateSample, random_rollout
+from envs.tasks import Task, load_task
+
+
+def run_loop(store: RunStore, record: RunRecord, view: ProgressView) -> RunSummary:
+    """Run (or continue) the loop described by ``record`` in ``store``; returns the run's summary."""
+    started = time.monotonic()
+    cfg = record.config
+    task = load_task(cfg.task)
+    designer = make_designer(cfg.designer)
+    sample = random_rollout(task, n=256, seed=cfg.seed)
+    check_fitness(task, sample)
+    settings = train_settings(task, record)
+    executor = LocalExecutor(cfg.workers)
+    baselines = baseline_targets(store) if cfg.baselines else []
+    history: list[CandidateResult] = []
+    feedback: RoundFeedback | None = None
+
+    for rnd in range(1, cfg.rounds + 1):
+        view.round_started(rnd, cfg.rounds)
+        ### 1. Prompt: the task, its state fields, and the best reward so far with its critique
+        best_so_far = select_best(history)
+        messages = round_messages(task, best_so_far.candidate.code if best_so_far else None,
+                                  feedback.summary if feedback else None)
+        ### 2-3. Sample K candidates and extract their code
+        request = DesignRequest(task, rnd, cfg.samples, cfg.seed, tuple(messages), tuple(history))
+        candidates = stages.sample_round(designer, request, store)
+        ### 4. Validate: static checks, then a probe run in the sandbox
+        results = []
+        for cand in candidates:
+            view.update(cand.id, "validating")
+            report = stages.validate(cand, task, sample, store)
+            view.update(cand.id, "queued" if report.accepted else "rejected",
+                        note="" if report.accepted else report.message.splitlines()[0])
+            results.append(CandidateResult(cand, report))
+        ### 5-6. Train and evaluate the accepted candidates (baselines ride along once)
+        targets = [TrainTarget(r.candidate.id, store.cand_dir(rnd, r.candidate.index), "candidate",
+                               store.cand_dir(rnd, r.candidate.index) / "reward.py")
+                   for r in results if r.validation.accepted]
+        outcomes = train_and_evaluate(task, targets + baselines, settings, executor, view.executor_event)
+        results = [stages.with_training(r, outcomes.get(r.candidate.id, (None, None))) for r in results]
+        for b in baselines:
+            evaluation = outcomes[b.key][1]
+            view.update(b.key, "done" if evaluation else "failed", fitness=evaluation.selection.mean if evaluation else None)
+        ### 7. Analyze: Eureka-style reflection per candidate
+        results = [stages.analyze(r, store) for r in results]
+        for r in results:
+            view.update(r.candidate.id, "done" if r.status == "ok" else r.status, fitness=r.fitness,
+                        note=", ".join(r.critique.flags) if r.critique else "")
+        ### 8. Select the best and write the feedback for the next round
+        feedback = automatic_feedback(rnd, results, best_so_far)
+        store.save_feedback(feedback)
+        history.extend(results)
+
+    view.stop()
+    summary = summarize(store, record, task, history, baselines, time.monotonic() - started)
+    store.save_summary(summary)
+    return summary
+
+
+def check_fitness(task: Task, sample: StateSample) -> None:
+    """Run the fitness function on random episodes before any training; raise if it fails."""
+    if not sample.episodes:
+        raise FitnessError(f"a random rollout of {task.env_id} finished no episode to check the fitness function on")
+    for episode in sample.episodes:
+        compute_fitness(task.fitness, episode, task.fitness_ref)
+
+
+def train_settings(task: Task, record: RunRecord) -> TrainSettings:
+    cfg = record.config
+    selection, heldout = seed_sets(cfg.seed, task.eval.selection_episodes, task.eval.heldout_episodes)
+    return TrainSettings(
+        steps=cfg.steps or task.train.steps, seed=cfg.seed,
+        timeout_s=cfg.train_timeout_s or float(task.train.timeout_s), call_timeout_s=cfg.call_timeout_s,
+        selection_seeds=selection, heldout_seeds=heldout,
+    )
+
+
+def baseline_targets(store: RunStore) -> list[TrainTarget]:
+    return [TrainTarget("human", store.baseline_dir("human"), "env"),
+            TrainTarget("sparse", store.baseline_dir("sparse"), "sparse")]

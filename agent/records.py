@@ -1,0 +1,144 @@
+"""Typed records that flow between the loop's stages and are stored in the run directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from envs.evaluation import EvaluationResult
+from envs.training import TrainingResult
+from sandboxes.validate import ValidationReport
+
+CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pending"]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One raw answer from a designer, before extraction."""
+
+    text: str
+    designer: str
+    """Who wrote it, e.g. "offline designer (evolutionary search, no LLM)" or an LLM model name."""
+    parent: str | None = None
+    """The candidate this one was derived from, when the designer says."""
+    meta: dict[str, str | int | float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A reward candidate: the code extracted from one completion."""
+
+    id: str
+    """``rRRcKK``: round and index within the round, both 1-based."""
+    round: int
+    index: int
+    code: str | None
+    """The extracted module; None when extraction failed."""
+    origin: str
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class SeriesStat:
+    """About ten samples of one quantity over training, with its max, mean and min (Eureka's reflection)."""
+
+    name: str
+    samples: tuple[float, ...]
+    max: float
+    mean: float
+    min: float
+
+
+@dataclass(frozen=True)
+class Critique:
+    """What the trajectory analyzer concluded about one candidate."""
+
+    candidate_id: str
+    status: CandidateStatus
+    text: str
+    """Markdown, shown to people and designers (critique.md)."""
+    components: tuple[SeriesStat, ...] = ()
+    fitness: SeriesStat | None = None
+    episode_length: SeriesStat | None = None
+    shares: dict[str, float] = field(default_factory=dict)
+    """Each component's share of the absolute reward return at the end of training."""
+    flags: tuple[str, ...] = ()
+    """Machine-readable findings, e.g. ``dominant:speed``, ``constant:alive``, ``reward_up_fitness_flat``."""
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """Everything known about one candidate after a round."""
+
+    candidate: Candidate
+    validation: ValidationReport
+    training: TrainingResult | None = None
+    evaluation: EvaluationResult | None = None
+    critique: Critique | None = None
+
+    @property
+    def status(self) -> CandidateStatus:
+        if not self.validation.accepted:
+            return "rejected"
+        if self.training is None:
+            return "pending"
+        if self.training.status != "ok":
+            return self.training.status
+        return "ok" if self.evaluation is not None else "crashed"
+
+    @property
+    def fitness(self) -> float | None:
+        """Selection fitness (mean over the selection seeds); None unless trained and evaluated."""
+        return self.evaluation.selection.mean if self.evaluation is not None else None
+
+
+@dataclass(frozen=True)
+class RoundFeedback:
+    """What one round hands to the next: the selected candidate and the critique text for the prompt."""
+
+    round: int
+    best_id: str | None
+    best_fitness: float | None
+    summary: str
+    """Markdown rendered into the next round's prompt."""
+    source: Literal["automatic", "human"] = "automatic"
+
+
+@dataclass(frozen=True)
+class BaselineScore:
+    kind: Literal["human", "sparse"]
+    status: str
+    selection_fitness: float | None
+    heldout_fitness: float | None
+    heldout_std: float | None
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    round: int
+    best_id: str | None
+    best_fitness: float | None
+    accepted: int
+    trained: int
+    candidates: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The run's result, as written to ``summary.json``."""
+
+    task: str
+    designer: str
+    sandbox: str
+    finished: bool
+    rounds: tuple[RoundSummary, ...]
+    best_id: str | None
+    best_reward_file: str | None
+    best_selection_fitness: float | None
+    best_heldout_fitness: float | None
+    best_heldout_std: float | None
+    baselines: tuple[BaselineScore, ...]
+    hns: float | None
+    """Human-normalized score of the best reward on held-out seeds (DESIGN.md); None when undefined."""
+    hns_note: str
+    wall_s: float

@@ -1,0 +1,51 @@
+"""The run summary: best reward, baselines, human-normalized score; ``summary.json`` and ``best_reward.py``."""
+
+from __future__ import annotations
+
+from agent.atomic import write_text
+from agent.config import RunRecord
+from agent.feedback import select_best
+from agent.records import BaselineScore, CandidateResult, RoundSummary, RunSummary
+from agent.scores import hns
+from agent.store import RunStore, evaluation_result, training_result
+from agent.trainer import TrainTarget
+from envs.tasks import Task
+
+
+def summarize(store: RunStore, record: RunRecord, task: Task, history: list[CandidateResult],
+              baselines: list[TrainTarget], wall_s: float) -> RunSummary:
+    best = select_best(history)
+    best_file = None
+    if best is not None and best.candidate.code is not None:
+        path = store.root / "best_reward.py"
+        write_text(path, best.candidate.code)
+        best_file = str(path)
+    scores = tuple(_baseline(t) for t in baselines)
+    by_kind = {b.kind: b.heldout_fitness for b in scores}
+    held = best.evaluation.heldout if best is not None and best.evaluation is not None else None
+    value, note = hns(held.mean if held else None, by_kind.get("human"), by_kind.get("sparse"))
+    rounds = sorted({r.candidate.round for r in history})
+    per_round = []
+    for rnd in rounds:
+        rs = [r for r in history if r.candidate.round == rnd]
+        rb = select_best(rs)
+        per_round.append(RoundSummary(rnd, rb.candidate.id if rb else None, rb.fitness if rb else None,
+                                      sum(r.validation.accepted for r in rs), sum(r.fitness is not None for r in rs),
+                                      len(rs)))
+    return RunSummary(
+        task=task.name, designer=record.designer_label, sandbox=record.sandbox,
+        finished=len(rounds) >= record.config.rounds, rounds=tuple(per_round),
+        best_id=best.candidate.id if best else None, best_reward_file=best_file,
+        best_selection_fitness=best.fitness if best else None,
+        best_heldout_fitness=held.mean if held else None, best_heldout_std=held.std if held else None,
+        baselines=scores, hns=value, hns_note=note, wall_s=wall_s,
+    )
+
+
+def _baseline(target: TrainTarget) -> BaselineScore:
+    training, evaluation = training_result(target.dir), evaluation_result(target.dir)
+    status = "ok" if evaluation is not None else (training.status if training is not None else "missing")
+    kind = "human" if target.reward_kind == "env" else "sparse"
+    return BaselineScore(kind, status, evaluation.selection.mean if evaluation else None,
+                         evaluation.heldout.mean if evaluation else None,
+                         evaluation.heldout.std if evaluation else None)

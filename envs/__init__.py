@@ -1,0 +1,1 @@
+"""Environments: task registry, state adapters, reward wrappers, fitness metrics, training and evaluation."""

@@ -1,0 +1,114 @@
+"""Ground-truth evaluation of a trained policy, in a process that never imports candidate code.
+
+The evaluator builds its own environment from the task file, rebuilds the policy from plain arrays
+(``policy.npz``, loaded with ``allow_pickle=False``), runs deterministic episodes on fixed seeds and
+computes the task's fitness function. Nothing a reward worker or trainer logged is used as score.
+Two seed sets are evaluated: the *selection* seeds (used to pick the best candidate) and the
+*held-out* seeds (reported), so the selection-vs-held-out gap is visible.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agent.atomic import write_json
+from envs.training import PolicyConfig, policy_config_of
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    task_file: str
+    policy_file: str
+    selection_seeds: tuple[int, ...]
+    heldout_seeds: tuple[int, ...]
+    out_file: str
+
+
+@dataclass(frozen=True)
+class FitnessStats:
+    """Fitness of a policy over a set of evaluation episodes (one per seed)."""
+
+    mean: float
+    std: float
+    values: tuple[float, ...]
+    seeds: tuple[int, ...]
+
+    @classmethod
+    def of(cls, values: list[float], seeds: tuple[int, ...]) -> FitnessStats:
+        arr = np.asarray(values, dtype=np.float64)
+        return cls(float(arr.mean()), float(arr.std()), tuple(float(v) for v in arr), seeds)
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    selection: FitnessStats
+    heldout: FitnessStats
+    episode_length: float
+    wall_s: float
+
+
+FITNESS_FILE = "fitness.json"
+
+
+def evaluate(job: EvalJob) -> EvaluationResult:
+    """Run the policy on both seed sets and write the result to ``job.out_file``."""
+    import torch
+
+    from envs.fitness import Episode, compute_fitness
+    from envs.tasks import load_task_file
+
+    torch.set_num_threads(1)
+    started = time.monotonic()
+    task = load_task_file(Path(job.task_file))
+    env = task.make_env()
+    policy = load_policy(Path(job.policy_file), policy_config_of(task), env.observation_space, env.action_space)
+    adapter, spec = task.adapter, task.adapter.spec
+    lengths: list[int] = []
+
+    def run(seeds: tuple[int, ...]) -> FitnessStats:
+        values = []
+        for seed in seeds:
+            obs, _ = env.reset(seed=seed)
+            rows, actions, rewards = [], [], []
+            terminated = truncated = False
+            while not (terminated or truncated):
+                action, _ = policy.predict(obs, deterministic=True)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                rows.append(adapter.read(env, obs))
+                actions.append(adapter.action_row(action))
+                rewards.append(float(reward))
+            lengths.append(len(rows))
+            episode = Episode.from_rows(spec, rows, actions, rewards, bool(terminated), bool(truncated))
+            values.append(compute_fitness(task.fitness, episode, task.fitness_ref))
+        return FitnessStats.of(values, seeds)
+
+    try:
+        result = EvaluationResult(run(job.selection_seeds), run(job.heldout_seeds), float(np.mean(lengths)),
+                                  time.monotonic() - started)
+    finally:
+        env.close()
+    write_json(Path(job.out_file), result)
+    return result
+
+
+def load_policy(path: Path, config: PolicyConfig, observation_space, action_space):  # type: ignore[no-untyped-def]
+    """Rebuild an SB3 actor-critic policy from ``policy.npz`` (arrays only, no pickle)."""
+    import torch
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    policy = ActorCriticPolicy(observation_space, action_space, lr_schedule=lambda _: 0.0,
+                               use_sde=config.use_sde, **config.policy_kwargs)
+    with np.load(path, allow_pickle=False) as data:
+        policy.load_state_dict({k: torch.as_tensor(data[k]) for k in data.files})
+    policy.set_training_mode(False)
+    return policy
+
+
+def seed_sets(run_seed: int, selection: int, heldout: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Disjoint evaluation seeds for a run, shared by all its candidates and baselines."""
+    base = 1_000_000 + 100_000 * run_seed
+    return tuple(range(base, base + selection)), tuple(range(base + 50_000, base + 50_000 + heldout))

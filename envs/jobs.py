@@ -1,0 +1,33 @@
+"""Entry point of job processes: ``python -m envs.jobs train|evaluate JOB.json``.
+
+The orchestrator starts one process per job and enforces its wall-clock timeout from outside.
+Exit codes: 0 = done and the next step may run; 3 = finished but produced no policy (the result
+file says why); anything else = crashed (the log says why).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from agent.atomic import read_record
+from envs.evaluation import EvalJob, evaluate
+from envs.training import TrainJob, train
+
+NO_POLICY = 3
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ("train", "evaluate"):
+        print("usage: python -m envs.jobs train|evaluate JOB.json", file=sys.stderr)
+        return 2
+    kind, path = argv[0], Path(argv[1])
+    if kind == "train":
+        result = train(read_record(path, TrainJob))
+        return 0 if result.trained else NO_POLICY
+    evaluate(read_record(path, EvalJob))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

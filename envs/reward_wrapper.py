@@ -1,0 +1,142 @@
+"""Gymnasium/SB3 wrappers that replace the environment's reward with a designed one, on the batch.
+
+:class:`StateCapture` (per environment) reads the adapter's state row right after each step, before
+SB3's vector env auto-resets. :class:`BatchReward` (vector) stacks those rows into ``(B, D)``, asks
+a :class:`RewardSource` for the total and its components, tracks episodes for the fitness function,
+and hands the numbers to :class:`~envs.train_stats.TrainingStats`. The environment's own
+termination and reset are untouched: a reward cannot change them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+from envs.adapters import StateAdapter
+from envs.fitness import Episode, FitnessFn, compute_fitness
+from envs.state import StateSpec
+from envs.train_stats import TrainingStats
+from sandboxes.client import RewardProcess
+
+STATE_KEY = "rewardsmith_state"
+ACTION_KEY = "rewardsmith_action"
+
+
+class NonFiniteReward(Exception):
+    """The candidate returned NaN or infinity during training."""
+
+
+class StateCapture(gym.Wrapper):
+    """Puts the adapter's flat state row (and the action as a float row) into ``info`` each step."""
+
+    def __init__(self, env: gym.Env, adapter: StateAdapter) -> None:
+        super().__init__(env)
+        self.adapter = adapter
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info[STATE_KEY] = self.adapter.read(self.env, obs)
+        info[ACTION_KEY] = self.adapter.action_row(action)
+        return obs, reward, terminated, truncated, info
+
+
+class RewardSource(ABC):
+    """Where the training reward comes from: a candidate, the env's own reward, or the sparse fitness."""
+
+    name: str
+
+    @abstractmethod
+    def __call__(self, states: np.ndarray, actions: np.ndarray, env_rewards: np.ndarray,
+                 end_fitness: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Return the total ``(B,)`` and named components ``(B,)``.
+
+        ``end_fitness`` holds the fitness of each episode that ended on this step, NaN elsewhere.
+        """
+
+
+class CandidateReward(RewardSource):
+    """A designed reward, computed in its sandboxed worker process (never in this process)."""
+
+    name = "candidate"
+
+    def __init__(self, process: RewardProcess) -> None:
+        self.process = process
+
+    def __call__(self, states: np.ndarray, actions: np.ndarray, env_rewards: np.ndarray,
+                 end_fitness: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        out = self.process.call(states, actions)
+        if not np.all(np.isfinite(out.total)):
+            bad = [n for n, v in out.components.items() if not np.all(np.isfinite(v))]
+            raise NonFiniteReward(f"the reward returned a non-finite value (components: {', '.join(bad) or 'total'})")
+        return out.total, out.components
+
+
+class EnvReward(RewardSource):
+    """The environment's own shipped reward: the "human" baseline."""
+
+    name = "env"
+
+    def __call__(self, states: np.ndarray, actions: np.ndarray, env_rewards: np.ndarray,
+                 end_fitness: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return env_rewards, {"env_reward": env_rewards}
+
+
+class SparseReward(RewardSource):
+    """The task's fitness, paid once at the end of each episode: the "sparse" baseline."""
+
+    name = "sparse"
+
+    def __call__(self, states: np.ndarray, actions: np.ndarray, env_rewards: np.ndarray,
+                 end_fitness: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        total = np.where(np.isnan(end_fitness), 0.0, end_fitness)
+        return total, {"fitness_at_end": total}
+
+
+class BatchReward(VecEnvWrapper):
+    """Computes the reward for the whole batch of environments from their named state fields."""
+
+    def __init__(self, venv: VecEnv, spec: StateSpec, source: RewardSource, fitness: FitnessFn,
+                 stats: TrainingStats) -> None:
+        super().__init__(venv)
+        self.spec, self.source, self.fitness, self.stats = spec, source, fitness, stats
+        n = venv.num_envs
+        self._episodes: list[tuple[list[np.ndarray], list[np.ndarray], list[float]]] = [([], [], []) for _ in range(n)]
+
+    def reset(self) -> Any:
+        for ep in self._episodes:
+            for part in ep:
+                part.clear()
+        return self.venv.reset()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, env_rewards, dones, infos = self.venv.step_wait()
+        states = np.stack([info[STATE_KEY] for info in infos])
+        actions = np.stack([info[ACTION_KEY] for info in infos])
+        end_fitness = self._track_episodes(states, actions, env_rewards, dones, infos)
+        total, components = self.source(states, actions, env_rewards.astype(np.float64), end_fitness)
+        self.stats.record_step(total, components, env_rewards, dones, end_fitness)
+        return obs, total.astype(np.float32), dones, infos
+
+    def _track_episodes(self, states: np.ndarray, actions: np.ndarray, env_rewards: np.ndarray,
+                        dones: np.ndarray, infos: list[dict[str, Any]]) -> np.ndarray:
+        end_fitness = np.full(len(dones), np.nan)
+        for i, (ep_states, ep_actions, ep_rewards) in enumerate(self._episodes):
+            ep_states.append(states[i])
+            ep_actions.append(actions[i])
+            ep_rewards.append(float(env_rewards[i]))
+            if dones[i]:
+                truncated = bool(infos[i].get("TimeLimit.truncated", False))
+                episode = Episode.from_rows(self.spec, ep_states, ep_actions, ep_rewards, not truncated, truncated)
+                end_fitness[i] = compute_fitness(self.fitness, episode)
+                ep_states.clear()
+                ep_actions.clear()
+                ep_rewards.clear()
+        return end_fitness

@@ -1,0 +1,1 @@
+"""Jinja2 templates for every text RewardSmith sends to a designer or writes for a person."""

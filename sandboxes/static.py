@@ -1,0 +1,320 @@
+"""Layer 1: static check of reward source (milliseconds, no candidate code runs).
+
+An ``ast`` allow-list: imports only ``numpy``/``math``/``typing``; numpy and math attributes from the
+allow-lists in :mod:`sandboxes.policy`; no dunder or underscore attributes; no unknown names (so no
+``open``/``eval``/``getattr``/``__import__``); no writes into the arguments or into module
+attributes; no classes, decorators, ``global``, generators or async code; size caps. Every
+rejection carries a line number and is worded so that a designer can fix it.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import unicodedata
+from dataclasses import dataclass, field
+
+from sandboxes import policy
+
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.AugAssign,
+    ast.AnnAssign, ast.For, ast.While, ast.If, ast.With, ast.withitem, ast.Expr, ast.Pass, ast.Break,
+    ast.Continue, ast.Try, ast.ExceptHandler, ast.Raise, ast.Assert, ast.BoolOp, ast.BinOp, ast.UnaryOp,
+    ast.Lambda, ast.IfExp, ast.Dict, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp, ast.comprehension,
+    ast.Compare, ast.Call, ast.keyword, ast.Constant, ast.Attribute, ast.Subscript, ast.Starred, ast.Name,
+    ast.List, ast.Tuple, ast.Slice, ast.Load, ast.Store, ast.JoinedStr, ast.FormattedValue, ast.Import,
+    ast.ImportFrom, ast.alias, ast.NamedExpr, ast.boolop, ast.operator, ast.unaryop, ast.cmpop,
+    ast.expr_context,
+)
+_NODE_ADVICE = {
+    ast.ClassDef: "classes are not allowed; use functions",
+    ast.Global: "'global' is not allowed: a reward must not keep state between calls",
+    ast.Nonlocal: "'nonlocal' is not allowed: a reward must not keep state between calls",
+    ast.Yield: "generators are not allowed",
+    ast.YieldFrom: "generators are not allowed",
+    ast.GeneratorExp: "generator expressions are not allowed; use a list comprehension",
+    ast.AsyncFunctionDef: "async code is not allowed",
+    ast.Await: "async code is not allowed",
+    ast.Delete: "'del' is not allowed",
+    ast.Match: "'match' statements are not allowed; use if/elif",
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding, with the line it is about (1-based; 0 = the whole file)."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@dataclass(frozen=True)
+class StaticReport:
+    """Verdict of the static check. ``errors`` reject the code; ``warnings`` are advice."""
+
+    errors: tuple[Issue, ...]
+    warnings: tuple[Issue, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def message(self) -> str:
+        """All errors, one per line, for the designer to read."""
+        return "\n".join(str(e) for e in self.errors)
+
+
+def check_source(source: str) -> StaticReport:
+    """Run every static rule on ``source`` and return the report (never raises on bad code)."""
+    if len(source) > policy.MAX_SOURCE_CHARS:
+        return StaticReport((Issue(0, f"the code is {len(source)} characters; the limit is {policy.MAX_SOURCE_CHARS}"),))
+    for lineno, text in enumerate(source.splitlines(), 1):
+        bad = [c for c in text if unicodedata.category(c) in ("Cf", "Co", "Cs")]
+        if bad:
+            return StaticReport((Issue(lineno, f"invisible or private-use character U+{ord(bad[0]):04X} is not allowed"),))
+    try:
+        tree = ast.parse(source, filename="reward.py")
+    except SyntaxError as exc:
+        return StaticReport((Issue(exc.lineno or 0, f"syntax error: {exc.msg}"),))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return StaticReport((Issue(0, f"the code cannot be parsed: {type(exc).__name__}"),))
+    nodes = list(ast.walk(tree))
+    if len(nodes) > policy.MAX_AST_NODES:
+        return StaticReport((Issue(0, f"the code has {len(nodes)} syntax nodes; the limit is {policy.MAX_AST_NODES}"),))
+    checker = _Checker(tree)
+    checker.run()
+    by_line = sorted(checker.errors, key=lambda i: i.line)
+    return StaticReport(tuple(by_line), tuple(sorted(checker.warnings, key=lambda i: i.line)))
+
+
+class _Checker:
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        self.errors: list[Issue] = []
+        self.warnings: list[Issue] = []
+        self.modules: dict[str, str] = {}  # local alias -> module name ("np" -> "numpy")
+        self.imported_names: dict[str, str] = {}  # local name -> "module.attr"
+        self.bound: set[str] = set()
+        self.params: set[str] = set()
+        self.module_globals: set[str] = set()
+
+    def error(self, node: ast.AST | None, message: str) -> None:
+        self.errors.append(Issue(getattr(node, "lineno", 0), message))
+
+    def warn(self, node: ast.AST, message: str) -> None:
+        self.warnings.append(Issue(getattr(node, "lineno", 0), message))
+
+    def run(self) -> None:
+        self._check_top_level()
+        self._collect_bindings()
+        for node in ast.walk(self.tree):
+            self._check_node(node)
+        self._check_entry_point()
+
+    # -- structure ------------------------------------------------------------------------------
+    def _check_top_level(self) -> None:
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.Import | ast.ImportFrom | ast.FunctionDef):
+                continue
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # docstring
+            if isinstance(stmt, ast.Assign | ast.AnnAssign):
+                self._check_constant_expr(stmt.value)
+                continue
+            self.error(stmt, f"only imports, constants and functions may appear at module level, not "
+                             f"{type(stmt).__name__.lower()} statements")
+
+    def _check_constant_expr(self, value: ast.expr | None) -> None:
+        if value is None:
+            return
+        for node in ast.walk(value):
+            if isinstance(node, ast.Lambda | ast.ListComp | ast.DictComp | ast.SetComp):
+                self.error(node, "module-level constants must be plain values (numbers, strings, tuples, np.array(...))")
+                return
+
+    def _collect_bindings(self) -> None:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name not in policy.ALLOWED_IMPORTS:
+                        self.error(node, f"import of {a.name!r} is not allowed; only numpy and math may be imported")
+                        continue
+                    local = a.asname or a.name.split(".")[0]
+                    self.modules[local] = a.name if a.asname else a.name.split(".")[0]
+                    self.bound.add(local)
+            elif isinstance(node, ast.ImportFrom):
+                self._check_import_from(node)
+            elif isinstance(node, ast.FunctionDef | ast.Lambda):
+                args = node.args
+                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                    if a is not None:
+                        self.bound.add(a.arg)
+                        if isinstance(node, ast.FunctionDef):
+                            self.params.add(a.arg)
+                if isinstance(node, ast.FunctionDef):
+                    self.bound.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                self.bound.add(node.id)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                self.bound.add(node.name)
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.Assign | ast.AnnAssign):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for t in targets:
+                    self.module_globals.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+
+    def _check_import_from(self, node: ast.ImportFrom) -> None:
+        mod = node.module or ""
+        allowed = {"numpy": policy.NUMPY_ATTRS, "math": policy.MATH_ATTRS, "typing": policy.TYPING_NAMES,
+                   "numpy.linalg": policy.NUMPY_LINALG_ATTRS}.get(mod)
+        if node.level or allowed is None:
+            self.error(node, f"import from {mod!r} is not allowed; only numpy and math may be imported")
+            return
+        for a in node.names:
+            if a.name not in allowed:
+                self.error(node, f"'from {mod} import {a.name}' is not allowed: {mod}.{a.name} is not on the allow-list")
+                continue
+            local = a.asname or a.name
+            self.bound.add(local)
+            if mod == "numpy" and a.name == "linalg":
+                self.modules[local] = "numpy.linalg"
+            else:
+                self.imported_names[local] = f"{mod}.{a.name}"
+
+    def _check_entry_point(self) -> None:
+        defs = [s for s in self.tree.body if isinstance(s, ast.FunctionDef) and s.name == "compute_reward"]
+        if not defs:
+            self.error(None, "there is no module-level function 'def compute_reward(state, action)'")
+            return
+        fn = defs[-1]
+        args = fn.args
+        positional = [*args.posonlyargs, *args.args]
+        if len(positional) != 2 or args.vararg or args.kwarg or args.kwonlyargs:
+            self.error(fn, "compute_reward must take exactly two arguments: (state, action)")
+
+    # -- per node --------------------------------------------------------------------------------
+    def _check_node(self, node: ast.AST) -> None:
+        if not isinstance(node, _ALLOWED_NODES):
+            advice = _NODE_ADVICE.get(type(node), f"{type(node).__name__} is not allowed in reward code")
+            self.error(node, advice)
+            return
+        if isinstance(node, ast.FunctionDef):
+            if node.decorator_list:
+                self.error(node, f"decorators are not allowed (on {node.name!r})")
+            if node.name.startswith("_"):
+                self.error(node, f"names starting with '_' are not allowed ({node.name!r})")
+        elif isinstance(node, ast.Name):
+            self._check_name(node)
+        elif isinstance(node, ast.Attribute):
+            self._check_attribute(node)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+            text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+            if "__" in text:
+                self.error(node, "string constants containing '__' are not allowed")
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                self._check_store_target(t, augmented=isinstance(node, ast.AugAssign))
+        elif isinstance(node, ast.Call):
+            self._check_call(node)
+        elif isinstance(node, ast.While):
+            self._check_while(node)
+        elif isinstance(node, ast.With):
+            for item in node.items:
+                if not self._is_numpy_call(item.context_expr, "errstate"):
+                    self.error(node, "'with' is only allowed as 'with np.errstate(...)'")
+
+    def _check_name(self, node: ast.Name) -> None:
+        name = node.id
+        if name.startswith("__"):
+            self.error(node, f"dunder names are not allowed ({name!r})")
+        elif isinstance(node.ctx, ast.Load) and name not in self.bound and name not in policy.SAFE_BUILTINS:
+            if hasattr(builtins, name):
+                self.error(node, f"the builtin {name!r} is not allowed in reward code")
+            else:
+                self.error(node, f"name {name!r} is not defined")
+        elif isinstance(node.ctx, ast.Store) and name in self.modules:
+            self.error(node, f"rebinding the module name {name!r} is not allowed")
+
+    def _check_attribute(self, node: ast.Attribute) -> None:
+        attr = node.attr
+        if attr.startswith("_"):
+            self.error(node, f"attributes starting with '_' are not allowed ({attr!r})")
+            return
+        module = self._module_of(node.value)
+        if module == "numpy":
+            if attr == "random":
+                self.error(node, "np.random is not allowed: a reward must be deterministic")
+            elif attr not in policy.NUMPY_ATTRS:
+                self.error(node, f"np.{attr} is not on the allow-list of numpy functions")
+        elif module == "numpy.linalg":
+            if attr not in policy.NUMPY_LINALG_ATTRS:
+                self.error(node, f"np.linalg.{attr} is not on the allow-list")
+        elif module == "math":
+            if attr not in policy.MATH_ATTRS:
+                self.error(node, f"math.{attr} is not on the allow-list")
+        elif module == "typing":
+            if attr not in policy.TYPING_NAMES:
+                self.error(node, f"typing.{attr} is not allowed")
+        elif attr in policy.DENIED_ATTRS:
+            self.error(node, f"the attribute {attr!r} is not allowed in reward code")
+
+    def _module_of(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return self.modules.get(node.id)
+        if isinstance(node, ast.Attribute) and node.attr == "linalg" and self._module_of(node.value) == "numpy":
+            return "numpy.linalg"
+        return None
+
+    def _root_name(self, node: ast.expr) -> str | None:
+        while isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def _check_store_target(self, target: ast.expr, augmented: bool) -> None:
+        for t in ast.walk(target):
+            if isinstance(t, ast.Attribute | ast.Subscript):
+                root = self._root_name(t)
+                if root in self.modules:
+                    self.error(t, f"assigning into the module {root!r} (monkeypatching) is not allowed")
+                elif root in self.params:
+                    self.error(t, f"writing into the argument {root!r} is not allowed: copy it first, "
+                                  f"e.g. x = np.array({root}...)")
+                elif isinstance(t, ast.Attribute):
+                    self.error(t, "assigning attributes is not allowed")
+                elif root in self.module_globals:
+                    self.warn(t, f"writing into the module-level {root!r} makes the reward stateful")
+        if augmented and isinstance(target, ast.Name) and target.id in self.params:
+            self.error(target, f"augmented assignment to the argument {target.id!r} changes it in place; "
+                               f"write {target.id} = {target.id} + ... or use a new name")
+
+    def _check_call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if self._module_of(func.value) == "numpy" and func.attr in policy.INPLACE_NUMPY_FUNCS:
+                self.error(node, f"np.{func.attr} writes in place and is not allowed")
+            elif func.attr in policy.INPLACE_METHODS and self._root_name(func.value) in self.params:
+                self.error(node, f".{func.attr}() would change the argument {self._root_name(func.value)!r} in place")
+            elif func.attr in {"append", "extend", "update", "add", "insert", "setdefault", "pop", "clear"}:
+                root = self._root_name(func.value)
+                if root in self.module_globals:
+                    self.warn(node, f"calling .{func.attr}() on the module-level {root!r} makes the reward stateful")
+        if isinstance(func, ast.Name) and func.id == "print":
+            self.warn(node, "print() output is discarded during training")
+        for kw in node.keywords:
+            if kw.arg == "out" and self._root_name(kw.value) in self.params:
+                self.error(node, "out= pointing at an argument writes into it; allocate a new array instead")
+
+    def _is_numpy_call(self, node: ast.expr, name: str) -> bool:
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == name
+                and self._module_of(node.func.value) == "numpy")
+
+    def _check_while(self, node: ast.While) -> None:
+        test = node.test
+        always = isinstance(test, ast.Constant) and bool(test.value)
+        exits = any(isinstance(n, ast.Break | ast.Return | ast.Raise) for n in ast.walk(node))
+        if always and not exits:
+            self.error(node, "this 'while' loop can never end")

@@ -1,0 +1,210 @@
+"""Validation of one candidate: the static check, then a probe run in an isolated worker.
+
+The probe feeds the reward recorded states plus edge cases (the reset state, all-zero state, the
+ends of each field's range, a batch of one, a large batch) and checks what the training loop
+relies on: shapes, real dtype, finite values, determinism, no state kept between calls, variation
+across states, and speed. Its verdict is a :class:`ValidationReport`; its message is written for
+the designer that has to fix the code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from envs.state import StateSpec
+from sandboxes.client import CandidateFault, RewardOutput, RewardProcess, SandboxLimits
+from sandboxes.isolation import Isolation
+from sandboxes.static import check_source
+
+Stage = Literal["extract", "static", "probe"]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Whether a candidate may be trained, and if not, why (for the designer and the person)."""
+
+    accepted: bool
+    stage: Stage
+    reason: str
+    """Short machine-readable cause: ok, syntax, not_allowed, exception, timeout, crash, bad_output,
+    non_finite, nondeterministic, stateful, constant, slow."""
+    message: str
+    """What is wrong, line-numbered where possible, worded for the designer."""
+    components: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    sandbox: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeBudget:
+    """Speed limits a reward must meet to be trainable."""
+
+    max_call_ms_b64: float = 5.0
+    """Median time of one call on a batch of 64 states."""
+    max_call_ms_large: float = 200.0
+    """Time of one call on the large batch."""
+    large_batch: int = 4096
+
+
+def validate_source(source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
+                    limits: SandboxLimits | None = None, isolation: Isolation | None = None,
+                    budget: ProbeBudget | None = None) -> ValidationReport:
+    """Static check, then probe. ``states (N, D)`` / ``actions (N, A)`` are recorded inputs (N >= 64)."""
+    started = time.perf_counter()
+    static = check_source(source)
+    static_ms = (time.perf_counter() - started) * 1e3
+    warnings = tuple(str(w) for w in static.warnings)
+    if not static.ok:
+        reason = "syntax" if static.errors[0].message.startswith("syntax error") else "not_allowed"
+        return ValidationReport(False, "static", reason, static.message(), (), warnings, {"static_ms": static_ms})
+    probe = _Probe(source, spec, states, actions, limits or SandboxLimits(), isolation, budget or ProbeBudget())
+    report = probe.run()
+    timings = {"static_ms": static_ms, **report.timings_ms}
+    return ValidationReport(report.accepted, "probe", report.reason, report.message, report.components,
+                            warnings + report.warnings, timings, report.sandbox)
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+class _Probe:
+    def __init__(self, source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
+                 limits: SandboxLimits, isolation: Isolation | None, budget: ProbeBudget) -> None:
+        self.source, self.spec, self.limits, self.budget = source, spec, limits, budget
+        self.isolation = isolation
+        self.states = np.ascontiguousarray(states, dtype=np.float64)
+        self.actions = np.ascontiguousarray(actions, dtype=np.float64)
+        self.components: tuple[str, ...] = ()
+        self.warnings: list[str] = []
+
+    def run(self) -> ValidationReport:
+        started = time.perf_counter()
+        proc = RewardProcess(self.source, self.spec, self.limits, self.isolation)
+        timings: dict[str, float] = {}
+        try:
+            proc.start()
+            timings["load_ms"] = proc.load_ms
+            timings.update(self._checks(proc))
+            reason, message, accepted = "ok", "accepted", True
+        except CandidateFault as fault:
+            reason, message, accepted = fault.kind, fault.message, False
+        except _Reject as rej:
+            reason, message, accepted = rej.reason, rej.message, False
+        finally:
+            proc.close()
+        timings["probe_ms"] = (time.perf_counter() - started) * 1e3
+        return ValidationReport(accepted, "probe", reason, message, self.components, tuple(self.warnings),
+                                timings, proc.isolation.describe())
+
+    def _checked(self, out: RewardOutput, what: str) -> RewardOutput:
+        names = tuple(out.components)
+        if not self.components:
+            self.components = names
+        elif names != self.components:
+            raise _Reject("bad_output", f"the component names changed between calls: {list(self.components)} "
+                                        f"then {list(names)}")
+        named = [*((f"component {n!r}", v) for n, v in out.components.items()), ("total reward", out.total)]
+        for name, values in named:
+            bad = ~np.isfinite(values)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise _Reject("non_finite", f"{name} is {values[i]} on {what} (state {self._describe_row(i)})")
+        if out.printed:
+            self.warnings.append("the reward prints; output is discarded during training")
+        return out
+
+    def _describe_row(self, i: int) -> str:
+        row = self._current_states[i]
+        parts = [f"{f.name}={np.round(row[s], 3).tolist() if f.shape else round(float(row[s][0]), 3)}"
+                 for f, s in self.spec.slices()]
+        return ", ".join(parts)
+
+    def _checks(self, proc: RewardProcess) -> dict[str, float]:
+        self._proc = proc
+        n = min(64, len(self.states))
+        a_states, a_actions = self.states[:n], self.actions[:n]
+        b_states, b_actions = self.states[n: 2 * n], self.actions[n: 2 * n]
+        first = self._run("the recorded states", a_states, a_actions)
+        again = self._run("the recorded states (second call)", a_states, a_actions)
+        if not _same(first, again):
+            raise _Reject("nondeterministic", "the reward gave different values for the same states twice; "
+                                              "it must be a deterministic function of (state, action)")
+        if len(b_states):
+            self._run("other states", b_states, b_actions)
+            third = self._run("the recorded states (after other states)", a_states, a_actions)
+            if not _same(first, third):
+                raise _Reject("stateful", "the reward for the same states changed after it saw other states; "
+                                          "it must not keep state between calls")
+        for what, (s, a) in self._edge_cases().items():
+            self._run(what, s, a)
+        if np.ptp(first.total) == 0.0 and np.ptp(self._run("varied states", *self._spread()).total) == 0.0:
+            raise _Reject("constant", f"the total reward is {first.total[0]:g} for every state, so it gives the "
+                                      "policy nothing to learn from")
+        self._check_sum(first)
+        return self._timing(a_states, a_actions)
+
+    def _run(self, what: str, states: np.ndarray, actions: np.ndarray) -> RewardOutput:
+        self._current_states = states
+        return self._checked(self._proc.call(states, actions), what)
+
+    def _edge_cases(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        spec, d, a = self.spec, self.spec.size, self.spec.action.dim
+        cases: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            "the reset state (batch of 1)": (self.states[:1], np.zeros((1, a))),
+            "an all-zero state": (np.zeros((1, d)), np.zeros((1, a))),
+        }
+        low, high = self.states[:1].copy(), self.states[:1].copy()
+        for f, s in spec.slices():
+            if f.low is not None:
+                low[0, s] = f.low
+            if f.high is not None:
+                high[0, s] = f.high
+        act_lo = np.full((1, a), spec.action.low if spec.action.low is not None else -1.0)
+        act_hi = np.full((1, a), spec.action.high if spec.action.high is not None else 1.0)
+        cases["the lowest values of every field"] = (low, act_lo)
+        cases["the highest values of every field"] = (high, act_hi)
+        cases[f"a batch of {self.budget.large_batch} states"] = self._large_batch()
+        return cases
+
+    def _large_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        reps = -(-self.budget.large_batch // len(self.states))
+        return (np.tile(self.states, (reps, 1))[: self.budget.large_batch],
+                np.tile(self.actions, (reps, 1))[: self.budget.large_batch])
+
+    def _spread(self) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(0)
+        scale = np.maximum(np.abs(self.states).max(axis=0), 1.0)
+        s = rng.uniform(-1, 1, size=(64, self.spec.size)) * scale
+        a = rng.uniform(-1, 1, size=(64, self.spec.action.dim))
+        return s, a
+
+    def _check_sum(self, out: RewardOutput) -> None:
+        if out.components:
+            summed = np.sum(list(out.components.values()), axis=0)
+            if not np.allclose(summed, out.total, rtol=1e-4, atol=1e-6):
+                self.warnings.append("the total is not the sum of the components; the critique's component "
+                                     "shares will not add up to the reward")
+
+    def _timing(self, states: np.ndarray, actions: np.ndarray) -> dict[str, float]:
+        times = [self._proc.call(states, actions).call_us for _ in range(20)]
+        median_ms = float(np.median(times)) / 1e3
+        if median_ms > self.budget.max_call_ms_b64:
+            raise _Reject("slow", f"one call on {len(states)} states takes {median_ms:.1f} ms; the budget is "
+                                  f"{self.budget.max_call_ms_b64:g} ms (vectorise with numpy instead of Python loops)")
+        big_ms = self._proc.call(*self._large_batch()).call_us / 1e3
+        if big_ms > self.budget.max_call_ms_large:
+            raise _Reject("slow", f"one call on {self.budget.large_batch} states takes {big_ms:.0f} ms; the budget "
+                                  f"is {self.budget.max_call_ms_large:g} ms (vectorise with numpy)")
+        return {"call_ms_b64": median_ms, f"call_ms_b{self.budget.large_batch}": big_ms}
+
+
+def _same(a: RewardOutput, b: RewardOutput) -> bool:
+    return np.array_equal(a.total, b.total) and all(np.array_equal(a.components[k], b.components[k]) for k in a.components)

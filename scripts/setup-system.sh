@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages RewardSmith's tests and sandbox use, installed only when missing (needs root + apt).
+#   bubblewrap  - OS isolation of reward workers (sandboxes/README.md)
+set -euo pipefail
+want=(bubblewrap)
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "note: missing system packages: ${missing[*]} (install them with apt-get for full sandbox isolation)" >&2
+  exit 0
+fi
+echo "installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+timeout 600 apt-get update -qq >/dev/null
+timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

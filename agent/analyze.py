@@ -89,11 +89,11 @@ def _flags(components: tuple[SeriesStat | None, ...], fitness: SeriesStat | None
         returns = [r for r in reward_returns if r is not None]
         if len(returns) >= 4 and len(fitness.samples) >= 4:
             half = len(returns) // 2
-            r_gain = np.mean(returns[half:]) - np.mean(returns[:half])
+            early, late = float(np.mean(returns[:half])), float(np.mean(returns[half:]))
             fh = len(fitness.samples) // 2
-            f_gain = np.mean(fitness.samples[fh:]) - np.mean(fitness.samples[:fh])
+            f_gain = float(np.mean(fitness.samples[fh:]) - np.mean(fitness.samples[:fh]))
             f_scale = max(abs(fitness.max), abs(fitness.min), 1e-9)
-            if r_gain > 0.2 * max(abs(np.mean(returns[:half])), 1e-9) and f_gain <= 0.02 * f_scale:
+            if late - early > 0.2 * max(abs(early), 1e-9) and f_gain <= 0.02 * f_scale:
                 flags.append("reward_up_fitness_flat")
     return tuple(flags)
 

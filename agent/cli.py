@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
@@ -67,7 +67,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         train_timeout_s=args.train_timeout,
     )
     _check_config(config)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.out) / f"{task.name}-{stamp}"
     suffix = 1
     while run_dir.exists():
@@ -104,7 +104,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     isolation = detect_isolation()
     store = RunStore(run_dir)
     record = RunRecord(config, task.name, designer.label, isolation.describe(),
-                       datetime.now(timezone.utc).isoformat(timespec="seconds"), _version())
+                       datetime.now(UTC).isoformat(timespec="seconds"), _version())
     if not new:
         record = replace(store.load_record(), config=config)
     store.save_record(record)

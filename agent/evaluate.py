@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
@@ -16,9 +17,10 @@ from agent.errors import ConfigError
 from agent.executor import LocalExecutor
 from agent.progress import ProgressView
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
-from envs.evaluation import seed_sets
+from envs.evaluation import EvaluationResult, seed_sets
 from envs.rollout import random_rollout
 from envs.tasks import load_task
+from envs.training import TrainingResult
 from sandboxes.validate import validate_source
 
 
@@ -36,7 +38,7 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
         console.print(f"{args.file}: rejected at the {report.stage} stage", markup=False)
         console.print(report.message, markup=False)
         return 1
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) / f"evaluate-{task.name}-{stamp}"
     write_text(out / "reward.py", code)
     selection, heldout = seed_sets(0, task.eval.selection_episodes, task.eval.heldout_episodes)
@@ -47,28 +49,53 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
     view.round_started(1, 1)
     results = train_and_evaluate(task, targets, settings, LocalExecutor(args.workers), view.executor_event)
     view.stop()
-    per_seed = {}
-    for t in targets:
-        training, evaluation = results[t.key]
-        per_seed[t.key] = {"status": training.status if training else "missing",
-                           "heldout": evaluation.heldout.mean if evaluation else None,
-                           "selection": evaluation.selection.mean if evaluation else None}
-    values = [v["heldout"] for v in per_seed.values() if v["heldout"] is not None]
-    summary = {"task": task.name, "reward_file": str(args.file), "steps": settings.steps, "seeds": args.seeds,
-               "heldout_mean": float(np.mean(values)) if values else None,
-               "heldout_std": float(np.std(values)) if values else None, "per_seed": per_seed, "run_dir": str(out)}
+    per_seed = [_SeedResult(t.seed or 0, *_status_and_fitness(*results[t.key])) for t in targets]
+    values = [r.heldout for r in per_seed if r.heldout is not None]
+    summary = EvaluateSummary(task.name, str(args.file), settings.steps, args.seeds,
+                              float(np.mean(values)) if values else None, float(np.std(values)) if values else None,
+                              tuple(per_seed), str(out))
     write_json(out / "evaluation.json", summary)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(TypeAdapter(EvaluateSummary).dump_json(summary, indent=2).decode())
         return 0
     table = Table(title=f"{task.name}: held-out fitness of {args.file}")
     table.add_column("seed")
     table.add_column("status")
     table.add_column("held-out fitness", justify="right")
-    for key, row in per_seed.items():
-        table.add_row(key, row["status"], f"{row['heldout']:.4g}" if row["heldout"] is not None else "-")
+    for row in per_seed:
+        table.add_row(str(row.seed), row.status, f"{row.heldout:.4g}" if row.heldout is not None else "-")
     console.print(table)
     if values:
         console.print(f"mean {np.mean(values):.4g} ± {np.std(values):.2g} over {len(values)} seeds "
                       f"({settings.steps:,} steps each); results in {out}", markup=False)
     return 0
+
+
+@dataclass(frozen=True)
+class _SeedResult:
+    seed: int
+    status: str
+    selection: float | None
+    heldout: float | None
+
+
+@dataclass(frozen=True)
+class EvaluateSummary:
+    """What ``rewardsmith evaluate`` reports (and writes to ``evaluation.json``)."""
+
+    task: str
+    reward_file: str
+    steps: int
+    seeds: int
+    heldout_mean: float | None
+    heldout_std: float | None
+    per_seed: tuple[_SeedResult, ...]
+    run_dir: str
+
+
+def _status_and_fitness(training: TrainingResult | None, evaluation: EvaluationResult | None
+                        ) -> tuple[str, float | None, float | None]:
+    status = training.status if training is not None else "missing"
+    if evaluation is None:
+        return status, None, None
+    return status, evaluation.selection.mean, evaluation.heldout.mean

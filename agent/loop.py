@@ -62,9 +62,10 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView) -> RunSumma
         targets = [TrainTarget(r.candidate.id, store.cand_dir(rnd, r.candidate.index), "candidate",
                                store.cand_dir(rnd, r.candidate.index) / "reward.py")
                    for r in results if r.validation.accepted]
-        outcomes = train_and_evaluate(task, targets + baselines, settings, executor, view.executor_event)
+        pending = [b for b in baselines if not b.finished]
+        outcomes = train_and_evaluate(task, targets + pending, settings, executor, view.executor_event)
         results = [stages.with_training(r, outcomes.get(r.candidate.id, (None, None))) for r in results]
-        for b in baselines:
+        for b in pending:
             evaluation = outcomes[b.key][1]
             view.update(b.key, "done" if evaluation else "failed", fitness=evaluation.selection.mean if evaluation else None)
         ### 7. Analyze: Eureka-style reflection per candidate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from agent.atomic import write_text
 from agent.config import RunRecord
 from agent.feedback import select_best
@@ -45,7 +47,7 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
 def _baseline(target: TrainTarget) -> BaselineScore:
     training, evaluation = training_result(target.dir), evaluation_result(target.dir)
     status = "ok" if evaluation is not None else (training.status if training is not None else "missing")
-    kind = "human" if target.reward_kind == "env" else "sparse"
+    kind: Literal["human", "sparse"] = "human" if target.reward_kind == "env" else "sparse"
     return BaselineScore(kind, status, evaluation.selection.mean if evaluation else None,
                          evaluation.heldout.mean if evaluation else None,
                          evaluation.heldout.std if evaluation else None)

@@ -17,7 +17,15 @@ from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline, Step
 from agent.store import evaluation_result, has_policy, training_result
 from envs.evaluation import FITNESS_FILE, EvalJob, EvaluationResult
 from envs.tasks import Task
-from envs.training import METRICS_FILE, POLICY_FILE, PROGRESS_FILE, RewardKind, TrainingResult, TrainJob
+from envs.training import (
+    METRICS_FILE,
+    POLICY_FILE,
+    PROGRESS_FILE,
+    RewardKind,
+    TrainingResult,
+    TrainJob,
+    TrainStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,14 @@ class TrainTarget:
     reward_file: Path | None = None
     seed: int | None = None
     """Training seed; None = the settings' seed (shared by all targets of a run)."""
+
+    @property
+    def finished(self) -> bool:
+        """Evaluated, or trained without producing a policy: nothing left to do."""
+        if (self.dir / FITNESS_FILE).is_file():
+            return True
+        previous = training_result(self.dir)
+        return previous is not None and not (previous.trained and has_policy(self.dir))
 
 
 @dataclass(frozen=True)
@@ -55,12 +71,10 @@ def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSe
 
 
 def _pipeline(task: Task, target: TrainTarget, s: TrainSettings) -> Pipeline | None:
-    d = target.dir
-    if (d / FITNESS_FILE).is_file():
+    if target.finished:
         return None
+    d = target.dir
     previous = training_result(d)
-    if previous is not None and not (previous.trained and has_policy(d)):
-        return None  # training ended without a policy; nothing to evaluate
     train = JobStep("train", TrainJob(str(task.source), target.reward_kind,
                                       str(target.reward_file) if target.reward_file else None, s.steps,
                                       s.seed if target.seed is None else target.seed,
@@ -77,7 +91,7 @@ def _record_failures(target: TrainTarget, outcomes: list[StepOutcome]) -> None:
     train = next((o for o in outcomes if o.kind == "train"), None)
     if train is None or train.status not in ("timeout", "crashed"):
         return
-    status = "timeout" if train.status == "timeout" else "crashed"
+    status: TrainStatus = "timeout" if train.status == "timeout" else "crashed"
     write_json(target.dir / METRICS_FILE, TrainingResult(
         status=status, error=train.detail, reward_kind=target.reward_kind, steps_done=0, steps_planned=0,
         wall_s=train.wall_s, components=(), checkpoints=(), policy=None))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ def evaluate(job: EvalJob) -> EvaluationResult:
     return result
 
 
-def load_policy(path: Path, config: PolicyConfig, observation_space, action_space):  # type: ignore[no-untyped-def]
+def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action_space: Any) -> Any:
     """Rebuild an SB3 actor-critic policy from ``policy.npz`` (arrays only, no pickle)."""
     import torch
     from stable_baselines3.common.policies import ActorCriticPolicy

@@ -92,8 +92,15 @@ def train(job: TrainJob) -> TrainingResult:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from envs.reward_wrapper import BatchReward, CandidateReward, EnvReward, NonFiniteReward, RewardSource, \
-        SparseReward, StateCapture
+    from envs.reward_wrapper import (
+        BatchReward,
+        CandidateReward,
+        EnvReward,
+        NonFiniteReward,
+        RewardSource,
+        SparseReward,
+        StateCapture,
+    )
     from envs.tasks import load_task_file
     from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
 
@@ -146,7 +153,7 @@ def train(job: TrainJob) -> TrainingResult:
     policy = None
     if status == "ok" and model is not None:
         state = {k: v.detach().cpu().numpy() for k, v in model.policy.state_dict().items()}
-        np.savez(out / POLICY_FILE, **state)  # type: ignore[arg-type]
+        np.savez(out / POLICY_FILE, **state)
         policy = policy_config
     result = TrainingResult(
         status=status, error=error, reward_kind=job.reward_kind,

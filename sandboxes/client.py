@@ -7,6 +7,7 @@ results) are raised as :class:`CandidateFault`, which callers turn into report f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -75,7 +76,7 @@ class RewardProcess:
         self.limits = limits or SandboxLimits()
         self.isolation = isolation or detect_isolation()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in _kill
         self.load_ms = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -192,11 +193,7 @@ class RewardProcess:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5.0)
-    except subprocess.TimeoutExpired:
-        pass

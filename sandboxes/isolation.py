@@ -6,7 +6,6 @@ levels wrap the worker command. The level in force is shown to the user and reco
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path

@@ -149,11 +149,11 @@ class _Checker:
                 self._check_import_from(node)
             elif isinstance(node, ast.FunctionDef | ast.Lambda):
                 args = node.args
-                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-                    if a is not None:
-                        self.bound.add(a.arg)
+                for param in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                    if param is not None:
+                        self.bound.add(param.arg)
                         if isinstance(node, ast.FunctionDef):
-                            self.params.add(a.arg)
+                            self.params.add(param.arg)
                 if isinstance(node, ast.FunctionDef):
                     self.bound.add(node.name)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):

@@ -7,6 +7,9 @@ file says why); anything else = crashed (the log says why).
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -17,7 +20,17 @@ from envs.training import TrainJob, train
 NO_POLICY = 3
 
 
+def die_with_parent() -> None:
+    """Jobs run in their own session (so a timeout can kill their group); if the orchestrator is
+    killed outright they must not live on as orphans writing into the run directory."""
+    parent = os.getppid()
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        sys.exit(1)
+
+
 def main(argv: list[str]) -> int:
+    die_with_parent()
     if len(argv) != 2 or argv[0] not in ("train", "evaluate"):
         print("usage: python -m envs.jobs train|evaluate JOB.json", file=sys.stderr)
         return 2

@@ -156,7 +156,10 @@ def load_task_file(path: Path) -> Task:
         source=path,
     )
     task.adapter  # noqa: B018 - resolve now so a bad env/adapter fails at load time, with the file named
-    task.fitness  # noqa: B018
+    try:
+        task.fitness  # noqa: B018
+    except TaskError as exc:
+        raise type(exc)(f"{path}: field 'fitness': {exc}") from None
     return task
 
 

@@ -1,0 +1,106 @@
+"""The offline designer: valid code for every built-in task, honest labels, and search driven by critiques."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from agent.designers.base import DesignRequest
+from agent.designers.offline import LABEL, OfflineDesigner
+from agent.designers.terms import Genome, Term
+from agent.extract import extract_reward
+from agent.records import Candidate, CandidateResult, Critique
+from envs.evaluation import EvaluationResult, FitnessStats
+from envs.rollout import random_rollout
+from envs.tasks import builtin_task_files, load_task
+from sandboxes.static import check_source
+from sandboxes.validate import ValidationReport, validate_source
+
+CLASSIC = ["cartpole", "pendulum", "mountain-car"]
+
+
+def _request(task_name: str, rnd: int = 1, history: tuple[CandidateResult, ...] = (), k: int = 4) -> DesignRequest:
+    return DesignRequest(load_task(task_name), rnd, k, 0, (), history)
+
+
+@pytest.mark.parametrize("task_name", sorted(builtin_task_files()))
+def test_first_round_code_passes_the_static_check_for_every_task(task_name: str) -> None:
+    completions = OfflineDesigner().propose(_request(task_name))
+    assert len(completions) == 4
+    codes = [extract_reward(c.text).code for c in completions]
+    assert len(set(codes)) == 4, "the K candidates must differ"
+    for c, code in zip(completions, codes, strict=True):
+        assert c.designer == LABEL and "not a language model" in c.text
+        report = check_source(code)
+        assert report.ok, report.message()
+
+
+@pytest.mark.parametrize("task_name", CLASSIC)
+def test_first_round_code_passes_the_probe(task_name: str) -> None:
+    task = load_task(task_name)
+    sample = random_rollout(task, n=128, seed=0)
+    code = extract_reward(OfflineDesigner().propose(_request(task_name, k=1))[0].text).code
+    report = validate_source(code, task.adapter.spec, sample.states, sample.actions)
+    assert report.accepted, report.message
+    assert len(report.components) >= 2
+
+
+def test_mountain_car_candidates_use_the_flag_and_momentum() -> None:
+    genome = Genome.from_code(extract_reward(OfflineDesigner().propose(_request("mountain-car", k=1))[0].text).code)
+    assert genome is not None
+    names = {t.name for t in genome.terms}
+    assert "position_reached" in names and "velocity_magnitude" in names
+    assert "alive" not in names  # the episode ends on success: a per-step bonus would teach it to dawdle
+
+
+def test_genome_round_trips_through_code_and_honours_edited_constants() -> None:
+    task = load_task("cartpole")
+    code = extract_reward(OfflineDesigner().propose(_request("cartpole", k=1))[0].text).code
+    genome = Genome.from_code(code)
+    assert genome is not None and genome.terms
+    name = genome.terms[0].name
+    edited = code.replace(f"W_{name.upper()} = {genome.terms[0].weight!r}", f"W_{name.upper()} = 7.5")
+    assert edited != code
+    again = Genome.from_code(edited)
+    assert again is not None and again.terms[0].weight == 7.5
+    assert task.adapter.spec  # the task still loads
+
+
+def _result(cid: str, rnd: int, genome: Genome, fitness: float, flags: tuple[str, ...] = (),
+            shares: dict[str, float] | None = None) -> CandidateResult:
+    from agent.designers.terms import to_code
+
+    task = load_task("mountain-car")
+    code = to_code(genome, task.adapter.spec, task.description, "test")
+    cand = Candidate(cid, rnd, int(cid[-2:]), code, LABEL)
+    stats = FitnessStats(fitness, 0.0, (fitness,), (1,))
+    return CandidateResult(cand, ValidationReport(True, "probe", "ok", "accepted"),
+                           evaluation=EvaluationResult(stats, stats, 100.0, 1.0),
+                           critique=Critique(cid, "ok", "", flags=flags, shares=shares or {}))
+
+
+def test_refinement_acts_on_the_critique_of_the_best() -> None:
+    speed = Term("magnitude", "velocity", 5.0)
+    flag = Term("reached", "position", 10.0)
+    best = _result("r01c01", 1, Genome((speed, flag)), 0.6, flags=("dominant:velocity_magnitude",),
+                   shares={"velocity_magnitude": 0.95, "position_reached": 0.05})
+    worse = _result("r01c02", 1, Genome((flag,)), 0.1)
+    completions = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=(best, worse)))
+    first = completions[0]
+    assert first.parent == "r01c01" and "dominant" in first.text
+    child = Genome.from_code(extract_reward(first.text).code)
+    assert child is not None
+    by_name = {t.name: t for t in child.terms}
+    assert by_name["velocity_magnitude"].weight == pytest.approx(5.0 * 0.3)
+    assert by_name["position_reached"].weight == pytest.approx(10.0)
+
+
+def test_later_rounds_never_repeat_an_evaluated_reward() -> None:
+    g = Genome((Term("reached", "position", 10.0), Term("magnitude", "velocity", 0.5)))
+    history = (_result("r01c01", 1, g, 0.5), _result("r01c02", 1, replace(g, terms=g.terms[:1]), 0.2))
+    completions = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=history, k=6))
+    keys = {Genome.from_code(extract_reward(c.text).code).key() for c in completions}  # type: ignore[union-attr]
+    assert len(keys) == 6
+    assert not keys & {h.key() for h in (g, replace(g, terms=g.terms[:1]))}
+    assert all(c.parent in ("r01c01", "r01c02") for c in completions)

@@ -1,0 +1,77 @@
+"""Training and evaluation on a tiny budget: components logged, failures recorded, evaluation isolated."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs.evaluation import EvalJob, evaluate, seed_sets
+from envs.tasks import builtin_task_files
+from envs.training import POLICY_FILE, TrainJob, train
+
+CARTPOLE = str(builtin_task_files()["cartpole"])
+
+UPRIGHT = """
+import numpy as np
+W_UP = 1.0
+def compute_reward(state, action):
+    up = W_UP * np.exp(-np.square(state.pole_angle / 0.1))
+    centre = -0.1 * np.abs(state.cart_position)
+    return up + centre, {"up": up, "centre": centre}
+"""
+
+NAN_LATER = """
+import numpy as np
+def compute_reward(state, action):
+    r = np.where(np.abs(state.pole_angle) > 0.5, np.nan, 1.0)  # never true on CartPole: control case
+    bad = np.log(state.cart_position - 100.0)                    # NaN on every state
+    return r + bad, {"r": r, "bad": bad}
+"""
+
+
+def test_candidate_training_logs_every_component_and_saves_a_policy(tmp_path: Path) -> None:
+    (tmp_path / "reward.py").write_text(UPRIGHT)
+    result = train(TrainJob(CARTPOLE, "candidate", str(tmp_path / "reward.py"), 2048, 0, str(tmp_path)))
+    assert result.status == "ok" and result.trained
+    assert result.components == ("up", "centre")
+    assert result.steps_done >= 2048
+    assert result.checkpoints and all(set(cp.component_step_means) == {"up", "centre"} for cp in result.checkpoints)
+    assert any(cp.fitness is not None for cp in result.checkpoints)
+    assert (tmp_path / POLICY_FILE).is_file() and (tmp_path / "metrics.json").is_file()
+    assert "envs.reward_wrapper" in sys.modules
+    assert not any(name == "reward" or name.startswith("reward.") for name in sys.modules)
+
+
+def test_a_reward_that_returns_nan_during_training_is_recorded_as_nan(tmp_path: Path) -> None:
+    (tmp_path / "reward.py").write_text(NAN_LATER)
+    result = train(TrainJob(CARTPOLE, "candidate", str(tmp_path / "reward.py"), 2048, 0, str(tmp_path)))
+    assert result.status == "nan"
+    assert result.error is not None and "bad" in result.error
+    assert result.policy is None and not (tmp_path / POLICY_FILE).exists()
+
+
+@pytest.mark.parametrize("kind", ["env", "sparse"])
+def test_baseline_rewards(tmp_path: Path, kind: str) -> None:
+    result = train(TrainJob(CARTPOLE, kind, None, 2048, 0, str(tmp_path)))  # type: ignore[arg-type]
+    assert result.status == "ok"
+    expected = {"env": ("env_reward",), "sparse": ("fitness_at_end",)}[kind]
+    assert result.components == expected
+    if kind == "env":  # CartPole's own reward is 1 per step: its return equals the episode length
+        cp = next(cp for cp in result.checkpoints if cp.episodes)
+        assert cp.component_returns["env_reward"] == pytest.approx(cp.episode_length)
+
+
+def test_evaluation_needs_only_the_policy_and_is_deterministic(tmp_path: Path) -> None:
+    (tmp_path / "reward.py").write_text(UPRIGHT)
+    train(TrainJob(CARTPOLE, "candidate", str(tmp_path / "reward.py"), 2048, 0, str(tmp_path)))
+    (tmp_path / "reward.py").unlink()  # the evaluator must not need (or read) the candidate's code
+    selection, heldout = seed_sets(0, 3, 4)
+    assert not set(selection) & set(heldout)
+    first = evaluate(EvalJob(CARTPOLE, str(tmp_path / POLICY_FILE), selection, heldout, str(tmp_path / "f1.json")))
+    again = evaluate(EvalJob(CARTPOLE, str(tmp_path / POLICY_FILE), selection, heldout, str(tmp_path / "f2.json")))
+    assert len(first.heldout.values) == 4 and first.heldout.seeds == heldout
+    assert first.heldout.values == again.heldout.values
+    assert first.heldout.mean == pytest.approx(float(np.mean(first.heldout.values)))

@@ -71,8 +71,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView) -> RunSumma
         ### 7. Analyze: Eureka-style reflection per candidate
         results = [stages.analyze(r, store) for r in results]
         for r in results:
-            view.update(r.candidate.id, "done" if r.status == "ok" else r.status, fitness=r.fitness,
-                        note=", ".join(r.critique.flags) if r.critique else "")
+            view.result(r)
         ### 8. Select the best and write the feedback for the next round
         feedback = automatic_feedback(rnd, results, best_so_far)
         store.save_feedback(feedback)

@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from agent.executor import ExecutorEvent
-from agent.records import RunSummary
+from agent.records import CandidateResult, RunSummary
 
 
 @dataclass
@@ -68,6 +68,16 @@ class ProgressView:
         elif changed and state != "progress":
             fit = f" fitness {row.fitness:.4g}" if row.fitness is not None else ""
             self.console.print(f"  {key}: {state}{fit}{' — ' + note if note else ''}", highlight=False)
+
+    def result(self, r: CandidateResult) -> None:
+        """Show a candidate's final state: fitness and findings, or why it failed."""
+        if r.status == "ok":
+            note = ", ".join(r.critique.flags) if r.critique else ""
+        elif r.status == "rejected":
+            note = r.validation.message.splitlines()[0] if r.validation.message else r.validation.reason
+        else:
+            note = (r.training.error or "") if r.training else ""
+        self.update(r.candidate.id, "done" if r.status == "ok" else r.status, fitness=r.fitness, note=note)
 
     def executor_event(self, event: ExecutorEvent) -> None:
         if event.state == "started":

@@ -29,8 +29,17 @@ class RunConfig:
     """Training seed shared by every candidate and baseline (common random numbers)."""
     workers: int = 1
     """Training processes running at once."""
-    review: Literal["none"] = "none"
-    """Pause for human review after each round (``none`` only, for now)."""
+    review: Literal["none", "cli", "web", "oracle"] = "none"
+    """Pause for review after each round: in the terminal, in the web app (``rewardsmith ui``), or
+    by the synthetic preference oracle (noisy ground-truth ranking, for tests and benchmarks)."""
+    preference_only: bool = False
+    """Select by the reviewer's preferences only; designers never see the fitness (ICPL's setting)."""
+    oracle_noise: float = 0.1
+    """Noise of the preference oracle, as a fraction of the offered candidates' fitness spread."""
+    review_timeout_s: float = 3600.0
+    """How long ``--review web`` waits for a submission before the run stops, resumable."""
+    videos: bool | None = None
+    """Record a rollout video per candidate; None = only when reviewing."""
     executor: Literal["local"] = "local"
     """Where jobs run: local worker processes."""
     baselines: bool = True

@@ -2,11 +2,13 @@
 
 The best candidate is the one with the highest fitness on the selection seeds (held-out fitness is
 only reported). The feedback text is the best candidate's critique plus one line per other
-candidate, rendered from ``prompts/feedback.j2``; it goes into the next round's prompt.
+candidate, rendered from ``prompts/feedback.j2``; it goes into the next round's prompt. A reviewer's
+feedback (``--review``) is merged in by :func:`human_feedback` (``prompts/human_feedback.j2``).
 """
 
 from __future__ import annotations
 
+from agent.human import HumanFeedback
 from agent.prompting import render
 from agent.records import CandidateResult, RoundFeedback
 
@@ -34,6 +36,44 @@ def automatic_feedback(rnd: int, results: list[CandidateResult], previous_best: 
     others = [_one_line(r) for r in results if r is not best]
     text = render("feedback.j2", round=rnd, best_line=best_line, best_critique=critique, others=others)
     return RoundFeedback(rnd, best.candidate.id, best.fitness, text)
+
+
+def select_incumbent(history: list[CandidateResult], previous: RoundFeedback | None,
+                     preference_only: bool = False) -> CandidateResult | None:
+    """The reward the next round builds on: the previous round's selection (a reviewer's choice wins).
+
+    A preferences-only run never falls back to fitness: without a choice there is no incumbent.
+    """
+    if previous is not None and previous.best_id is not None:
+        chosen = next((r for r in history if r.candidate.id == previous.best_id), None)
+        if chosen is not None:
+            return chosen
+    return None if preference_only else select_best(history)
+
+
+def human_feedback(automatic: RoundFeedback, human: HumanFeedback, known: dict[str, CandidateResult],
+                   incumbent: str | None, preference_only: bool) -> RoundFeedback:
+    """Merge a review into the round's feedback: the reviewer's best wins, their words go into the prompt.
+
+    In a preferences-only run the automatic text (which quotes fitness) is left out, and the component
+    statistics of the preferred reward are shown without any fitness series.
+    """
+    best = known.get(human.best) if human.best is not None else None
+    if best is None and preference_only and incumbent is not None:
+        best = known.get(incumbent)  # no new choice: the earlier preferred reward stays the one to build on
+    worst = known.get(human.worst) if human.worst is not None else None
+    reflection = best.critique.components if preference_only and best is not None and best.critique else ()
+    text = render("human_feedback.j2", round=automatic.round, preference_only=preference_only,
+                  best=best.candidate.id if best is not None else None, worst=human.worst, worst_code=(worst.candidate.code or "") if worst else "",
+                  pairs=list(human.pairs), text=human.text, edited_from=human.edited_from,
+                  edited_code=human.edited_code or "", locked=list(human.locked), forbidden=list(human.forbidden),
+                  reflection=list(reflection))
+    summary = text if preference_only else f"{automatic.summary.rstrip()}\n\n{text}"
+    if best is not None:
+        return RoundFeedback(automatic.round, best.candidate.id, best.fitness, summary, "human", human)
+    if preference_only:
+        return RoundFeedback(automatic.round, None, None, summary, "human", human)
+    return RoundFeedback(automatic.round, automatic.best_id, automatic.best_fitness, summary, "human", human)
 
 
 def _one_line(r: CandidateResult) -> str:

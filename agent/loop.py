@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import time
 
-from agent import stages
+from agent import review, stages
 from agent.config import RunRecord
 from agent.designers import DesignRequest, make_designer
 from agent.errors import FitnessError
 from agent.executor import LocalExecutor
-from agent.feedback import automatic_feedback, select_best
+from agent.feedback import select_incumbent
 from agent.progress import ProgressView
 from agent.prompting import round_messages
 from agent.records import CandidateResult, RoundFeedback, RunSummary
+from agent.review import RoundReviewer
 from agent.store import RunStore
 from agent.summary import summarize
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
@@ -27,8 +28,12 @@ from envs.rollout import StateSample, random_rollout
 from envs.tasks import Task, load_task
 
 
-def run_loop(store: RunStore, record: RunRecord, view: ProgressView) -> RunSummary:
-    """Run (or continue) the loop described by ``record`` in ``store``; returns the run's summary."""
+def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: RoundReviewer | None = None
+             ) -> RunSummary:
+    """Run (or continue) the loop described by ``record`` in ``store``; returns the run's summary.
+
+    ``reviewer`` overrides the one ``--review`` implies (tests answer the review programmatically).
+    """
     started = time.monotonic()
     cfg = record.config
     task = load_task(cfg.task)
@@ -38,23 +43,26 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView) -> RunSumma
     settings = train_settings(task, record)
     executor = LocalExecutor(cfg.workers)
     baselines = baseline_targets(store) if cfg.baselines else []
+    reviewer = reviewer or review.make_reviewer(cfg, view.console.print)
     history: list[CandidateResult] = []
     feedback: RoundFeedback | None = None
 
     for rnd in range(1, cfg.rounds + 1):
         view.round_started(rnd, cfg.rounds)
         ### 1. Prompt: the task, its state fields, and the best reward so far with its critique
-        best_so_far = select_best(history)
+        best_so_far = select_incumbent(history, feedback, cfg.preference_only)
         messages = round_messages(task, best_so_far.candidate.code if best_so_far else None,
                                   feedback.summary if feedback else None)
         ### 2-3. Sample K candidates and extract their code
-        request = DesignRequest(task, rnd, cfg.samples, cfg.seed, tuple(messages), tuple(history))
-        candidates = stages.sample_round(designer, request, store)
+        request = DesignRequest(task, rnd, cfg.samples, cfg.seed, tuple(messages),
+                                review.designer_history(history, cfg), review.guidance(store, rnd, cfg))
+        candidates = (stages.sample_round(designer, request, store)
+                      + review.human_candidates(rnd, cfg.samples, feedback, store))
         ### 4. Validate: static checks, then a probe run in the sandbox
         results = []
         for cand in candidates:
             view.update(cand.id, "validating")
-            report = stages.validate(cand, task, sample, store)
+            report = stages.validate(cand, task, sample, store, feedback.human if feedback else None)
             view.update(cand.id, "queued" if report.accepted else "rejected",
                         note="" if report.accepted else report.message.splitlines()[0])
             results.append(CandidateResult(cand, report))
@@ -72,10 +80,12 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView) -> RunSumma
         results = [stages.analyze(r, store) for r in results]
         for r in results:
             view.result(r)
-        ### 8. Select the best and write the feedback for the next round
-        feedback = automatic_feedback(rnd, results, best_so_far)
-        store.save_feedback(feedback)
+        ### 8. Select and review: best by fitness or by the reviewer (--review pauses here), feedback for the next round
+        view.stop()  # a reviewer may take over the terminal
+        feedback = review.close_round(rnd, results, best_so_far, feedback, cfg, store, reviewer)
         history.extend(results)
+        if feedback.stop:
+            break
 
     view.stop()
     summary = summarize(store, record, task, history, baselines, time.monotonic() - started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from agent.human import HumanFeedback
 from envs.evaluation import EvaluationResult
 from envs.training import TrainingResult
 from sandboxes.validate import ValidationReport
@@ -102,6 +103,13 @@ class RoundFeedback:
     summary: str
     """Markdown rendered into the next round's prompt."""
     source: Literal["automatic", "human"] = "automatic"
+    human: HumanFeedback | None = None
+    """The reviewer's feedback on this round (``--review``), as submitted."""
+
+    @property
+    def stop(self) -> bool:
+        """The reviewer chose to stop the run and keep the best so far."""
+        return self.human is not None and self.human.action == "stop"
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,12 @@ Each function reads what is already in the run store and does only the missing w
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.analyze import critique
 from agent.designers import Designer, DesignRequest
 from agent.extract import ExtractionError, extract_reward
+from agent.human import HumanFeedback, check_constraints
 from agent.prompting import to_markdown
 from agent.records import Candidate, CandidateResult
 from agent.store import RunStore
@@ -44,13 +47,21 @@ def sample_round(designer: Designer, request: DesignRequest, store: RunStore) ->
     return candidates
 
 
-def validate(candidate: Candidate, task: Task, sample: StateSample, store: RunStore) -> ValidationReport:
-    """The sandbox's verdict for one candidate (cached in ``validation.json``)."""
+def validate(candidate: Candidate, task: Task, sample: StateSample, store: RunStore,
+             human: HumanFeedback | None = None) -> ValidationReport:
+    """The sandbox's verdict for one candidate (cached in ``validation.json``).
+
+    With a reviewer's constraints in force (``human``), a reward that drops a locked component or
+    keeps a forbidden one is rejected with a message that says so (it goes back to the designer).
+    """
     cached = store.load_validation(candidate)
     if cached is not None:
         return cached
     assert candidate.code is not None, "candidates without code get their report when sampled"
     report = validate_source(candidate.code, task.adapter.spec, sample.states, sample.actions)
+    problem = check_constraints(report.components, human.locked, human.forbidden) if human else None
+    if report.accepted and problem is not None:
+        report = replace(report, accepted=False, reason="reviewer_constraint", message=problem)
     store.save_validation(candidate, report)
     return report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.human import Guidance
 from agent.prompting import Message
 from agent.records import CandidateResult, Completion
 from envs.tasks import Task
@@ -24,6 +25,9 @@ class DesignRequest:
     seed: int
     messages: tuple[Message, ...]
     history: tuple[CandidateResult, ...]
+    guidance: Guidance | None = None
+    """What reviewers said so far (``--review``): preferred and worst candidates, locked and forbidden
+    components. LLM designers get the same through ``messages``."""
 
 
 class Designer(Protocol):

@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from sandboxes import policy, protocol
 from sandboxes.isolation import Isolation, detect_isolation
 
 FaultKind = Literal["exception", "timeout", "crash", "bad_output"]
+_FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
+_MAX_PRINTED = 4096
+_MAX_MESSAGE = 4000
 
 
 class CandidateFault(Exception):
@@ -45,6 +48,8 @@ class SandboxLimits:
 
     memory_mb: int = 2048
     """Address-space limit (RLIMIT_AS) of the worker."""
+    start_timeout_s: float = 60.0
+    """Wall-clock limit for the worker to set up its sandbox (our code; generous for loaded machines)."""
     load_timeout_s: float = 10.0
     """Wall-clock limit for starting the worker and executing the module's top level."""
     call_timeout_s: float = 5.0
@@ -77,7 +82,11 @@ class RewardProcess:
         self.isolation = isolation or detect_isolation()
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in _kill
+        self._names: list[str] | None = None
         self.load_ms = 0.0
+        self.load_printed = ""
+        self.layers: tuple[str, ...] = ()
+        """The layers the worker reported it installed itself (e.g. ``("seccomp", "rlimits")``)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> RewardProcess:
@@ -89,40 +98,69 @@ class RewardProcess:
         self.close()
 
     def start(self) -> None:
-        """Spawn the worker and load the candidate module (raises :class:`CandidateFault`)."""
-        lim = self.limits
+        """Spawn the worker, wait for its hello, and load the candidate module.
+
+        Raises :class:`CandidateFault` when the candidate's module fails to load, and
+        :class:`~agent.errors.SandboxError` when the sandbox itself cannot be set up.
+        """
+        lim, iso = self.limits, self.isolation
         d, a = self.spec.size, self.spec.action.dim
         in_size = lim.max_batch * (d + a) * 8
-        out_size = lim.max_batch * (1 + policy.MAX_COMPONENTS) * 8
+        out_size = (protocol.CONTROL_SLOTS + lim.max_batch * (1 + policy.MAX_COMPONENTS)) * 8
         in_fd, out_fd = os.memfd_create("rs-in"), os.memfd_create("rs-out")
         os.ftruncate(in_fd, in_size)
         os.ftruncate(out_fd, out_size)
         self._in = np.frombuffer(mmap.mmap(in_fd, in_size), dtype=np.float64)
-        self._out = np.frombuffer(mmap.mmap(out_fd, out_size), dtype=np.float64)
+        out = np.frombuffer(mmap.mmap(out_fd, out_size), dtype=np.float64)
+        self._ctl, self._out = out[: protocol.CONTROL_SLOTS], out[protocol.CONTROL_SLOTS:]
+        # A read-only open of the same memory for the worker: it can map it, never write it.
+        in_ro = os.open(f"/proc/self/fd/{in_fd}", os.O_RDONLY)
+        os.close(in_fd)
         req_r, self._req = os.pipe()
         self._resp, resp_w = os.pipe()
         cfg = {
-            "parent_pid": os.getpid(), "in_fd": in_fd, "out_fd": out_fd, "req_fd": req_r, "resp_fd": resp_w,
+            "parent_pid": None if iso.in_pid_namespace else os.getpid(),
+            "in_fd": in_ro, "out_fd": out_fd, "req_fd": req_r, "resp_fd": resp_w,
             "max_batch": lim.max_batch, "max_components": policy.MAX_COMPONENTS,
             "fields": [[f.name, list(f.shape)] for f in self.spec.fields], "state_dim": d, "action_dim": a,
-            "memory_mb": lim.memory_mb,
+            "memory_mb": lim.memory_mb, "seccomp": iso.seccomp,
         }
-        argv = self.isolation.wrap([sys.executable, "-m", "sandboxes.worker", json.dumps(cfg)])
-        fds = (in_fd, out_fd, req_r, resp_w)
+        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.worker", json.dumps(cfg)])
+        fds = (in_ro, out_fd, req_r, resp_w)
         try:
             self._proc = subprocess.Popen(
                 argv, pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                start_new_session=True, env=self.isolation.child_env(), cwd=tempfile.gettempdir(),
+                start_new_session=True, env=iso.child_env(), cwd="/",
             )
         except OSError as exc:
+            os.close(self._req)
+            os.close(self._resp)
+            self._stderr.close()
             raise SandboxError(f"cannot start the reward worker ({argv[0]}): {exc}") from exc
         finally:
             for fd in fds:
                 os.close(fd)
+        self._hello(lim.start_timeout_s)
         started = time.monotonic()
         reply = self._request(protocol.LOAD, {"source": self.source}, lim.load_timeout_s, "loading the module")
         self.load_ms = (time.monotonic() - started) * 1e3
-        del reply
+        self.load_printed = str(reply.get("printed", ""))[:_MAX_PRINTED]
+
+    def _hello(self, timeout_s: float) -> None:
+        # Start-up is our code, not the candidate's: a failure here is a SandboxError.
+        try:
+            tag, msg = protocol.recv(self._resp, deadline=time.monotonic() + timeout_s)
+        except (protocol.ChannelTimeout, protocol.ChannelClosed) as exc:
+            cause = "it did not start in time" if isinstance(exc, protocol.ChannelTimeout) else self._death_cause()
+            self._kill()
+            raise SandboxError(f"the reward worker could not be started ({self.isolation.describe()}): {cause}") from None
+        if tag != protocol.HELLO:
+            self._kill()
+            raise SandboxError(f"the reward worker failed to set up its sandbox: {msg.get('message', tag)!s:.300}")
+        self.layers = tuple(str(x) for x in msg.get("layers", []))
+        if self.isolation.seccomp and "seccomp" not in self.layers:
+            self._kill()
+            raise SandboxError("the reward worker did not install its seccomp filter")
 
     def close(self) -> None:
         """Ask the worker to exit, then kill its process group whatever it did."""
@@ -145,27 +183,50 @@ class RewardProcess:
 
     # -- calls -----------------------------------------------------------------------------------
     def call(self, state: np.ndarray, action: np.ndarray, timeout_s: float | None = None) -> RewardOutput:
-        """Evaluate the reward on ``state (B, D)`` and ``action (B, A)``; results are copies."""
+        """Evaluate the reward on ``state (B, D)`` and ``action (B, A)``; results are copies.
+
+        The per-step path: inputs are copied into shared memory, a one-byte doorbell goes each way, and
+        a frame follows only when the component names change or the candidate printed something.
+        """
+        if self._proc is None:
+            raise SandboxError("the reward worker is not running")
         batch = state.shape[0]
         lim = self.limits
-        if batch > lim.max_batch:
-            raise ValueError(f"batch {batch} exceeds the worker's max_batch {lim.max_batch}")
+        if not 0 < batch <= lim.max_batch:
+            raise ValueError(f"batch {batch} is outside 1..{lim.max_batch} (the worker's max_batch)")
         d, a = self.spec.size, self.spec.action.dim
         self._in[: batch * d] = state.reshape(-1)
         off = lim.max_batch * d
         self._in[off: off + batch * a] = action.reshape(-1)
-        reply = self._request(protocol.CALL, {"batch": batch}, timeout_s or lim.call_timeout_s, "computing the reward")
-        names = reply["components"]
+        self._ctl[protocol.SLOT_BATCH] = batch
+        tag, reply = self._exchange(protocol.CALL, None, timeout_s or lim.call_timeout_s, "computing the reward")
+        printed = ""
+        if tag != protocol.DONE:
+            self._names = _component_names(reply.get("components"))
+            printed = str(reply.get("printed", ""))[:_MAX_PRINTED]
+        if self._names is None:
+            raise CandidateFault("bad_output", "the reward worker sent results without component names")
         total = self._out[:batch].copy()
         comps = {n: self._out[(1 + j) * lim.max_batch: (1 + j) * lim.max_batch + batch].copy()
-                 for j, n in enumerate(names)}
-        return RewardOutput(total, comps, float(reply["call_us"]), reply["printed"])
+                 for j, n in enumerate(self._names)}
+        return RewardOutput(total, comps, float(self._ctl[protocol.SLOT_CALL_US]), printed)
 
-    def _request(self, tag: bytes, payload: dict, timeout_s: float, doing: str) -> dict:
+    def _request(self, tag: bytes, payload: dict[str, Any], timeout_s: float, doing: str) -> dict[str, Any]:
+        reply_tag, reply = self._exchange(tag, payload, timeout_s, doing)
+        if reply_tag != protocol.OK:
+            self._kill()
+            raise CandidateFault("crash", f"the reward process sent an unexpected reply while {doing}")
+        return reply
+
+    def _exchange(self, tag: bytes, payload: dict[str, Any] | None, timeout_s: float,
+                  doing: str) -> tuple[bytes, dict[str, Any]]:
         if self._proc is None:
             raise SandboxError("the reward worker is not running")
         try:
-            protocol.send(self._req, tag, payload)
+            if payload is None:
+                protocol.ring(self._req, tag)
+            else:
+                protocol.send(self._req, tag, payload)
             status, reply = protocol.recv(self._resp, deadline=time.monotonic() + timeout_s)
         except protocol.ChannelTimeout:
             self._kill()
@@ -173,8 +234,10 @@ class RewardProcess:
         except (protocol.ChannelClosed, BrokenPipeError):
             raise CandidateFault("crash", f"the reward process died while {doing}: {self._death_cause()}") from None
         if status == protocol.ERR:
-            raise CandidateFault(reply.get("kind", "exception"), reply.get("message", "unknown error"))
-        return reply
+            kind = reply.get("kind")
+            message = str(reply.get("message", "unknown error"))[:_MAX_MESSAGE]
+            raise CandidateFault(kind if kind in _FAULT_KINDS else "exception", message)
+        return status, reply
 
     def _death_cause(self) -> str:
         proc = self._proc
@@ -190,6 +253,14 @@ class RewardProcess:
         if code is not None and code < 0:
             return f"killed by signal {signal.Signals(-code).name}" + (f" ({last})" if last else "")
         return f"exit code {code}" + (f" ({last})" if last else "")
+
+
+def _component_names(value: object) -> list[str]:
+    """The worker's component names, checked here too: the worker's side is untrusted."""
+    if not isinstance(value, list) or len(value) > policy.MAX_COMPONENTS or not all(
+            isinstance(n, str) and n.isidentifier() and len(n) <= policy.MAX_COMPONENT_NAME for n in value):
+        raise CandidateFault("bad_output", "the component names are not a short list of identifiers")
+    return value
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -10,27 +10,38 @@ from __future__ import annotations
 ALLOWED_IMPORTS = frozenset({"numpy", "numpy.linalg", "math", "typing"})
 
 NUMPY_ATTRS = frozenset("""
-abs absolute add all allclose amax amin any arange arccos arccosh arcsin arcsinh arctan arctan2 arctanh
-argmax argmin argsort around array array_equal asarray atleast_1d atleast_2d average bool bool_
-broadcast_arrays broadcast_to cbrt ceil clip column_stack concatenate copysign cos cosh count_nonzero
-cross cumprod cumsum deg2rad degrees diag diff digitize divide dot dtype e einsum empty empty_like equal
-errstate exp exp2 expand_dims expm1 eye fabs finfo float16 float32 float64 floor floor_divide fmax fmin
-fmod full full_like gradient greater greater_equal heaviside hstack hypot inf int8 int16 int32 int64
-interp isclose isfinite isinf isnan less less_equal linalg linspace log log10 log1p log2 logaddexp
-logical_and logical_not logical_or logical_xor matmul max maximum mean median min minimum mod multiply
-nan nan_to_num nanmax nanmean nanmin nansum ndarray negative newaxis nonzero not_equal ones ones_like
-outer percentile pi positive power prod ptp quantile rad2deg radians ravel reciprocal remainder repeat
-reshape rint round select sign signbit sin sinc sinh sort sqrt square squeeze stack std subtract sum
-swapaxes take tan tanh tensordot tile trace transpose tril triu trunc uint8 unwrap var vstack where
-zeros zeros_like
+abs absolute acos acosh add all allclose amax amin any append arange arccos arccosh arcsin arcsinh arctan
+arctan2 arctanh argmax argmin argsort argwhere around array array_equal asarray asin asinh atan atan2 atanh
+atleast_1d atleast_2d atleast_3d average bincount bool bool_ broadcast_arrays broadcast_to cbrt ceil clip
+column_stack concat concatenate convolve copy copysign cos cosh count_nonzero cross cumprod cumsum deg2rad
+degrees diag diff digitize divide dot dstack dtype e einsum empty empty_like equal errstate euler_gamma exp
+exp2 expand_dims expm1 eye fabs finfo fix flatnonzero flip float16 float32 float64 floating floor
+floor_divide fmax fmin fmod full full_like geomspace gradient greater greater_equal heaviside hstack hypot
+iinfo inf inner int8 int16 int32 int64 integer interp isclose isfinite isin isinf isnan isscalar kron less
+less_equal linalg linspace log log10 log1p log2 logaddexp logaddexp2 logical_and logical_not logical_or
+logical_xor logspace matmul max maximum mean median meshgrid min minimum mod moveaxis multiply nan
+nan_to_num nanargmax nanargmin nanmax nanmean nanmedian nanmin nanprod nanstd nansum nanvar ndarray ndim
+negative newaxis nonzero not_equal number ones ones_like outer percentile pi polyval positive pow power
+prod ptp quantile rad2deg radians ravel reciprocal remainder repeat reshape rint roll round searchsorted
+select shape sign signbit sin sinc sinh size sort split sqrt square squeeze stack std subtract sum swapaxes
+take take_along_axis tan tanh tensordot tile trace transpose trapezoid tril triu trunc uint8 unique unwrap
+var vdot vstack where zeros zeros_like
+""".split())
+"""Pure computations on arrays. Deliberately absent: file I/O (save/load/loadtxt/genfromtxt/fromfile/
+memmap/DataSource), raw memory (frombuffer/ctypeslib/lib.stride_tricks), sub-packages that re-export
+the OS (f2py, ma, lib, testing, distutils, char, rec), global state (seterr/set_printoptions/random)
+and in-place writers (copyto/put/place/putmask/fill_diagonal/put_along_axis)."""
+
+NUMPY_LINALG_ATTRS = frozenset("""
+cholesky cond det eig eigh eigvals eigvalsh inv lstsq matrix_norm matrix_power matrix_rank multi_dot norm
+pinv qr slogdet solve svd vector_norm
 """.split())
 
-NUMPY_LINALG_ATTRS = frozenset({"norm", "det", "inv", "pinv", "solve", "eigh", "eigvalsh", "cond", "matrix_rank"})
-
 MATH_ATTRS = frozenset("""
-acos acosh asin asinh atan atan2 atanh ceil comb copysign cos cosh degrees dist e erf erfc exp expm1 fabs
-factorial floor fmod fsum gamma hypot inf isclose isfinite isinf isnan lgamma log log10 log1p log2 nan
-perm pi pow prod radians remainder sin sinh sqrt tan tanh tau trunc
+acos acosh asin asinh atan atan2 atanh cbrt ceil comb copysign cos cosh degrees dist e erf erfc exp exp2
+expm1 fabs factorial floor fmod frexp fsum gamma gcd hypot inf isclose isfinite isinf isnan isqrt lcm
+ldexp lgamma log log10 log1p log2 modf nan nextafter perm pi pow prod radians remainder sin sinh sqrt tan
+tanh tau trunc ulp
 """.split())
 
 TYPING_NAMES = frozenset({"Any", "Dict", "List", "Mapping", "Optional", "Sequence", "Tuple", "Union"})
@@ -38,10 +49,11 @@ TYPING_NAMES = frozenset({"Any", "Dict", "List", "Mapping", "Optional", "Sequenc
 # Attributes that are refused on *any* receiver (arrays, state, dtypes, ...): file I/O, raw memory,
 # frame/generator/traceback introspection, string-format attribute walks, and numpy's OS re-exports.
 DENIED_ATTRS = frozenset("""
-base builtins byteswap core ctypes ctypeslib cr_frame ag_frame data dump dumps f2py f_back f_builtins
-f_code f_globals f_locals fileno flags format format_map fromfile func_globals gi_code gi_frame
-gi_yieldfrom lib load loads memmap mro os resize save savetxt savez savez_compressed setflags
-subprocess sys tb_frame tb_next testing tofile tobytes view
+ag_code ag_frame base builtins byteswap core cr_code cr_frame ctypes ctypeslib data DataSource dump dumps
+f2py f_back f_builtins f_code f_globals f_locals f_trace fileno flags format format_map fromfile
+fromregex func_globals genfromtxt gi_code gi_frame gi_yieldfrom lib load loads loadtxt memmap mro os
+resize save savetxt savez savez_compressed setflags subprocess sys tb_frame tb_next testing tofile
+tobytes view
 """.split())
 
 # In-place ndarray methods: calling them on an argument would mutate the caller's state.
@@ -57,3 +69,4 @@ Exception True False None
 MAX_SOURCE_CHARS = 20_000
 MAX_AST_NODES = 5_000
 MAX_COMPONENTS = 16
+MAX_COMPONENT_NAME = 48

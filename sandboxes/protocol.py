@@ -1,8 +1,14 @@
-"""Wire format between the trusted parent and a reward worker: small framed messages over pipes.
+"""Wire format between the trusted parent and a reward worker: doorbells and small frames over pipes.
 
 Arrays never cross as messages: states and actions go through a shared-memory region the worker
-maps read-only, and results come back through a second region. A frame is an 8-byte header
-(4-byte tag, little-endian payload length) and a UTF-8 JSON payload. Nothing is pickled.
+maps read-only, and results (plus a small control block) come back through a second region.
+
+Every message starts with one byte. A *doorbell* is that byte alone — :data:`CALL` ("the inputs are
+in shared memory, compute") and :data:`DONE` ("the results are in shared memory, same component names
+as last time, nothing printed"). This is the per-step path during training: one byte each way.
+Anything else is a *frame*: an 8-byte header (4-byte tag whose first byte is an upper-case letter,
+little-endian payload length) and a UTF-8 JSON payload. Nothing is pickled; the parent treats every
+byte the worker sends as untrusted and bounds what it reads.
 """
 
 from __future__ import annotations
@@ -17,25 +23,42 @@ from typing import Any
 HEADER = struct.Struct("<4sI")
 MAX_PAYLOAD = 1 << 20
 
-LOAD, CALL, QUIT = b"LOAD", b"CALL", b"QUIT"
+# frames
+HELLO, LOAD, QUIT = b"HELO", b"LOAD", b"QUIT"
 OK, ERR = b"OK  ", b"ERR "
+# doorbells
+CALL, DONE = b"c", b"k"
+_BELLS = frozenset({CALL, DONE})
+
+CONTROL_SLOTS = 4
+"""float64 slots at the start of the output region: [batch (parent writes), call_us (worker writes), -, -]."""
+SLOT_BATCH, SLOT_CALL_US = 0, 1
 
 
 class ChannelClosed(Exception):
-    """The other side closed its end (it exited or was killed)."""
+    """The other side closed its end (it exited or was killed), or sent something malformed."""
 
 
 class ChannelTimeout(Exception):
-    """No complete frame arrived before the deadline."""
+    """No complete message arrived before the deadline."""
 
 
-def send(fd: int, tag: bytes, payload: dict[str, Any] | None = None) -> None:
-    body = json.dumps(payload or {}, separators=(",", ":")).encode()
-    data = HEADER.pack(tag, len(body)) + body
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+def send(fd: int, tag: bytes, payload: dict[str, Any] | None = None) -> None:
+    """Send one frame."""
+    body = json.dumps(payload or {}, separators=(",", ":")).encode()
+    _write_all(fd, HEADER.pack(tag, len(body)) + body)
+
+
+def ring(fd: int, bell: bytes) -> None:
+    """Send a one-byte doorbell."""
+    _write_all(fd, bell)
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
@@ -48,16 +71,30 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
                 raise ChannelTimeout()
         chunk = os.read(fd, remaining)
         if not chunk:
-            raise ChannelClosed()
+            raise ChannelClosed("end of stream")
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
 
 
 def recv(fd: int, deadline: float | None = None) -> tuple[bytes, dict[str, Any]]:
-    """Read one frame; ``deadline`` is a ``time.monotonic()`` value, ``None`` blocks."""
-    tag, length = HEADER.unpack(_read_exact(fd, HEADER.size, deadline))
+    """Read one doorbell or frame; ``deadline`` is a ``time.monotonic()`` value, ``None`` blocks.
+
+    A doorbell comes back as ``(bell, {})``.
+    """
+    first = _read_exact(fd, 1, deadline)
+    if first in _BELLS:
+        return first, {}
+    if not first.isupper():
+        raise ChannelClosed(f"unexpected byte {first!r}")
+    tag, length = HEADER.unpack(first + _read_exact(fd, HEADER.size - 1, deadline))
     if length > MAX_PAYLOAD:
         raise ChannelClosed(f"frame of {length} bytes exceeds the limit")
     body = _read_exact(fd, length, deadline) if length else b"{}"
-    return tag, json.loads(body)
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # bad UTF-8/JSON, huge ints, deep nesting
+        raise ChannelClosed(f"malformed frame: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ChannelClosed("malformed frame: not an object")
+    return tag, payload

@@ -100,6 +100,7 @@ class _Checker:
         self.bound: set[str] = set()
         self.params: set[str] = set()
         self.module_globals: set[str] = set()
+        self.parents: dict[ast.AST, ast.AST] = {}
 
     def error(self, node: ast.AST | None, message: str) -> None:
         self.errors.append(Issue(getattr(node, "lineno", 0), message))
@@ -108,6 +109,9 @@ class _Checker:
         self.warnings.append(Issue(getattr(node, "lineno", 0), message))
 
     def run(self) -> None:
+        for parent in ast.walk(self.tree):
+            for child in ast.iter_child_nodes(parent):
+                self.parents[child] = parent
         self._check_top_level()
         self._collect_bindings()
         for node in ast.walk(self.tree):
@@ -149,13 +153,18 @@ class _Checker:
                 self._check_import_from(node)
             elif isinstance(node, ast.FunctionDef | ast.Lambda):
                 args = node.args
-                for param in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-                    if param is not None:
-                        self.bound.add(param.arg)
-                        if isinstance(node, ast.FunctionDef):
-                            self.params.add(param.arg)
+                params = [p for p in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if p]
+                self.bound.update(p.arg for p in params)
                 if isinstance(node, ast.FunctionDef):
                     self.bound.add(node.name)
+                    # A parameter the function rebinds (``v = np.copy(v)``) may be written afterwards.
+                    rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                               and not isinstance(self.parents.get(n), ast.AugAssign)}
+                    self.params.update(p.arg for p in params if p.arg not in rebound)
+                    for default in (*args.defaults, *args.kw_defaults):
+                        if isinstance(default, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp):
+                            self.error(default, f"mutable default arguments (in {node.name!r}) keep state between "
+                                                "calls; use None or a tuple")
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 self.bound.add(node.id)
             elif isinstance(node, ast.ExceptHandler) and node.name:
@@ -208,8 +217,10 @@ class _Checker:
                 self.error(node, f"names starting with '_' are not allowed ({node.name!r})")
         elif isinstance(node, ast.Name):
             self._check_name(node)
+            self._check_module_use(node)
         elif isinstance(node, ast.Attribute):
             self._check_attribute(node)
+            self._check_module_use(node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
             text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
             if "__" in text:
@@ -262,6 +273,18 @@ class _Checker:
         elif attr in policy.DENIED_ATTRS:
             self.error(node, f"the attribute {attr!r} is not allowed in reward code")
 
+    def _check_module_use(self, node: ast.Name | ast.Attribute) -> None:
+        # A module may only be the receiver of an allow-listed attribute. Stored, passed or returned,
+        # it would let later code reach attributes the checker can no longer see (``m = np; m.lib``).
+        module = self._module_of(node)
+        if module is None or not isinstance(node.ctx, ast.Load):
+            return
+        parent = self.parents.get(node)
+        if not (isinstance(parent, ast.Attribute) and parent.value is node):
+            shown = "np" if module.startswith("numpy") else module
+            self.error(node, f"the module {module!r} may only be used as {shown}.<name>(...); it cannot be "
+                             "assigned, passed, returned or stored")
+
     def _module_of(self, node: ast.expr) -> str | None:
         if isinstance(node, ast.Name):
             return self.modules.get(node.id)
@@ -286,7 +309,8 @@ class _Checker:
                 elif isinstance(t, ast.Attribute):
                     self.error(t, "assigning attributes is not allowed")
                 elif root in self.module_globals:
-                    self.warn(t, f"writing into the module-level {root!r} makes the reward stateful")
+                    self.error(t, f"writing into the module-level {root!r} makes the reward keep state between "
+                                  "calls; build a new local value instead")
         if augmented and isinstance(target, ast.Name) and target.id in self.params:
             self.error(target, f"augmented assignment to the argument {target.id!r} changes it in place; "
                                f"write {target.id} = {target.id} + ... or use a new name")
@@ -296,12 +320,15 @@ class _Checker:
         if isinstance(func, ast.Attribute):
             if self._module_of(func.value) == "numpy" and func.attr in policy.INPLACE_NUMPY_FUNCS:
                 self.error(node, f"np.{func.attr} writes in place and is not allowed")
+            elif func.attr == "at" and node.args and self._root_name(node.args[0]) in self.params:
+                self.error(node, f"ufunc .at() writes into the argument {self._root_name(node.args[0])!r} in place")
             elif func.attr in policy.INPLACE_METHODS and self._root_name(func.value) in self.params:
                 self.error(node, f".{func.attr}() would change the argument {self._root_name(func.value)!r} in place")
             elif func.attr in {"append", "extend", "update", "add", "insert", "setdefault", "pop", "clear"}:
                 root = self._root_name(func.value)
                 if root in self.module_globals:
-                    self.warn(node, f"calling .{func.attr}() on the module-level {root!r} makes the reward stateful")
+                    self.error(node, f"calling .{func.attr}() on the module-level {root!r} makes the reward keep "
+                                     "state between calls; build a new local value instead")
         if isinstance(func, ast.Name) and func.id == "print":
             self.warn(node, "print() output is discarded during training")
         for kw in node.keywords:

@@ -49,6 +49,8 @@ class ProbeBudget:
     max_call_ms_large: float = 200.0
     """Time of one call on the large batch."""
     large_batch: int = 4096
+    warn_magnitude: float = 1e4
+    """A total reward above this (in absolute value) on recorded states gets a warning."""
 
 
 def validate_source(source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
@@ -137,6 +139,7 @@ class _Probe:
         if not _same(first, again):
             raise _Reject("nondeterministic", "the reward gave different values for the same states twice; "
                                               "it must be a deterministic function of (state, action)")
+        self._check_speed(len(a_states), min(first.call_us, again.call_us) / 1e3, self.budget.max_call_ms_b64)
         if len(b_states):
             self._run("other states", b_states, b_actions)
             third = self._run("the recorded states (after other states)", a_states, a_actions)
@@ -149,6 +152,7 @@ class _Probe:
             raise _Reject("constant", f"the total reward is {first.total[0]:g} for every state, so it gives the "
                                       "policy nothing to learn from")
         self._check_sum(first)
+        self._check_magnitude(first)
         return self._timing(a_states, a_actions)
 
     def _run(self, what: str, states: np.ndarray, actions: np.ndarray) -> RewardOutput:
@@ -193,16 +197,25 @@ class _Probe:
                 self.warnings.append("the total is not the sum of the components; the critique's component "
                                      "shares will not add up to the reward")
 
+    def _check_magnitude(self, out: RewardOutput) -> None:
+        peak = float(np.max(np.abs(out.total)))
+        if peak > self.budget.warn_magnitude:
+            self.warnings.append(f"the total reward reaches {peak:.3g} on ordinary states; values this large make "
+                                 "PPO's value function hard to learn (scale the reward down)")
+
+    def _check_speed(self, batch: int, call_ms: float, budget_ms: float) -> None:
+        # Checked on the first calls already, so a slow reward is named slow before the large batch
+        # runs into the call timeout.
+        if call_ms > budget_ms:
+            raise _Reject("slow", f"one call on {batch} states takes {call_ms:.1f} ms; the budget is {budget_ms:g} ms "
+                                  "(vectorise with numpy instead of Python loops)")
+
     def _timing(self, states: np.ndarray, actions: np.ndarray) -> dict[str, float]:
         times = [self._proc.call(states, actions).call_us for _ in range(20)]
         median_ms = float(np.median(times)) / 1e3
-        if median_ms > self.budget.max_call_ms_b64:
-            raise _Reject("slow", f"one call on {len(states)} states takes {median_ms:.1f} ms; the budget is "
-                                  f"{self.budget.max_call_ms_b64:g} ms (vectorise with numpy instead of Python loops)")
+        self._check_speed(len(states), median_ms, self.budget.max_call_ms_b64)
         big_ms = self._proc.call(*self._large_batch()).call_us / 1e3
-        if big_ms > self.budget.max_call_ms_large:
-            raise _Reject("slow", f"one call on {self.budget.large_batch} states takes {big_ms:.0f} ms; the budget "
-                                  f"is {self.budget.max_call_ms_large:g} ms (vectorise with numpy)")
+        self._check_speed(self.budget.large_batch, big_ms, self.budget.max_call_ms_large)
         return {"call_ms_b64": median_ms, f"call_ms_b{self.budget.large_batch}": big_ms}
 
 

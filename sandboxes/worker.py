@@ -1,15 +1,19 @@
 """The reward worker: a separate process that loads one candidate's code and evaluates it on request.
 
-Started by :class:`sandboxes.client.RewardProcess`; never imported by the trainer or the evaluator.
-Before any candidate code runs it limits its own resources (memory, file size, open files, core
-dumps), arranges to die with its parent, and pre-imports everything the candidate may use. Inputs
-are read-only views of shared memory, so the candidate cannot change the states it is given.
+Started by :class:`sandboxes.client.RewardProcess` (inside bubblewrap when available); never imported
+by the trainer or the evaluator. Before any candidate code runs it arranges to die with its parent,
+imports and warms up everything the candidate may use (numpy, ``numpy.linalg/random/fft``, math),
+maps its shared memory (inputs read-only), limits its resources (memory, file size, open files,
+processes, core dumps), installs the seccomp allow-list, and only then says hello. The candidate's
+module is executed with a small set of builtins and an import hook limited to numpy/math/typing —
+a convenience that gives clear errors, not the security boundary (that is the OS layers).
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import linecache
 import math
 import mmap
 import os
@@ -18,23 +22,46 @@ import signal
 import sys
 import time
 import traceback
+import typing  # noqa: F401 - pre-imported for candidates (``import typing``)
 from typing import Any
 
+# numpy.fft/linalg/random are imported here because nothing can be loaded from files once seccomp is on.
 import numpy as np
+import numpy.fft
 import numpy.linalg
+import numpy.random
 
 from envs.state import StateBatch
-from sandboxes import policy, protocol
+from sandboxes import policy, protocol, seccomp
 
 _FILENAME = "reward.py"
 _MAX_PRINT = 4096
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def _die_with_parent(parent_pid: int | None) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl took effect
         raise SystemExit(1)
+
+
+def _preload() -> None:
+    """Import and exercise what candidates use, so nothing needs a file once seccomp is on."""
+    for name in policy.NUMPY_ATTRS:
+        getattr(np, name, None)
+    for name in policy.NUMPY_LINALG_ATTRS:
+        getattr(np.linalg, name, None)
+    for name in policy.MATH_ATTRS:
+        getattr(math, name, None)
+    x = np.linspace(-1.0, 1.0, 8)
+    with np.errstate(all="ignore"):
+        np.log(x)
+        x / 0.0
+    np.percentile(x, 50.0), np.median(x), np.einsum("i,i->", x, x), np.clip(x, 0, 1), np.sort(x)
+    np.linalg.norm(x), np.linalg.inv(np.eye(3)), np.linalg.solve(np.eye(2), np.ones(2)), np.linalg.det(np.eye(2))
+    str(x), repr(np.float64(1.5)), f"{np.float64(2.0):.3f}", str(np.ones((2, 2), dtype=np.float32))
+    np.interp(0.5, x, x), np.unwrap(x), np.gradient(x), np.cross(np.ones(3), np.ones(3)), np.diff(x)
+    traceback.extract_tb(None)
 
 
 def _limit_resources(memory_mb: int) -> None:
@@ -43,6 +70,8 @@ def _limit_resources(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+    if os.getuid() != 0:  # root ignores RLIMIT_NPROC (and counting all of root's processes misleads)
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
 class _Printer:
@@ -54,7 +83,7 @@ class _Printer:
         self.dropped = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        text = " ".join(str(a) for a in args) + "\n"
+        text = " ".join(str(a) for a in args)[:_MAX_PRINT] + "\n"
         if self.size + len(text) > _MAX_PRINT:
             self.dropped += len(text)
             return
@@ -82,15 +111,18 @@ def _candidate_globals(printer: _Printer) -> dict[str, Any]:
     return {"__builtins__": safe, "__name__": "reward"}
 
 
-def describe_exception(exc: BaseException, source_lines: list[str]) -> str:
+def describe_exception(exc: BaseException) -> str:
     """``line N, in f: <code>`` for each frame inside the candidate, then ``Type: message``."""
-    where = []
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == _FILENAME and frame.lineno:
-            code = source_lines[frame.lineno - 1].strip() if frame.lineno <= len(source_lines) else ""
-            where.append(f"line {frame.lineno}, in {frame.name}: {code}")
+    where = [f"line {frame.lineno}, in {frame.name}: {(frame.line or '').strip()}"
+             for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == _FILENAME]
     head = "\n".join(where[-3:])
     return (head + "\n" if head else "") + f"{type(exc).__name__}: {exc}"[:2000]
+
+
+class _CandidateFault(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.message = kind, message
 
 
 class _Worker:
@@ -102,14 +134,17 @@ class _Worker:
         self.state_dim: int = cfg["state_dim"]
         self.action_dim: int = cfg["action_dim"]
         in_size = self.max_batch * (self.state_dim + self.action_dim) * 8
-        out_size = self.max_batch * (1 + self.max_components) * 8
-        self.in_map = mmap.mmap(cfg["in_fd"], in_size, prot=mmap.PROT_READ)
-        self.out_map = mmap.mmap(cfg["out_fd"], out_size)
-        self.inp = np.frombuffer(self.in_map, dtype=np.float64)
-        self.out = np.frombuffer(self.out_map, dtype=np.float64)
+        out_size = (protocol.CONTROL_SLOTS + self.max_batch * (1 + self.max_components)) * 8
+        # The input fd was opened read-only by the parent, so not even mprotect can make it writable.
+        self.inp = np.frombuffer(mmap.mmap(cfg["in_fd"], in_size, prot=mmap.PROT_READ), dtype=np.float64)
+        out = np.frombuffer(mmap.mmap(cfg["out_fd"], out_size), dtype=np.float64)
+        self.ctl, self.out = out[: protocol.CONTROL_SLOTS], out[protocol.CONTROL_SLOTS:]
+        os.close(cfg["in_fd"])
+        os.close(cfg["out_fd"])
         self.printer = _Printer()
         self.fn: Any = None
-        self.source_lines: list[str] = []
+        self.last_names: list[str] | None = None
+        self._views: dict[int, tuple[StateBatch, np.ndarray]] = {}
 
     def serve(self) -> None:
         while True:
@@ -119,54 +154,75 @@ class _Worker:
                 return
             if tag == protocol.QUIT:
                 return
-            handler = self.load if tag == protocol.LOAD else self.call
             try:
-                reply = handler(msg)
+                if tag == protocol.CALL:
+                    self.call()
+                elif tag == protocol.LOAD:
+                    protocol.send(self.resp, protocol.OK, self.load(msg))
+                else:
+                    raise _CandidateFault("bad_output", f"unknown request {tag!r}")
             except MemoryError:
-                protocol.send(self.resp, protocol.ERR, {"kind": "exception", "message": "MemoryError: out of memory"})
+                protocol.send(self.resp, protocol.ERR, {"kind": "exception", "message": "MemoryError: out of memory "
+                              "(the reward allocates too much)"})
             except RecursionError as exc:
                 protocol.send(self.resp, protocol.ERR, {"kind": "exception", "message": f"RecursionError: {exc}"})
             except _CandidateFault as fault:
                 protocol.send(self.resp, protocol.ERR, {"kind": fault.kind, "message": fault.message})
-            else:
-                protocol.send(self.resp, protocol.OK, reply)
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
         source: str = msg["source"]
-        self.source_lines = source.splitlines()
+        # Tracebacks read the candidate's lines from here, not from a file (there is none to open).
+        linecache.cache[_FILENAME] = (len(source), None, source.splitlines(keepends=True), _FILENAME)
         namespace = _candidate_globals(self.printer)
         started = time.perf_counter()
         try:
             exec(compile(source, _FILENAME, "exec"), namespace)
+        except (MemoryError, RecursionError):
+            raise
         except Exception as exc:
-            raise _CandidateFault("exception", "while loading the module: " + describe_exception(exc, self.source_lines)) from None
+            raise _CandidateFault("exception", "while loading the module: " + describe_exception(exc)) from None
         fn = namespace.get("compute_reward")
         if not callable(fn):
             raise _CandidateFault("bad_output", "the module defines no function compute_reward(state, action)")
         self.fn = fn
         return {"load_ms": (time.perf_counter() - started) * 1e3, "printed": self.printer.take()}
 
-    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
-        batch = int(msg["batch"])
+    def _inputs(self, batch: int) -> tuple[StateBatch, np.ndarray]:
+        # Views of the read-only input region, cached per batch size (they cannot be written through).
+        cached = self._views.get(batch)
+        if cached is None:
+            flat = self.inp[: batch * self.state_dim].reshape(batch, self.state_dim)
+            off = self.max_batch * self.state_dim
+            action = self.inp[off: off + batch * self.action_dim].reshape(batch, self.action_dim)
+            views, col = {}, 0
+            for name, shape in self.fields:
+                size = math.prod(shape)
+                views[name] = flat[:, col: col + size].reshape(batch, *shape)
+                col += size
+            cached = self._views[batch] = (StateBatch(views), action)
+        return cached
+
+    def call(self) -> None:
+        batch = int(self.ctl[protocol.SLOT_BATCH])
         if self.fn is None or not 0 < batch <= self.max_batch:
             raise _CandidateFault("bad_output", "call before load or batch out of range")
-        flat = self.inp[: batch * self.state_dim].reshape(batch, self.state_dim)
-        off = self.max_batch * self.state_dim
-        action = self.inp[off: off + batch * self.action_dim].reshape(batch, self.action_dim)
-        views, col = {}, 0
-        for name, shape in self.fields:
-            size = math.prod(shape)
-            views[name] = flat[:, col: col + size].reshape(batch, *shape)
-            col += size
-        state = StateBatch(views)
+        state, action = self._inputs(batch)
         started = time.perf_counter()
         try:
             result = self.fn(state, action)
+        except (MemoryError, RecursionError):
+            raise
         except Exception as exc:
-            raise _CandidateFault("exception", describe_exception(exc, self.source_lines)) from None
+            raise _CandidateFault("exception", describe_exception(exc)) from None
         call_us = (time.perf_counter() - started) * 1e6
         names = self._store(result, batch)
-        return {"components": names, "call_us": call_us, "printed": self.printer.take()}
+        self.ctl[protocol.SLOT_CALL_US] = call_us
+        printed = self.printer.take()
+        if names == self.last_names and not printed:
+            protocol.ring(self.resp, protocol.DONE)
+        else:
+            self.last_names = names
+            protocol.send(self.resp, protocol.OK, {"components": names, "printed": printed})
 
     def _store(self, result: Any, batch: int) -> list[str]:
         if not (isinstance(result, tuple) and len(result) == 2):
@@ -180,7 +236,7 @@ class _Worker:
         self.out[:batch] = _as_batch("total reward", total, batch)
         names = []
         for j, (name, value) in enumerate(comps.items()):
-            if not isinstance(name, str) or not name.isidentifier() or len(name) > 48:
+            if not isinstance(name, str) or not name.isidentifier() or len(name) > policy.MAX_COMPONENT_NAME:
                 raise _CandidateFault("bad_output", f"component names must be short identifiers, got {name!r}"[:200])
             start = (1 + j) * self.max_batch
             self.out[start: start + batch] = _as_batch(f"component {name!r}", value, batch)
@@ -188,14 +244,11 @@ class _Worker:
         return names
 
 
-class _CandidateFault(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind, self.message = kind, message
-
-
 def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:
+        raise _CandidateFault("bad_output", f"{what} is not an array: {type(exc).__name__}") from None
     if arr.dtype.kind not in "biuf":
         raise _CandidateFault("bad_output", f"{what} has dtype {arr.dtype}; expected real numbers")
     if arr.shape != (batch,):
@@ -205,9 +258,19 @@ def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
-    _die_with_parent(cfg["parent_pid"])
+    _die_with_parent(cfg.get("parent_pid"))
+    _preload()
     worker = _Worker(cfg)
     _limit_resources(cfg["memory_mb"])
+    layers = ["rlimits"]
+    if cfg["seccomp"]:
+        try:
+            seccomp.install()
+        except seccomp.SeccompUnavailable as exc:
+            protocol.send(worker.resp, protocol.ERR, {"kind": "sandbox", "message": f"cannot install seccomp: {exc}"})
+            return
+        layers.insert(0, "seccomp")
+    protocol.send(worker.resp, protocol.HELLO, {"layers": layers})
     worker.serve()
 
 

@@ -1,4 +1,4 @@
-"""The ``rewardsmith`` command line: tasks, run, resume, validate, evaluate.
+"""The ``rewardsmith`` command line: tasks, run, resume, validate, evaluate, review, ui.
 
 Bad input (unknown task, malformed task file, fitness function that raises, bad run directory)
 ends in one ``error:`` line and a non-zero exit, never a traceback.
@@ -17,10 +17,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from agent.config import RunConfig, RunRecord, default_workers
+from agent.config import LLMOptions, RunConfig, RunRecord, default_workers
 from agent.errors import ConfigError, RewardSmithError
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +64,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     config = RunConfig(
         task=str(task.source), designer=args.designer, rounds=args.rounds, samples=args.samples, steps=args.steps,
         seed=args.seed, workers=args.workers, baselines=not args.no_baselines,
-        train_timeout_s=args.train_timeout,
+        train_timeout_s=args.train_timeout, review=args.review, preference_only=args.preferences_only,
+        oracle_noise=args.oracle_noise, review_timeout_s=args.review_timeout, videos=args.videos,
+        fix_attempts=args.fix_attempts, llm=_llm_options(args, LLMOptions()),
     )
     _check_config(config)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -87,6 +89,7 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
         config = replace(config, rounds=args.rounds)
     if args.workers is not None:
         config = replace(config, workers=args.workers)
+    config = replace(config, llm=_llm_options(args, config.llm))
     _check_config(config)
     return _start(run_dir, config, console, new=False)
 
@@ -100,7 +103,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     from sandboxes.isolation import detect_isolation
 
     task = load_task(config.task)
-    designer = make_designer(config.designer)
+    designer = make_designer(config.designer, llm=config.llm, run_dir=run_dir)
     isolation = detect_isolation()
     store = RunStore(run_dir)
     record = RunRecord(config, task.name, designer.label, isolation.describe(),
@@ -122,6 +125,10 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     finally:
         view.stop()
     view.summary(summary, str(run_dir))
+    if summary.stopped:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"stopped: {summary.stopped}; continue with: rewardsmith resume {run_dir}", markup=False)
+        return EXIT_STOPPED
     return EXIT_OK
 
 
@@ -161,13 +168,71 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return evaluate_reward_file(args, console)
 
 
+def cmd_review(args: argparse.Namespace, console: Console) -> int:
+    from agent.review import open_session
+    from agent.review_terminal import TerminalReviewer
+    from agent.store import RunStore
+
+    session = open_session(RunStore(Path(args.run_dir)))
+    TerminalReviewer.interactive().review(session)
+    console.print(f"a run waiting with --review web continues now; otherwise: rewardsmith resume {args.run_dir}",
+                  markup=False)
+    return EXIT_OK
+
+
+def cmd_ui(args: argparse.Namespace, console: Console) -> int:
+    from agent.web.server import serve
+
+    return serve(Path(args.runs), args.host, args.port, args.token, console)
+
+
 # -- helpers -------------------------------------------------------------------------------------
+def _llm_options(args: argparse.Namespace, base: LLMOptions) -> LLMOptions:
+    """``base`` with the LLM options given on the command line (``resume`` may raise the caps)."""
+    given = {"api_base": args.api_base, "timeout_s": getattr(args, "llm_timeout", None),
+             "response_tokens": getattr(args, "response_tokens", None), "max_cost": args.max_cost,
+             "max_tokens": args.max_tokens, "price_in": getattr(args, "price_in", None),
+             "price_out": getattr(args, "price_out", None)}
+    options = replace(base, **{k: v for k, v in given.items() if v is not None})
+    for name in ("timeout_s", "response_tokens", "max_cost", "max_tokens", "price_in", "price_out"):
+        value = getattr(options, name)
+        if value is not None and value < 0 or (name in ("timeout_s", "response_tokens") and value == 0):
+            raise ConfigError(f"--{_LLM_FLAGS[name]} must be positive, got {value}")
+    if (options.price_in is None) != (options.price_out is None):
+        raise ConfigError("give both --price-in and --price-out (US dollars per million tokens), or neither")
+    return options
+
+
+_LLM_FLAGS = {"timeout_s": "llm-timeout", "response_tokens": "response-tokens", "max_cost": "max-cost",
+              "max_tokens": "max-tokens", "price_in": "price-in", "price_out": "price-out"}
+
+
+def _add_llm_options(s: argparse.ArgumentParser, resume: bool = False) -> None:
+    g = s.add_argument_group("LLM designer (--designer <litellm model>, e.g. openai/gpt-4o-mini; keys from the "
+                             "provider's environment variables)")
+    g.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--max-cost", type=float, default=None, help="stop (resumable) before LLM calls pass this many USD")
+    g.add_argument("--max-tokens", type=int, default=None, help="stop (resumable) before LLM calls pass this many tokens")
+    if resume:
+        return
+    g.add_argument("--price-in", type=float, default=None, help="USD per million prompt tokens, for unpriced models")
+    g.add_argument("--price-out", type=float, default=None, help="USD per million completion tokens, for unpriced models")
+    g.add_argument("--llm-timeout", type=float, default=None, help="seconds per LLM call (default 180)")
+    g.add_argument("--response-tokens", type=int, default=None, help="most tokens per answer (default: the model's)")
+    g.add_argument("--fix-attempts", type=int, default=2,
+                   help="times a rejected candidate goes back to the LLM with the exact problem (default 2)")
+
+
 def _check_config(config: RunConfig) -> None:
     for name in ("rounds", "samples", "workers"):
         if getattr(config, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
     if config.steps is not None and config.steps < 1:
         raise ConfigError(f"--steps must be at least 1, got {config.steps}")
+    if config.preference_only and config.review == "none":
+        raise ConfigError("--preferences-only needs a reviewer: --review cli|web|oracle")
+    if config.oracle_noise < 0:
+        raise ConfigError(f"--oracle-noise must be >= 0, got {config.oracle_noise}")
 
 
 def _read_file(path: Path) -> str:
@@ -194,23 +259,38 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run the reward-design loop on a task")
     s.add_argument("task", help="built-in task name or path to a .toml task file")
-    s.add_argument("--designer", default="offline", help="offline (default) | scripted:DIR")
+    s.add_argument("--designer", default="offline",
+                   help="offline (default) | a litellm model string, e.g. openai/gpt-4o-mini | scripted:DIR | "
+                        "replay:RUN_DIR (the answers recorded in another run, no LLM calls)")
     s.add_argument("--rounds", type=int, default=3, help="rounds of the loop (default 3)")
     s.add_argument("--samples", type=int, default=4, help="candidates per round, K (default 4)")
     s.add_argument("--steps", type=int, default=None, help="PPO steps per candidate (default: the task's budget)")
     s.add_argument("--seed", type=int, default=0, help="training seed shared by all candidates (default 0)")
     s.add_argument("--workers", type=int, default=default_workers(), help="parallel training processes (default: cores)")
-    s.add_argument("--review", choices=["none"], default="none", help="pause for review between rounds")
+    s.add_argument("--review", choices=["none", "cli", "web", "oracle"], default="none",
+                   help="pause for review after each round: terminal, web app (rewardsmith ui), or the synthetic "
+                        "preference oracle (default none)")
+    s.add_argument("--preferences-only", action="store_true",
+                   help="select by the reviewer's preferences; designers never see the fitness (ICPL)")
+    s.add_argument("--oracle-noise", type=float, default=0.1,
+                   help="noise of the preference oracle, as a fraction of the fitness spread (default 0.1)")
+    s.add_argument("--review-timeout", type=float, default=3600.0,
+                   help="seconds --review web waits for a review before stopping, resumable (default 3600)")
+    s.add_argument("--video", dest="videos", action="store_true", default=None,
+                   help="record a rollout video per candidate (default: only when reviewing)")
+    s.add_argument("--no-video", dest="videos", action="store_false", help="never record videos")
     s.add_argument("--executor", choices=["local"], default="local", help="where training jobs run")
     s.add_argument("--out", default="runs", help="parent directory of the run directory (default ./runs)")
     s.add_argument("--no-baselines", action="store_true", help="skip training the human and sparse baselines")
     s.add_argument("--train-timeout", type=float, default=None, help="seconds per training job (default: task's)")
+    _add_llm_options(s)
     s.set_defaults(handler=cmd_run)
 
     s = sub.add_parser("resume", help="continue an interrupted run without redoing finished work")
     s.add_argument("run_dir", help="the run directory")
     s.add_argument("--rounds", type=int, default=None, help="change the total number of rounds")
     s.add_argument("--workers", type=int, default=None, help="parallel training processes")
+    _add_llm_options(s, resume=True)
     s.set_defaults(handler=cmd_resume)
 
     s = sub.add_parser("validate", help="sandbox verdict for a reward file (exit 0 accepted, 1 rejected)")
@@ -228,6 +308,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="runs")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_evaluate)
+
+    s = sub.add_parser("review", help="review a paused round in the terminal and give feedback")
+    s.add_argument("run_dir", help="the run directory")
+    s.set_defaults(handler=cmd_review)
+
+    s = sub.add_parser("ui", help="local web app to browse runs and give feedback")
+    s.add_argument("--runs", default="runs", help="directory holding run directories (default ./runs)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
+    s.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    s.add_argument("--token", default=None, help="access token, required when binding beyond localhost")
+    s.set_defaults(handler=cmd_ui)
     return p
 
 

@@ -164,15 +164,15 @@ def submit_feedback(session: ReviewSession, feedback: HumanFeedback) -> HumanFee
         raise ReviewError(f"round {request.round} was already reviewed; the submitted review is kept")
     offered = request.candidates
     for role, cid in (("best", feedback.best), ("worst", feedback.worst)):
-        _check_offered(cid, role, offered, request.round)
+        check_offered(cid, role, offered, request.round)
     for pair in feedback.pairs:
-        _check_offered(pair.winner, "pair winner", offered, request.round)
-        _check_offered(pair.loser, "pair loser", offered, request.round)
+        check_offered(pair.winner, "pair winner", offered, request.round)
+        check_offered(pair.loser, "pair loser", offered, request.round)
         if pair.winner == pair.loser:
             raise ReviewError(f"a pairwise choice compares {pair.winner} with itself")
     if feedback.best is not None and feedback.best == feedback.worst:
         raise ReviewError(f"{feedback.best} cannot be both the best and the worst")
-    locked = tuple(_resolve_lock(session, lc) for lc in feedback.locked)
+    locked = tuple(resolve_lock(session, lc) for lc in feedback.locked)
     clash = sorted({lc.name for lc in locked} & set(feedback.forbidden))
     if clash:
         raise ReviewError(f"component {clash[0]!r} cannot be both locked and forbidden")
@@ -218,13 +218,13 @@ def check_edit(session: ReviewSession, feedback: HumanFeedback) -> str:
     return code
 
 
-def _check_offered(cid: str | None, role: str, offered: tuple[str, ...], rnd: int) -> None:
+def check_offered(cid: str | None, role: str, offered: tuple[str, ...], rnd: int) -> None:
     if cid is not None and cid not in offered:
         raise ReviewError(f"{role}: no trained candidate {cid!r} in round {rnd}; choose from: "
                           f"{', '.join(offered) or 'none (no candidate was trained)'}")
 
 
-def _resolve_lock(session: ReviewSession, lock: LockedComponent) -> LockedComponent:
+def resolve_lock(session: ReviewSession, lock: LockedComponent) -> LockedComponent:
     """A lock already in force stays as it is; a new one must name a component of a candidate on review."""
     if lock in session.request.locked:
         return lock

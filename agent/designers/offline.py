@@ -7,6 +7,11 @@ refinement of the elite (re-scale dominant terms, widen or drop constant ones, r
 fitness stays at zero, cut the term a hacked policy exploited), plus mutations (re-weighting,
 adding, dropping terms) and crossover of good parents. It writes code in the same contract as an
 LLM and says in every response that it is a baseline search, not a language model.
+
+With a reviewer (``--review``) it follows their :class:`~agent.human.Guidance`: the chosen best is
+the elite that gets refined, the worst ones are the last to be bred from, locked terms are kept in
+their locked form in every child, forbidden ones are dropped, and in a preferences-only run the
+archive ranks by preference scores because the fitness is hidden.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from agent.designers.base import DesignRequest
 from agent.designers.terms import Genome, PoolEntry, Term, term_pool, to_code
+from agent.human import Guidance
 from agent.records import CandidateResult, Completion
 
 LABEL = "offline designer (evolutionary search over reward terms, no LLM)"
@@ -27,7 +33,9 @@ class _Scored:
     id: str
     genome: Genome
     fitness: float
+    """What the archive ranks by: the fitness, or the preference score in a preferences-only run."""
     result: CandidateResult
+    what: str = "fitness"
 
 
 class OfflineDesigner:
@@ -36,8 +44,10 @@ class OfflineDesigner:
     def propose(self, request: DesignRequest) -> list[Completion]:
         rng = random.Random(f"{request.seed}:{request.round}:{request.task.name}")
         spec = request.task.adapter.spec
-        pool = term_pool(spec, request.task.description)
-        archive = _archive(request.history)
+        guide = request.guidance or Guidance()
+        pool = [e for e in term_pool(spec, request.task.description) if e.term.name not in guide.forbidden]
+        archive = _archive(request.history, guide)
+        locked = _locked_terms(guide, archive)
         seen = {s.genome.key() for s in archive}
         children: list[tuple[Genome, str, str | None]] = []
         for i in range(request.k):
@@ -48,6 +58,7 @@ class OfflineDesigner:
                     genome, note, parent = *_refine(archive[0], pool, rng), archive[0].id
                 else:
                     genome, note, parent = _mutate(archive, pool, rng)
+                genome = _constrained(genome, locked, guide.forbidden)
                 if genome.terms and genome.key() not in seen:
                     break
             seen.add(genome.key())
@@ -61,15 +72,42 @@ class OfflineDesigner:
         return Completion(text, LABEL, parent, {"terms": len(genome.terms)})
 
 
-def _archive(history: tuple[CandidateResult, ...]) -> list[_Scored]:
+def _archive(history: tuple[CandidateResult, ...], guide: Guidance) -> list[_Scored]:
+    """Every earlier candidate with a genome, best first: the reviewer's chosen best leads, their worst trail.
+
+    In a preferences-only run the fitness is hidden, so candidates rank by their preference score.
+    """
     scored = []
     for r in history:
         genome = Genome.from_code(r.candidate.code) if r.candidate.code else None
         if genome is None:
             continue
-        fitness = r.fitness if r.fitness is not None else -math.inf
-        scored.append(_Scored(r.candidate.id, genome, fitness, r))
-    return sorted(scored, key=lambda s: s.fitness, reverse=True)
+        if guide.preference_only:
+            scored.append(_Scored(r.candidate.id, genome, guide.scores.get(r.candidate.id, -math.inf), r,
+                                  "preference score"))
+        else:
+            scored.append(_Scored(r.candidate.id, genome, r.fitness if r.fitness is not None else -math.inf, r))
+    return sorted(scored, key=lambda s: (s.id == guide.best, s.id not in guide.worst, s.fitness), reverse=True)
+
+
+def _locked_terms(guide: Guidance, archive: list[_Scored]) -> dict[str, Term]:
+    """The terms a reviewer locked, exactly as they were in the candidate they were locked from."""
+    genomes = {s.id: s.genome for s in archive}
+    out: dict[str, Term] = {}
+    for lc in guide.locked:
+        source = genomes.get(lc.source)
+        term = next((t for t in source.terms if t.name == lc.name), None) if source else None
+        if term is not None:
+            out[lc.name] = term
+    return out
+
+
+def _constrained(genome: Genome, locked: dict[str, Term], forbidden: tuple[str, ...]) -> Genome:
+    """Keep every locked term (in its locked form) and drop forbidden ones."""
+    terms = [locked.get(t.name, t) for t in genome.terms if t.name not in forbidden]
+    present = {t.name for t in terms}
+    terms += [t for name, t in locked.items() if name not in present]
+    return Genome(tuple(terms))
 
 
 def _jitter(weight: float, rng: random.Random, sigma: float) -> float:
@@ -122,7 +160,7 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
     if not actions:
         terms = [replace(t, weight=_jitter(t.weight, rng, 0.3)) for t in terms]
         actions.append("no findings to act on: small re-weighting of every term")
-    note = f"Refinement of the best so far, {best.id} (fitness {best.fitness:.4g}): " + "; ".join(actions) + "."
+    note = f"Refinement of the best so far, {best.id} ({best.what} {best.fitness:.4g}): " + "; ".join(actions) + "."
     return Genome(tuple(terms)), note
 
 
@@ -149,7 +187,7 @@ def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -
     if not what:
         terms = [replace(t, weight=_jitter(t.weight, rng, 0.6), temp=_jitter(t.temp, rng, 0.3)) for t in terms]
         what = "re-weighted every term"
-    return Genome(tuple(terms)), f"Mutation of {parent.id} (fitness {parent.fitness:.4g}): {what}.", parent.id
+    return Genome(tuple(terms)), f"Mutation of {parent.id} ({parent.what} {parent.fitness:.4g}): {what}.", parent.id
 
 
 def _add_term(terms: list[Term], pool: list[PoolEntry], rng: random.Random) -> tuple[list[Term], str]:

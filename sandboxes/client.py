@@ -142,7 +142,8 @@ class RewardProcess:
                 os.close(fd)
         self._hello(lim.start_timeout_s)
         started = time.monotonic()
-        reply = self._request(protocol.LOAD, {"source": self.source}, lim.load_timeout_s, "loading the module")
+        reply = self._request(protocol.LOAD, {"source": self.source}, lim.load_timeout_s,
+                              "loading the module (running its top-level code)")
         self.load_ms = (time.monotonic() - started) * 1e3
         self.load_printed = str(reply.get("printed", ""))[:_MAX_PRINTED]
 
@@ -199,7 +200,8 @@ class RewardProcess:
         off = lim.max_batch * d
         self._in[off: off + batch * a] = action.reshape(-1)
         self._ctl[protocol.SLOT_BATCH] = batch
-        tag, reply = self._exchange(protocol.CALL, None, timeout_s or lim.call_timeout_s, "computing the reward")
+        tag, reply = self._exchange(protocol.CALL, None, timeout_s or lim.call_timeout_s,
+                                    f"computing the reward for {batch} states")
         printed = ""
         if tag != protocol.DONE:
             self._names = _component_names(reply.get("components"))

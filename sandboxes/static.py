@@ -298,7 +298,7 @@ class _Checker:
         return node.id if isinstance(node, ast.Name) else None
 
     def _check_store_target(self, target: ast.expr, augmented: bool) -> None:
-        for t in ast.walk(target):
+        for t in _target_parts(target):
             if isinstance(t, ast.Attribute | ast.Subscript):
                 root = self._root_name(t)
                 if root in self.modules:
@@ -345,3 +345,12 @@ class _Checker:
         exits = any(isinstance(n, ast.Break | ast.Return | ast.Raise) for n in ast.walk(node))
         if always and not exits:
             self.error(node, "this 'while' loop can never end")
+
+
+def _target_parts(target: ast.expr) -> list[ast.expr]:
+    """The places an assignment writes to (``a, (b[i], *c) = ...`` → a, b[i], c), not the index expressions."""
+    if isinstance(target, ast.Tuple | ast.List):
+        return [part for elt in target.elts for part in _target_parts(elt)]
+    if isinstance(target, ast.Starred):
+        return _target_parts(target.value)
+    return [target]

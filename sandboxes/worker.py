@@ -112,11 +112,16 @@ def _candidate_globals(printer: _Printer) -> dict[str, Any]:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """``line N, in f: <code>`` for each frame inside the candidate, then ``Type: message``."""
-    where = [f"line {frame.lineno}, in {frame.name}: {(frame.line or '').strip()}"
-             for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == _FILENAME]
-    head = "\n".join(where[-3:])
-    return (head + "\n" if head else "") + f"{type(exc).__name__}: {exc}"[:2000]
+    """``line N, in f: <code>`` for the last frames inside the candidate, then ``Type: message``."""
+    advice = {MemoryError: " (the reward allocates too much memory)",
+              RecursionError: " (a function calls itself without end)"}.get(type(exc), "")
+    try:
+        where = [f"line {frame.lineno}, in {frame.name}: {(frame.line or '').strip()}"
+                 for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == _FILENAME][-3:]
+    except MemoryError:  # too little memory left even to describe where
+        where = []
+    head = "\n".join(where)
+    return (head + "\n" if head else "") + f"{type(exc).__name__}: {exc}"[:2000] + advice
 
 
 class _CandidateFault(Exception):
@@ -163,9 +168,7 @@ class _Worker:
                     raise _CandidateFault("bad_output", f"unknown request {tag!r}")
             except MemoryError:
                 protocol.send(self.resp, protocol.ERR, {"kind": "exception", "message": "MemoryError: out of memory "
-                              "(the reward allocates too much)"})
-            except RecursionError as exc:
-                protocol.send(self.resp, protocol.ERR, {"kind": "exception", "message": f"RecursionError: {exc}"})
+                              "(the reward allocates too much memory)"})
             except _CandidateFault as fault:
                 protocol.send(self.resp, protocol.ERR, {"kind": fault.kind, "message": fault.message})
 
@@ -177,8 +180,6 @@ class _Worker:
         started = time.perf_counter()
         try:
             exec(compile(source, _FILENAME, "exec"), namespace)
-        except (MemoryError, RecursionError):
-            raise
         except Exception as exc:
             raise _CandidateFault("exception", "while loading the module: " + describe_exception(exc)) from None
         fn = namespace.get("compute_reward")
@@ -210,8 +211,6 @@ class _Worker:
         started = time.perf_counter()
         try:
             result = self.fn(state, action)
-        except (MemoryError, RecursionError):
-            raise
         except Exception as exc:
             raise _CandidateFault("exception", describe_exception(exc)) from None
         call_us = (time.perf_counter() - started) * 1e6

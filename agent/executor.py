@@ -29,13 +29,15 @@ StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped"]
 class JobStep:
     """One process: ``python -m envs.jobs <kind> <spec_file>``."""
 
-    kind: Literal["train", "evaluate"]
+    kind: Literal["train", "evaluate", "video"]
     spec: object
     """The job record (TrainJob / EvalJob); written to ``spec_file`` as JSON before the step starts."""
     spec_file: Path
     log_file: Path
     timeout_s: float
     progress_file: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment variables for the process (e.g. ``MUJOCO_GL`` for headless rendering)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class LocalExecutor:
         write_json(step.spec_file, step.spec)
         step.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = step.log_file.open("ab")
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", **step.env)
         proc = subprocess.Popen(
             [sys.executable, "-m", "envs.jobs", step.kind, str(step.spec_file)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,

@@ -68,7 +68,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
             results.append(CandidateResult(cand, report))
         ### 5-6. Train and evaluate the accepted candidates (baselines ride along once)
         targets = [TrainTarget(r.candidate.id, store.cand_dir(rnd, r.candidate.index), "candidate",
-                               store.cand_dir(rnd, r.candidate.index) / "reward.py")
+                               store.cand_dir(rnd, r.candidate.index) / "reward.py", video=review.wants_video(cfg))
                    for r in results if r.validation.accepted]
         pending = [b for b in baselines if not b.finished]
         outcomes = train_and_evaluate(task, targets + pending, settings, executor, view.executor_event)

@@ -319,6 +319,11 @@ def make_reviewer(cfg: RunConfig, say: Callable[[str], None]) -> RoundReviewer |
     return None
 
 
+def wants_video(cfg: RunConfig) -> bool:
+    """Rollout videos are recorded when a person reviews (or when asked for with ``--video``)."""
+    return cfg.videos if cfg.videos is not None else cfg.review in ("cli", "web")
+
+
 def video_path(store: RunStore, result: CandidateResult) -> Path | None:
     path = store.cand_dir(result.candidate.round, result.candidate.index) / "video.mp4"
     return path if path.is_file() else None

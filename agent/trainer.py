@@ -1,6 +1,7 @@
 """The train-and-evaluate stage: turn accepted candidates (and baselines) into job pipelines.
 
-Each target gets a pipeline of two processes, training then evaluation, run by the executor.
+Each target gets a pipeline of processes, training then evaluation (then, for review, a rollout
+video), run by the executor.
 Work already on disk is not redone: a target with ``fitness.json`` is finished, one with a saved
 policy only needs evaluating. Failures the executor saw (timeouts, crashes) are written back as
 typed training results, so every target ends with a status.
@@ -26,6 +27,7 @@ from envs.training import (
     TrainJob,
     TrainStatus,
 )
+from envs.video import VIDEO_RESULT, VideoJob, VideoResult, render_env
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class TrainTarget:
     reward_file: Path | None = None
     seed: int | None = None
     """Training seed; None = the settings' seed (shared by all targets of a run)."""
+    video: bool = False
+    """Record a rollout video (``video.mp4``) after evaluation."""
 
     @property
     def finished(self) -> bool:
@@ -56,6 +60,7 @@ class TrainSettings:
     call_timeout_s: float
     selection_seeds: tuple[int, ...]
     heldout_seeds: tuple[int, ...]
+    video_timeout_s: float = 180.0
 
 
 def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: LocalExecutor,
@@ -71,9 +76,14 @@ def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSe
 
 
 def _pipeline(task: Task, target: TrainTarget, s: TrainSettings) -> Pipeline | None:
-    if target.finished:
-        return None
     d = target.dir
+    video = JobStep("video", VideoJob(str(task.source), str(d / POLICY_FILE), str(d), s.selection_seeds[:1],
+                                      target.key),
+                    d / "video_job.json", d / "video.log", s.video_timeout_s, env=render_env())
+    wants_video = target.video and not (d / VIDEO_RESULT).is_file()
+    if target.finished:
+        evaluated = (d / FITNESS_FILE).is_file() and has_policy(d)
+        return Pipeline(target.key, (video,)) if wants_video and evaluated else None
     previous = training_result(d)
     train = JobStep("train", TrainJob(str(task.source), target.reward_kind,
                                       str(target.reward_file) if target.reward_file else None, s.steps,
@@ -84,10 +94,16 @@ def _pipeline(task: Task, target: TrainTarget, s: TrainSettings) -> Pipeline | N
                                            s.heldout_seeds, str(d / FITNESS_FILE)),
                        d / "eval_job.json", d / "eval.log", max(120.0, s.timeout_s / 4))
     steps = (evaluate,) if previous is not None else (train, evaluate)
-    return Pipeline(target.key, steps)
+    return Pipeline(target.key, (*steps, video) if wants_video else steps)
 
 
 def _record_failures(target: TrainTarget, outcomes: list[StepOutcome]) -> None:
+    video = next((o for o in outcomes if o.kind == "video"), None)
+    if video is not None and video.status in ("timeout", "crashed") and not (target.dir / VIDEO_RESULT).is_file():
+        # A renderer that hung or died is recorded like any failure; the run goes on without the video.
+        write_json(target.dir / VIDEO_RESULT, VideoResult("timeout" if video.status == "timeout" else "crashed",
+                                                          video.detail or video.status, None, 0, 0, (), "",
+                                                          video.wall_s))
     train = next((o for o in outcomes if o.kind == "train"), None)
     if train is None or train.status not in ("timeout", "crashed"):
         return

@@ -1,4 +1,4 @@
-"""Entry point of job processes: ``python -m envs.jobs train|evaluate JOB.json``.
+"""Entry point of job processes: ``python -m envs.jobs train|evaluate|video JOB.json``.
 
 The orchestrator starts one process per job and enforces its wall-clock timeout from outside.
 Exit codes: 0 = done and the next step may run; 3 = finished but produced no policy (the result
@@ -16,6 +16,7 @@ from pathlib import Path
 from agent.atomic import read_record
 from envs.evaluation import EvalJob, evaluate
 from envs.training import TrainJob, train
+from envs.video import VideoJob, record_video
 
 NO_POLICY = 3
 
@@ -31,13 +32,16 @@ def die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     die_with_parent()
-    if len(argv) != 2 or argv[0] not in ("train", "evaluate"):
-        print("usage: python -m envs.jobs train|evaluate JOB.json", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in ("train", "evaluate", "video"):
+        print("usage: python -m envs.jobs train|evaluate|video JOB.json", file=sys.stderr)
         return 2
     kind, path = argv[0], Path(argv[1])
     if kind == "train":
         result = train(read_record(path, TrainJob))
         return 0 if result.trained else NO_POLICY
+    if kind == "video":
+        record_video(read_record(path, VideoJob))  # a render failure is recorded in video.json, not raised
+        return 0
     evaluate(read_record(path, EvalJob))
     return 0
 

@@ -1,4 +1,4 @@
-"""The ``rewardsmith`` command line: tasks, run, resume, validate, evaluate, review, ui.
+"""The ``rewardsmith`` command line: tasks, run, resume, validate, evaluate, bench, review, ui.
 
 Bad input (unknown task, malformed task file, fitness function that raises, bad run directory)
 ends in one ``error:`` line and a non-zero exit, never a traceback.
@@ -168,6 +168,12 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return evaluate_reward_file(args, console)
 
 
+def cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    from agent.bench import bench_command
+
+    return bench_command(args, console)
+
+
 def cmd_review(args: argparse.Namespace, console: Console) -> int:
     from agent.review import open_session
     from agent.review_terminal import TerminalReviewer
@@ -308,6 +314,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="runs")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_evaluate)
+
+    s = sub.add_parser("bench", help="human-normalized score table: designed vs the env's own vs the sparse reward")
+    s.add_argument("tasks", nargs="*", metavar="TASK", help="tasks (default: halfcheetah hopper reacher)")
+    s.add_argument("--designer", default="offline", help="as for run (default offline)")
+    s.add_argument("--rounds", type=int, default=2, help="design rounds per task (default 2)")
+    s.add_argument("--samples", type=int, default=4, help="candidates per round (default 4)")
+    s.add_argument("--seeds", type=int, default=3, help="fresh training seeds per reward in the final comparison (default 3)")
+    s.add_argument("--seed", type=int, default=0, help="training seed of the design loop (default 0)")
+    s.add_argument("--steps", type=int, default=None, help="PPO steps per training run (default: each task's budget)")
+    s.add_argument("--workers", type=int, default=default_workers())
+    s.add_argument("--out", default="runs", help="parent of the bench directory (default ./runs)")
+    s.add_argument("--dir", default=None, help="bench directory to create or continue (default OUT/bench-<time>)")
+    s.add_argument("--json", action="store_true", help="print bench.json (progress goes to stderr)")
+    s.set_defaults(handler=cmd_bench)
 
     s = sub.add_parser("review", help="review a paused round in the terminal and give feedback")
     s.add_argument("run_dir", help="the run directory")

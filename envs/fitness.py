@@ -83,11 +83,30 @@ def env_return(episode: Episode) -> float:
     return float(np.sum(episode.env_rewards))
 
 
+def forward_distance(episode: Episode) -> float:
+    """Metres the body moved forward (+x) from its first to its last recorded state; a fall ends the episode."""
+    x = episode.state.x_position
+    return float(x[-1] - x[0])
+
+
+def neg_target_distance(episode: Episode) -> float:
+    """Minus the mean fingertip–target distance over the episode, in metres (0 = on the target throughout)."""
+    return -float(np.mean(episode.state.distance_to_target))
+
+
+def neg_object_goal_distance(episode: Episode) -> float:
+    """Minus the cylinder–goal distance at the end of the episode, in metres (0 = pushed exactly onto the goal)."""
+    return -float(episode.state.object_to_goal[-1])
+
+
 BUILTIN_METRICS: dict[str, FitnessFn] = {
     "balance_steps": balance_steps,
     "upright_fraction": upright_fraction,
     "flag_progress": flag_progress,
     "env_return": env_return,
+    "forward_distance": forward_distance,
+    "neg_target_distance": neg_target_distance,
+    "neg_object_goal_distance": neg_object_goal_distance,
 }
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 from agent.errors import TaskError
 from envs.adapters import StateAdapter
 from envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
+from envs.adapters.mujoco import MUJOCO_ADAPTERS
 from envs.fitness import FitnessFn, load_fitness
 
 BUILTIN_DIR = Path(__file__).parent / "tasks"
@@ -26,6 +27,7 @@ BUILTIN_DIR = Path(__file__).parent / "tasks"
 ADAPTERS: dict[str, type[StateAdapter]] = {
     a.env_id: a for a in (CartPoleAdapter, PendulumAdapter, MountainCarContinuousAdapter)
 }
+ADAPTERS.update({a.env_id: a for a in MUJOCO_ADAPTERS})
 
 PpoValue = int | float | bool | str | dict[str, Any]
 PPO_SETTINGS = frozenset({

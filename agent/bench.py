@@ -1,0 +1,414 @@
+"""``rewardsmith bench``: the human-normalized score (HNS) of designed rewards, per task and overall.
+
+Per task, in ``<bench dir>/<task>/``:
+
+1. **design** — the reward-design loop, exactly as ``rewardsmith run`` runs it (``design/`` is a run
+   directory), with training seed ``seed``; the best reward is chosen by fitness on the *selection*
+   episodes.
+2. **final comparison** — that reward, the env's own reward ("human") and the sparse fitness reward
+   are each trained afresh on ``seeds`` new training seeds at the task's budget and evaluated on the
+   same *held-out* episodes (``final/<arm>/seed_N/``). Fresh seeds matter: the design run's score of
+   its best reward is inflated by selection (Eureka issue #51: selected at 6.45, rerun 5.30 ± 0.65).
+3. **scores** — ``HNS = (F_designed − F_sparse) / |F_human − F_sparse|`` on the arms' mean held-out
+   fitness, the spread of the per-seed HNS, and the gap between the fitness seen at selection and the
+   retrained held-out fitness.
+
+Overall: mean HNS clipped to [0, 3] (as in the Eureka paper) and unclipped, and how many tasks reach
+HNS ≥ 1. ``bench.json`` and ``bench.md`` are written atomically; re-running with ``--dir`` continues an
+interrupted bench without redoing finished training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import TypeAdapter
+from rich.console import Console
+from rich.live import Live
+
+from agent.atomic import write_json, write_text
+from agent.config import RunConfig, RunRecord
+from agent.errors import ConfigError
+from agent.executor import LocalExecutor
+from agent.progress import ProgressView
+from agent.records import RunSummary
+from agent.scores import hns
+from agent.store import RunStore
+from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from envs.evaluation import EvaluationResult, seed_sets
+from envs.tasks import Task, load_task
+from envs.training import RewardKind, TrainingResult
+
+DEFAULT_TASKS = ("halfcheetah", "hopper", "reacher")
+HNS_CLIP = (0.0, 3.0)
+Arm = Literal["designed", "human", "sparse"]
+ARM_REWARD: dict[Arm, RewardKind] = {"designed": "candidate", "human": "env", "sparse": "sparse"}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to benchmark and how (the ``rewardsmith bench`` options)."""
+
+    tasks: tuple[str, ...]
+    """Built-in task names or task files."""
+    out_dir: Path
+    """The bench directory (created, or continued if it holds an earlier bench)."""
+    designer: str = "offline"
+    rounds: int = 2
+    """Rounds of the design loop per task."""
+    samples: int = 4
+    """Candidates per round."""
+    seeds: int = 3
+    """Fresh training seeds of the final comparison (per arm)."""
+    seed: int = 0
+    """Training seed of the design loop; the final seeds are ``seed + 1 … seed + seeds``."""
+    steps: int | None = None
+    """PPO steps per training run; None = each task file's budget."""
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class ArmScore:
+    """One reward (designed, human or sparse) trained on every final seed: held-out fitness per seed."""
+
+    arm: Arm
+    seeds: tuple[int, ...]
+    status: tuple[str, ...]
+    """Per seed: ``ok`` or why there is no fitness (``crashed``, ``timeout``, ``nan``, ``missing``)."""
+    heldout: tuple[float | None, ...]
+    """Per seed: mean fitness over the held-out episodes."""
+    mean: float | None
+    std: float | None
+    """Standard deviation over the training seeds that produced a fitness."""
+
+    @property
+    def values(self) -> list[float]:
+        return [v for v in self.heldout if v is not None]
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    """The benchmark result of one task."""
+
+    task: str
+    env: str
+    fitness: str
+    """The fitness metric and the first line of what it measures."""
+    steps: int
+    design_dir: str
+    best_id: str | None
+    candidates: int
+    candidates_trained: int
+    selection_fitness: float | None
+    """The chosen reward's fitness on the selection episodes, in the design run (the number it was chosen by)."""
+    design_heldout_fitness: float | None
+    """The same policy on the held-out episodes."""
+    designed: ArmScore
+    human: ArmScore
+    sparse: ArmScore
+    hns: float | None
+    hns_std: float | None
+    """Spread over the designed reward's seeds of (F_designed,seed − mean F_sparse) / |mean F_human − mean F_sparse|."""
+    hns_note: str
+    gap: float | None
+    """selection_fitness − designed.mean: how much selection flattered the chosen reward."""
+    wall_s: float
+    load_avg: tuple[float, float]
+    """1-minute load average when the task started and ended (2 cores: above ~2.2 means other work ran too)."""
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """``bench.json``: everything the Markdown table is made from."""
+
+    command: str
+    created: str
+    machine: str
+    versions: dict[str, str]
+    designer: str
+    options: BenchOptions
+    tasks: tuple[TaskScore, ...]
+    mean_hns_clipped: float | None
+    """Mean over tasks with a defined HNS of HNS clipped to [0, 3] (Eureka's aggregate)."""
+    mean_hns: float | None
+    tasks_hns_at_least_1: int
+    tasks_scored: int
+    wall_s: float
+
+
+# -- the benchmark -------------------------------------------------------------------------------
+def run_bench(options: BenchOptions, console: Console, command: str, live: bool = True) -> BenchReport:
+    """Design, retrain and score every task; write ``bench.json`` and ``bench.md``; return the report."""
+    _check(options)
+    tasks = [load_task(t) for t in options.tasks]  # every task file checked before any training
+    started = time.monotonic()
+    view = _BenchView(console, live=live)
+    scores: list[TaskScore] = []
+    designer = ""
+    for i, task in enumerate(tasks, 1):
+        view.header([f"── bench {i}/{len(tasks)}: {task.name} ({task.env_id}), "
+                     f"{options.steps or task.train.steps:,} PPO steps per training run ──"])
+        score, designer = _bench_task(task, options, view)
+        scores.append(score)
+        view.header([_one_line(score)])
+    report = _aggregate(options, scores, command, designer, time.monotonic() - started)
+    write_json(options.out_dir / "bench.json", report)
+    write_text(options.out_dir / "bench.md", to_markdown(report))
+    return report
+
+
+def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[TaskScore, str]:
+    started, load0 = time.monotonic(), os.getloadavg()[0]
+    root = options.out_dir / task.name
+    ### 1. Design: the same loop `rewardsmith run` runs
+    summary, designer = _design(task, options, root / "design", view)
+    ### 2. Final comparison: designed, human and sparse on fresh training seeds
+    steps = options.steps or task.train.steps
+    seeds = tuple(range(options.seed + 1, options.seed + 1 + options.seeds))
+    best = Path(summary.best_reward_file) if summary.best_reward_file else None
+    arms: list[Arm] = ["designed", "human", "sparse"] if best is not None else ["human", "sparse"]
+    targets = [TrainTarget(f"{arm} seed {s}", root / "final" / arm / f"seed_{s}", ARM_REWARD[arm],
+                           best if arm == "designed" else None, seed=s) for arm in arms for s in seeds]
+    selection, heldout = seed_sets(options.seed, task.eval.selection_episodes, task.eval.heldout_episodes)
+    settings = TrainSettings(steps, options.seed, float(task.train.timeout_s), 5.0, selection, heldout)
+    view.phase_started(f"{task.name}: final comparison, {len(seeds)} fresh training seeds per reward")
+    results = train_and_evaluate(task, targets, settings, LocalExecutor(options.workers), view.executor_event)
+    view.stop()
+    by_arm = {arm: _arm(arm, seeds, [results.get(f"{arm} seed {s}", (None, None)) for s in seeds])
+              for arm in ("designed", "human", "sparse")}
+    ### 3. Scores
+    value, spread, note = task_hns(by_arm["designed"], by_arm["human"], by_arm["sparse"])
+    gap = (summary.best_selection_fitness - by_arm["designed"].mean
+           if summary.best_selection_fitness is not None and by_arm["designed"].mean is not None else None)
+    trained = sum(r.trained for r in summary.rounds)
+    score = TaskScore(
+        task=task.name, env=task.env_id, fitness=_fitness_line(task), steps=steps, design_dir=str(root / "design"),
+        best_id=summary.best_id, candidates=sum(r.candidates for r in summary.rounds), candidates_trained=trained,
+        selection_fitness=summary.best_selection_fitness, design_heldout_fitness=summary.best_heldout_fitness,
+        designed=by_arm["designed"], human=by_arm["human"], sparse=by_arm["sparse"],
+        hns=value, hns_std=spread, hns_note=note, gap=gap,
+        wall_s=time.monotonic() - started, load_avg=(round(load0, 2), round(os.getloadavg()[0], 2)),
+    )
+    return score, designer
+
+
+def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) -> tuple[RunSummary, str]:
+    from agent.designers import make_designer
+    from agent.loop import run_loop
+    from sandboxes.isolation import detect_isolation
+
+    store = RunStore(run_dir)
+    config = RunConfig(task=str(task.source), designer=options.designer, rounds=options.rounds,
+                       samples=options.samples, steps=options.steps, seed=options.seed, workers=options.workers,
+                       baselines=False)
+    if store.config_file.is_file():  # continuing an interrupted bench: the loop redoes nothing finished
+        record = replace(store.load_record(), config=config)
+    else:
+        record = RunRecord(config, task.name, make_designer(options.designer).label, detect_isolation().describe(),
+                           datetime.now(UTC).isoformat(timespec="seconds"), _versions()["rewardsmith"])
+    store.save_record(record)
+    summary = run_loop(store, record, view)
+    view.stop()
+    return summary, record.designer_label
+
+
+def _arm(arm: Arm, seeds: tuple[int, ...],
+         results: list[tuple[TrainingResult | None, EvaluationResult | None]]) -> ArmScore:
+    status, heldout = [], []
+    for training, evaluation in results:
+        heldout.append(evaluation.heldout.mean if evaluation is not None else None)
+        status.append("ok" if evaluation is not None else (training.status if training is not None else "missing"))
+    values = [v for v in heldout if v is not None]
+    return ArmScore(arm, seeds, tuple(status), tuple(heldout),
+                    float(np.mean(values)) if values else None, float(np.std(values)) if values else None)
+
+
+def task_hns(designed: ArmScore, human: ArmScore, sparse: ArmScore) -> tuple[float | None, float | None, str]:
+    """HNS on the arms' means, the spread of the per-seed HNS, and a note saying how far to trust it."""
+    value, note = hns(designed.mean, human.mean, sparse.mean)
+    if value is None or human.mean is None or sparse.mean is None:
+        return value, None, note
+    scale = abs(human.mean - sparse.mean)
+    per_seed = [(v - sparse.mean) / scale for v in designed.values]
+    spread = float(np.std(per_seed))
+    noise = (human.std or 0.0) + (sparse.std or 0.0)
+    if scale < noise:
+        note = (f"{note}; the human and sparse baselines differ by less than their seed spread "
+                f"({scale:.3g} < {noise:.3g}), so this HNS is mostly noise")
+    return value, spread, note
+
+
+def _aggregate(options: BenchOptions, scores: list[TaskScore], command: str, designer: str,
+               wall_s: float) -> BenchReport:
+    defined = [s.hns for s in scores if s.hns is not None]
+    clipped = [float(np.clip(v, *HNS_CLIP)) for v in defined]
+    return BenchReport(
+        command=command, created=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine_description(),
+        versions=_versions(), designer=designer, options=options, tasks=tuple(scores),
+        mean_hns_clipped=float(np.mean(clipped)) if clipped else None,
+        mean_hns=float(np.mean(defined)) if defined else None,
+        tasks_hns_at_least_1=sum(v >= 1.0 for v in defined), tasks_scored=len(defined), wall_s=wall_s,
+    )
+
+
+def _fitness_line(task: Task) -> str:
+    doc = (getattr(task.fitness, "__doc__", None) or "").strip().splitlines()
+    return f"{task.fitness_ref}: {doc[0]}" if doc else task.fitness_ref
+
+
+def _check(options: BenchOptions) -> None:
+    if not options.tasks:
+        raise ConfigError("bench needs at least one task")
+    for name in ("rounds", "samples", "seeds", "workers"):
+        if getattr(options, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1, got {getattr(options, name)}")
+    if options.steps is not None and options.steps < 1:
+        raise ConfigError(f"--steps must be at least 1, got {options.steps}")
+
+
+# -- the machine and versions, so a number can be traced to where it was measured ----------------
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0))
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cores} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}, " \
+           f"Python {platform.python_version()}"
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("rewardsmith", "torch", "stable-baselines3", "gymnasium", "mujoco", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+# -- output --------------------------------------------------------------------------------------
+def _fmt(value: float | None, std: float | None = None, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}g}" + (f" ± {std:.2g}" if std is not None else "")
+
+
+def _gap(gap: float | None) -> str:
+    return "–" if gap is None else f"{gap:+.3g}"
+
+
+def _arm_cell(arm: ArmScore) -> str:
+    failed = sum(s != "ok" for s in arm.status)
+    return _fmt(arm.mean, arm.std) + (f" ({failed} of {len(arm.seeds)} seeds failed)" if failed else "")
+
+
+def _one_line(s: TaskScore) -> str:
+    return (f"{s.task}: HNS {_fmt(s.hns, s.hns_std, 3)}; designed {_arm_cell(s.designed)}, human "
+            f"{_arm_cell(s.human)}, sparse {_arm_cell(s.sparse)} ({s.wall_s / 60:.1f} min)")
+
+
+def to_markdown(r: BenchReport) -> str:
+    """The table and the facts needed to reproduce it (command, seeds, machine, versions)."""
+    o = r.options
+    final = f"{o.seed + 1}…{o.seed + o.seeds}" if o.seeds > 1 else str(o.seed + 1)
+    lines = [
+        "| task | PPO steps | designed | human (env reward) | sparse (fitness) | HNS | selection → retrained (gap) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in r.tasks:
+        sel = f"{_fmt(s.selection_fitness)} → {_fmt(s.designed.mean)} ({_fmt(s.gap, digits=3)})"
+        lines.append(f"| {s.task} | {s.steps:,} | {_arm_cell(s.designed)} | {_arm_cell(s.human)} | "
+                     f"{_arm_cell(s.sparse)} | {_fmt(s.hns, s.hns_std, 3)} | {sel} |")
+    lines += [
+        "",
+        f"- Mean HNS clipped to [0, 3]: **{_fmt(r.mean_hns_clipped, digits=3)}**; unclipped: "
+        f"{_fmt(r.mean_hns, digits=3)}; tasks with HNS ≥ 1: **{r.tasks_hns_at_least_1} of {r.tasks_scored}** "
+        f"scored ({len(r.tasks)} run).",
+        f"- Fitness columns: held-out fitness, mean ± standard deviation over training seeds {final} "
+        f"({o.seeds} per reward), each the mean of the task's held-out evaluation episodes. HNS = (designed − "
+        "sparse) / |human − sparse| on those means; its ± is the spread of the designed seeds' HNS.",
+        f"- Designer: {r.designer}; design loop: {o.rounds} rounds × {o.samples} candidates, training seed {o.seed}, "
+        "best chosen on the selection episodes. \"selection\" is that chosen reward's selection fitness, "
+        "\"retrained\" its held-out mean on the fresh seeds; the gap is how much selection flattered it.",
+        "",
+        "| task | fitness | candidates trained | chosen | notes | wall | load avg (start → end) |",
+        "|---|---|---:|---|---|---:|---|",
+    ]
+    for s in r.tasks:
+        lines.append(f"| {s.task} | {s.fitness} | {s.candidates_trained} of {s.candidates} | {s.best_id or '–'} | "
+                     f"{s.hns_note} | {s.wall_s / 60:.1f} min | {s.load_avg[0]} → {s.load_avg[1]} |")
+    lines += [
+        "",
+        f"- Command: `{r.command}`",
+        f"- Machine: {r.machine}",
+        f"- Versions: {', '.join(f'{k} {v}' for k, v in r.versions.items())}",
+        f"- Finished {r.created}; total wall time {r.wall_s / 60:.1f} min.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _print_table(report: BenchReport, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="RewardSmith bench: held-out fitness (mean ± std over training seeds)", title_justify="left")
+    for col in ("task", "designed", "human", "sparse", "HNS", "selection → retrained"):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for s in report.tasks:
+        table.add_row(s.task, _arm_cell(s.designed), _arm_cell(s.human), _arm_cell(s.sparse),
+                      _fmt(s.hns, s.hns_std, 3), f"{_fmt(s.selection_fitness)} → {_fmt(s.designed.mean)}")
+    console.print(table)
+    console.print(f"mean HNS clipped to [0, 3]: {_fmt(report.mean_hns_clipped, digits=3)}; unclipped: "
+                  f"{_fmt(report.mean_hns, digits=3)}; tasks with HNS >= 1: {report.tasks_hns_at_least_1} of "
+                  f"{report.tasks_scored}", markup=False)
+
+
+class _BenchView(ProgressView):
+    """The run's progress view, plus a titled phase for the final comparison."""
+
+    def phase_started(self, title: str) -> None:
+        self.stop()
+        self.rows = {}
+        self.title = title
+        if self.live:
+            self._live = Live(self._table(), console=self.console, refresh_per_second=4, transient=False)
+            self._live.start()
+        else:
+            self.console.print(f"── {title} ──", highlight=False)
+
+
+# -- the command ---------------------------------------------------------------------------------
+def bench_command(args: argparse.Namespace, console: Console) -> int:
+    """``rewardsmith bench``: progress on the terminal (stderr with ``--json``), the table at the end."""
+    tasks = tuple(args.tasks) or DEFAULT_TASKS
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(args.dir) if args.dir else Path(args.out) / f"bench-{stamp}"
+    options = BenchOptions(tasks=tasks, out_dir=out_dir.resolve(), designer=args.designer, rounds=args.rounds,
+                           samples=args.samples, seeds=args.seeds, seed=args.seed, steps=args.steps,
+                           workers=args.workers)
+    command = " ".join(["rewardsmith bench", *tasks, f"--designer {args.designer}", f"--rounds {args.rounds}",
+                        f"--samples {args.samples}", f"--seeds {args.seeds}", f"--seed {args.seed}",
+                        *([f"--steps {args.steps}"] if args.steps else []), f"--workers {args.workers}"])
+    progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
+    progress.print(f"RewardSmith bench → {options.out_dir}", markup=False)
+    report = run_bench(options, progress, command, live=not args.json)
+    if args.json:
+        print(TypeAdapter(BenchReport).dump_json(report, indent=2).decode())
+        return 0
+    _print_table(report, console)
+    console.print(f"written: {options.out_dir / 'bench.md'} and bench.json", markup=False)
+    return 0
+

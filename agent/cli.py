@@ -202,7 +202,7 @@ def _llm_options(args: argparse.Namespace, base: LLMOptions) -> LLMOptions:
     options = replace(base, **{k: v for k, v in given.items() if v is not None})
     for name in ("timeout_s", "response_tokens", "max_cost", "max_tokens", "price_in", "price_out"):
         value = getattr(options, name)
-        if value is not None and value < 0 or (name in ("timeout_s", "response_tokens") and value == 0):
+        if value is not None and (value < 0 or (value == 0 and name in ("timeout_s", "response_tokens"))):
             raise ConfigError(f"--{_LLM_FLAGS[name]} must be positive, got {value}")
     if (options.price_in is None) != (options.price_out is None):
         raise ConfigError("give both --price-in and --price-out (US dollars per million tokens), or neither")
@@ -235,6 +235,8 @@ def _check_config(config: RunConfig) -> None:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
     if config.steps is not None and config.steps < 1:
         raise ConfigError(f"--steps must be at least 1, got {config.steps}")
+    if config.fix_attempts < 0:
+        raise ConfigError(f"--fix-attempts must be at least 0, got {config.fix_attempts}")
     if config.preference_only and config.review == "none":
         raise ConfigError("--preferences-only needs a reviewer: --review cli|web|oracle")
     if config.oracle_noise < 0:

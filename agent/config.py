@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """How an LLM designer calls its model (ignored by the offline and scripted designers).
+
+    Credentials never appear here: litellm reads them from the provider's environment variables.
+    """
+
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama's /v1, LM Studio…); None = the provider's."""
+    timeout_s: float = 180.0
+    """Wall-clock limit of one HTTP call."""
+    temperature: float = 1.0
+    """Sampling temperature (Eureka samples at 1.0)."""
+    response_tokens: int | None = None
+    """Most tokens one answer may have; None = the provider's limit."""
+    max_cost: float | None = None
+    """Stop the run (resumable) before a call would take the total past this many US dollars."""
+    max_tokens: int | None = None
+    """Stop the run (resumable) before a call would take the total past this many tokens (in + out)."""
+    price_in: float | None = None
+    """US dollars per million prompt tokens, for models litellm has no price for."""
+    price_out: float | None = None
+    """US dollars per million completion tokens, for models litellm has no price for."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +73,10 @@ class RunConfig:
     """Wall-clock limit of one reward call during training."""
     train_timeout_s: float | None = None
     """Wall-clock limit of one training job; None = the task file's ``train.timeout_s``."""
+    fix_attempts: int = 2
+    """How many times a rejected candidate goes back to the designer with the exact problem (designers that fix)."""
+    llm: LLMOptions = field(default_factory=LLMOptions)
+    """Options of an LLM designer."""
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,17 @@ class SandboxError(RewardSmithError):
 
 class DesignerError(RewardSmithError):
     """A designer cannot produce candidates (unknown designer, unreachable model, bad script)."""
+
+
+class DesignerStopped(DesignerError):
+    """The designer cannot go on for now; the run stops cleanly, its state saved, and can be resumed."""
+
+    exit_code = 3
+
+
+class BudgetExhausted(DesignerStopped):
+    """The next LLM call would pass ``--max-cost`` or ``--max-tokens``."""
+
+
+class DesignerUnavailable(DesignerStopped):
+    """Every call of a round failed on transient errors (rate limits, server errors, timeouts) after retries."""

@@ -12,7 +12,7 @@ import time
 from agent import review, stages
 from agent.config import RunRecord
 from agent.designers import DesignRequest, make_designer
-from agent.errors import FitnessError
+from agent.errors import DesignerStopped, FitnessError
 from agent.executor import LocalExecutor
 from agent.feedback import select_incumbent
 from agent.progress import ProgressView
@@ -37,7 +37,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
     started = time.monotonic()
     cfg = record.config
     task = load_task(cfg.task)
-    designer = make_designer(cfg.designer)
+    designer = make_designer(cfg.designer, llm=cfg.llm, run_dir=store.root)
     sample = random_rollout(task, n=256, seed=cfg.seed)
     check_fitness(task, sample)
     settings = train_settings(task, record)
@@ -46,6 +46,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
     reviewer = reviewer or review.make_reviewer(cfg, view.console.print)
     history: list[CandidateResult] = []
     feedback: RoundFeedback | None = None
+    stopped: str | None = None
 
     for rnd in range(1, cfg.rounds + 1):
         view.round_started(rnd, cfg.rounds)
@@ -53,19 +54,27 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         best_so_far = select_incumbent(history, feedback, cfg.preference_only)
         messages = round_messages(task, best_so_far.candidate.code if best_so_far else None,
                                   feedback.summary if feedback else None)
-        ### 2-3. Sample K candidates and extract their code
         request = DesignRequest(task, rnd, cfg.samples, cfg.seed, tuple(messages),
                                 review.designer_history(history, cfg), review.guidance(store, rnd, cfg))
-        candidates = (stages.sample_round(designer, request, store)
-                      + review.human_candidates(rnd, cfg.samples, feedback, store))
-        ### 4. Validate: static checks, then a probe run in the sandbox
-        results = []
-        for cand in candidates:
-            view.update(cand.id, "validating")
-            report = stages.validate(cand, task, sample, store, feedback.human if feedback else None)
-            view.update(cand.id, "queued" if report.accepted else "rejected",
-                        note="" if report.accepted else report.message.splitlines()[0])
-            results.append(CandidateResult(cand, report))
+        try:  # the designer may stop the run here (budget cap, model unreachable): cleanly, resumable
+            ### 2-3. Sample K candidates and extract their code
+            candidates = (stages.sample_round(designer, request, store)
+                          + review.human_candidates(rnd, cfg.samples, feedback, store))
+            ### 4. Validate: static checks, then a probe run in the sandbox; a rejected candidate goes
+            ###    back to the designer with the exact problem (bounded fix-retry)
+            results = []
+            for cand in candidates:
+                view.update(cand.id, "validating")
+                cand, report = stages.validate_and_fix(designer, request, cand, task, sample, store, cfg.fix_attempts,
+                                                       feedback.human if feedback else None, view.update)
+                view.update(cand.id, "queued" if report.accepted else "rejected",
+                            note="" if report.accepted else report.message.splitlines()[0])
+                results.append(CandidateResult(cand, report))
+        except DesignerStopped as stop:
+            stopped = stages.record_stop(store, rnd, stop)
+            break
+        finally:
+            view.llm_usage(stages.llm_usage(store))
         ### 5-6. Train and evaluate the accepted candidates (baselines ride along once)
         targets = [TrainTarget(r.candidate.id, store.cand_dir(rnd, r.candidate.index), "candidate",
                                store.cand_dir(rnd, r.candidate.index) / "reward.py", video=review.wants_video(cfg))
@@ -88,7 +97,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
             break
 
     view.stop()
-    summary = summarize(store, record, task, history, baselines, time.monotonic() - started)
+    summary = summarize(store, record, task, history, baselines, time.monotonic() - started, stopped)
     store.save_summary(summary)
     return summary
 

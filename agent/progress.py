@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from agent.executor import ExecutorEvent
-from agent.records import CandidateResult, RunSummary
+from agent.records import CandidateResult, RunSummary, Usage
 
 
 @dataclass
@@ -29,6 +29,8 @@ class ProgressView:
     live: bool = True
     rows: dict[str, _Row] = field(default_factory=dict)
     title: str = ""
+    usage: Usage = field(default_factory=Usage)
+    """The run's LLM usage so far (shown under the table; nothing while no call was made)."""
     _live: Live | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -79,6 +81,16 @@ class ProgressView:
             note = (r.training.error or "") if r.training else ""
         self.update(r.candidate.id, "done" if r.status == "ok" else r.status, fitness=r.fitness, note=note)
 
+    def llm_usage(self, usage: Usage) -> None:
+        """Show the run's LLM totals (tokens, cost) when they changed."""
+        if usage == self.usage:
+            return
+        self.usage = usage
+        if self._live is not None:
+            self._live.update(self._table())
+        elif usage.calls:
+            self.console.print(f"  LLM so far: {usage_text(usage)}", highlight=False)
+
     def executor_event(self, event: ExecutorEvent) -> None:
         if event.state == "started":
             self.update(event.key, "training" if event.kind == "train" else "evaluating", fraction=0.0)
@@ -89,7 +101,8 @@ class ProgressView:
             self.update(event.key, event.outcome.status.replace("_", " "), note=detail)
 
     def _table(self) -> Table:
-        table = Table(title=self.title, title_justify="left", expand=False)
+        caption = f"LLM so far: {usage_text(self.usage)}" if self.usage.calls else None
+        table = Table(title=self.title, title_justify="left", expand=False, caption=caption, caption_justify="left")
         for col in ("candidate", "state", "fitness", "note"):
             table.add_column(col)
         for key, row in self.rows.items():
@@ -120,7 +133,17 @@ class ProgressView:
                                f"({_fmt(r.best_fitness)})", highlight=False)
         if s.best_reward_file:
             self.console.print(f"best reward: {s.best_reward_file}", highlight=False)
+        if s.usage.calls:
+            self.console.print(f"LLM usage: {usage_text(s.usage)}", highlight=False)
+        if s.stopped:
+            self.console.print(f"stopped early: {s.stopped}", highlight=False, markup=False)
         self.console.print(f"run directory: {run_dir}  (designer: {s.designer}; {s.sandbox})", highlight=False)
+
+
+def usage_text(u: Usage) -> str:
+    """e.g. ``12 calls, 8,120 tokens in + 3,051 out, $0.0123`` (cost left out when no price is known)."""
+    cost = f", ${u.cost:.4f}" if u.cost is not None else ", cost unknown (no price for this model)"
+    return f"{u.calls} call{'s' if u.calls != 1 else ''}, {u.tokens_in:,} tokens in + {u.tokens_out:,} out{cost}"
 
 
 def _fmt(value: float | None, std: float | None = None) -> str:

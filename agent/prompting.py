@@ -54,10 +54,15 @@ def round_messages(task: Task, previous_best_code: str | None, feedback_text: st
     return messages
 
 
-def fix_messages(messages: list[Message], response: str, stage: str, problem: str) -> list[Message]:
-    """Append the failed response and the exact problem, asking for a corrected module."""
+def fix_messages(messages: list[Message], response: str, stage: str, problem: str,
+                 code: str | None = None) -> list[Message]:
+    """Append the failed response and the exact problem, asking for a corrected module.
+
+    ``code`` is the module as it was checked (extraction may have gathered it from several blocks);
+    it is shown with line numbers so that the problem's line numbers point at the right lines.
+    """
     return [*messages, Message("assistant", response),
-            Message("user", render("fix.j2", stage=stage, message=problem))]
+            Message("user", render("fix.j2", stage=stage, message=problem, code=code))]
 
 
 def to_markdown(messages: list[Message]) -> str:

@@ -14,6 +14,28 @@ CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pendin
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What LLM calls cost: tokens, money (when a price is known), time. Zero for designers without an LLM."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = None
+    """US dollars from litellm's price map or the user's per-token prices; None when no price is known."""
+    latency_s: float = 0.0
+    calls: int = 0
+    """HTTP calls that returned an answer (retries of failed attempts are not counted)."""
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None if self.cost is None and other.cost is None else (self.cost or 0.0) + (other.cost or 0.0)
+        return Usage(self.tokens_in + other.tokens_in, self.tokens_out + other.tokens_out, cost,
+                     round(self.latency_s + other.latency_s, 3), self.calls + other.calls)
+
+
+@dataclass(frozen=True)
 class Completion:
     """One raw answer from a designer, before extraction."""
 
@@ -23,6 +45,8 @@ class Completion:
     parent: str | None = None
     """The candidate this one was derived from, when the designer says."""
     meta: dict[str, str | int | float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    """This completion's share of the call that produced it (a call with n choices is split evenly)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +61,10 @@ class Candidate:
     """The extracted module; None when extraction failed."""
     origin: str
     parent: str | None = None
+    attempts: int = 1
+    """1 + the fix-retries it took (earlier attempts are kept in ``cand_KK/attempt_N/``)."""
+    usage: Usage = field(default_factory=Usage)
+    """LLM usage of all its attempts."""
 
 
 @dataclass(frozen=True)
@@ -150,3 +178,7 @@ class RunSummary:
     """Human-normalized score of the best reward on held-out seeds (DESIGN.md); None when undefined."""
     hns_note: str
     wall_s: float
+    usage: Usage = field(default_factory=Usage)
+    """Every LLM call the run paid for (from the response store), resumed sessions included."""
+    stopped: str | None = None
+    """Why the run stopped before its last round (budget cap, designer unreachable); None otherwise."""

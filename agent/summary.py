@@ -8,6 +8,7 @@ from agent.atomic import write_text
 from agent.config import RunRecord
 from agent.feedback import select_best
 from agent.records import BaselineScore, CandidateResult, RoundSummary, RunSummary
+from agent.responses import ResponseStore
 from agent.scores import hns
 from agent.store import RunStore, evaluation_result, training_result
 from agent.trainer import TrainTarget
@@ -15,7 +16,8 @@ from envs.tasks import Task
 
 
 def summarize(store: RunStore, record: RunRecord, task: Task, history: list[CandidateResult],
-              baselines: list[TrainTarget], wall_s: float) -> RunSummary:
+              baselines: list[TrainTarget], wall_s: float, stopped: str | None = None) -> RunSummary:
+    """``stopped``: why the designer stopped the run early (budget cap, model unreachable), if it did."""
     best = select_best(history)
     best_file = None
     if best is not None and best.candidate.code is not None:
@@ -36,11 +38,12 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
                                       len(rs)))
     return RunSummary(
         task=task.name, designer=record.designer_label, sandbox=record.sandbox,
-        finished=len(rounds) >= record.config.rounds, rounds=tuple(per_round),
+        finished=len(rounds) >= record.config.rounds and stopped is None, rounds=tuple(per_round),
         best_id=best.candidate.id if best else None, best_reward_file=best_file,
         best_selection_fitness=best.fitness if best else None,
         best_heldout_fitness=held.mean if held else None, best_heldout_std=held.std if held else None,
         baselines=scores, hns=value, hns_note=note, wall_s=wall_s,
+        usage=ResponseStore.for_run(store.root).total(), stopped=stopped,
     )
 
 

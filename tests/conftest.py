@@ -25,3 +25,23 @@ def run_cli(tmp_path: Path):
         return proc
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch):
+    """Every test: any connection or name lookup beyond 127.0.0.1 raises, and fails the test (tests/network_guard.py)."""
+    from network_guard import install
+
+    guard = install(monkeypatch)
+    yield guard
+    if guard.attempts:
+        pytest.fail(f"the test tried to reach the network: {', '.join(guard.attempts)}")
+
+
+@pytest.fixture
+def fake_llm():
+    """A scripted OpenAI-compatible server on 127.0.0.1 (tests/fake_llm.py); ``fake_llm.url`` is its api_base."""
+    from fake_llm import serve
+
+    with serve() as server:
+        yield server

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.designers.base import Designer, DesignRequest
-from agent.errors import DesignerError
+from agent.config import LLMOptions
+from agent.designers.base import Designer, DesignRequest, FixingDesigner
 
-__all__ = ["DesignRequest", "Designer", "make_designer"]
+__all__ = ["DesignRequest", "Designer", "FixingDesigner", "make_designer"]
 
 
-def make_designer(spec: str, base_dir: Path | None = None) -> Designer:
-    """``offline`` | ``scripted:DIR``."""
+def make_designer(spec: str, base_dir: Path | None = None, *, llm: LLMOptions | None = None,
+                  run_dir: Path | None = None) -> Designer:
+    """``offline`` | ``scripted:DIR`` | ``replay:RUN_DIR`` | a litellm model string (``openai/gpt-4o-mini``, …).
+
+    An LLM designer keeps every answer in ``run_dir/responses`` (reused on resume); litellm itself is
+    only imported when the first call is made.
+    """
     if spec == "offline":
         from agent.designers.offline import OfflineDesigner
 
@@ -27,4 +32,11 @@ def make_designer(spec: str, base_dir: Path | None = None) -> Designer:
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         return ScriptedDesigner.from_dir(path)
-    raise DesignerError(f"unknown designer {spec!r}; choose 'offline' or 'scripted:DIR'")
+    from agent.designers.llm import LLMDesigner
+
+    if spec.startswith("replay:"):
+        source = Path(spec.split(":", 1)[1])
+        if base_dir is not None and not source.is_absolute():
+            source = base_dir / source
+        return LLMDesigner.replay(source, run_dir)
+    return LLMDesigner.create(spec, llm or LLMOptions(), run_dir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from agent.human import Guidance
 from agent.prompting import Message
@@ -36,4 +36,22 @@ class Designer(Protocol):
 
     def propose(self, request: DesignRequest) -> list[Completion]:
         """Return ``request.k`` completions (fewer only if the designer cannot produce more)."""
+        ...
+
+
+@runtime_checkable
+class FixingDesigner(Designer, Protocol):
+    """A designer that can repair a rejected candidate when shown the exact problem (the LLM designers).
+
+    The fix-retry stage sends a rejected candidate back only to designers of this kind. The offline
+    designer is not one (its code is valid by construction), nor is the scripted one (its texts are
+    fixed): their rejected candidates stay rejected.
+    """
+
+    def fix(self, request: DesignRequest, index: int, attempt: int, messages: tuple[Message, ...]) -> Completion | None:
+        """A corrected answer for candidate ``index`` of the round (``attempt`` = 2, 3, …).
+
+        ``messages`` are the round's prompt, the failed answer and the problem, from
+        :func:`agent.prompting.fix_messages`. None when no answer could be had (calls kept failing).
+        """
         ...

@@ -1,0 +1,463 @@
+"""The LLM client: any provider through litellm, with RewardSmith's own retries, sampling and accounting.
+
+What the LLM backend note measured decides how litellm is called here:
+
+- litellm is imported lazily (3-5 s, 3000 modules) and only by a designer that makes a call, with
+  ``LITELLM_OFFLINE_MODE`` set first so it never fetches price maps or tokenizers on its own; its
+  debug output is switched off.
+- Every call passes ``timeout=`` (litellm's default is 6000 s) and ``num_retries=0, max_retries=0``:
+  retries belong to :class:`LLMClient` — only transient errors (429, 5xx, timeouts, dropped
+  connections, unparsable bodies), exponential backoff with jitter and a cap, ``Retry-After`` honoured.
+  Errors that won't heal (credentials, unknown model, bad request) raise :class:`DesignerError` at
+  once with one line naming the model and what to check.
+- ``n`` is asked for where litellm says the provider takes it, and the choices that came back are
+  always counted: many servers ignore or reject ``n``, so single calls (bounded concurrency) top up.
+- Every answer is stored (:mod:`agent.responses`) before it is used; a stored answer is never paid twice.
+- API keys stay in the provider's environment variables; any key value is scrubbed from every error
+  message and every stored text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from types import ModuleType
+from typing import Any, Literal
+
+from agent.config import LLMOptions
+from agent.errors import BudgetExhausted, DesignerError
+from agent.prompting import Message
+from agent.records import Usage
+from agent.responses import CallRequest, ResponseStore, StoredCall
+
+_SECRET_NAME = re.compile(r"(API_KEY|_KEY|TOKEN|SECRET|PASSWORD)$|^(AZURE|AWS)_.*(KEY|TOKEN)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one call is retried on transient errors."""
+
+    max_attempts: int = 4
+    """HTTP attempts per call, the first included."""
+    backoff_s: float = 1.0
+    """Wait before the 2nd attempt; doubles per attempt, times a random factor in [0.5, 1] (jitter)."""
+    backoff_cap_s: float = 30.0
+    """Longest wait between attempts; a ``Retry-After`` longer than this gives the call up instead."""
+    concurrency: int = 4
+    """Calls in flight at once when topping up samples."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One choice of one call, with its share of the call's usage."""
+
+    text: str
+    finish_reason: str | None
+    usage: Usage
+    call: str
+    """Key of the stored call it came from (``responses/<key>.json``)."""
+    path: Literal["n", "single"]
+    """Whether it came from a call asking for several choices (``n``) or from a single call."""
+
+
+class CallFailed(Exception):
+    """A call failed on transient errors until its retries ran out; ``message`` is one line, scrubbed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Rejected(Exception):
+    """The provider rejected the request for good; the caller decides how to word it (or to retry without n)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# -- litellm, imported once and offline-safe ----------------------------------------------------
+@cache
+def import_litellm() -> ModuleType:
+    """Import and configure litellm (seconds; done once per process, only when a call is made)."""
+    # litellm reads these switches from the environment, at import and again at call time, and has no
+    # other way to set them: without them it fetches its price map from GitHub at import and Hugging Face
+    # tokenizers during calls (a 24 s stall behind a firewall). They only affect litellm's own fetches.
+    os.environ["LITELLM_OFFLINE_MODE"] = "true"
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    import logging
+
+    import litellm
+
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
+    litellm.disable_hf_tokenizer_download = True
+    litellm.telemetry = False
+    logging.getLogger("LiteLLM").setLevel(logging.CRITICAL)
+    return litellm
+
+
+# -- secrets ----------------------------------------------------------------------------------------
+def secret_values(env: dict[str, str] | None = None) -> list[str]:
+    """Values of environment variables that look like credentials (long enough to be one)."""
+    env = dict(os.environ) if env is None else env
+    return sorted({v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """``text`` with every credential value (and anything shaped like a bearer key) replaced by ``***``."""
+    for value in secret_values() if secrets is None else secrets:
+        text = text.replace(value, "***")
+    return re.sub(r"(Bearer\s+)\S+", r"\1***", text)
+
+
+# -- error classes ----------------------------------------------------------------------------------
+def classify(exc: BaseException) -> Literal["transient", "fatal"] | None:
+    """``transient`` (retry), ``fatal`` (stop), or None when ``exc`` is not a provider/API error at all."""
+    import openai  # a litellm dependency; its error classes are the bases of litellm's
+
+    if isinstance(exc, openai.APIConnectionError | openai.APIResponseValidationError):
+        return "transient"  # timeouts (a subclass), dropped connections, bodies that do not parse
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, openai.APIError) and isinstance(status, int):
+        return "transient" if status in (408, 409, 425, 429) or status >= 500 else "fatal"
+    if isinstance(exc, openai.APIError):
+        return "transient"
+    return None
+
+
+def retry_after_s(exc: BaseException, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After``/``retry-after-ms``), or None if it did not say."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _provider_message(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())
+    text = re.sub(r"^(litellm\.\w+:\s*)+(\w+Error:\s*)?", "", text)
+    text = re.sub(r"^\w*Exception - ", "", text)
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def fatal_message(model: str, exc: BaseException, api_base: str | None) -> str:
+    """One line: the model, what went wrong, what to check."""
+    status = getattr(exc, "status_code", None)
+    detail = _provider_message(exc)
+    where = f" at {api_base}" if api_base else ""
+    name = type(exc).__name__
+    if status == 401 or name == "AuthenticationError":
+        hint = "check the API key in the provider's environment variable (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)"
+        return f"designer {model}: the provider{where} refused the credentials (401: {detail}); {hint}"
+    if status == 403:
+        return f"designer {model}: access denied{where} (403: {detail}); check that the key may use this model"
+    if status == 404:
+        return (f"designer {model}: model not found{where} (404: {detail}); check the model name"
+                + (" and that the server serves it" if api_base else ""))
+    if status == 402:
+        return f"designer {model}: payment required (402: {detail}); check the account's billing"
+    if "LLM Provider NOT provided" in detail or name == "LiteLLMUnknownProvider":
+        return (f"designer {model!r}: litellm cannot tell the provider; give a litellm model string such as "
+                "'openai/gpt-4o-mini', 'anthropic/claude-sonnet-4-5' or 'ollama/llama3', or 'offline'")
+    if name == "ContextWindowExceededError":
+        return f"designer {model}: the prompt is longer than the model's context window ({detail}); use a longer-context model"
+    return f"designer {model}: the provider rejected the request ({status or name}: {detail}); check the model and its options"
+
+
+def _n_rejected(exc: BaseException) -> bool:
+    return getattr(exc, "status_code", None) in (400, 422) or type(exc).__name__ == "UnsupportedParamsError"
+
+
+# -- the client -------------------------------------------------------------------------------------
+@dataclass
+class LLMClient:
+    """Calls one model; every answer goes through (and comes back from) the response store."""
+
+    model: str
+    options: LLMOptions = field(default_factory=LLMOptions)
+    store: ResponseStore | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    offline: bool = False
+    """Replay only: a request that is not in the store is an error, never a call."""
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    n_supported: bool | None = None
+    """Whether asking for ``n`` choices works; None until known."""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _checked: bool = False
+
+    # -- sampling --------------------------------------------------------------------------------
+    def sample(self, messages: tuple[Message, ...], k: int, salt: str) -> list[Reply]:
+        """``k`` choices for ``messages``: one call with ``n=k`` where it works, then single calls to top up.
+
+        Returns fewer than ``k`` when calls kept failing; raises :class:`CallFailed` (one line) when none
+        succeeded. After a failed call only one more is tried before giving up (a dead server stays dead).
+        """
+        replies: list[Reply] = []
+        failures: list[str] = []
+        if k > 1:
+            try:
+                replies += self._sample_n(messages, k, salt)
+            except CallFailed as failed:
+                failures.append(failed.message)
+        single = 0
+        for _batch in range(3):
+            missing = k - len(replies)
+            if missing <= 0:
+                break
+            size = 1 if failures and not replies else missing
+            requests = [self._request(messages, 1, f"{salt}/single{single + i}") for i in range(size)]
+            single += size
+            got, errors = self._call_all(requests)
+            failures += errors
+            for call in got:
+                replies += self._replies(call, "single")
+            if not got:
+                break
+        if not replies and failures:
+            raise CallFailed(failures[-1])
+        return replies[:k]
+
+    def _sample_n(self, messages: tuple[Message, ...], k: int, salt: str) -> list[Reply]:
+        """The ``n=k`` call, when it is stored or the provider takes ``n``; [] otherwise."""
+        request = self._request(messages, k, f"{salt}/n{k}")
+        stored = self.store.get(request) if self.store is not None else None
+        if stored is None and (self.offline or not self._wants_n()):
+            return []
+        try:
+            return self._replies(stored or self.call(request), "n")
+        except _Rejected as rejected:
+            if not _n_rejected(rejected.error):
+                raise DesignerError(self._fatal(rejected.error)) from None
+            self.n_supported = False  # e.g. llama.cpp: "Field 'n': Value must be between 1 <= value <= 1"
+            return []
+
+    def complete(self, messages: tuple[Message, ...], salt: str) -> Reply | None:
+        """One choice for ``messages`` (a fix request); None when the provider returned no choice."""
+        try:
+            call = self.call(self._request(messages, 1, salt))
+        except _Rejected as rejected:
+            raise DesignerError(self._fatal(rejected.error)) from None
+        replies = self._replies(call, "single")
+        return replies[0] if replies else None
+
+    # -- one call ------------------------------------------------------------------------------
+    def call(self, request: CallRequest) -> StoredCall:
+        """The stored answer to ``request``, or a new call (within the budget) with bounded retries."""
+        if self.store is not None and (stored := self.store.get(request)) is not None:
+            return stored
+        if self.offline:
+            raise DesignerError(f"replay: no recorded response for this request ({request.salt}, key {request.key}); "
+                                "the run has diverged from the one it replays")
+        self._check_budget(1)
+        self._check_once()
+        return self._call_with_retries(request)
+
+    def _call_with_retries(self, request: CallRequest) -> StoredCall:
+        litellm = import_litellm()
+        kwargs = self._kwargs(request)
+        for attempt in range(1, self.retry.max_attempts + 1):
+            started = time.monotonic()
+            try:
+                response = litellm.completion(**kwargs)
+            except Exception as exc:
+                kind = classify(exc)
+                if kind is None:
+                    raise
+                if kind == "fatal":
+                    raise _Rejected(exc) from None
+                wait, why = self._wait(attempt, exc)
+                if attempt == self.retry.max_attempts or wait is None:
+                    detail = f"{type(exc).__name__}: {_provider_message(exc)}"
+                    raise CallFailed(redact(f"designer {self.model}: {detail} (gave up after {attempt} "
+                                            f"attempt{'s' if attempt > 1 else ''}{why})")) from None
+                self.sleep(wait)
+                continue
+            return self._record(request, response, time.monotonic() - started)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _wait(self, attempt: int, exc: BaseException) -> tuple[float | None, str]:
+        asked = retry_after_s(exc)
+        if asked is not None:
+            if asked > self.retry.backoff_cap_s:
+                return None, f"; the server asked to wait {asked:.0f} s, more than the {self.retry.backoff_cap_s:.0f} s cap"
+            return asked, ""
+        base = min(self.retry.backoff_cap_s, self.retry.backoff_s * 2 ** (attempt - 1))
+        return base * (0.5 + 0.5 * self.rng.random()), ""
+
+    def _kwargs(self, request: CallRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature, "timeout": self.options.timeout_s,
+            "num_retries": 0, "max_retries": 0,  # retries are ours (see the module docstring)
+        }
+        if request.n > 1:
+            kwargs["n"] = request.n
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if self.options.api_base:
+            kwargs["api_base"] = self.options.api_base
+            if not self._keys_in_environment():
+                kwargs["api_key"] = "none"  # local servers need no key, but the openai SDK insists on one
+        if self.options.price_in is not None and self.options.price_out is not None:
+            kwargs["input_cost_per_token"] = self.options.price_in / 1e6
+            kwargs["output_cost_per_token"] = self.options.price_out / 1e6
+        return kwargs
+
+    def _record(self, request: CallRequest, response: Any, latency_s: float) -> StoredCall:
+        texts, reasons = [], []
+        for choice in response.choices:
+            message = choice.message
+            text = message.content or getattr(message, "refusal", None) or ""
+            texts.append(redact(str(text)))
+            reasons.append(choice.finish_reason)
+        usage = getattr(response, "usage", None)
+        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+        call = StoredCall(
+            key=request.key, request=request, texts=tuple(texts), finish_reasons=tuple(reasons),
+            usage=Usage(tokens_in, tokens_out, self._cost(response, tokens_in, tokens_out), round(latency_s, 3), 1),
+            created=datetime.now(UTC).isoformat(timespec="seconds"), raw=_raw(response),
+        )
+        if self.store is not None:
+            self.store.put(call)
+        return call
+
+    def _cost(self, response: Any, tokens_in: int, tokens_out: int) -> float | None:
+        """The user's prices if given, else litellm's price map; None (never a guess) when neither knows."""
+        if self.options.price_in is not None and self.options.price_out is not None:
+            return (tokens_in * self.options.price_in + tokens_out * self.options.price_out) / 1e6
+        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+        return float(cost) if isinstance(cost, int | float) else None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _request(self, messages: tuple[Message, ...], n: int, salt: str) -> CallRequest:
+        return CallRequest(self.model, messages, n, self.options.temperature, self.options.response_tokens, salt)
+
+    def _replies(self, call: StoredCall, path: Literal["n", "single"]) -> list[Reply]:
+        shares = _split(call.usage, len(call.texts))
+        return [Reply(text, reason, share, call.key, path)
+                for text, reason, share in zip(call.texts, call.finish_reasons, shares, strict=True)]
+
+    def _call_all(self, requests: list[CallRequest]) -> tuple[list[StoredCall], list[str]]:
+        """Make ``requests`` (stored ones first, without a call), at most ``concurrency`` at once."""
+        got: dict[int, StoredCall] = {}
+        todo = []
+        for i, request in enumerate(requests):
+            stored = self.store.get(request) if self.store is not None else None
+            if stored is not None:
+                got[i] = stored
+            else:
+                todo.append((i, request))
+        errors: list[str] = []
+        if todo:
+            self._check_budget(len(todo))
+            with ThreadPoolExecutor(max_workers=max(1, min(self.retry.concurrency, len(todo)))) as pool:
+                futures = [(i, pool.submit(self.call, request)) for i, request in todo]
+                for i, future in futures:
+                    try:
+                        got[i] = future.result()
+                    except CallFailed as failed:
+                        errors.append(failed.message)
+                    except _Rejected as rejected:
+                        raise DesignerError(self._fatal(rejected.error)) from None
+        return [got[i] for i in sorted(got)], errors
+
+    def _wants_n(self) -> bool:
+        if self.n_supported is None:
+            litellm = import_litellm()
+            try:
+                _, provider, _, _ = litellm.get_llm_provider(self.model)
+                params = litellm.get_supported_openai_params(model=self.model, custom_llm_provider=provider) or []
+            except Exception as exc:
+                if classify(exc) is None and type(exc).__name__ != "BadRequestError":
+                    raise
+                raise DesignerError(self._fatal(exc)) from None
+            self.n_supported = "n" in params
+        return self.n_supported
+
+    def _check_once(self) -> None:
+        """Before the first real call: the model string routes, and a cost cap has a price to count with."""
+        with self._lock:
+            if self._checked:
+                return
+            self._checked = True
+        self._wants_n()
+        if self.options.max_cost is not None and self.options.price_in is None:
+            litellm = import_litellm()
+            try:
+                litellm.get_model_info(self.model)
+            except Exception:
+                raise DesignerError(f"--max-cost: litellm has no price for {self.model}; give its prices with "
+                                    "--price-in and --price-out (USD per million tokens)") from None
+
+    def _check_budget(self, calls: int) -> None:
+        """Refuse ``calls`` more calls when what was spent plus their expected cost would pass a cap."""
+        if self.store is None or (self.options.max_cost is None and self.options.max_tokens is None):
+            return
+        spent = self.store.total()
+        per_call_tokens = spent.tokens / spent.calls if spent.calls else 0.0
+        if self.options.max_tokens is not None and spent.tokens + calls * per_call_tokens > self.options.max_tokens:
+            raise BudgetExhausted(f"token cap reached: {spent.tokens:,} tokens used of --max-tokens "
+                                  f"{self.options.max_tokens:,}, and the next call would pass it")
+        if self.options.max_cost is not None:
+            cost = spent.cost or 0.0
+            per_call_cost = cost / spent.calls if spent.calls else 0.0
+            if cost + calls * per_call_cost > self.options.max_cost:
+                raise BudgetExhausted(f"cost cap reached: ${cost:.4f} spent of --max-cost ${self.options.max_cost:g}, "
+                                      "and the next call would pass it")
+
+    def _keys_in_environment(self) -> bool:
+        try:
+            return bool(import_litellm().validate_environment(self.model).get("keys_in_environment"))
+        except Exception:
+            return False
+
+    def _fatal(self, exc: BaseException) -> str:
+        return redact(fatal_message(self.model, exc, self.options.api_base))
+
+
+def _split(usage: Usage, n: int) -> list[Usage]:
+    """Share one call's usage among its ``n`` choices (tokens as evenly as integers allow)."""
+    if n <= 1:
+        return [usage] * n
+    tin, rin = divmod(usage.tokens_in, n)
+    tout, rout = divmod(usage.tokens_out, n)
+    cost = usage.cost / n if usage.cost is not None else None
+    return [Usage(tin + (i < rin), tout + (i < rout), cost, usage.latency_s, 1) for i in range(n)]
+
+
+def _raw(response: Any) -> dict[str, Any]:
+    """The response body as a JSON object, credentials scrubbed."""
+    try:
+        data = json.loads(redact(json.dumps(response.model_dump(), default=str)))
+    except (AttributeError, TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -97,7 +97,11 @@ def import_litellm() -> ModuleType:
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     import logging
 
-    import litellm
+    try:
+        import litellm
+    except ImportError:
+        raise DesignerError("an LLM designer needs litellm, which is not installed: "
+                            "pip install -c constraints.txt litellm openai") from None
 
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
     litellm.disable_hf_tokenizer_download = True

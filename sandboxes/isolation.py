@@ -141,7 +141,10 @@ def bubblewrap_prefix(user_namespace: bool = True) -> tuple[str, ...]:
     bwrap = shutil.which("bwrap") or "bwrap"
     ns = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"] if user_namespace else \
         ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
-    return (bwrap, *ns, "--die-with-parent", "--new-session", "--hostname", "sandbox",
+    # No --new-session: the client already starts the wrapper in a new session without a controlling
+    # terminal (so TIOCSTI has nothing to inject into), and keeping one process group lets a single
+    # killpg() reach the wrapper, its pid-1 helper and the worker at once.
+    return (bwrap, *ns, "--die-with-parent", "--hostname", "sandbox",
             *_system_binds(), *_python_binds(), *_project_binds(),
             "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--")
 

@@ -1,0 +1,173 @@
+"""Isolation levels: detection, what the bubblewrap wrapper lets a process see, and clean-up."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from envs.state import StateSpec
+from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
+from sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation, try_bubblewrap, try_namespaces
+
+BWRAP = try_bubblewrap()
+needs_bwrap = pytest.mark.skipif(BWRAP is None, reason="bubblewrap is not installed or cannot create namespaces here")
+
+HANG_AT_CALL = """import numpy as np
+
+def compute_reward(state, action):
+    n = 0
+    while n >= 0:
+        n += 1
+    return np.zeros(1), {}
+"""
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = [int(k) for t in os.listdir(f"/proc/{p}/task")
+                    for k in Path(f"/proc/{p}/task/{t}/children").read_text().split()]
+        except OSError:
+            continue
+        found.update(kids)
+        todo.extend(kids)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for p in pids:
+        try:
+            if Path(f"/proc/{p}/stat").read_text().split(")")[-1].split()[0] != "Z":
+                alive.add(p)
+        except OSError:
+            pass
+    return alive
+
+
+def test_descriptions_are_honest() -> None:
+    assert Isolation("rlimits").describe().startswith("sandbox: rlimits only")
+    assert Isolation("bubblewrap", seccomp=True).describe() == "sandbox: bubblewrap + seccomp + rlimits"
+    assert Isolation("namespaces", seccomp=True, note="install bubblewrap for file-system isolation").describe() == \
+        "sandbox: namespaces (no network) + seccomp + rlimits — install bubblewrap for file-system isolation"
+    assert "install bubblewrap" in Isolation("rlimits", note="install bubblewrap for isolation").describe()
+
+
+def test_detection_picks_the_strongest_working_level() -> None:
+    iso = detect_isolation()
+    if BWRAP is not None:
+        assert iso.level == "bubblewrap"
+    elif try_namespaces() is not None:
+        assert iso.level == "namespaces"
+    else:
+        assert iso.level == "rlimits"
+    assert iso.describe().startswith("sandbox: ")
+
+
+@needs_bwrap
+def test_bubblewrap_view_of_the_machine(tmp_path: Path) -> None:
+    """Run a plain Python script under the worker's wrapper and look around from inside."""
+    assert BWRAP is not None
+    (tmp_path / "host-secret").write_text("x")
+    script = textwrap.dedent(f"""
+        import json, os, socket
+        out = {{"uid": os.getuid(), "root": sorted(os.listdir("/")), "cwd": os.getcwd()}}
+        out["project_visible"] = os.path.exists({str(PROJECT_ROOT / 'envs' / 'fitness.py')!r})
+        out["venv_visible"] = os.path.exists({sys.prefix!r})
+        out["host_tmp_visible"] = os.path.exists({str(tmp_path / 'host-secret')!r})
+        out["modules"] = sorted(os.listdir("/opt/rewardsmith"))
+        try:
+            open("/usr/pwned", "w")
+            out["usr_writable"] = True
+        except OSError:
+            out["usr_writable"] = False
+        open("/tmp/inside", "w").write("private")
+        try:
+            socket.create_connection(("127.0.0.1", 9), timeout=1)
+            out["net_errno"] = 0
+        except OSError as e:
+            out["net_errno"] = e.errno
+        out["caps"] = [l for l in open("/proc/self/status").read().splitlines() if l.startswith("CapEff")] \\
+            if os.path.exists("/proc/self/status") else []
+        print(json.dumps(out))
+    """)
+    done = subprocess.run([*BWRAP.prefix, sys.executable, "-c", script], capture_output=True, text=True,
+                          env=BWRAP.child_env(), timeout=30, check=True)
+    seen = json.loads(done.stdout)
+    assert seen["uid"] == 65534 or BWRAP.prefix.count("--unshare-user") == 0
+    assert not seen["project_visible"] and not seen["host_tmp_visible"] and not seen["usr_writable"]
+    assert seen["venv_visible"] and seen["modules"] == ["envs", "sandboxes"]
+    assert seen["net_errno"] == errno.ENETUNREACH  # not even loopback: a fresh network namespace
+    assert not Path("/tmp/inside").exists() or Path("/tmp/inside").read_text() != "private"
+    assert all(line.split()[-1] == "0000000000000000" for line in seen["caps"])
+
+
+@pytest.mark.parametrize("level", ["detected", "rlimits"])
+def test_timeout_kills_the_whole_worker_tree(level: str, spec: StateSpec) -> None:
+    iso = detect_isolation() if level == "detected" else Isolation("rlimits")
+    proc = RewardProcess(HANG_AT_CALL, spec, SandboxLimits(call_timeout_s=1.0), iso)
+    proc.start()
+    assert proc._proc is not None
+    tree = {proc._proc.pid} | _descendants(proc._proc.pid)
+    started = time.monotonic()
+    with pytest.raises(CandidateFault) as info:
+        proc.call(__import__("numpy").zeros((4, spec.size)), __import__("numpy").zeros((4, 1)))
+    assert info.value.kind == "timeout"
+    assert time.monotonic() - started < 4.0
+    proc.close()
+    deadline = time.monotonic() + 2.0
+    while _alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(tree) == set()
+
+
+PARENT = """
+import json, sys, time
+import numpy as np
+from envs.tasks import load_task
+from sandboxes.client import RewardProcess
+from sandboxes.isolation import Isolation, detect_isolation
+spec = load_task("cartpole").adapter.spec
+iso = detect_isolation() if sys.argv[1] == "detected" else Isolation("rlimits")
+proc = RewardProcess(sys.argv[2], spec, isolation=iso)
+proc.start()
+print(proc._proc.pid, flush=True)
+proc._ctl[0] = 1
+from sandboxes import protocol
+protocol.ring(proc._req, protocol.CALL)   # the worker now spins forever
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("level", ["detected", "rlimits"])
+def test_worker_dies_with_its_parent(level: str) -> None:
+    """A spinning worker must not outlive a trainer that was killed outright (SIGKILL, no clean-up)."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, level, HANG_AT_CALL], stdout=subprocess.PIPE, text=True,
+                              cwd=PROJECT_ROOT)
+    try:
+        assert parent.stdout is not None
+        wrapper = int(parent.stdout.readline())
+        time.sleep(0.3)
+        tree = {wrapper} | _descendants(wrapper)
+        assert _alive(tree)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5.0
+        while _alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(tree) == set()
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -226,8 +226,9 @@ def check_offered(cid: str | None, role: str, offered: tuple[str, ...], rnd: int
 
 def resolve_lock(session: ReviewSession, lock: LockedComponent) -> LockedComponent:
     """A lock already in force stays as it is; a new one must name a component of a candidate on review."""
-    if lock in session.request.locked:
-        return lock
+    in_force = next((lc for lc in session.request.locked if (lc.name, lc.source) == (lock.name, lock.source)), None)
+    if in_force is not None:
+        return in_force
     result = session.results.get(lock.source)
     if result is None or result.candidate.code is None:
         raise ReviewError(f"cannot lock {lock.name!r}: no candidate {lock.source!r} on review; choose from: "

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # System packages RewardSmith's tests and sandbox use, installed only when missing (needs root + apt).
 #   bubblewrap  - OS isolation of reward workers (sandboxes/README.md)
+#   chromium    - the web UI's browser test (tests/agent/test_web_chromium.py; Playwright drives /usr/bin/chromium)
+#   libosmesa6 libegl1 libegl-mesa0 libgl1-mesa-dri - headless MuJoCo rendering of rollout videos (envs/video.py)
 set -euo pipefail
 want=(bubblewrap)
+want+=(chromium libosmesa6 libegl1 libegl-mesa0 libgl1-mesa-dri)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

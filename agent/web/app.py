@@ -1,0 +1,170 @@
+"""The FastAPI application: pages, the review form and video files. Only run directories under ``runs_dir``."""
+
+from __future__ import annotations
+
+import hmac
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from agent.errors import RewardSmithError
+from agent.human import HumanFeedback, LockedComponent, PairChoice
+from agent.review import ReviewError, load_result, open_session, submit_feedback
+from agent.store import RunStore
+from agent.web import views
+from envs.video import VIDEO_FILE
+
+TEMPLATES = Path(__file__).parent / "templates"
+TOKEN_COOKIE = "rewardsmith_token"
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
+    """The web app over every run directory in ``runs_dir``; with ``token``, every request must carry it."""
+    app = FastAPI(title="RewardSmith", docs_url=None, redoc_url=None, openapi_url=None)
+    runs_dir = runs_dir.resolve()
+
+    @app.middleware("http")
+    async def check_token(request: Request, call_next: Any) -> Response:
+        if token is None:
+            return await call_next(request)
+        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return HTMLResponse("forbidden: open the link with ?token=… that `rewardsmith ui` printed", 403)
+        response: Response = await call_next(request)
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    def store_of(run: str) -> RunStore:
+        path = runs_dir / run
+        # Only names of run directories directly under runs_dir: no path ever comes from the URL.
+        if "/" in run or run.startswith(".") or not (path / "config.json").is_file():
+            raise HTTPException(404, f"no run {run!r} in {runs_dir}")
+        return RunStore(path)
+
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = _templates().get_template(name).render(code_css=views.CODE_CSS, **context)
+        return HTMLResponse(html, status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def runs_page() -> HTMLResponse:
+        return page("runs.html", runs=views.list_runs(runs_dir), runs_dir=str(runs_dir))
+
+    @app.get("/runs/{run}", response_class=HTMLResponse)
+    def run_page(run: str) -> HTMLResponse:
+        store = store_of(run)
+        record, summary = store.load_record(), store.load_summary()
+        return page("run.html", run=run, record=record, summary=summary, rounds=views.rounds(store),
+                    state=views.run_state(store, summary), plot=views.fitness_plot(store), cost=views.cost(store))
+
+    @app.get("/runs/{run}/rounds/{n}", response_class=HTMLResponse)
+    def round_page(run: str, n: int, submitted: int = 0) -> HTMLResponse:
+        return _round(run, n, submitted=bool(submitted))
+
+    def _round(run: str, n: int, submitted: bool = False, error: str = "", status: int = 200) -> HTMLResponse:
+        store = store_of(run)
+        if not store.round_dir(n).is_dir():
+            raise HTTPException(404, f"run {run} has no round {n}")
+        request, human = views.review_state(store, n)
+        reviewing = request is not None and human is None
+        cards = views.cards(store, run, n, request if reviewing else None)
+        components = sorted({c for card in cards for c in card.result.validation.components})
+        locked_keys = [f"{lc.source}:{lc.name}" for lc in request.locked] if request is not None else []
+        return page("round.html", status, run=run, n=n, cards=cards, request=request, human=human,
+                    reviewing=reviewing, submitted=submitted, error=error, components=components,
+                    feedback=store.load_feedback(n), locked_keys=locked_keys)
+
+    @app.post("/runs/{run}/rounds/{n}/review", response_class=HTMLResponse)
+    async def review(run: str, n: int, request: Request) -> Response:
+        store = store_of(run)
+        form = await request.form()
+        try:
+            session = open_session(store, n)
+            feedback = parse_form(form, session.request.round, {c: r.candidate.code or ""
+                                                                for c, r in session.results.items()})
+            await run_in_threadpool(submit_feedback, session, feedback)
+        except RewardSmithError as err:
+            return _round(run, n, error=str(err), status=400)
+        return RedirectResponse(f"/runs/{run}/rounds/{n}?submitted=1", status_code=303)
+
+    @app.get("/runs/{run}/candidates/{cid}", response_class=HTMLResponse)
+    def candidate_page(run: str, cid: str) -> HTMLResponse:
+        store = store_of(run)
+        try:
+            r = load_result(store, cid)
+        except RewardSmithError as err:
+            raise HTTPException(404, str(err)) from None
+        critique = r.critique.text if r.critique else ""
+        return page("candidate.html", run=run, card=views.card(store, run, r), diff=views.diff_html(store, r),
+                    plot=views.training_plot(r), critique=critique)
+
+    @app.get("/runs/{run}/candidates/{cid}/video.mp4")
+    def video(run: str, cid: str) -> FileResponse:
+        store = store_of(run)
+        try:
+            r = load_result(store, cid)
+        except RewardSmithError as err:
+            raise HTTPException(404, str(err)) from None
+        path = store.cand_dir(r.candidate.round, r.candidate.index) / VIDEO_FILE
+        if not path.is_file():
+            raise HTTPException(404, f"{cid} has no video")
+        return FileResponse(path, media_type="video/mp4")
+
+    return app
+
+
+def parse_form(form: FormData, rnd: int, codes: dict[str, str]) -> HumanFeedback:
+    """The review form as a :class:`HumanFeedback`; ids and components are checked by ``submit_feedback``."""
+
+    def one(name: str) -> str:
+        value = form.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    pairs = []
+    for i in (1, 2):
+        winner, loser = one(f"pair_winner_{i}"), one(f"pair_loser_{i}")
+        if winner or loser:
+            if not (winner and loser):
+                raise ReviewError(f"pairwise choice {i}: pick both the better and the worse candidate")
+            pairs.append(PairChoice(winner, loser, one(f"pair_comment_{i}")))
+    locks = []
+    for value in form.getlist("lock"):
+        source, sep, name = str(value).partition(":")
+        if not sep:
+            raise ReviewError(f"malformed lock {value!r}; expected CANDIDATE:COMPONENT")
+        locks.append(LockedComponent(name, source))
+    edits = [(cid, str(form.get(f"edit_{cid}") or "")) for cid in codes if f"edit_{cid}" in form]
+    changed = [(cid, code) for cid, code in edits if _normal(code) != _normal(codes[cid])]
+    if len(changed) > 1:
+        raise ReviewError(f"edit one candidate per review; you changed {', '.join(c for c, _ in changed)}")
+    action = one("action") or "continue"
+    if action not in ("continue", "stop"):
+        raise ReviewError(f"unknown action {action!r}; choose continue or stop")
+    return HumanFeedback(
+        rnd, "web", best=one("best") or None, worst=one("worst") or None, pairs=tuple(pairs), text=one("text"),
+        edited_from=changed[0][0] if changed else None, edited_code=changed[0][1] if changed else None,
+        locked=_dedupe(locks), forbidden=tuple(dict.fromkeys(str(v) for v in form.getlist("forbid"))),
+        action="stop" if action == "stop" else "continue",
+    )
+
+
+def _normal(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.replace("\r\n", "\n").strip().splitlines())
+
+
+def _dedupe(locks: list[LockedComponent]) -> tuple[LockedComponent, ...]:
+    by_name: dict[str, LockedComponent] = {}
+    for lc in locks:
+        by_name.setdefault(lc.name, lc)
+    return tuple(by_name.values())

@@ -60,20 +60,41 @@ class RewardSource(ABC):
 
 
 class CandidateReward(RewardSource):
-    """A designed reward, computed in its sandboxed worker process (never in this process)."""
+    """A designed reward, computed in its sandboxed worker process (never in this process).
+
+    A step whose total or components hold NaN/inf is trained on with those entries set to 0 and
+    counted in :attr:`nonfinite_steps`; :attr:`max_nonfinite_streak` such steps in a row end training
+    with :class:`NonFiniteReward` (an occasional NaN at a rare state should not throw a run away; a
+    reward that has gone NaN for good should not train on zeros).
+    """
 
     name = "candidate"
 
-    def __init__(self, process: RewardProcess) -> None:
+    def __init__(self, process: RewardProcess, max_nonfinite_streak: int = 10) -> None:
         self.process = process
+        self.max_nonfinite_streak = max_nonfinite_streak
+        self.nonfinite_steps = 0
+        self._streak = 0
 
     def __call__(self, states: np.ndarray, actions: np.ndarray, env_rewards: np.ndarray,
                  end_fitness: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         out = self.process.call(states, actions)
-        if not np.all(np.isfinite(out.total)):
-            bad = [n for n, v in out.components.items() if not np.all(np.isfinite(v))]
-            raise NonFiniteReward(f"the reward returned a non-finite value (components: {', '.join(bad) or 'total'})")
-        return out.total, out.components
+        bad = [n for n, v in (("total", out.total), *out.components.items()) if not np.all(np.isfinite(v))]
+        if not bad:
+            self._streak = 0
+            return out.total, out.components
+        self.nonfinite_steps += 1
+        self._streak += 1
+        if self._streak >= self.max_nonfinite_streak:
+            row = int(np.argmax(~np.isfinite(out.total))) if "total" in bad else 0
+            at = ", ".join(f"{f.name}={np.round(states[row, s], 3).tolist()}" for f, s in self.process.spec.slices())
+            raise NonFiniteReward(f"the reward was NaN or infinite for {self._streak} steps in a row "
+                                  f"(in: {', '.join(bad)}; e.g. at {at})")
+        return _finite(out.total), {n: _finite(v) for n, v in out.components.items()}
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values), values, 0.0)
 
 
 class EnvReward(RewardSource):

@@ -59,6 +59,8 @@ class TrainingResult:
     checkpoints: tuple[Checkpoint, ...]
     policy: PolicyConfig | None
     sandbox: str = ""
+    nonfinite_steps: int = 0
+    """Steps on which the candidate's reward held NaN/inf (trained on as 0; a long streak ends training)."""
 
     @property
     def trained(self) -> bool:
@@ -161,6 +163,7 @@ def train(job: TrainJob) -> TrainingResult:
         wall_s=time.monotonic() - started, components=tuple(stats.components),
         checkpoints=tuple(stats.checkpoints), policy=policy,
         sandbox=process.isolation.describe() if process is not None else "",
+        nonfinite_steps=source.nonfinite_steps if isinstance(source, CandidateReward) else 0,
     )
     write_json(out / METRICS_FILE, result)
     return result

@@ -1,0 +1,59 @@
+"""During training a misbehaving reward becomes the candidate's recorded outcome, never a hung or
+crashed trainer: NaN streaks end training as ``nan``, hangs as ``timeout``, errors as ``crashed``;
+an isolated NaN step is trained through and counted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from envs.training import METRICS_FILE, TrainJob, train
+
+TASK = Path(__file__).resolve().parents[2] / "envs" / "tasks" / "cartpole.toml"
+
+COUNTER = """import numpy as np
+
+STEPS = [0]
+
+def tick(box):
+    box.append(1)
+    return len(box)
+
+def compute_reward(state, action):
+    n = tick(STEPS)
+    upright = np.cos(state.pole_angle)
+{trigger}
+    return upright, {{"upright": upright}}
+"""
+
+TRIGGERS = {
+    # honest through the probe's ~30 calls, then NaN for good
+    "nan": "    if n > 40:\n        upright = upright * np.nan\n",
+    "timeout": "    while n > 40:\n        n += 1\n",
+    "crashed": "    if n > 40:\n        upright = upright + np.ones((200_000, 200_000)).sum()\n",
+}
+
+
+@pytest.mark.parametrize("status", sorted(TRIGGERS))
+def test_misbehaviour_during_training_is_recorded(tmp_path: Path, status: str) -> None:
+    reward = tmp_path / "reward.py"
+    reward.write_text(COUNTER.format(trigger=TRIGGERS[status]))
+    result = train(TrainJob(str(TASK), "candidate", str(reward), 2048, seed=0, out_dir=str(tmp_path),
+                            call_timeout_s=1.0))
+    assert result.status == status
+    assert result.policy is None and not (tmp_path / "policy.npz").exists()
+    assert result.steps_done < 2048
+    saved = json.loads((tmp_path / METRICS_FILE).read_text())
+    assert saved["status"] == status and saved["error"]
+    if status == "nan":
+        assert "10 steps in a row" in result.error and "pole_angle=" in (result.error or "")
+        assert result.nonfinite_steps == 10
+
+
+def test_an_isolated_nan_is_trained_through_and_counted(tmp_path: Path) -> None:
+    reward = tmp_path / "reward.py"
+    reward.write_text(COUNTER.format(trigger="    if n == 5:\n        upright = upright / 0.0 * 0.0\n"))
+    result = train(TrainJob(str(TASK), "candidate", str(reward), 2048, seed=0, out_dir=str(tmp_path)))
+    assert result.status == "ok" and result.nonfinite_steps == 1

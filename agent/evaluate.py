@@ -45,7 +45,9 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
     settings = TrainSettings(args.steps or task.train.steps, 0, float(task.train.timeout_s), 5.0, selection, heldout)
     targets = [TrainTarget(f"seed {s}", out / f"seed_{s}", "candidate", out / "reward.py", seed=s)
                for s in range(args.seeds)]
-    view = ProgressView(console, live=not args.json)
+    # With --json, stdout carries only the JSON document; progress lines go to stderr.
+    progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
+    view = ProgressView(progress, live=not args.json)
     view.round_started(1, 1)
     results = train_and_evaluate(task, targets, settings, LocalExecutor(args.workers), view.executor_event)
     view.stop()

@@ -233,6 +233,9 @@ class RewardProcess:
         except protocol.ChannelTimeout:
             self._kill()
             raise CandidateFault("timeout", f"{doing} took longer than {timeout_s:g} s") from None
+        except protocol.ProtocolViolation as exc:
+            self._kill()
+            raise CandidateFault("crash", f"the reward process sent a malformed reply while {doing} ({exc})") from None
         except (protocol.ChannelClosed, BrokenPipeError):
             raise CandidateFault("crash", f"the reward process died while {doing}: {self._death_cause()}") from None
         if status == protocol.ERR:

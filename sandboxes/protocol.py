@@ -39,6 +39,10 @@ class ChannelClosed(Exception):
     """The other side closed its end (it exited or was killed), or sent something malformed."""
 
 
+class ProtocolViolation(ChannelClosed):
+    """The other side sent bytes that are not a valid message (it is still running)."""
+
+
 class ChannelTimeout(Exception):
     """No complete message arrived before the deadline."""
 
@@ -86,15 +90,15 @@ def recv(fd: int, deadline: float | None = None) -> tuple[bytes, dict[str, Any]]
     if first in _BELLS:
         return first, {}
     if not first.isupper():
-        raise ChannelClosed(f"unexpected byte {first!r}")
+        raise ProtocolViolation(f"unexpected byte {first!r}")
     tag, length = HEADER.unpack(first + _read_exact(fd, HEADER.size - 1, deadline))
     if length > MAX_PAYLOAD:
-        raise ChannelClosed(f"frame of {length} bytes exceeds the limit")
+        raise ProtocolViolation(f"frame of {length} bytes exceeds the limit")
     body = _read_exact(fd, length, deadline) if length else b"{}"
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:  # bad UTF-8/JSON, huge ints, deep nesting
-        raise ChannelClosed(f"malformed frame: {exc}") from None
+        raise ProtocolViolation(f"malformed frame: {type(exc).__name__}") from None
     if not isinstance(payload, dict):
-        raise ChannelClosed("malformed frame: not an object")
+        raise ProtocolViolation("malformed frame: not an object")
     return tag, payload

@@ -152,7 +152,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(dc_asdict(report), indent=2))
     else:
         verdict = "[green]accepted[/green]" if report.accepted else f"[red]rejected[/red] at the {report.stage} stage"
-        console.print(f"{args.file}: {verdict} ({report.sandbox or 'static check only'})")
+        took = sum(report.timings_ms.get(k, 0.0) for k in ("static_ms", "probe_ms"))
+        console.print(f"{args.file}: {verdict} ({report.sandbox or 'static check only'}; {took:.0f} ms)")
         if not report.accepted:
             console.print(report.message, markup=False)
         for w in report.warnings:

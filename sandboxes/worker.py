@@ -61,6 +61,9 @@ def _preload() -> None:
     np.linalg.norm(x), np.linalg.inv(np.eye(3)), np.linalg.solve(np.eye(2), np.ones(2)), np.linalg.det(np.eye(2))
     str(x), repr(np.float64(1.5)), f"{np.float64(2.0):.3f}", str(np.ones((2, 2), dtype=np.float32))
     np.interp(0.5, x, x), np.unwrap(x), np.gradient(x), np.cross(np.ones(3), np.ones(3)), np.diff(x)
+    m = x.reshape(2, 4)
+    m.sum(axis=1), m.mean(axis=0), m.std(), m.var(), m.max(axis=1), m.min(), m.prod(), m.any(), m.all()
+    m.clip(0, 1), m.astype(np.float32).round(2), m.T.copy(), m.cumsum(axis=1), m.argmax(axis=1)
     traceback.extract_tb(None)
 
 
@@ -97,7 +100,10 @@ class _Printer:
 
 
 def _restricted_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
-    if level or name not in policy.ALLOWED_IMPORTS:
+    # numpy's C code imports its own helpers lazily (``arr.sum(axis=1)`` imports numpy._core._methods)
+    # through the builtins of the calling frame, which are these; they were loaded before seccomp.
+    internal = name.startswith("numpy.") and name in sys.modules
+    if level or not (name in policy.ALLOWED_IMPORTS or internal):
         raise ImportError(f"import of {name!r} is not allowed")
     return __import__(name, globals, locals, fromlist, level)
 

@@ -120,14 +120,15 @@ def _candidate_globals(printer: _Printer) -> dict[str, Any]:
 def describe_exception(exc: BaseException) -> str:
     """``line N, in f: <code>`` for the last frames inside the candidate, then ``Type: message``."""
     advice = {MemoryError: " (the reward allocates too much memory)",
-              RecursionError: " (a function calls itself without end)"}.get(type(exc), "")
+              RecursionError: " (a function calls itself without end)"}
+    hint = advice.get(type(exc), "") if isinstance(exc, Exception) else ""
     try:
         where = [f"line {frame.lineno}, in {frame.name}: {(frame.line or '').strip()}"
                  for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == _FILENAME][-3:]
     except MemoryError:  # too little memory left even to describe where
         where = []
     head = "\n".join(where)
-    return (head + "\n" if head else "") + f"{type(exc).__name__}: {exc}"[:2000] + advice
+    return (head + "\n" if head else "") + f"{type(exc).__name__}: {exc}"[:2000] + hint
 
 
 class _CandidateFault(Exception):

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # System packages RewardSmith's tests and sandbox use, installed only when missing (needs root + apt).
-#   bubblewrap  - OS isolation of reward workers (sandboxes/README.md)
+#   bubblewrap  - OS isolation of reward workers: namespaces, read-only file system (sandboxes/README.md)
+#   libseccomp2 - the seccomp allow-list the reward worker installs (sandboxes/seccomp.py); part of
+#                 Debian/Ubuntu base systems, listed so that a slimmed image gets it back
 #   chromium    - the web UI's browser test (tests/agent/test_web_chromium.py; Playwright drives /usr/bin/chromium)
 #   libosmesa6 libegl1 libegl-mesa0 libgl1-mesa-dri - headless MuJoCo rendering of rollout videos (envs/video.py)
 set -euo pipefail
-want=(bubblewrap)
+want=(bubblewrap libseccomp2)
 want+=(chromium libosmesa6 libegl1 libegl-mesa0 libgl1-mesa-dri)
 missing=()
 for pkg in "${want[@]}"; do

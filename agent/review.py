@@ -203,7 +203,7 @@ def check_edit(session: ReviewSession, feedback: HumanFeedback) -> str:
     try:
         code = extract_reward(code).code
     except ExtractionError as err:
-        raise ReviewError(f"the edited reward of {source} was rejected: {err.message}") from None
+        raise ReviewError(f"the edited reward of {source} was not accepted: {err.message}") from None
     cfg = session.store.load_record().config
     task = load_task(cfg.task)
     sample = random_rollout(task, n=256, seed=cfg.seed)

@@ -207,8 +207,9 @@ def show_round(session: ReviewSession, console: Console) -> None:
         label = cid + (" (best so far)" if cid == req.incumbent else "")
         table.add_row(label, r.status, f"{r.fitness:.4g}" if r.fitness is not None else "-",
                       f"{held.mean:.4g} ± {held.std:.2g}" if held else "-", shares,
-                      ", ".join(crit.flags) if crit else "", str(video) if video else "-")
+                      ", ".join(crit.flags) if crit else "", str(video.relative_to(session.store.root)) if video else "-")
     console.print(table)
+    console.print(f"videos and files are under {session.store.root}", markup=False)
     for cid, r in session.results.items():
         if r.candidate.code is None:
             continue

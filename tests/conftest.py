@@ -45,3 +45,30 @@ def fake_llm():
 
     with serve() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def paused_run_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real CartPole run (2 rounds × 2 candidates, 2,048 steps, videos) paused for review after round 1.
+
+    Started with ``--review web`` and a 1 s review timeout, so it stops resumable with ``round_01/review.json``
+    written. Built once per session (~30 s); tests copy it with :func:`copy_run` and never change it.
+    """
+    out = tmp_path_factory.mktemp("paused")
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2", "--steps", "2048",
+         "--no-baselines", "--review", "web", "--review-timeout", "1", "--workers", "2", "--out", str(out)],
+        cwd=out, env=dict(os.environ, COLUMNS="200"), text=True, capture_output=True, timeout=600)
+    runs = [p for p in out.iterdir() if (p / "config.json").is_file()]
+    assert proc.returncode == 3 and len(runs) == 1, proc.stdout + proc.stderr
+    assert (runs[0] / "round_01" / "review.json").is_file(), proc.stdout
+    return runs[0]
+
+
+def copy_run(template: Path, dest_parent: Path) -> Path:
+    """A private copy of a run directory (same name) under ``dest_parent``."""
+    import shutil
+
+    dest = dest_parent / template.name
+    shutil.copytree(template, dest)
+    return dest

@@ -1,0 +1,132 @@
+"""The web app in real headless Chromium: review a paused run, and the run continues with that feedback.
+
+Uses Debian's ``chromium`` (installed by ``scripts/setup-system.sh``) through Playwright with
+``executable_path``; no browser is ever downloaded. Background networking is switched off because
+this machine's network refuses it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import uvicorn
+from conftest import copy_run
+from rich.console import Console
+
+from agent.loop import run_loop
+from agent.progress import ProgressView
+from agent.store import RunStore
+from agent.web.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The web app over ``tmp_path/runs`` on 127.0.0.1; yields (base URL, runs dir)."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the web app did not start"
+    yield f"http://127.0.0.1:{port}", runs
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _wait_for(path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout_s:g} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium (scripts/setup-system.sh)")
+def test_review_in_chromium_continues_the_run(paused_run_template: Path, web: tuple[str, Path],
+                                              tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base, runs = web
+    run = copy_run(paused_run_template, runs)
+    store = RunStore(run)
+    record = store.load_record()
+    record = replace(record, config=replace(record.config, review="web", review_timeout_s=300.0))
+    outcome: dict[str, object] = {}
+
+    def continue_run() -> None:  # the run as `--review web` left it: waiting for the web app's submission
+        try:
+            outcome["summary"] = run_loop(store, record, ProgressView(Console(file=io.StringIO())))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    loop = threading.Thread(target=continue_run, daemon=True)
+    loop.start()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
+                                                        headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.click(f"a[href='/runs/{run.name}']")
+        page.click("a.review-link")
+        assert page.locator("form#review").count() == 1
+        # a video element and the code of each candidate
+        for cid in ("r01c01", "r01c02"):
+            card = page.locator(f"#card-{cid}")
+            assert card.locator("video").count() == 1
+            assert "def compute_reward" in card.locator(".code").inner_text()
+            src = card.locator("video").get_attribute("src")
+            assert src is not None
+            response = page.request.get(base + src)
+            assert response.status == 200 and response.headers["content-type"] == "video/mp4"
+        page.check("#card-r01c02 input[name=best]")
+        page.check("#card-r01c01 input[name=worst]")
+        lock_box = page.locator("#card-r01c02 input[name=lock]").first
+        locked_key = lock_box.get_attribute("value") or ""
+        lock_box.check()
+        page.fill("textarea[name=text]", "it wobbles near the edge; keep the pole steadier")
+        page.click("#continue")
+        assert "Review saved" in page.locator("#submitted").inner_text()
+
+        # The waiting run picks the review up, trains round 2 and pauses again.
+        _wait_for(run / "round_02" / "review.json", timeout_s=300)
+        page.goto(f"{base}/runs/{run.name}/rounds/2")
+        assert locked_key in page.locator("form#review").inner_text()
+        page.click("#stop")
+        assert page.locator("#submitted").count() == 1
+        browser.close()
+    loop.join(timeout=120)
+    assert not loop.is_alive() and "error" not in outcome, outcome.get("error")
+
+    source, component = locked_key.split(":")
+    human = json.loads((run / "round_01" / "human.json").read_text())
+    assert (human["best"], human["worst"], human["reviewer"]) == ("r01c02", "r01c01", "web")
+    assert human["locked"][0]["name"] == component and human["locked"][0]["source"] == source
+    prompt = (run / "round_02" / "cand_01" / "prompt.md").read_text()
+    assert "keep the pole steadier" in prompt and f"`{component}`" in prompt
+    for index in (1, 2):
+        report = json.loads((run / "round_02" / f"cand_{index:02d}" / "validation.json").read_text())
+        assert component in report["components"]
+    assert json.loads((run / "round_02" / "human.json").read_text())["action"] == "stop"
+    assert (run / "summary.json").is_file()

@@ -299,7 +299,8 @@ class LLMClient:
                     raise _Rejected(exc) from None
                 wait, why = self._wait(attempt, exc)
                 if attempt == self.retry.max_attempts or wait is None:
-                    detail = f"{type(exc).__name__}: {_provider_message(exc)}"
+                    status = getattr(exc, "status_code", None)
+                    detail = f"{type(exc).__name__}{f' ({status})' if status else ''}: {_provider_message(exc)}"
                     raise CallFailed(redact(f"designer {self.model}: {detail} (gave up after {attempt} "
                                             f"attempt{'s' if attempt > 1 else ''}{why})")) from None
                 self.sleep(wait)

@@ -1,0 +1,117 @@
+"""``rewardsmith run --designer openai/<name> --api-base http://127.0.0.1:PORT/v1`` end to end, on a tiny budget.
+
+The CLI runs in this process (so the network guard covers it) against the scripted server; training
+runs in worker processes as usual. Also: a round where every call fails stops the run cleanly and
+resumably, a budget cap stops it before the call that would pass it, and refused credentials end
+it at once in one line — and no API key ever reaches the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_llm import FakeLLM, error, ok
+
+from agent.cli import EXIT_OK, EXIT_STOPPED, main
+from agent.llm import RetryPolicy
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "llm_responses"
+SECRET = "sk-test-SECRET-e2e-0123456789"
+
+
+def text(name: str) -> str:
+    return (CORPUS / f"{name}.md").read_text()
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transient failures are retried twice with 10 ms backoff instead of seconds."""
+    monkeypatch.setattr("agent.designers.llm.RetryPolicy", lambda: RetryPolicy(max_attempts=2, backoff_s=0.01))
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+
+def run(server: FakeLLM, out: Path, *extra: str, rounds: int = 1, samples: int = 1) -> int:
+    return main(["run", "cartpole", "--designer", "openai/coder", "--api-base", server.url, "--rounds", str(rounds),
+                 "--samples", str(samples), "--steps", "1024", "--no-baselines", "--workers", "2", "--out", str(out),
+                 *extra])
+
+
+def run_dir(out: Path) -> Path:
+    (only,) = list(out.iterdir())
+    return only
+
+
+def assert_no_secret(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), f"API key written to {path}"
+
+
+def test_llm_designer_run_end_to_end(fake_llm: FakeLLM, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_llm.script("coder",
+                    ok(text("good_upright"), text("truncated")),        # round 1: one good, one cut off
+                    ok(text("good_alive")),                             # the fix of the cut-off one
+                    ok(text("helpers_after"), text("several_blocks")))  # round 2
+    assert run(fake_llm, tmp_path, rounds=2, samples=2) == EXIT_OK
+    out = capsys.readouterr().out
+    root = run_dir(tmp_path)
+    summary = json.loads((root / "summary.json").read_text())
+    assert [(r["accepted"], r["trained"], r["candidates"]) for r in summary["rounds"]] == [(2, 2, 2), (2, 2, 2)]
+    assert summary["finished"] is True and summary["stopped"] is None
+    assert summary["usage"]["calls"] == 3 and summary["usage"]["tokens_in"] > 0 and summary["usage"]["cost"] is None
+    assert [r.n for r in fake_llm.requests] == [2, 1, 2]
+    assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in fake_llm.requests)
+    fixed = json.loads((root / "round_01" / "cand_02" / "candidate.json").read_text())
+    assert fixed["attempts"] == 2 and (root / "round_01" / "cand_02" / "attempt_1" / "response.md").is_file()
+    assert "LLM usage: 3 calls" in out and "LLM openai/coder" in out
+    assert json.loads((root / "config.json").read_text())["config"]["llm"]["api_base"] == fake_llm.url
+    assert_no_secret(root)
+
+    # resume of the finished run: every answer comes from the response store, nothing is paid twice
+    assert main(["resume", str(root)]) == EXIT_OK
+    assert len(fake_llm.requests) == 3
+
+
+def test_a_round_where_every_call_fails_stops_cleanly_and_resumes(fake_llm: FakeLLM, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    fake_llm.script("coder", error(503, "The server is overloaded"))
+    assert run(fake_llm, tmp_path) == EXIT_STOPPED
+    err = capsys.readouterr().err
+    root = run_dir(tmp_path)
+    assert "stopped: round 1: every call to the model failed" in err and f"rewardsmith resume {root}" in err
+    stop = json.loads((root / "round_01" / "stopped.json").read_text())
+    assert stop["kind"] == "DesignerUnavailable" and "503" in stop["reason"]
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["finished"] is False and "every call to the model failed" in summary["stopped"]
+
+    fake_llm.script("coder", ok(text("good_upright")))
+    assert main(["resume", str(root)]) == EXIT_OK
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["finished"] is True and summary["rounds"][0]["trained"] == 1
+
+
+def test_a_token_cap_stops_before_the_call_that_would_pass_it(fake_llm: FakeLLM, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake_llm.script("coder", ok(text("refusal")), ok(text("good_alive")))
+    assert run(fake_llm, tmp_path, "--max-tokens", "100") == EXIT_STOPPED
+    assert "token cap reached" in capsys.readouterr().err
+    assert len(fake_llm.requests) == 1, "the fix call was not made"
+    root = run_dir(tmp_path)
+    assert json.loads((root / "round_01" / "stopped.json").read_text())["kind"] == "BudgetExhausted"
+
+    assert main(["resume", str(root), "--max-tokens", "1000000"]) == EXIT_OK
+    assert len(fake_llm.requests) == 2, "the first answer came from the store; only the fix was paid for"
+    assert json.loads((root / "round_01" / "cand_01" / "candidate.json").read_text())["attempts"] == 2
+
+
+def test_refused_credentials_end_the_run_in_one_line(fake_llm: FakeLLM, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    fake_llm.script("coder", error(401, f"Incorrect API key provided: {SECRET}"))
+    assert run(fake_llm, tmp_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: designer openai/coder: the provider at") and "refused the credentials" in err
+    assert "\n" not in err and SECRET not in err
+    assert len(fake_llm.requests) == 1
+    assert_no_secret(run_dir(tmp_path))

@@ -1,0 +1,119 @@
+"""Snapshot tests of every prompt template: each renders, with a fixture context, exactly as stored.
+
+A change to a template shows up here as a diff against ``tests/data/prompt_snapshots/``. After
+reading the diff, regenerate with ``REWARDSMITH_UPDATE_SNAPSHOTS=1 pytest tests/agent/test_prompts.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import jinja2
+import pytest
+
+from agent.human import LockedComponent, PairChoice
+from agent.prompting import TEMPLATE_DIR, fix_messages, render, round_messages, task_context, to_markdown
+from agent.records import SeriesStat
+from envs.tasks import load_task
+
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "data" / "prompt_snapshots"
+UPDATE = os.environ.get("REWARDSMITH_UPDATE_SNAPSHOTS") == "1"
+
+CODE = '''import numpy as np
+
+W_UPRIGHT = 1.0
+TEMP_UPRIGHT = 0.1
+
+
+def compute_reward(state, action):
+    upright = W_UPRIGHT * np.exp(-np.abs(state.pole_angel) / TEMP_UPRIGHT)
+    return upright, {"upright": upright}
+'''
+SERIES = [SeriesStat("upright", (0.2, 0.5, 0.81), 0.81, 0.503, 0.2),
+          SeriesStat("task_fitness", (12.0, 80.0, 212.0), 212.0, 101.3, 12.0)]
+
+
+def _result(fitness: float) -> SimpleNamespace:
+    stats = SimpleNamespace(mean=fitness, std=fitness / 10)
+    return SimpleNamespace(evaluation=SimpleNamespace(selection=stats, heldout=stats, episode_length=fitness),
+                           training=SimpleNamespace(steps_done=40960))
+
+
+def _cases() -> dict[str, tuple[str, dict[str, Any]]]:
+    ctx = task_context(load_task("cartpole"))
+    human: dict[str, Any] = {
+        "round": 2, "preference_only": False, "best": "r02c01", "worst": "r02c03", "worst_code": CODE,
+        "pairs": [PairChoice("r02c01", "r02c02", "it keeps the cart in the middle"), PairChoice("r02c02", "r02c03")],
+        "text": "The cart drifts to the right edge before the pole falls.", "edited_from": "r02c02",
+        "edited_code": CODE, "locked": [LockedComponent("upright", "r01c01", "W_UPRIGHT * np.exp(-x)")],
+        "forbidden": ["alive"], "reflection": SERIES[:1],
+    }
+    return {
+        "system": ("system.j2", ctx),
+        "initial": ("initial.j2", ctx),
+        "feedback": ("feedback.j2", {"round": 1, "best_line": "The best one by task fitness was r01c02.",
+                                     "best_critique": "## r01c02: ok\n\nTask fitness 212.",
+                                     "others": ["r01c01: fitness 31.2 (constant:alive)",
+                                                "r01c03: rejected (probe): line 8: AttributeError"]}),
+        "feedback_none_trained": ("feedback.j2", {"round": 1, "best_line": "None of the reward functions produced a "
+                                                  "trained policy.", "best_critique": "", "others": []}),
+        "fix_extract": ("fix.j2", {"stage": "extract", "code": None,
+                                   "message": "the response has no ```python code block; put the complete reward "
+                                              "module in one fenced block"}),
+        "fix_static": ("fix.j2", {"stage": "static", "code": CODE,
+                                  "message": "line 7: compute_reward must take exactly two arguments: (state, action)"}),
+        "fix_probe": ("fix.j2", {"stage": "probe", "code": CODE,
+                                 "message": "line 8, in compute_reward: upright = W_UPRIGHT * np.exp(...)\n"
+                                            "AttributeError: state has no field 'pole_angel'"}),
+        "critique_ok": ("critique.md.j2", {"cid": "r01c02", "status": "ok", "reason": "", "result": _result(212.0),
+                                           "series": SERIES, "shares": {"upright": 1.0},
+                                           "flags": ["upright: its values barely change during training"]}),
+        "critique_rejected": ("critique.md.j2", {"cid": "r01c03", "status": "rejected",
+                                                 "reason": "rejected at the probe stage: line 8: AttributeError",
+                                                 "result": SimpleNamespace(evaluation=None, training=None),
+                                                 "series": [], "shares": {}, "flags": []}),
+        "human_feedback": ("human_feedback.j2", human),
+        "human_feedback_preferences_only": ("human_feedback.j2", {**human, "preference_only": True, "worst": None,
+                                                                  "pairs": [], "edited_from": None, "locked": [],
+                                                                  "forbidden": []}),
+    }
+
+
+def _check(name: str, text: str) -> None:
+    path = SNAPSHOTS / f"{name}.txt"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"no snapshot {path}; create it with REWARDSMITH_UPDATE_SNAPSHOTS=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; review the diff, then update the snapshot"
+
+
+@pytest.mark.parametrize("name", sorted(_cases()))
+def test_template_renders_as_its_snapshot(name: str) -> None:
+    template, context = _cases()[name]
+    _check(name, render(template, **context))
+
+
+def test_every_template_has_a_snapshot_case() -> None:
+    covered = {template for template, _ in _cases().values()}
+    assert {p.name for p in TEMPLATE_DIR.glob("*.j2")} == covered
+
+
+def test_round_and_fix_conversations_as_sent() -> None:
+    task = load_task("cartpole")
+    first = round_messages(task, None, None)
+    later = round_messages(task, CODE, "We trained one policy with each of the reward functions of round 1.")
+    fix = fix_messages(first, f"```python\n{CODE}```", "probe", "line 8, in compute_reward: AttributeError", CODE)
+    assert [m.role for m in first] == ["system", "user"]
+    assert [m.role for m in later] == ["system", "user", "assistant", "user"]
+    assert [m.role for m in fix] == ["system", "user", "assistant", "user"]
+    _check("conversation_round2", to_markdown(later))
+    _check("conversation_fix", to_markdown(fix))
+
+
+def test_a_missing_variable_is_an_error_not_an_empty_string() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render("fix.j2", stage="probe", message="x")  # no ``code``

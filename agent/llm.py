@@ -415,6 +415,11 @@ class LLMClient:
                 return
             self._checked = True
         self._wants_n()
+        if not self.options.api_base:
+            missing = self._missing_keys()
+            if missing and all(name.endswith("_API_KEY") for name in missing):  # not AWS profiles, Vertex ADC…
+                raise DesignerError(f"designer {self.model}: no API key; set {' or '.join(missing)} in the environment "
+                                    "(or give --api-base for a local OpenAI-compatible server)")
         if self.options.max_cost is not None and self.options.price_in is None:
             litellm = import_litellm()
             try:
@@ -444,6 +449,14 @@ class LLMClient:
             return bool(import_litellm().validate_environment(self.model).get("keys_in_environment"))
         except Exception:
             return False
+
+    def _missing_keys(self) -> list[str]:
+        """The environment variables litellm wants for this provider and does not find (credentials' names only)."""
+        try:
+            missing = import_litellm().validate_environment(self.model).get("missing_keys") or []
+        except Exception:
+            return []
+        return [str(name) for name in missing]
 
     def _fatal(self, exc: BaseException) -> str:
         return redact(fatal_message(self.model, exc, self.options.api_base))

@@ -177,6 +177,13 @@ def test_a_model_string_litellm_cannot_route_fails_before_any_request(fake_llm: 
     assert fake_llm.requests == []
 
 
+def test_a_missing_key_is_named_before_any_request(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    client = LLMClient("openai/gpt-4o-mini", LLMOptions(timeout_s=5.0), ResponseStore(tmp_path))
+    with pytest.raises(DesignerError, match=r"no API key; set OPENAI_API_KEY in the environment \(or give --api-base"):
+        client.sample(MESSAGES, 2, "round 1")
+
+
 # -- accounting and budget caps ------------------------------------------------------------------------------
 def test_cost_comes_from_litellm_price_map_for_known_models(fake_llm: FakeLLM, tmp_path: Path) -> None:
     import litellm

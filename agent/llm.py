@@ -19,11 +19,9 @@ What the LLM backend note measured decides how litellm is called here:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,11 +34,10 @@ from typing import Any, Literal
 
 from agent.config import LLMOptions
 from agent.errors import BudgetExhausted, DesignerError
+from agent.llm_errors import classify, fatal_message, n_rejected, provider_message, redact, retry_after_s
 from agent.prompting import Message
 from agent.records import Usage
 from agent.responses import CallRequest, ResponseStore, StoredCall
-
-_SECRET_NAME = re.compile(r"(API_KEY|_KEY|TOKEN|SECRET|PASSWORD)$|^(AZURE|AWS)_.*(KEY|TOKEN)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -110,95 +107,6 @@ def import_litellm() -> ModuleType:
     return litellm
 
 
-# -- secrets ----------------------------------------------------------------------------------------
-def secret_values(env: dict[str, str] | None = None) -> list[str]:
-    """Values of environment variables that look like credentials (long enough to be one)."""
-    env = dict(os.environ) if env is None else env
-    return sorted({v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8}, key=len, reverse=True)
-
-
-def redact(text: str, secrets: list[str] | None = None) -> str:
-    """``text`` with every credential value (and anything shaped like a bearer key) replaced by ``***``."""
-    for value in secret_values() if secrets is None else secrets:
-        text = text.replace(value, "***")
-    return re.sub(r"(Bearer\s+)\S+", r"\1***", text)
-
-
-# -- error classes ----------------------------------------------------------------------------------
-def classify(exc: BaseException) -> Literal["transient", "fatal"] | None:
-    """``transient`` (retry), ``fatal`` (stop), or None when ``exc`` is not a provider/API error at all."""
-    import openai  # a litellm dependency; its error classes are the bases of litellm's
-
-    if isinstance(exc, openai.APIConnectionError | openai.APIResponseValidationError):
-        return "transient"  # timeouts (a subclass), dropped connections, bodies that do not parse
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, openai.APIError) and isinstance(status, int):
-        return "transient" if status in (408, 409, 425, 429) or status >= 500 else "fatal"
-    if isinstance(exc, openai.APIError):
-        return "transient"
-    return None
-
-
-def retry_after_s(exc: BaseException, now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After``/``retry-after-ms``), or None if it did not say."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def _provider_message(exc: BaseException) -> str:
-    text = " ".join(str(getattr(exc, "message", None) or exc).split())
-    text = re.sub(r"^(litellm\.\w+:\s*)+(\w+Error:\s*)?", "", text)
-    text = re.sub(r"^\w*Exception - ", "", text)
-    return text[:200] + ("…" if len(text) > 200 else "")
-
-
-def fatal_message(model: str, exc: BaseException, api_base: str | None) -> str:
-    """One line: the model, what went wrong, what to check."""
-    status = getattr(exc, "status_code", None)
-    detail = _provider_message(exc)
-    where = f" at {api_base}" if api_base else ""
-    name = type(exc).__name__
-    if status == 401 or name == "AuthenticationError":
-        hint = "check the API key in the provider's environment variable (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)"
-        return f"designer {model}: the provider{where} refused the credentials (401: {detail}); {hint}"
-    if status == 403:
-        return f"designer {model}: access denied{where} (403: {detail}); check that the key may use this model"
-    if status == 404:
-        return (f"designer {model}: model not found{where} (404: {detail}); check the model name"
-                + (" and that the server serves it" if api_base else ""))
-    if status == 402:
-        return f"designer {model}: payment required (402: {detail}); check the account's billing"
-    if "LLM Provider NOT provided" in detail or name == "LiteLLMUnknownProvider":
-        return (f"designer {model!r}: litellm cannot tell the provider; give a litellm model string such as "
-                "'openai/gpt-4o-mini', 'anthropic/claude-sonnet-4-5' or 'ollama/llama3', or 'offline'")
-    if name == "ContextWindowExceededError":
-        return f"designer {model}: the prompt is longer than the model's context window ({detail}); use a longer-context model"
-    return f"designer {model}: the provider rejected the request ({status or name}: {detail}); check the model and its options"
-
-
-def _n_rejected(exc: BaseException) -> bool:
-    return getattr(exc, "status_code", None) in (400, 422) or type(exc).__name__ == "UnsupportedParamsError"
-
-
 # -- the client -------------------------------------------------------------------------------------
 @dataclass
 class LLMClient:
@@ -258,7 +166,7 @@ class LLMClient:
         try:
             return self._replies(stored or self.call(request), "n")
         except _Rejected as rejected:
-            if not _n_rejected(rejected.error):
+            if not n_rejected(rejected.error):
                 raise DesignerError(self._fatal(rejected.error)) from None
             self.n_supported = False  # e.g. llama.cpp: "Field 'n': Value must be between 1 <= value <= 1"
             return []
@@ -300,7 +208,7 @@ class LLMClient:
                 wait, why = self._wait(attempt, exc)
                 if attempt == self.retry.max_attempts or wait is None:
                     status = getattr(exc, "status_code", None)
-                    detail = f"{type(exc).__name__}{f' ({status})' if status else ''}: {_provider_message(exc)}"
+                    detail = f"{type(exc).__name__}{f' ({status})' if status else ''}: {provider_message(exc)}"
                     raise CallFailed(redact(f"designer {self.model}: {detail} (gave up after {attempt} "
                                             f"attempt{'s' if attempt > 1 else ''}{why})")) from None
                 self.sleep(wait)

@@ -19,7 +19,8 @@ from fake_llm import FakeLLM, Reply, error, ok
 
 from agent.config import LLMOptions
 from agent.errors import BudgetExhausted, DesignerError
-from agent.llm import CallFailed, LLMClient, RetryPolicy, redact, retry_after_s
+from agent.llm import CallFailed, LLMClient, RetryPolicy
+from agent.llm_errors import redact, retry_after_s
 from agent.prompting import Message
 from agent.responses import ResponseStore
 

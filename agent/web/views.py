@@ -140,8 +140,8 @@ def review_state(store: RunStore, n: int) -> tuple[ReviewRequest | None, HumanFe
 
 # -- plots ---------------------------------------------------------------------------------------
 def line_plot(series: dict[str, list[tuple[float, float]]], width: int = 560, height: int = 220,
-              x_label: str = "", y_label: str = "") -> Markup:
-    """A small SVG line chart with a legend; points are (x, y)."""
+              x_label: str = "", y_label: str = "", scatter: frozenset[str] = frozenset()) -> Markup:
+    """A small SVG line chart with a legend; points are (x, y); series named in ``scatter`` get dots only."""
     points = [p for s in series.values() for p in s if math.isfinite(p[1])]
     if not points:
         return Markup('<p class="muted">nothing to plot yet</p>')
@@ -168,7 +168,7 @@ def line_plot(series: dict[str, list[tuple[float, float]]], width: int = 560, he
     for i, (name, pts) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
         good = [(sx(x), sy(y)) for x, y in pts if math.isfinite(y)]
-        if len(good) > 1:
+        if len(good) > 1 and name not in scatter:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in good)
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
         parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in good]
@@ -187,7 +187,8 @@ def fitness_plot(store: RunStore) -> Markup:
         every += [(float(row.round), float(r.fitness)) for r in results if r.fitness is not None]
         if row.best_fitness is not None:
             best.append((float(row.round), float(row.best_fitness)))
-    return line_plot({"selected best": best, "every candidate": every}, x_label="round", y_label="fitness")
+    return line_plot({"selected best": best, "every candidate": every}, x_label="round", y_label="fitness",
+                     scatter=frozenset({"every candidate"}))
 
 
 def training_plot(r: CandidateResult) -> Markup:

@@ -121,19 +121,26 @@ def per_call(batches: list[int], calls: int, chunks: int) -> dict[str, dict[str,
                 fns[name] = proc.call
             n = max(1, calls // chunks if batch <= 256 else calls // (chunks * 10))
             samples: dict[str, list[float]] = {name: [] for name in fns}
+            cpu: dict[str, list[float]] = {name: [] for name in fns}
             for _ in range(chunks):
                 for name, fn in fns.items():
                     fn(states, actions)  # warm
-                    started = time.perf_counter()
+                    worker = _worker_cpu(procs[name]) if name in procs else 0.0
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     for _ in range(n):
                         fn(states, actions)
                     samples[name].append((time.perf_counter() - started) / n * 1e6)
+                    worker = (_worker_cpu(procs[name]) - worker) if name in procs else 0.0
+                    cpu[name].append((time.process_time() - cpu_started + worker) / n * 1e6)
         finally:
             for proc in procs.values():
                 proc.close()
         med = {name: statistics.median(v) for name, v in samples.items()}
+        med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
         out[str(batch)] = {**{f"{k}_us": v for k, v in med.items()},
                            **{f"{k}_ratio": v / med["inproc"] for k, v in med.items() if k != "inproc"},
+                           **{f"{k}_cpu_us": v for k, v in med_cpu.items()},
+                           **{f"{k}_cpu_ratio": v / med_cpu["inproc"] for k, v in med_cpu.items() if k != "inproc"},
                            "calls_per_chunk": float(n)}
     out["isolation"] = {"sandbox": detected.describe()}  # type: ignore[dict-item]
     return out
@@ -154,56 +161,84 @@ def validation_time(repeats: int) -> dict[str, float]:
             "probe_ms_median": statistics.median(probe)}
 
 
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds used so far by process ``root`` and all its descendants (ns-resolution schedstat).
+
+    The worker runs under bwrap in its own pid namespace and is never reaped by us, so rusage of
+    children cannot see it; /proc can.
+    """
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        seen.add(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+                todo.extend(int(k) for k in Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+                            if int(k) not in seen)
+        except OSError:
+            continue
+    return total / 1e9
+
+
+def _worker_cpu(proc: RewardProcess) -> float:
+    return tree_cpu_s(proc._proc.pid) if proc._proc is not None else 0.0
+
+
 def training_share(steps: int, repeats: int = 2) -> dict[str, float]:
-    """Share of a CartPole PPO run spent on the sandbox: reward-call time beyond the in-process cost.
+    """Share of a CartPole PPO run spent on the sandbox.
 
     CartPole is the worst case: its physics step is so cheap that the reward call is a large part of
-    a step. Runs alternate (env reward, sandboxed candidate) after a warm-up, and medians are reported.
+    a step. Runs alternate (env reward, sandboxed candidate) after a warm-up; medians are reported.
+    On a loaded machine wall time mostly measures waiting for a core, so the share is computed from
+    CPU time (trainer + worker), which is what the wall time is on an idle machine where the two
+    processes take turns: ``(cpu_candidate - cpu_env) / cpu_candidate``, once with the worker's
+    start-up (a fixed ~0.2-0.4 s per job) and once without it.
     """
-    from envs.tasks import load_task
     from envs.training import TrainJob, train
 
-    task = load_task("cartpole")
     task_file = str(PROJECT_ROOT / "envs" / "tasks" / "cartpole.toml")
-    spent: list[float] = []
-    original = RewardProcess.call
+    rows: dict[str, list[float]] = {k: [] for k in ("env_wall", "cand_wall", "env_cpu", "cand_cpu", "start_cpu")}
+    worker_cpu: list[float] = []
+    original_close = RewardProcess.close
 
-    def timed(self: RewardProcess, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - started)
+    def close_and_measure(self: RewardProcess) -> None:
+        worker_cpu.append(_worker_cpu(self))
+        original_close(self)
 
-    walls: dict[str, list[float]] = {"env": [], "candidate": []}
-    call_s: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         reward = Path(tmp) / "reward.py"
         reward.write_text(CARTPOLE_REWARD)
         train(TrainJob(task_file, "env", None, 512, seed=0, out_dir=tmp))  # torch and gymnasium warm-up
-        for _ in range(repeats):
-            walls["env"].append(train(TrainJob(task_file, "env", None, steps, seed=0, out_dir=tmp)).wall_s)
-            spent.clear()
-            RewardProcess.call = timed  # type: ignore[method-assign]
-            try:
-                result = train(TrainJob(task_file, "candidate", str(reward), steps, seed=0, out_dir=tmp))
-            finally:
-                RewardProcess.call = original  # type: ignore[method-assign]
-            walls["candidate"].append(result.wall_s)
-            call_s.append(sum(spent))
-    n_envs = task.train.n_envs
-    states = np.random.default_rng(0).normal(size=(n_envs, task.adapter.spec.size)) * 0.05
-    fn = _in_process(CARTPOLE_REWARD, task.adapter.spec)
-    actions = np.zeros((n_envs, task.adapter.spec.action.dim))
-    started = time.perf_counter()
-    for _ in range(2000):
-        fn(states, actions)
-    inproc_s = (time.perf_counter() - started) / 2000
-    calls = len(spent)
-    train_s, env_s, reward_s = (statistics.median(v) for v in (walls["candidate"], walls["env"], call_s))
-    return {"steps": float(steps), "calls": float(calls), "train_s": train_s, "train_env_reward_s": env_s,
-            "reward_calls_s": reward_s, "reward_call_us": reward_s / calls * 1e6, "inproc_call_us": inproc_s * 1e6,
-            "sandbox_share": (reward_s - inproc_s * calls) / train_s}
+        RewardProcess.close = close_and_measure  # type: ignore[method-assign]
+        try:
+            for _ in range(repeats):
+                p0 = time.process_time()
+                rows["env_wall"].append(train(TrainJob(task_file, "env", None, steps, seed=0, out_dir=tmp)).wall_s)
+                p1 = time.process_time()
+                rows["cand_wall"].append(train(TrainJob(task_file, "candidate", str(reward), steps, seed=0,
+                                                        out_dir=tmp)).wall_s)
+                p2 = time.process_time()
+                with RewardProcess(CARTPOLE_REWARD, _cartpole_spec()):  # start-up and shut-down alone
+                    pass
+                p3 = time.process_time()
+                rows["env_cpu"].append(p1 - p0)
+                rows["cand_cpu"].append(p2 - p1 + worker_cpu[-2])
+                rows["start_cpu"].append(p3 - p2 + worker_cpu[-1])
+        finally:
+            RewardProcess.close = original_close  # type: ignore[method-assign]
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    extra = med["cand_cpu"] - med["env_cpu"]
+    return {"steps": float(steps), "train_env_wall_s": med["env_wall"], "train_cand_wall_s": med["cand_wall"],
+            "train_env_cpu_s": med["env_cpu"], "train_cand_cpu_s": med["cand_cpu"], "worker_start_cpu_s": med["start_cpu"],
+            "share_with_start": extra / med["cand_cpu"],
+            "share_per_step": (extra - med["start_cpu"]) / (med["cand_cpu"] - med["start_cpu"])}
+
+
+def _cartpole_spec() -> StateSpec:
+    from envs.tasks import load_task
+
+    return load_task("cartpole").adapter.spec
 
 
 def main() -> None:
@@ -228,16 +263,20 @@ def main() -> None:
     print(f"{result['per_call'].pop('isolation')['sandbox']}   (load average {load:.1f} → "
           f"{result['load_avg_1m_after']:.1f} on {os.cpu_count()} cores)")
     for batch, row in result["per_call"].items():
-        print(f"batch {batch:>5}: in-process {row['inproc_us']:8.1f} µs | worker {row['worker_us']:8.1f} µs "
-              f"({row['worker_ratio']:.2f}x) | sandbox {row['sandbox_us']:8.1f} µs ({row['sandbox_ratio']:.2f}x)")
+        for kind, unit in (("", "wall"), ("_cpu", "CPU ")):
+            print(f"batch {batch:>5} {unit}: in-process {row[f'inproc{kind}_us']:8.1f} µs | worker "
+                  f"{row[f'worker{kind}_us']:8.1f} µs ({row[f'worker{kind}_ratio']:.2f}x) | sandbox "
+                  f"{row[f'sandbox{kind}_us']:8.1f} µs ({row[f'sandbox{kind}_ratio']:.2f}x)")
     v = result["validation"]
     print(f"validation per candidate: median {v['validate_ms_median']:.0f} ms (min {v['validate_ms_min']:.0f} ms; "
           f"probe {v['probe_ms_median']:.0f} ms)")
     if "training" in result:
         t = result["training"]
-        print(f"training {t['steps']:.0f} CartPole steps: {t['train_s']:.1f} s with the sandboxed reward "
-              f"({t['train_env_reward_s']:.1f} s with the env reward); reward calls {t['reward_call_us']:.0f} µs each "
-              f"vs {t['inproc_call_us']:.0f} µs in-process; sandbox share of training time {t['sandbox_share']:.1%}")
+        print(f"training {t['steps']:.0f} CartPole steps: wall {t['train_cand_wall_s']:.1f} s sandboxed candidate vs "
+              f"{t['train_env_wall_s']:.1f} s env reward; CPU {t['train_cand_cpu_s']:.2f} s vs {t['train_env_cpu_s']:.2f} s "
+              f"(worker start-up {t['worker_start_cpu_s']:.2f} s)")
+        print(f"sandbox share of training CPU: {t['share_per_step']:.1%} per step, {t['share_with_start']:.1%} "
+              "including the worker's start-up")
 
 
 if __name__ == "__main__":

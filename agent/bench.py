@@ -35,7 +35,7 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.live import Live
 
-from agent.atomic import write_json, write_text
+from agent.atomic import read_record, write_json, write_text
 from agent.config import RunConfig, RunRecord
 from agent.errors import ConfigError
 from agent.executor import LocalExecutor
@@ -150,6 +150,7 @@ def run_bench(options: BenchOptions, console: Console, command: str, live: bool 
     """Design, retrain and score every task; write ``bench.json`` and ``bench.md``; return the report."""
     _check(options)
     tasks = [load_task(t) for t in options.tasks]  # every task file checked before any training
+    _claim_dir(options)
     started = time.monotonic()
     view = _BenchView(console, live=live)
     scores: list[TaskScore] = []
@@ -258,6 +259,18 @@ def _aggregate(options: BenchOptions, scores: list[TaskScore], command: str, des
         mean_hns=float(np.mean(defined)) if defined else None,
         tasks_hns_at_least_1=sum(v >= 1.0 for v in defined), tasks_scored=len(defined), wall_s=wall_s,
     )
+
+
+def _claim_dir(options: BenchOptions) -> None:
+    """Record the options in the bench directory; continuing one made with other options would mix results."""
+    path = options.out_dir / "options.json"
+    mine = replace(options, workers=1)  # the number of workers does not change any result
+    if path.is_file():
+        theirs = replace(read_record(path, BenchOptions), workers=1)
+        if theirs != mine:
+            raise ConfigError(f"{options.out_dir} holds a bench with other options ({theirs}); "
+                              "use a new --dir or the same options")
+    write_json(path, options)
 
 
 def _fitness_line(task: Task) -> str:
@@ -404,7 +417,11 @@ def bench_command(args: argparse.Namespace, console: Console) -> int:
                         *([f"--steps {args.steps}"] if args.steps else []), f"--workers {args.workers}"])
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
     progress.print(f"RewardSmith bench → {options.out_dir}", markup=False)
-    report = run_bench(options, progress, command, live=not args.json)
+    try:
+        report = run_bench(options, progress, command, live=not args.json)
+    except KeyboardInterrupt:
+        progress.print(f"continue with: {command} --dir {options.out_dir}", markup=False)
+        raise
     if args.json:
         print(TypeAdapter(BenchReport).dump_json(report, indent=2).decode())
         return 0

@@ -88,3 +88,7 @@ def test_tiny_bench_end_to_end_and_continue(tmp_path: Path, run_cli) -> None:
     again = TypeAdapter(BenchReport).validate_json(run_cli(*args, timeout=300, check=True).stdout)
     assert [p.stat().st_mtime_ns for p in policies] == stamps  # nothing was trained again
     assert again.tasks[0].designed == score.designed and again.tasks[0].hns == score.hns
+
+    other = run_cli("bench", "reacher", "--rounds", "1", "--samples", "1", "--seeds", "2", "--steps", "512",
+                    "--dir", str(bench_dir), timeout=120)
+    assert other.returncode == 2 and other.stderr.startswith("error: ") and "other options" in other.stderr

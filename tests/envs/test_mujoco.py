@@ -21,6 +21,7 @@ from sandboxes.validate import validate_source
 
 REPO = Path(__file__).resolve().parents[2]
 HOPPER_BACKWARD = REPO / "examples" / "hopper-backward" / "hopper-backward.toml"
+CHEETAH_TALL = REPO / "examples" / "cheetah-tall" / "cheetah-tall.toml"
 
 
 def _episode(spec: StateSpec, **fields: list[float]) -> Episode:
@@ -171,6 +172,13 @@ def test_hopper_backward_is_a_task_file_and_a_fitness_function() -> None:
     assert compute_fitness(task.fitness, episode) == pytest.approx(1.2)
     sample = random_rollout(task, n=64, seed=0, max_episodes=1)
     assert compute_fitness(task.fitness, sample.episodes[0]) == pytest.approx(-forward_distance(sample.episodes[0]))
+
+
+def test_cheetah_tall_counts_only_the_distance_covered_with_the_torso_high() -> None:
+    task = load_task(CHEETAH_TALL)
+    assert task.adapter.spec == load_task("halfcheetah").adapter.spec
+    episode = _episode(task.adapter.spec, x_position=[0.0, 1.0, 3.0, 6.0], torso_height=[0.65, 0.62, 0.3, 0.7])
+    assert compute_fitness(task.fitness, episode) == pytest.approx(1.0 + 3.0)  # the crouched step's 2 m not counted
 
 
 def test_the_offline_designer_reads_backwards_from_the_description() -> None:

@@ -153,6 +153,7 @@ def run_bench(options: BenchOptions, console: Console, command: str, live: bool 
     _claim_dir(options)
     started = time.monotonic()
     view = _BenchView(console, live=live)
+    view.header([f"RewardSmith bench → {options.out_dir}"])
     scores: list[TaskScore] = []
     designer = ""
     for i, task in enumerate(tasks, 1):
@@ -416,7 +417,6 @@ def bench_command(args: argparse.Namespace, console: Console) -> int:
                         f"--samples {args.samples}", f"--seeds {args.seeds}", f"--seed {args.seed}",
                         *([f"--steps {args.steps}"] if args.steps else []), f"--workers {args.workers}"])
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
-    progress.print(f"RewardSmith bench → {options.out_dir}", markup=False)
     try:
         report = run_bench(options, progress, command, live=not args.json)
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import mmap
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -118,6 +119,8 @@ class RewardProcess:
         os.close(in_fd)
         req_r, self._req = os.pipe()
         self._resp, resp_w = os.pipe()
+        self._poll = select.poll()
+        self._poll.register(self._resp, select.POLLIN)
         cfg = {
             "parent_pid": None if iso.in_pid_namespace else os.getpid(),
             "in_fd": in_ro, "out_fd": out_fd, "req_fd": req_r, "resp_fd": resp_w,
@@ -200,8 +203,20 @@ class RewardProcess:
         off = lim.max_batch * d
         self._in[off: off + batch * a] = action.reshape(-1)
         self._ctl[protocol.SLOT_BATCH] = batch
-        tag, reply = self._exchange(protocol.CALL, None, timeout_s or lim.call_timeout_s,
-                                    f"computing the reward for {batch} states")
+        timeout = timeout_s or lim.call_timeout_s
+        # The per-step fast path: one byte out, wait, one byte back; anything else goes the long way.
+        try:
+            os.write(self._req, protocol.CALL)
+            ready = bool(self._poll.poll(timeout * 1e3))
+            first = os.read(self._resp, 1) if ready else b""
+        except OSError:  # the worker is gone: broken pipe
+            ready, first = True, b""
+        reply: dict[str, Any] = {}
+        if first == protocol.DONE:
+            tag = first
+        else:
+            tag, reply = self._exchange(None, None, timeout, f"computing the reward for {batch} states",
+                                        first=first, waited=ready)
         printed = ""
         if tag != protocol.DONE:
             self._names = _component_names(reply.get("components"))
@@ -220,16 +235,25 @@ class RewardProcess:
             raise CandidateFault("crash", f"the reward process sent an unexpected reply while {doing}")
         return reply
 
-    def _exchange(self, tag: bytes, payload: dict[str, Any] | None, timeout_s: float,
-                  doing: str) -> tuple[bytes, dict[str, Any]]:
+    def _exchange(self, tag: bytes | None, payload: dict[str, Any] | None, timeout_s: float, doing: str,
+                  first: bytes = b"", waited: bool = False) -> tuple[bytes, dict[str, Any]]:
+        """Send a frame (or, with ``tag=None``, continue after the fast path read ``first``) and read the reply.
+
+        ``waited`` without a ``first`` byte means the worker closed its end; neither means it timed out.
+        """
         if self._proc is None:
             raise SandboxError("the reward worker is not running")
+        deadline = time.monotonic() + timeout_s
         try:
-            if payload is None:
-                protocol.ring(self._req, tag)
-            else:
+            if tag is not None:
                 protocol.send(self._req, tag, payload)
-            status, reply = protocol.recv(self._resp, deadline=time.monotonic() + timeout_s)
+                status, reply = protocol.recv(self._resp, deadline=deadline)
+            elif first:
+                status, reply = protocol.recv_after(self._resp, first, deadline)
+            elif waited:
+                raise protocol.ChannelClosed("end of stream")
+            else:
+                raise protocol.ChannelTimeout()
         except protocol.ChannelTimeout:
             self._kill()
             raise CandidateFault("timeout", f"{doing} took longer than {timeout_s:g} s") from None

@@ -86,9 +86,23 @@ def recv(fd: int, deadline: float | None = None) -> tuple[bytes, dict[str, Any]]
 
     A doorbell comes back as ``(bell, {})``.
     """
-    first = _read_exact(fd, 1, deadline)
+    if deadline is None:  # the worker's blocking wait: one read, no select
+        first = os.read(fd, 1)
+        if not first:
+            raise ChannelClosed("end of stream")
+    else:
+        first = _read_exact(fd, 1, deadline)
+    return recv_after(fd, first, deadline)
+
+
+def recv_after(fd: int, first: bytes, deadline: float | None) -> tuple[bytes, dict[str, Any]]:
+    """Like :func:`recv` when the first byte has already been read (the client's fast path)."""
     if first in _BELLS:
         return first, {}
+    return _frame_rest(fd, first, deadline)
+
+
+def _frame_rest(fd: int, first: bytes, deadline: float | None) -> tuple[bytes, dict[str, Any]]:
     if not first.isupper():
         raise ProtocolViolation(f"unexpected byte {first!r}")
     tag, length = HEADER.unpack(first + _read_exact(fd, HEADER.size - 1, deadline))

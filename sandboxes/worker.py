@@ -223,12 +223,11 @@ class _Worker:
         call_us = (time.perf_counter() - started) * 1e6
         names = self._store(result, batch)
         self.ctl[protocol.SLOT_CALL_US] = call_us
-        printed = self.printer.take()
-        if names == self.last_names and not printed:
-            protocol.ring(self.resp, protocol.DONE)
+        if names == self.last_names and not self.printer.parts:
+            os.write(self.resp, protocol.DONE)
         else:
             self.last_names = names
-            protocol.send(self.resp, protocol.OK, {"components": names, "printed": printed})
+            protocol.send(self.resp, protocol.OK, {"components": names, "printed": self.printer.take()})
 
     def _store(self, result: Any, batch: int) -> list[str]:
         if not (isinstance(result, tuple) and len(result) == 2):
@@ -251,6 +250,8 @@ class _Worker:
 
 
 def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
+    if type(value) is np.ndarray and value.shape == (batch,) and value.dtype.kind in "biuf":
+        return value  # the common case, without conversions (the copy into shared memory converts)
     try:
         arr = np.asarray(value)
     except Exception as exc:
@@ -259,7 +260,7 @@ def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
         raise _CandidateFault("bad_output", f"{what} has dtype {arr.dtype}; expected real numbers")
     if arr.shape != (batch,):
         raise _CandidateFault("bad_output", f"{what} has shape {arr.shape}; expected ({batch},), one value per environment")
-    return arr.astype(np.float64, copy=False)
+    return arr
 
 
 def main() -> None:

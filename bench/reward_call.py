@@ -86,6 +86,15 @@ def compute_reward(state, action):
 '''
 
 
+def small_reward(spec: StateSpec) -> str:
+    """A short reward for any task: squash its first scalar field, penalise effort."""
+    name = next(f.name for f in spec.fields if not f.shape)
+    return ("import numpy as np\n\ndef compute_reward(state, action):\n"
+            f"    progress = np.tanh(state.{name})\n"
+            "    effort = -0.01 * np.sum(np.square(action), axis=1)\n"
+            "    return progress + effort, {'progress': progress, 'effort': effort}\n")
+
+
 def _inputs(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.normal(size=(batch, SPEC.size)), rng.uniform(-1, 1, size=(batch, SPEC.action.dim))
@@ -185,8 +194,8 @@ def _worker_cpu(proc: RewardProcess) -> float:
     return tree_cpu_s(proc._proc.pid) if proc._proc is not None else 0.0
 
 
-def training_share(steps: int, repeats: int = 2) -> dict[str, float]:
-    """Share of a CartPole PPO run spent on the sandbox.
+def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, Any]:
+    """Share of a PPO run spent on the sandbox.
 
     CartPole is the worst case: its physics step is so cheap that the reward call is a large part of
     a step. Runs alternate (env reward, sandboxed candidate) after a warm-up; medians are reported.
@@ -195,9 +204,12 @@ def training_share(steps: int, repeats: int = 2) -> dict[str, float]:
     processes take turns: ``(cpu_candidate - cpu_env) / cpu_candidate``, once with the worker's
     start-up (a fixed ~0.2-0.4 s per job) and once without it.
     """
+    from envs.tasks import load_task
     from envs.training import TrainJob, train
 
-    task_file = str(PROJECT_ROOT / "envs" / "tasks" / "cartpole.toml")
+    task_file = str(PROJECT_ROOT / "envs" / "tasks" / f"{task_name}.toml")
+    spec = load_task(task_file).adapter.spec
+    source = CARTPOLE_REWARD if task_name == "cartpole" else small_reward(spec)
     rows: dict[str, list[float]] = {k: [] for k in ("env_wall", "cand_wall", "env_cpu", "cand_cpu", "start_cpu")}
     worker_cpu: list[float] = []
     original_close = RewardProcess.close
@@ -208,7 +220,7 @@ def training_share(steps: int, repeats: int = 2) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         reward = Path(tmp) / "reward.py"
-        reward.write_text(CARTPOLE_REWARD)
+        reward.write_text(source)
         train(TrainJob(task_file, "env", None, 512, seed=0, out_dir=tmp))  # torch and gymnasium warm-up
         RewardProcess.close = close_and_measure  # type: ignore[method-assign]
         try:
@@ -219,7 +231,7 @@ def training_share(steps: int, repeats: int = 2) -> dict[str, float]:
                 rows["cand_wall"].append(train(TrainJob(task_file, "candidate", str(reward), steps, seed=0,
                                                         out_dir=tmp)).wall_s)
                 p2 = time.process_time()
-                with RewardProcess(CARTPOLE_REWARD, _cartpole_spec()):  # start-up and shut-down alone
+                with RewardProcess(source, spec):  # start-up and shut-down alone
                     pass
                 p3 = time.process_time()
                 rows["env_cpu"].append(p1 - p0)
@@ -229,16 +241,10 @@ def training_share(steps: int, repeats: int = 2) -> dict[str, float]:
             RewardProcess.close = original_close  # type: ignore[method-assign]
     med = {k: statistics.median(v) for k, v in rows.items()}
     extra = med["cand_cpu"] - med["env_cpu"]
-    return {"steps": float(steps), "train_env_wall_s": med["env_wall"], "train_cand_wall_s": med["cand_wall"],
+    return {"task": task_name, "steps": float(steps), "train_env_wall_s": med["env_wall"], "train_cand_wall_s": med["cand_wall"],
             "train_env_cpu_s": med["env_cpu"], "train_cand_cpu_s": med["cand_cpu"], "worker_start_cpu_s": med["start_cpu"],
             "share_with_start": extra / med["cand_cpu"],
             "share_per_step": (extra - med["start_cpu"]) / (med["cand_cpu"] - med["start_cpu"])}
-
-
-def _cartpole_spec() -> StateSpec:
-    from envs.tasks import load_task
-
-    return load_task("cartpole").adapter.spec
 
 
 def main() -> None:
@@ -248,6 +254,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=6)
     parser.add_argument("--validations", type=int, default=5)
     parser.add_argument("--train-steps", type=int, default=8192, help="0 skips the training measurement")
+    parser.add_argument("--train-tasks", default="cartpole", help="comma-separated tasks for the training share")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     load = os.getloadavg()[0]
@@ -255,7 +262,7 @@ def main() -> None:
                               "per_call": per_call([int(b) for b in args.batches.split(",")], args.calls, args.chunks),
                               "validation": validation_time(args.validations)}
     if args.train_steps:
-        result["training"] = training_share(args.train_steps)
+        result["training"] = [training_share(t, args.train_steps) for t in args.train_tasks.split(",")]
     result["load_avg_1m_after"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(result, indent=2))
@@ -270,9 +277,8 @@ def main() -> None:
     v = result["validation"]
     print(f"validation per candidate: median {v['validate_ms_median']:.0f} ms (min {v['validate_ms_min']:.0f} ms; "
           f"probe {v['probe_ms_median']:.0f} ms)")
-    if "training" in result:
-        t = result["training"]
-        print(f"training {t['steps']:.0f} CartPole steps: wall {t['train_cand_wall_s']:.1f} s sandboxed candidate vs "
+    for t in result.get("training", []):
+        print(f"training {t['steps']:.0f} {t['task']} steps: wall {t['train_cand_wall_s']:.1f} s sandboxed candidate vs "
               f"{t['train_env_wall_s']:.1f} s env reward; CPU {t['train_cand_cpu_s']:.2f} s vs {t['train_env_cpu_s']:.2f} s "
               f"(worker start-up {t['worker_start_cpu_s']:.2f} s)")
         print(f"sandbox share of training CPU: {t['share_per_step']:.1%} per step, {t['share_with_start']:.1%} "

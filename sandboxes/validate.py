@@ -139,7 +139,9 @@ class _Probe:
         if not _same(first, again):
             raise _Reject("nondeterministic", "the reward gave different values for the same states twice; "
                                               "it must be a deterministic function of (state, action)")
-        self._check_speed(len(a_states), min(first.call_us, again.call_us) / 1e3, self.budget.max_call_ms_b64)
+        # Only a clearly slow reward is named slow this early (two calls can both be preempted on a
+        # busy machine); the median of 20 calls below applies the budget itself.
+        self._check_speed(len(a_states), min(first.call_us, again.call_us) / 1e3, self.budget.max_call_ms_b64, slack=4.0)
         if len(b_states):
             self._run("other states", b_states, b_actions)
             third = self._run("the recorded states (after other states)", a_states, a_actions)
@@ -203,10 +205,10 @@ class _Probe:
             self.warnings.append(f"the total reward reaches {peak:.3g} on ordinary states; values this large make "
                                  "PPO's value function hard to learn (scale the reward down)")
 
-    def _check_speed(self, batch: int, call_ms: float, budget_ms: float) -> None:
+    def _check_speed(self, batch: int, call_ms: float, budget_ms: float, slack: float = 1.0) -> None:
         # Checked on the first calls already, so a slow reward is named slow before the large batch
         # runs into the call timeout.
-        if call_ms > budget_ms:
+        if call_ms > budget_ms * slack:
             raise _Reject("slow", f"one call on {batch} states takes {call_ms:.1f} ms; the budget is {budget_ms:g} ms "
                                   "(vectorise with numpy instead of Python loops)")
 

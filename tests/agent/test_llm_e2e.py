@@ -86,24 +86,29 @@ def test_a_round_where_every_call_fails_stops_cleanly_and_resumes(fake_llm: Fake
     summary = json.loads((root / "summary.json").read_text())
     assert summary["finished"] is False and "every call to the model failed" in summary["stopped"]
 
-    fake_llm.script("coder", ok(text("good_upright")))
+    # the model is back (and still refuses: nothing to train keeps this test fast); the round is redone
+    fake_llm.script("coder", ok(text("refusal")))
+    failed_attempts = len(fake_llm.requests)
     assert main(["resume", str(root)]) == EXIT_OK
     summary = json.loads((root / "summary.json").read_text())
-    assert summary["finished"] is True and summary["rounds"][0]["trained"] == 1
+    assert summary["finished"] is True and summary["stopped"] is None
+    assert summary["rounds"][0]["candidates"] == 1 and summary["usage"]["calls"] == 3  # the sample and 2 fixes
+    assert len(fake_llm.requests) == failed_attempts + 3
 
 
 def test_a_token_cap_stops_before_the_call_that_would_pass_it(fake_llm: FakeLLM, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    fake_llm.script("coder", ok(text("refusal")), ok(text("good_alive")))
+    fake_llm.script("coder", ok(text("refusal")))
     assert run(fake_llm, tmp_path, "--max-tokens", "100") == EXIT_STOPPED
     assert "token cap reached" in capsys.readouterr().err
     assert len(fake_llm.requests) == 1, "the fix call was not made"
     root = run_dir(tmp_path)
     assert json.loads((root / "round_01" / "stopped.json").read_text())["kind"] == "BudgetExhausted"
+    assert json.loads((root / "summary.json").read_text())["finished"] is False
 
     assert main(["resume", str(root), "--max-tokens", "1000000"]) == EXIT_OK
-    assert len(fake_llm.requests) == 2, "the first answer came from the store; only the fix was paid for"
-    assert json.loads((root / "round_01" / "cand_01" / "candidate.json").read_text())["attempts"] == 2
+    assert len(fake_llm.requests) == 3, "the first answer came from the store; only the 2 fixes were paid for"
+    assert json.loads((root / "round_01" / "cand_01" / "candidate.json").read_text())["attempts"] == 3
 
 
 def test_refused_credentials_end_the_run_in_one_line(fake_llm: FakeLLM, tmp_path: Path,

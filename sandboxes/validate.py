@@ -94,6 +94,8 @@ class _Probe:
         try:
             proc.start()
             timings["load_ms"] = proc.load_ms
+            if proc.load_printed:
+                self.warnings.append("the module prints when it loads; output is discarded during training")
             timings.update(self._checks(proc))
             reason, message, accepted = "ok", "accepted", True
         except CandidateFault as fault:

@@ -1,10 +1,15 @@
-# printing at import is captured and bounded, not an error
+# printing while the module loads is captured and bounded, not an error
 # expect: probe ok
 # warning: prints when it loads
 import numpy as np
 
-SCALE = 2.0
-print("loading reward with scale", SCALE)
+
+def announce(value):
+    print("loading reward with scale", value)
+    return value
+
+
+SCALE = announce(2.0)
 
 
 def compute_reward(state, action):

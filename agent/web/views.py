@@ -15,7 +15,7 @@ from pygments.lexers import DiffLexer, PythonLexer
 
 from agent.errors import RewardSmithError
 from agent.human import HumanFeedback, ReviewRequest
-from agent.records import CandidateResult, RoundFeedback, RunSummary
+from agent.records import CandidateResult, RoundFeedback, RunSummary, Usage
 from agent.review import load_request, load_result, paused_round, round_results, store_human
 from agent.store import RunStore
 from envs.video import VIDEO_FILE, VIDEO_RESULT, VideoResult
@@ -206,9 +206,14 @@ def cost(store: RunStore) -> dict[str, str]:
     """What the run has spent so far: training steps and time, and designer usage when recorded."""
     steps = 0
     wall = 0.0
+    usage = Usage()
     for row in rounds(store):
         for r in round_results(store, row.round):
+            usage = usage + r.candidate.usage
             if r.training is not None:
                 steps += r.training.steps_done
                 wall += r.training.wall_s
-    return {"environment steps trained": f"{steps:,}", "training time": f"{wall / 60:.1f} min"}
+    out = {"environment steps trained": f"{steps:,}", "training time": f"{wall / 60:.1f} min",
+           "designer calls": f"{usage.calls} ({usage.tokens:,} tokens)"}
+    out["designer cost"] = f"${usage.cost:.4f}" if usage.cost is not None else "no price known (or no LLM)"
+    return out

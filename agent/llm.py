@@ -151,10 +151,10 @@ class LLMClient:
             failures += errors
             for call in got:
                 replies += self._replies(call, "single")
-            if not got:
-                break
-        if not replies and failures:
-            raise CallFailed(failures[-1])
+            if not any(call.texts for call in got):
+                break  # every call of the batch failed or came back empty: more of the same would too
+        if not replies:
+            raise CallFailed(failures[-1] if failures else f"designer {self.model}: the provider answered with no choices")
         return replies[:k]
 
     def _sample_n(self, messages: tuple[Message, ...], k: int, salt: str) -> list[Reply]:

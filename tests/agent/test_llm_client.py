@@ -145,6 +145,15 @@ def test_a_refusal_comes_back_as_its_text(fake_llm: FakeLLM, tmp_path: Path) -> 
     assert client.sample(MESSAGES, 1, "round 1")[0].text == "I'm sorry, I can't help with that."
 
 
+def test_answers_without_choices_count_as_a_failed_call(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("coder", Reply(body=json.dumps({"id": "x", "object": "chat.completion", "created": 0,
+                                                    "model": "coder", "choices": []})))
+    client, _ = make_client(fake_llm, tmp_path)
+    with pytest.raises(CallFailed, match="no choices"):
+        client.sample(MESSAGES, 2, "round 1")
+    assert [r.n for r in fake_llm.requests] == [2, 1, 1], "the n call, one top-up batch, then it stops"
+
+
 # -- errors that won't heal stop at once, in one line, without the key -------------------------------------
 def test_refused_credentials_stop_at_once_without_leaking_the_key(fake_llm: FakeLLM, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:

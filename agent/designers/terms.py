@@ -183,11 +183,12 @@ def _term_expr(t: Term, f: StateField | None, consts: dict[str, float]) -> str:
 
 # -- which terms make sense for a task --------------------------------------------------------
 _INTENTS = {
-    "reach": r"\b(reach|get to|arrive|flag|goal|target|top|destination)\b",
-    "hold": r"\b(balance|upright|hold|keep|stay|stable|steady|still)\b",
-    "fast": r"\b(fast|quick|quickly|speed|run|sprint)\b",
-    "efficient": r"\b(efficient|energy|little torque|as little|smooth|gentle|minimal)\b",
-    "survive": r"(without falling|as long as possible|stay alive|not fall|don't fall|upright)",
+    "reach": r"\b(reach\w*|get to|arriv\w*|flag|goal|target|top|destination)\b",
+    "hold": r"\b(balanc\w*|upright|hold\w*|keep\w*|stay\w*|stable|steady|still)\b",
+    "fast": r"\b(fast\w*|quick\w*|speed|run\w*|sprint\w*)\b",
+    "high": r"\b(high\w*|tall\w*|height|jump\w*|lift\w*)\b",
+    "efficient": r"\b(efficient\w*|energy|little torque|as little|smooth\w*|gentl\w*|minimal)\b",
+    "survive": r"(without falling|as long as possible|stay alive|not fall|don't fall|upright|healthy)",
     "backward": r"\b(backward|backwards|reverse)\b",
 }
 
@@ -208,6 +209,9 @@ class PoolEntry:
 def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
     want = intents(description)
     pool: list[PoolEntry] = []
+    # A goal to get *past* (a flag up a hill) usually needs momentum first; holding a target does not,
+    # and a speed bonus there only makes the body overshoot.
+    threshold_goal = any(f.target_kind in ("reach_at_least", "reach_at_most") for f in spec.fields)
 
     def add(kind: TermKind, field: str | None, p: float, temp: float = 0.3, sign: int = 1) -> None:
         pool.append(PoolEntry(Term(kind, field, DEFAULT_WEIGHT[kind], temp, sign), p))
@@ -226,9 +230,11 @@ def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
             add("progress", f.name, 0.9 if "fast" in want else 0.4, sign=sign)
         if motion:
             add("damping", f.name, 0.4 if "hold" in want else 0.1)
-            add("magnitude", f.name, 0.6 if "reach" in want else 0.1)
+            add("magnitude", f.name, 0.6 if threshold_goal else 0.05)
         if f.kind == "height":
-            add("progress", f.name, 0.4 if want & {"reach", "hold"} else 0.15)
+            add("progress", f.name, 0.8 if "high" in want else 0.4 if want & {"reach", "hold"} else 0.15)
+        if f.kind == "indicator":
+            add("progress", f.name, 0.6 if "survive" in want else 0.2)
     add("action_cost", None, 0.7 if "efficient" in want else 0.3)
-    add("alive", None, 0.7 if want & {"survive", "hold"} else 0.05)
+    add("alive", None, 0.7 if "survive" in want else 0.05)
     return pool

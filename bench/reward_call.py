@@ -101,15 +101,13 @@ def _inputs(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _in_process(source: str, spec: StateSpec) -> Callable[[np.ndarray, np.ndarray], Any]:
-    """The trusted benchmark reward exec'd here, given read-only inputs like the worker gives."""
+    """The trusted benchmark reward exec'd in this process: the baseline the sandbox is compared with."""
     namespace: dict[str, Any] = {}
     exec(compile(source, "reward.py", "exec"), namespace)
     fn = namespace["compute_reward"]
 
     def call(states: np.ndarray, actions: np.ndarray) -> Any:
-        states, actions = states.copy(), actions.copy()  # the worker's path copies into shared memory too
-        states.flags.writeable = actions.flags.writeable = False
-        return fn(spec.unpack(states), actions)
+        return fn(spec.unpack(states), actions)  # as Eureka-style tools do: no copy, no protection
 
     return call
 
@@ -195,56 +193,77 @@ def _worker_cpu(proc: RewardProcess) -> float:
 
 
 def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, Any]:
-    """Share of a PPO run spent on the sandbox.
+    """Share of a PPO run's CPU time that the sandbox adds, measured inside the run.
 
-    CartPole is the worst case: its physics step is so cheap that the reward call is a large part of
-    a step. Runs alternate (env reward, sandboxed candidate) after a warm-up; medians are reported.
-    On a loaded machine wall time mostly measures waiting for a core, so the share is computed from
-    CPU time (trainer + worker), which is what the wall time is on an idle machine where the two
-    processes take turns: ``(cpu_candidate - cpu_env) / cpu_candidate``, once with the worker's
-    start-up (a fixed ~0.2-0.4 s per job) and once without it.
+    Differencing two whole training runs (env reward vs candidate) drowns a few percent in run-to-run
+    noise, so each sandboxed call is measured where it happens: the trainer's CPU inside the call,
+    the worker's CPU per call (from /proc, start-up excluded), and the CPU of the same reward called
+    in-process right after it on the same inputs (a "shadow" call; its caches are warmer than a real
+    in-process call's would be, so the overhead is if anything overstated). CartPole is the worst case:
+    its physics step is so cheap that the reward call is a large part of a step.
     """
     from envs.tasks import load_task
     from envs.training import TrainJob, train
 
     task_file = str(PROJECT_ROOT / "envs" / "tasks" / f"{task_name}.toml")
-    spec = load_task(task_file).adapter.spec
+    task = load_task(task_file)
+    spec = task.adapter.spec
     source = CARTPOLE_REWARD if task_name == "cartpole" else small_reward(spec)
-    rows: dict[str, list[float]] = {k: [] for k in ("env_wall", "cand_wall", "env_cpu", "cand_cpu", "start_cpu")}
-    worker_cpu: list[float] = []
-    original_close = RewardProcess.close
+    shadow = _in_process(source, spec)
+    parent_s: list[float] = []
+    shadow_s: list[float] = []
+    worker_s: dict[str, float] = {}
+    original_call, original_start, original_close = RewardProcess.call, RewardProcess.start, RewardProcess.close
 
-    def close_and_measure(self: RewardProcess) -> None:
-        worker_cpu.append(_worker_cpu(self))
+    def call(self: RewardProcess, states: np.ndarray, actions: np.ndarray, timeout_s: float | None = None) -> Any:
+        started = time.thread_time()
+        out = original_call(self, states, actions, timeout_s)
+        called = time.thread_time()
+        shadow(states, actions)
+        parent_s.append(called - started)
+        shadow_s.append(time.thread_time() - called)
+        return out
+
+    def start(self: RewardProcess) -> None:
+        original_start(self)
+        worker_s["start"] = _worker_cpu(self)
+
+    def close(self: RewardProcess) -> None:
+        worker_s["end"] = _worker_cpu(self)
         original_close(self)
 
+    rows: dict[str, list[float]] = {k: [] for k in ("share", "parent_us", "worker_us", "inproc_us", "start_s", "run_cpu_s")}
     with tempfile.TemporaryDirectory() as tmp:
         reward = Path(tmp) / "reward.py"
         reward.write_text(source)
         train(TrainJob(task_file, "env", None, 512, seed=0, out_dir=tmp))  # torch and gymnasium warm-up
-        RewardProcess.close = close_and_measure  # type: ignore[method-assign]
+        RewardProcess.call, RewardProcess.start, RewardProcess.close = call, start, close  # type: ignore[method-assign,assignment]
         try:
             for _ in range(repeats):
-                p0 = time.process_time()
-                rows["env_wall"].append(train(TrainJob(task_file, "env", None, steps, seed=0, out_dir=tmp)).wall_s)
-                p1 = time.process_time()
-                rows["cand_wall"].append(train(TrainJob(task_file, "candidate", str(reward), steps, seed=0,
-                                                        out_dir=tmp)).wall_s)
-                p2 = time.process_time()
-                with RewardProcess(source, spec):  # start-up and shut-down alone
-                    pass
-                p3 = time.process_time()
-                rows["env_cpu"].append(p1 - p0)
-                rows["cand_cpu"].append(p2 - p1 + worker_cpu[-2])
-                rows["start_cpu"].append(p3 - p2 + worker_cpu[-1])
+                parent_s.clear()
+                shadow_s.clear()
+                cpu = time.process_time()
+                train(TrainJob(task_file, "candidate", str(reward), steps, seed=0, out_dir=tmp))
+                cpu = time.process_time() - cpu - sum(shadow_s)
+                n = len(parent_s)
+                worker = worker_s["end"] - worker_s["start"]
+                extra = sum(parent_s) + worker - sum(shadow_s)
+                rows["share"].append(extra / (cpu + worker))
+                rows["parent_us"].append(sum(parent_s) / n * 1e6)
+                rows["worker_us"].append(worker / n * 1e6)
+                rows["inproc_us"].append(sum(shadow_s) / n * 1e6)
+                rows["start_s"].append(worker_s["start"])
+                rows["run_cpu_s"].append(cpu + worker)
         finally:
-            RewardProcess.close = original_close  # type: ignore[method-assign]
+            RewardProcess.call, RewardProcess.start, RewardProcess.close = (  # type: ignore[method-assign]
+                original_call, original_start, original_close)
     med = {k: statistics.median(v) for k, v in rows.items()}
-    extra = med["cand_cpu"] - med["env_cpu"]
-    return {"task": task_name, "steps": float(steps), "train_env_wall_s": med["env_wall"], "train_cand_wall_s": med["cand_wall"],
-            "train_env_cpu_s": med["env_cpu"], "train_cand_cpu_s": med["cand_cpu"], "worker_start_cpu_s": med["start_cpu"],
-            "share_with_start": extra / med["cand_cpu"],
-            "share_per_step": (extra - med["start_cpu"]) / (med["cand_cpu"] - med["start_cpu"])}
+    full_cpu = med["run_cpu_s"] * task.train.steps / steps
+    return {"task": task_name, "steps": float(steps), "calls": float(steps // task.train.n_envs),
+            "sandbox_call_parent_us": med["parent_us"], "sandbox_call_worker_us": med["worker_us"],
+            "inproc_call_us": med["inproc_us"], "worker_start_cpu_s": med["start_s"], "run_cpu_s": med["run_cpu_s"],
+            "share_per_step": med["share"], "task_budget_steps": float(task.train.steps),
+            "share_at_task_budget": med["share"] + med["start_s"] / (full_cpu + med["start_s"])}
 
 
 def main() -> None:
@@ -278,11 +297,11 @@ def main() -> None:
     print(f"validation per candidate: median {v['validate_ms_median']:.0f} ms (min {v['validate_ms_min']:.0f} ms; "
           f"probe {v['probe_ms_median']:.0f} ms)")
     for t in result.get("training", []):
-        print(f"training {t['steps']:.0f} {t['task']} steps: wall {t['train_cand_wall_s']:.1f} s sandboxed candidate vs "
-              f"{t['train_env_wall_s']:.1f} s env reward; CPU {t['train_cand_cpu_s']:.2f} s vs {t['train_env_cpu_s']:.2f} s "
-              f"(worker start-up {t['worker_start_cpu_s']:.2f} s)")
-        print(f"sandbox share of training CPU: {t['share_per_step']:.1%} per step, {t['share_with_start']:.1%} "
-              "including the worker's start-up")
+        print(f"training {t['steps']:.0f} {t['task']} steps ({t['calls']:.0f} calls, {t['run_cpu_s']:.2f} CPU-s): "
+              f"a sandboxed call costs {t['sandbox_call_parent_us']:.0f} µs (trainer) + {t['sandbox_call_worker_us']:.0f} µs "
+              f"(worker) vs {t['inproc_call_us']:.0f} µs in-process; worker start-up {t['worker_start_cpu_s']:.2f} CPU-s")
+        print(f"  sandbox share of training CPU: {t['share_per_step']:.1%} per step; {t['share_at_task_budget']:.1%} at the "
+              f"task's budget of {t['task_budget_steps']:.0f} steps, start-up included")
 
 
 if __name__ == "__main__":

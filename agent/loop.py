@@ -97,7 +97,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
             break
 
     view.stop()
-    summary = summarize(store, record, task, history, baselines, time.monotonic() - started, stopped)
+    summary = summarize(store, record, task, history, baselines, time.monotonic() - started, stopped, feedback)
     store.save_summary(summary)
     return summary
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from agent.atomic import write_text
 from agent.config import RunRecord
-from agent.feedback import select_best
-from agent.records import BaselineScore, CandidateResult, RoundSummary, RunSummary
+from agent.feedback import select_best, select_incumbent
+from agent.records import BaselineScore, CandidateResult, RoundFeedback, RoundSummary, RunSummary
 from agent.responses import ResponseStore
 from agent.scores import hns
 from agent.store import RunStore, evaluation_result, training_result
@@ -16,9 +16,14 @@ from envs.tasks import Task
 
 
 def summarize(store: RunStore, record: RunRecord, task: Task, history: list[CandidateResult],
-              baselines: list[TrainTarget], wall_s: float, stopped: str | None = None) -> RunSummary:
-    """``stopped``: why the designer stopped the run early (budget cap, model unreachable), if it did."""
-    best = select_best(history)
+              baselines: list[TrainTarget], wall_s: float, stopped: str | None = None,
+              last_feedback: RoundFeedback | None = None) -> RunSummary:
+    """``stopped``: why the designer stopped the run early (budget cap, model unreachable), if it did.
+
+    The best reward is the last round's selection, so a reviewer's choice (or, in a preferences-only
+    run, the oracle's) wins over fitness, exactly as it did for the rounds themselves.
+    """
+    best = select_incumbent(history, last_feedback, record.config.preference_only)
     best_file = None
     if best is not None and best.candidate.code is not None:
         path = store.root / "best_reward.py"
@@ -38,7 +43,9 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
                                       len(rs)))
     return RunSummary(
         task=task.name, designer=record.designer_label, sandbox=record.sandbox,
-        finished=len(rounds) >= record.config.rounds and stopped is None, rounds=tuple(per_round),
+        finished=stopped is None and (len(rounds) >= record.config.rounds
+                                      or (last_feedback is not None and last_feedback.stop)),
+        rounds=tuple(per_round),
         best_id=best.candidate.id if best else None, best_reward_file=best_file,
         best_selection_fitness=best.fitness if best else None,
         best_heldout_fitness=held.mean if held else None, best_heldout_std=held.std if held else None,

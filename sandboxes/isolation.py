@@ -143,8 +143,10 @@ def bubblewrap_prefix(user_namespace: bool = True) -> tuple[str, ...]:
         ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     # No --new-session: the client already starts the wrapper in a new session without a controlling
     # terminal (so TIOCSTI has nothing to inject into), and keeping one process group lets a single
-    # killpg() reach the wrapper, its pid-1 helper and the worker at once.
-    return (bwrap, *ns, "--die-with-parent", "--hostname", "sandbox",
+    # killpg() reach the wrapper and the worker at once. --as-pid-1: the worker (which never forks)
+    # is the namespace's init itself; bwrap's own reaper would be orphaned at exit and left a zombie
+    # wherever the host's init does not reap (containers, some VMs).
+    return (bwrap, *ns, "--as-pid-1", "--die-with-parent", "--hostname", "sandbox",
             *_system_binds(), *_python_binds(), *_project_binds(),
             "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--")
 

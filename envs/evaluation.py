@@ -10,6 +10,7 @@ Two seed sets are evaluated: the *selection* seeds (used to pick the best candid
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from agent.atomic import write_json
+from envs.adapters import StateAdapter
+from envs.fitness import Episode, compute_fitness
 from envs.training import PolicyConfig, policy_config_of
 
 
@@ -59,7 +62,6 @@ def evaluate(job: EvalJob) -> EvaluationResult:
     """Run the policy on both seed sets and write the result to ``job.out_file``."""
     import torch
 
-    from envs.fitness import Episode, compute_fitness
     from envs.tasks import load_task_file
 
     torch.set_num_threads(1)
@@ -67,23 +69,13 @@ def evaluate(job: EvalJob) -> EvaluationResult:
     task = load_task_file(Path(job.task_file))
     env = task.make_env()
     policy = load_policy(Path(job.policy_file), policy_config_of(task), env.observation_space, env.action_space)
-    adapter, spec = task.adapter, task.adapter.spec
     lengths: list[int] = []
 
     def run(seeds: tuple[int, ...]) -> FitnessStats:
         values = []
         for seed in seeds:
-            obs, _ = env.reset(seed=seed)
-            rows, actions, rewards = [], [], []
-            terminated = truncated = False
-            while not (terminated or truncated):
-                action, _ = policy.predict(obs, deterministic=True)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                rows.append(adapter.read(env, obs))
-                actions.append(adapter.action_row(action))
-                rewards.append(float(reward))
-            lengths.append(len(rows))
-            episode = Episode.from_rows(spec, rows, actions, rewards, bool(terminated), bool(truncated))
+            episode = play_episode(env, task.adapter, policy, seed)
+            lengths.append(episode.length)
             values.append(compute_fitness(task.fitness, episode, task.fitness_ref))
         return FitnessStats.of(values, seeds)
 
@@ -94,6 +86,30 @@ def evaluate(job: EvalJob) -> EvaluationResult:
         env.close()
     write_json(Path(job.out_file), result)
     return result
+
+
+def play_episode(env: Any, adapter: StateAdapter, policy: Any, seed: int, max_steps: int | None = None,
+                 after_step: Callable[[], None] | None = None) -> Episode:
+    """Run the policy deterministically for one episode from ``reset(seed)`` and record it.
+
+    ``after_step`` is called after the reset and after every step (e.g. to grab a video frame).
+    """
+    obs, _ = env.reset(seed=seed)
+    if after_step is not None:
+        after_step()
+    rows: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    rewards: list[float] = []
+    terminated = truncated = False
+    while not (terminated or truncated) and (max_steps is None or len(rows) < max_steps):
+        action, _ = policy.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        rows.append(adapter.read(env, obs))
+        actions.append(adapter.action_row(action))
+        rewards.append(float(reward))
+        if after_step is not None:
+            after_step()
+    return Episode.from_rows(adapter.spec, rows, actions, rewards, bool(terminated), bool(truncated))
 
 
 def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action_space: Any) -> Any:

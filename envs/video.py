@@ -93,34 +93,22 @@ def record_video(job: VideoJob) -> VideoResult:
 def _episodes(job: VideoJob) -> tuple[list[np.ndarray], list[float], int]:
     import torch
 
-    from envs.evaluation import load_policy
-    from envs.fitness import Episode, compute_fitness
+    from envs.evaluation import load_policy, play_episode
+    from envs.fitness import compute_fitness
     from envs.tasks import load_task_file
     from envs.training import policy_config_of
 
     torch.set_num_threads(1)
     task = load_task_file(Path(job.task_file))
     env = task.make_env(render_mode="rgb_array")
-    adapter, spec = task.adapter, task.adapter.spec
     frames: list[np.ndarray] = []
     fitness: list[float] = []
+    raw: list[np.ndarray] = []  # one episode's frames, before annotation
     try:
         policy = load_policy(Path(job.policy_file), policy_config_of(task), env.observation_space, env.action_space)
         for seed in job.seeds:
-            obs, _ = env.reset(seed=seed)
-            raw = [_frame(env)]
-            rows: list[np.ndarray] = []
-            actions: list[np.ndarray] = []
-            rewards: list[float] = []
-            terminated = truncated = False
-            while not (terminated or truncated) and len(rows) < job.max_steps:
-                action, _ = policy.predict(obs, deterministic=True)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                rows.append(adapter.read(env, obs))
-                actions.append(adapter.action_row(action))
-                rewards.append(float(reward))
-                raw.append(_frame(env))
-            episode = Episode.from_rows(spec, rows, actions, rewards, bool(terminated), bool(truncated))
+            raw.clear()
+            episode = play_episode(env, task.adapter, policy, seed, job.max_steps, lambda: raw.append(_frame(env)))
             value = compute_fitness(task.fitness, episode, task.fitness_ref)
             fitness.append(value)
             frames += [annotate(f, f"{job.label}  episode {len(fitness)}/{len(job.seeds)}",

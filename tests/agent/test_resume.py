@@ -16,8 +16,11 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "scripted_three"
 def _start(out: Path) -> subprocess.Popen[str]:
     args = ["run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "3",
             "--steps", "2048", "--workers", "1", "--no-baselines", "--out", str(out)]
+    # A shell that starts jobs in the background (as CI may) ignores SIGINT, and children inherit that;
+    # restore the default so the CLI installs Python's KeyboardInterrupt handler.
     return subprocess.Popen([sys.executable, "-m", "agent.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 240) -> None:

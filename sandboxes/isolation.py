@@ -146,9 +146,11 @@ def bubblewrap_prefix(user_namespace: bool = True) -> tuple[str, ...]:
     # killpg() reach the wrapper and the worker at once. --as-pid-1: the worker (which never forks)
     # is the namespace's init itself; bwrap's own reaper would be orphaned at exit and left a zombie
     # wherever the host's init does not reap (containers, some VMs).
+    # The private /tmp comes before the binds: a virtualenv or checkout under /tmp (a CI clone) is then
+    # bound on top of it instead of being hidden by it.
     return (bwrap, *ns, "--as-pid-1", "--die-with-parent", "--hostname", "sandbox",
-            *_system_binds(), *_python_binds(), *_project_binds(),
-            "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--")
+            "--dev", "/dev", "--tmpfs", "/tmp",
+            *_system_binds(), *_python_binds(), *_project_binds(), "--chdir", "/tmp", "--")
 
 
 def try_bubblewrap() -> Isolation | None:

@@ -169,7 +169,10 @@ def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -
     alive = [s for s in archive if math.isfinite(s.fitness)] or archive
     parent = min(rng.sample(alive, min(2, len(alive))), key=lambda s: -s.fitness)
     terms = list(parent.genome.terms)
-    op = rng.choices(["reweight", "add", "drop", "crossover"], weights=[0.4, 0.2, 0.15, 0.25])[0]
+    # When the best rewards all score the same, their constants evidently do not matter to what PPO
+    # learns (they share one local optimum): change structure rather than weights.
+    weights = [0.1, 0.3, 0.35, 0.25] if _stagnant(alive) else [0.4, 0.2, 0.15, 0.25]
+    op = rng.choices(["reweight", "add", "drop", "crossover"], weights=weights)[0]
     what = ""
     if op == "add":
         terms, what = _add_term(terms, pool, rng)
@@ -188,6 +191,11 @@ def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -
         terms = [replace(t, weight=_jitter(t.weight, rng, 0.6), temp=_jitter(t.temp, rng, 0.3)) for t in terms]
         what = "re-weighted every term"
     return Genome(tuple(terms)), f"Mutation of {parent.id} ({parent.what} {parent.fitness:.4g}): {what}.", parent.id
+
+
+def _stagnant(archive: list[_Scored], top: int = 3) -> bool:
+    best = [s.fitness for s in archive[:top]]
+    return len(best) == top and max(best) - min(best) <= 1e-9 * max(1.0, abs(max(best)))
 
 
 def _add_term(terms: list[Term], pool: list[PoolEntry], rng: random.Random) -> tuple[list[Term], str]:

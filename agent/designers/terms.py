@@ -224,7 +224,9 @@ def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
             add("reached", f.name, 0.15, temp=0.1)
         elif f.target is not None:
             add("reached", f.name, 0.9)
-            add("progress", f.name, 0.5, sign=1 if f.target_kind == "reach_at_least" else -1)
+            # Paying for being nearer a threshold goal at every step invites parking as near as the body
+            # can hold still (MountainCar: pushing right forever); measured, it cost half the fitness.
+            add("progress", f.name, 0.3, sign=1 if f.target_kind == "reach_at_least" else -1)
         if f.forward_sign and f.target is None:
             sign = -f.forward_sign if "backward" in want else f.forward_sign
             add("progress", f.name, 0.9 if "fast" in want else 0.4, sign=sign)

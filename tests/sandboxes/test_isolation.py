@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,6 +65,18 @@ def test_descriptions_are_honest() -> None:
     assert Isolation("namespaces", seccomp=True, note="install bubblewrap for file-system isolation").describe() == \
         "sandbox: namespaces (no network) + seccomp + rlimits — install bubblewrap for file-system isolation"
     assert "install bubblewrap" in Isolation("rlimits", note="install bubblewrap for isolation").describe()
+
+
+def test_bubblewrap_is_used_whenever_this_host_allows_it() -> None:
+    """If a bare bwrap runs here, our full command line must run too, wherever the checkout lives
+    (a CI clone under /tmp once fell back silently, because the private /tmp hid the virtualenv)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        pytest.skip("bubblewrap is not installed")
+    bare = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--", "/bin/true"], capture_output=True)
+    if bare.returncode != 0:
+        pytest.skip("this host does not let bubblewrap create namespaces")
+    assert BWRAP is not None, "bwrap works here but RewardSmith's bubblewrap command line does not"
 
 
 def test_detection_picks_the_strongest_working_level() -> None:

@@ -128,40 +128,50 @@ def _fresh(pool: list[PoolEntry], rng: random.Random, mode: bool) -> tuple[Genom
 
 
 def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str]:
-    """Act on the elite's critique, as the reflection prompt asks an LLM to."""
+    """Act on the elite's critique, as the reflection prompt asks an LLM to; each term changes at most once."""
     critique = best.result.critique
     flags = critique.flags if critique is not None else ()
-    terms = list(best.genome.terms)
+    shares = critique.shares if critique is not None else {}
+    terms = {t.name: t for t in best.genome.terms}
+    touched: set[str] = set()
     actions: list[str] = []
+
+    def scale(name: str, factor: float, why: str) -> None:
+        if name in terms and name not in touched:
+            terms[name] = replace(terms[name], weight=terms[name].weight * factor)
+            touched.add(name)
+            actions.append(f"{why} `{name}` ×{factor:g}")
+
     for flag in flags:
         kind, _, name = flag.partition(":")
-        idx = next((i for i, t in enumerate(terms) if t.name == name), None)
-        if kind == "dominant" and idx is not None:
-            terms[idx] = replace(terms[idx], weight=terms[idx].weight * 0.3)
-            actions.append(f"scaled down dominant `{name}` ×0.3")
-        elif kind == "constant" and idx is not None and len(terms) > 1:
-            if terms[idx].kind == "closeness":
-                terms[idx] = replace(terms[idx], temp=terms[idx].temp * 3.0)
+        if kind == "reward_up_fitness_flat" and shares:
+            # The policy found reward it can collect without the task (e.g. swinging forever instead of
+            # finishing): make that term cheaper and finishing dearer, rather than deleting the term.
+            scale(max(shares, key=lambda n: shares[n]), 0.3, "the policy exploited")
+            for goal in [n for n, t in terms.items() if t.kind == "reached"]:
+                scale(goal, 3.0, "raised the goal bonus")
+        elif kind == "dominant":
+            scale(name, 0.3, "scaled down dominant")
+        elif kind == "constant" and name in terms and name not in touched and len(terms) > 1:
+            touched.add(name)
+            if terms[name].kind == "closeness":
+                terms[name] = replace(terms[name], temp=terms[name].temp * 3.0)
                 actions.append(f"widened the temperature of constant `{name}` ×3")
             else:
+                del terms[name]
                 actions.append(f"dropped constant `{name}`")
-                del terms[idx]
-        elif kind == "reward_up_fitness_flat" and critique is not None and critique.shares:
-            top = max(critique.shares, key=lambda n: critique.shares[n])
-            j = next((i for i, t in enumerate(terms) if t.name == top), None)
-            if j is not None and len(terms) > 1:
-                del terms[j]
-                actions.append(f"removed `{top}`, which the policy exploited without doing the task")
         elif kind == "fitness_zero":
+            genome_terms = list(terms.values())
             for _ in range(2):
-                terms, what = _add_term(terms, pool, rng)
+                genome_terms, what = _add_term(genome_terms, pool, rng)
                 if what:
                     actions.append(what)
+            terms = {t.name: t for t in genome_terms}
     if not actions:
-        terms = [replace(t, weight=_jitter(t.weight, rng, 0.3)) for t in terms]
+        terms = {n: replace(t, weight=_jitter(t.weight, rng, 0.3)) for n, t in terms.items()}
         actions.append("no findings to act on: small re-weighting of every term")
     note = f"Refinement of the best so far, {best.id} ({best.what} {best.fitness:.4g}): " + "; ".join(actions) + "."
-    return Genome(tuple(terms)), note
+    return Genome(tuple(terms.values())), note
 
 
 def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str, str]:

@@ -104,3 +104,19 @@ def test_later_rounds_never_repeat_an_evaluated_reward() -> None:
     assert len(keys) == 6
     assert not keys & {h.key() for h in (g, replace(g, terms=g.terms[:1]))}
     assert all(c.parent in ("r01c01", "r01c02") for c in completions)
+
+
+def test_hacking_is_answered_by_rebalancing_not_by_deleting_the_term() -> None:
+    # MountainCar, measured: the policy reached the flag early, then learned to swing forever because the
+    # speed term paid more than finishing. Both findings name the speed term; it must change once.
+    speed = Term("magnitude", "velocity", 0.5)
+    flag = Term("reached", "position", 10.0)
+    best = _result("r01c01", 1, Genome((flag, speed)), 0.87,
+                   flags=("dominant:velocity_magnitude", "reward_up_fitness_flat"),
+                   shares={"velocity_magnitude": 0.97, "position_reached": 0.03})
+    first = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=(best,), k=1))[0]
+    child = Genome.from_code(extract_reward(first.text).code)
+    assert child is not None
+    by_name = {t.name: t for t in child.terms}
+    assert by_name["velocity_magnitude"].weight == pytest.approx(0.5 * 0.3)
+    assert by_name["position_reached"].weight == pytest.approx(30.0)

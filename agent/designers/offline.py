@@ -142,14 +142,23 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
             touched.add(name)
             actions.append(f"{why} `{name}` ×{factor:g}")
 
-    for flag in flags:
+    returns = {s.name: s.max for s in critique.components} if critique is not None else {}
+    for flag in sorted(flags, key=lambda f: _FLAG_ORDER.get(f.partition(":")[0], 9)):
         kind, _, name = flag.partition(":")
         if kind == "reward_up_fitness_flat" and shares:
-            # The policy found reward it can collect without the task (e.g. swinging forever instead of
-            # finishing): make that term cheaper and finishing dearer, rather than deleting the term.
-            scale(max(shares, key=lambda n: shares[n]), 0.3, "the policy exploited")
-            for goal in [n for n, t in terms.items() if t.kind == "reached"]:
-                scale(goal, 3.0, "raised the goal bonus")
+            # The policy found reward it can collect without the task (MountainCar, measured: swinging
+            # forever paid more than reaching the flag). Price finishing above the most the exploited term
+            # paid in an episode; without a goal term, make the exploited one cheaper instead.
+            exploited = max(shares, key=lambda n: shares[n])
+            goals = [n for n, t in terms.items() if t.kind == "reached"]
+            if goals and exploited in returns:
+                touched.add(exploited)
+                for goal in goals:
+                    factor = max(3.0, 2.0 * abs(returns[exploited]) / max(terms[goal].weight, 1e-9))
+                    scale(goal, round(factor, 2), f"priced finishing above `{exploited}` "
+                                                  f"(up to {returns[exploited]:.3g} per episode):")
+            else:
+                scale(exploited, 0.3, "the policy exploited")
         elif kind == "dominant":
             scale(name, 0.3, "scaled down dominant")
         elif kind == "constant" and name in terms and name not in touched and len(terms) > 1:
@@ -172,6 +181,9 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
         actions.append("no findings to act on: small re-weighting of every term")
     note = f"Refinement of the best so far, {best.id} ({best.what} {best.fitness:.4g}): " + "; ".join(actions) + "."
     return Genome(tuple(terms.values())), note
+
+
+_FLAG_ORDER = {"reward_up_fitness_flat": 0, "fitness_zero": 1, "dominant": 2, "constant": 3}
 
 
 def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str, str]:

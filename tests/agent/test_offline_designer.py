@@ -10,7 +10,7 @@ from agent.designers.base import DesignRequest
 from agent.designers.offline import LABEL, OfflineDesigner
 from agent.designers.terms import Genome, Term
 from agent.extract import extract_reward
-from agent.records import Candidate, CandidateResult, Critique
+from agent.records import Candidate, CandidateResult, Critique, SeriesStat
 from envs.evaluation import EvaluationResult, FitnessStats
 from envs.rollout import random_rollout
 from envs.tasks import builtin_task_files, load_task
@@ -114,9 +114,13 @@ def test_hacking_is_answered_by_rebalancing_not_by_deleting_the_term() -> None:
     best = _result("r01c01", 1, Genome((flag, speed)), 0.87,
                    flags=("dominant:velocity_magnitude", "reward_up_fitness_flat"),
                    shares={"velocity_magnitude": 0.97, "position_reached": 0.03})
+    series = (SeriesStat("velocity_magnitude", (87.0, 217.0), 217.0, 150.0, 87.0),
+              SeriesStat("position_reached", (10.0, 1.7), 10.0, 6.0, 1.7))
+    assert best.critique is not None
+    best = replace(best, critique=replace(best.critique, components=series))
     first = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=(best,), k=1))[0]
     child = Genome.from_code(extract_reward(first.text).code)
     assert child is not None
     by_name = {t.name: t for t in child.terms}
-    assert by_name["velocity_magnitude"].weight == pytest.approx(0.5 * 0.3)
-    assert by_name["position_reached"].weight == pytest.approx(30.0)
+    assert by_name["velocity_magnitude"].weight == pytest.approx(0.5)  # exploration is kept...
+    assert by_name["position_reached"].weight == pytest.approx(434.0)  # ...and finishing now pays 2× more

@@ -24,7 +24,7 @@ import argparse
 import os
 import platform
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.live import Live
 
 from agent.atomic import read_record, write_json, write_text
-from agent.config import RunConfig, RunRecord
+from agent.config import LLMOptions, RunConfig, RunRecord
 from agent.errors import ConfigError
 from agent.executor import LocalExecutor
 from agent.progress import ProgressView
@@ -74,6 +74,9 @@ class BenchOptions:
     steps: int | None = None
     """PPO steps per training run; None = each task file's budget."""
     workers: int = 1
+    llm: LLMOptions = field(default_factory=LLMOptions)
+    """Server, timeouts and cost caps when the designer is an LLM (as for ``run``)."""
+    fix_attempts: int = 2
 
 
 @dataclass(frozen=True)
@@ -211,11 +214,11 @@ def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) 
     store = RunStore(run_dir)
     config = RunConfig(task=str(task.source), designer=options.designer, rounds=options.rounds,
                        samples=options.samples, steps=options.steps, seed=options.seed, workers=options.workers,
-                       baselines=False)
+                       baselines=False, llm=options.llm, fix_attempts=options.fix_attempts)
     if store.config_file.is_file():  # continuing an interrupted bench: the loop redoes nothing finished
         record = replace(store.load_record(), config=config)
     else:
-        record = RunRecord(config, task.name, make_designer(options.designer).label, detect_isolation().describe(),
+        record = RunRecord(config, task.name, make_designer(options.designer, llm=options.llm, run_dir=run_dir).label, detect_isolation().describe(),
                            datetime.now(UTC).isoformat(timespec="seconds"), _versions()["rewardsmith"])
     store.save_record(record)
     summary = run_loop(store, record, view)
@@ -405,17 +408,18 @@ class _BenchView(ProgressView):
 
 
 # -- the command ---------------------------------------------------------------------------------
-def bench_command(args: argparse.Namespace, console: Console) -> int:
+def bench_command(args: argparse.Namespace, console: Console, llm: LLMOptions) -> int:
     """``rewardsmith bench``: progress on the terminal (stderr with ``--json``), the table at the end."""
     tasks = tuple(args.tasks) or DEFAULT_TASKS
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_dir = Path(args.dir) if args.dir else Path(args.out) / f"bench-{stamp}"
     options = BenchOptions(tasks=tasks, out_dir=out_dir.resolve(), designer=args.designer, rounds=args.rounds,
                            samples=args.samples, seeds=args.seeds, seed=args.seed, steps=args.steps,
-                           workers=args.workers)
+                           workers=args.workers, llm=llm, fix_attempts=args.fix_attempts)
     command = " ".join(["rewardsmith bench", *tasks, f"--designer {args.designer}", f"--rounds {args.rounds}",
                         f"--samples {args.samples}", f"--seeds {args.seeds}", f"--seed {args.seed}",
-                        *([f"--steps {args.steps}"] if args.steps else []), f"--workers {args.workers}"])
+                        *([f"--steps {args.steps}"] if args.steps else []), f"--workers {args.workers}",
+                        *([f"--api-base {llm.api_base}"] if llm.api_base else [])])
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
     try:
         report = run_bench(options, progress, command, live=not args.json)

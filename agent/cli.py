@@ -172,7 +172,7 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from agent.bench import bench_command
 
-    return bench_command(args, console)
+    return bench_command(args, console, _llm_options(args, LLMOptions()))
 
 
 def cmd_review(args: argparse.Namespace, console: Console) -> int:
@@ -330,6 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="runs", help="parent of the bench directory (default ./runs)")
     s.add_argument("--dir", default=None, help="bench directory to create or continue (default OUT/bench-<time>)")
     s.add_argument("--json", action="store_true", help="print bench.json (progress goes to stderr)")
+    _add_llm_options(s)
     s.set_defaults(handler=cmd_bench)
 
     s = sub.add_parser("review", help="review a paused round in the terminal and give feedback")

@@ -120,3 +120,15 @@ def test_refused_credentials_end_the_run_in_one_line(fake_llm: FakeLLM, tmp_path
     assert "\n" not in err and SECRET not in err
     assert len(fake_llm.requests) == 1
     assert_no_secret(run_dir(tmp_path))
+
+
+def test_bench_passes_the_llm_options_to_its_design_runs(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("coder", ok(text("good_upright")))
+    code = main(["bench", "cartpole", "--designer", "openai/coder", "--api-base", fake_llm.url, "--rounds", "1",
+                 "--samples", "1", "--seeds", "1", "--steps", "256", "--workers", "2", "--max-tokens", "100000",
+                 "--dir", str(tmp_path / "bench")])
+    assert code == EXIT_OK
+    config = json.loads((tmp_path / "bench" / "cartpole" / "design" / "config.json").read_text())
+    assert config["config"]["llm"]["api_base"] == fake_llm.url and config["config"]["llm"]["max_tokens"] == 100000
+    assert json.loads((tmp_path / "bench" / "bench.json").read_text())["tasks"][0]["task"] == "cartpole"
+    assert_no_secret(tmp_path / "bench")

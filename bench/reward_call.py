@@ -232,7 +232,8 @@ def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, An
         worker_s["end"] = _worker_cpu(self)
         original_close(self)
 
-    rows: dict[str, list[float]] = {k: [] for k in ("share", "parent_us", "worker_us", "inproc_us", "start_s", "run_cpu_s")}
+    rows: dict[str, list[float]] = {k: [] for k in ("share", "parent_us", "worker_us", "inproc_us", "start_s", "run_cpu_s",
+                                                    "calls")}
     with tempfile.TemporaryDirectory() as tmp:
         reward = Path(tmp) / "reward.py"
         reward.write_text(source)
@@ -254,12 +255,13 @@ def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, An
                 rows["inproc_us"].append(sum(shadow_s) / n * 1e6)
                 rows["start_s"].append(worker_s["start"])
                 rows["run_cpu_s"].append(cpu + worker)
+                rows["calls"].append(n)  # one per PPO rollout: the trainer hands the worker a whole rollout
         finally:
             RewardProcess.call, RewardProcess.start, RewardProcess.close = (  # type: ignore[method-assign]
                 original_call, original_start, original_close)
     med = {k: statistics.median(v) for k, v in rows.items()}
     full_cpu = med["run_cpu_s"] * task.train.steps / steps
-    return {"task": task_name, "steps": float(steps), "calls": float(steps // task.train.n_envs),
+    return {"task": task_name, "steps": float(steps), "calls": med["calls"],
             "sandbox_call_parent_us": med["parent_us"], "sandbox_call_worker_us": med["worker_us"],
             "inproc_call_us": med["inproc_us"], "worker_start_cpu_s": med["start_s"], "run_cpu_s": med["run_cpu_s"],
             "share_per_step": med["share"], "task_budget_steps": float(task.train.steps),

@@ -118,9 +118,12 @@ def train(job: TrainJob) -> TrainingResult:
     source: RewardSource
     if job.reward_kind == "candidate":
         assert job.reward_file is not None
-        limits = SandboxLimits(memory_mb=job.memory_mb, call_timeout_s=job.call_timeout_s, max_batch=n_envs)
+        n_steps = ppo_kwargs.get("n_steps", 2048)
+        assert isinstance(n_steps, int)
+        rollout = n_steps * n_envs  # the candidate is called once per rollout, on all of its states
+        limits = SandboxLimits(memory_mb=job.memory_mb, call_timeout_s=job.call_timeout_s, max_batch=rollout)
         process = RewardProcess(Path(job.reward_file).read_text(), adapter.spec, limits)
-        source = CandidateReward(process)
+        source = CandidateReward(process, n_envs)
     else:
         source = EnvReward() if job.reward_kind == "env" else SparseReward()
 
@@ -129,6 +132,12 @@ def train(job: TrainJob) -> TrainingResult:
             return True
 
         def _on_rollout_end(self) -> None:
+            rewards = env.flush()
+            if rewards is not None:  # a deferred reward: put it where SB3 stored zeros, then redo the returns
+                assert isinstance(self.model, PPO)
+                buffer = self.model.rollout_buffer
+                buffer.rewards += rewards.astype(np.float32)  # (n_steps, n_envs); keeps SB3's timeout bootstraps
+                buffer.compute_returns_and_advantage(last_values=self.locals["values"], dones=self.locals["dones"])
             cp = stats.checkpoint(self.num_timesteps)
             for name, value in cp.component_step_means.items():
                 self.logger.record(f"reward/{name}", value)

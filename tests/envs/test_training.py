@@ -75,3 +75,21 @@ def test_evaluation_needs_only_the_policy_and_is_deterministic(tmp_path: Path) -
     assert len(first.heldout.values) == 4 and first.heldout.seeds == heldout
     assert first.heldout.values == again.heldout.values
     assert first.heldout.mean == pytest.approx(float(np.mean(first.heldout.values)))
+
+
+def test_rewards_computed_once_per_rollout_train_exactly_like_per_step_rewards(tmp_path: Path) -> None:
+    """The sandboxed candidate is called once per rollout and its rewards put into SB3's buffer before
+    returns are recomputed; with the env's own reward written as a reward file, the policy must come
+    out bit-identical to training on the env's reward step by step (same seed, two rollouts)."""
+    from envs.adapters.env_rewards import env_reward_file
+
+    per_step, deferred = tmp_path / "env", tmp_path / "file"
+    train(TrainJob(CARTPOLE, "env", None, 4096, 0, str(per_step)))
+    reward_file = env_reward_file("CartPole-v1")
+    assert reward_file is not None
+    result = train(TrainJob(CARTPOLE, "candidate", str(reward_file), 4096, 0, str(deferred)))
+    assert result.status == "ok"
+    with np.load(per_step / POLICY_FILE) as a, np.load(deferred / POLICY_FILE) as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)

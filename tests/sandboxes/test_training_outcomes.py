@@ -1,6 +1,9 @@
 """During training a misbehaving reward becomes the candidate's recorded outcome, never a hung or
 crashed trainer: NaN streaks end training as ``nan``, hangs as ``timeout``, errors as ``crashed``;
-an isolated NaN step is trained through and counted."""
+an isolated NaN step is trained through and counted.
+
+The candidate is called once per PPO rollout (2,048 CartPole steps, step-major rows), so the
+triggers below fire on the first call, and the budget is two rollouts."""
 
 from __future__ import annotations
 
@@ -29,22 +32,23 @@ def compute_reward(state, action):
 """
 
 TRIGGERS = {
-    # honest through the probe's ~30 calls, then NaN for good
-    "nan": "    if n > 40:\n        upright = upright * np.nan\n",
-    "timeout": "    while n > 40:\n        n += 1\n",
-    "crashed": "    if n > 40:\n        upright = upright + np.ones((200_000, 200_000)).sum()\n",
+    # (these bypass the probe: train() is called directly, as a job process would after validation)
+    "nan": "    if n >= 1:\n        upright = upright * np.nan\n",
+    "timeout": "    while n >= 1:\n        n += 1\n",
+    "crashed": "    if n >= 1:\n        upright = upright + np.ones((200_000, 200_000)).sum()\n",
 }
+BUDGET = 4096  # two rollouts of 256 steps × 8 envs
 
 
 @pytest.mark.parametrize("status", sorted(TRIGGERS))
 def test_misbehaviour_during_training_is_recorded(tmp_path: Path, status: str) -> None:
     reward = tmp_path / "reward.py"
     reward.write_text(COUNTER.format(trigger=TRIGGERS[status]))
-    result = train(TrainJob(str(TASK), "candidate", str(reward), 2048, seed=0, out_dir=str(tmp_path),
+    result = train(TrainJob(str(TASK), "candidate", str(reward), BUDGET, seed=0, out_dir=str(tmp_path),
                             call_timeout_s=1.0))
     assert result.status == status
     assert result.policy is None and not (tmp_path / "policy.npz").exists()
-    assert result.steps_done < 2048
+    assert result.steps_done < BUDGET
     saved = json.loads((tmp_path / METRICS_FILE).read_text())
     assert saved["status"] == status and saved["error"]
     if status == "nan":
@@ -54,6 +58,8 @@ def test_misbehaviour_during_training_is_recorded(tmp_path: Path, status: str) -
 
 def test_an_isolated_nan_is_trained_through_and_counted(tmp_path: Path) -> None:
     reward = tmp_path / "reward.py"
-    reward.write_text(COUNTER.format(trigger="    if n == 5:\n        upright = upright / 0.0 * 0.0\n"))
-    result = train(TrainJob(str(TASK), "candidate", str(reward), 2048, seed=0, out_dir=str(tmp_path)))
+    # one NaN, at one environment's first step of the first rollout (STEPS starts as [0]: the first call is n == 2)
+    reward.write_text(COUNTER.format(trigger="    if n == 2:\n        upright = np.where(np.arange(len(upright)) == 5, "
+                                             "np.nan, upright)\n"))
+    result = train(TrainJob(str(TASK), "candidate", str(reward), BUDGET, seed=0, out_dir=str(tmp_path)))
     assert result.status == "ok" and result.nonfinite_steps == 1

@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/rewardsmith run mountain-car --rounds 2 --samples 4
 
 lint: setup
-	$(BIN)/ruff check agent envs sandboxes prompts tests bench
+	$(BIN)/ruff check core agent envs sandboxes prompts tests bench
 
 typecheck: setup
 	$(BIN)/mypy

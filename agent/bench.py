@@ -35,15 +35,15 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.live import Live
 
-from agent.atomic import read_record, write_json, write_text
 from agent.config import LLMOptions, RunConfig, RunRecord
-from agent.errors import ConfigError
 from agent.executor import LocalExecutor
 from agent.progress import ProgressView
 from agent.records import RunSummary
 from agent.scores import hns
 from agent.store import RunStore
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from core.atomic import read_record, write_json, write_text
+from core.errors import ConfigError
 from envs.evaluation import EvaluationResult, seed_sets
 from envs.tasks import Task, load_task
 from envs.training import RewardKind, TrainingResult

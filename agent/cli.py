@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from agent.config import LLMOptions, RunConfig, RunRecord, default_workers
-from agent.errors import ConfigError, RewardSmithError
+from core.errors import ConfigError, RewardSmithError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -12,11 +12,11 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
-from agent.atomic import write_json, write_text
-from agent.errors import ConfigError
 from agent.executor import LocalExecutor
 from agent.progress import ProgressView
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from core.atomic import write_json, write_text
+from core.errors import ConfigError
 from envs.evaluation import EvaluationResult, seed_sets
 from envs.rollout import random_rollout
 from envs.tasks import load_task

@@ -8,7 +8,6 @@ steps write atomically; this module only reports how each process ended.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -19,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from agent.atomic import read_record, write_json
+from core.atomic import read_record, write_json
+from core.procs import kill_group
 from envs.training import Progress
 
 StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped"]
@@ -111,7 +111,7 @@ class LocalExecutor:
                         done[job.pipeline.key] = job.outcomes + skipped
         except BaseException:
             for job in running:
-                _kill(job.proc)
+                kill_group(job.proc, wait_s=10)
                 job.log.close()
             raise
         return done
@@ -124,7 +124,7 @@ class LocalExecutor:
         log = step.log_file.open("ab")
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", **step.env)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "envs.jobs", step.kind, str(step.spec_file)],
+            [sys.executable, "-m", "envs.jobs", step.kind, str(step.spec_file), str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
         )
         emit(ExecutorEvent(pipeline.key, step.kind, "started"))
@@ -138,7 +138,7 @@ class LocalExecutor:
             self._report_progress(job, step, emit)
             return None
         if code is None:
-            _kill(job.proc)
+            kill_group(job.proc, wait_s=10)
             outcome = StepOutcome(step.kind, "timeout", elapsed, f"killed after the {step.timeout_s:g} s limit")
         elif code == 0:
             outcome = StepOutcome(step.kind, "ok", elapsed)
@@ -165,13 +165,6 @@ class LocalExecutor:
         except (OSError, ValueError):
             return
         emit(ExecutorEvent(job.pipeline.key, step.kind, "progress", progress.done / max(progress.total, 1)))
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
 
 
 def _describe_exit(code: int, log_file: Path) -> str:

@@ -33,11 +33,11 @@ from types import ModuleType
 from typing import Any, Literal
 
 from agent.config import LLMOptions
-from agent.errors import BudgetExhausted, DesignerError
 from agent.llm_errors import classify, fatal_message, n_rejected, provider_message, redact, retry_after_s
 from agent.prompting import Message
 from agent.records import Usage
 from agent.responses import CallRequest, ResponseStore, StoredCall
+from core.errors import BudgetExhausted, DesignerError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import time
 from agent import review, stages
 from agent.config import RunRecord
 from agent.designers import DesignRequest, make_designer
-from agent.errors import DesignerStopped, FitnessError
 from agent.executor import LocalExecutor
 from agent.feedback import select_incumbent
 from agent.progress import ProgressView
@@ -22,6 +21,7 @@ from agent.review import RoundReviewer
 from agent.store import RunStore
 from agent.summary import summarize
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from core.errors import DesignerStopped, FitnessError
 from envs.evaluation import seed_sets
 from envs.fitness import compute_fitness
 from envs.rollout import StateSample, random_rollout

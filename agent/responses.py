@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.atomic import read_record, write_json
-from agent.errors import RunStoreError
 from agent.prompting import Message
 from agent.records import Usage
+from core.atomic import read_record, write_json
+from core.errors import RunStoreError
 
 RESPONSES_DIR = "responses"
 

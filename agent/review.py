@@ -19,26 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from agent.atomic import read_record, write_json
 from agent.config import RunConfig
-from agent.errors import RewardSmithError, RunStoreError
 from agent.feedback import automatic_feedback, human_feedback
 from agent.human import Guidance, HumanFeedback, LockedComponent, ReviewRequest, check_constraints, component_form
 from agent.preferences import PreferenceOracle, hide_fitness, preference_scores
 from agent.records import Candidate, CandidateResult, RoundFeedback
 from agent.store import RunStore
+from core.atomic import read_record, write_json
+from core.errors import ReviewError, ReviewPending, RunStoreError
 
 _CID = re.compile(r"^r(\d{2,})c(\d{2,})$")
-
-
-class ReviewError(RewardSmithError):
-    """Feedback that cannot be accepted (unknown candidate, rejected edit, malformed file, wrong round)."""
-
-
-class ReviewPending(RewardSmithError):
-    """The round still waits for review; the run stops here and ``resume`` continues it."""
-
-    exit_code = 3
 
 
 class RoundReviewer(Protocol):

@@ -23,7 +23,6 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.atomic import write_text
 from agent.human import HumanFeedback, LockedComponent, PairChoice
 from agent.records import CandidateResult
 from agent.review import (
@@ -37,6 +36,7 @@ from agent.review import (
     submit_feedback,
     video_path,
 )
+from core.atomic import write_text
 
 T = TypeVar("T")
 Ask = Callable[[str], str]

@@ -10,15 +10,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from agent.analyze import critique
-from agent.atomic import write_bytes, write_json
 from agent.designers import Designer, DesignRequest, FixingDesigner
-from agent.errors import DesignerStopped
 from agent.extract import ExtractionError, extract_reward
 from agent.human import HumanFeedback, check_constraints
 from agent.prompting import fix_messages, to_markdown
 from agent.records import Candidate, CandidateResult, Completion, Usage
 from agent.responses import ResponseStore
 from agent.store import RunStore
+from core.atomic import write_bytes, write_json
+from core.errors import DesignerStopped
 from envs.evaluation import EvaluationResult
 from envs.rollout import StateSample
 from envs.tasks import Task

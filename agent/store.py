@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from agent.atomic import read_record, write_json, write_text
 from agent.config import RunRecord
-from agent.errors import RunStoreError
 from agent.records import Candidate, CandidateResult, Critique, RoundFeedback, RunSummary
+from core.atomic import read_record, write_json, write_text
+from core.errors import RunStoreError
 from envs.evaluation import FITNESS_FILE, EvaluationResult
 from envs.training import METRICS_FILE, POLICY_FILE, TrainingResult
 from sandboxes.validate import ValidationReport

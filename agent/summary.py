@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from agent.atomic import write_text
 from agent.config import RunRecord
 from agent.feedback import select_best, select_incumbent
 from agent.records import BaselineScore, CandidateResult, RoundFeedback, RoundSummary, RunSummary
@@ -12,6 +11,7 @@ from agent.responses import ResponseStore
 from agent.scores import hns
 from agent.store import RunStore, evaluation_result, training_result
 from agent.trainer import TrainTarget
+from core.atomic import write_text
 from envs.tasks import Task
 
 

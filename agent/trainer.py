@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.atomic import write_json
 from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline, StepOutcome
 from agent.store import evaluation_result, has_policy, training_result
+from core.atomic import write_json
 from envs.evaluation import FITNESS_FILE, EvalJob, EvaluationResult
 from envs.tasks import Task
 from envs.training import (

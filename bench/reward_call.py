@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.state import ActionSpec, StateField, StateSpec
+from core.state import ActionSpec, StateField, StateSpec
 from sandboxes.client import RewardProcess, SandboxLimits
 from sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation
 from sandboxes.validate import validate_source

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.atomic import write_json
+from core.atomic import write_json
 from envs.adapters import StateAdapter
 from envs.fitness import Episode, compute_fitness
 from envs.training import PolicyConfig, policy_config_of

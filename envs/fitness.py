@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import FitnessError, TaskError
-from envs.state import StateBatch, StateSpec
+from core.errors import FitnessError, TaskError
+from core.state import StateBatch, StateSpec
 
 
 @dataclass(frozen=True)

@@ -7,41 +7,39 @@ file says why); anything else = crashed (the log says why).
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
 import sys
 from pathlib import Path
 
-from agent.atomic import read_record
-from envs.evaluation import EvalJob, evaluate
-from envs.training import TrainJob, train
-from envs.video import VideoJob, record_video
+from core.procs import die_with_parent
 
 NO_POLICY = 3
 
 
-def die_with_parent() -> None:
-    """Jobs run in their own session (so a timeout can kill their group); if the orchestrator is
-    killed outright they must not live on as orphans writing into the run directory."""
-    parent = os.getppid()
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        sys.exit(1)
-
-
 def main(argv: list[str]) -> int:
-    die_with_parent()
-    if len(argv) != 2 or argv[0] not in ("train", "evaluate", "video"):
-        print("usage: python -m envs.jobs train|evaluate|video JOB.json", file=sys.stderr)
+    """Run one job. ``argv``: ``KIND JOB.json [PARENT_PID]``.
+
+    Death-with-parent is armed before anything heavy is imported (torch and SB3 take 1-2 s), with the
+    orchestrator's pid passed down: a kill of the orchestrator at any moment leaves no job behind.
+    """
+    if len(argv) not in (2, 3) or argv[0] not in ("train", "evaluate", "video"):
+        print("usage: python -m envs.jobs train|evaluate|video JOB.json [PARENT_PID]", file=sys.stderr)
         return 2
+    die_with_parent(int(argv[2]) if len(argv) == 3 else None)
+    from core.atomic import read_record
+
     kind, path = argv[0], Path(argv[1])
     if kind == "train":
+        from envs.training import TrainJob, train
+
         result = train(read_record(path, TrainJob))
         return 0 if result.trained else NO_POLICY
     if kind == "video":
+        from envs.video import VideoJob, record_video
+
         record_video(read_record(path, VideoJob))  # a render failure is recorded in video.json, not raised
         return 0
+    from envs.evaluation import EvalJob, evaluate
+
     evaluate(read_record(path, EvalJob))
     return 0
 

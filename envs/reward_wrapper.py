@@ -23,9 +23,9 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
+from core.state import StateSpec
 from envs.adapters import StateAdapter
 from envs.fitness import Episode, FitnessFn, compute_fitness
-from envs.state import StateSpec
 from envs.train_stats import TrainingStats
 from sandboxes.client import RewardProcess
 

@@ -15,7 +15,7 @@ class StateSample:
     """Recorded post-step states and the actions that led to them.
 
     Attributes:
-        states: ``(N, D)`` float64 flat state rows (see :class:`envs.state.StateSpec`).
+        states: ``(N, D)`` float64 flat state rows (see :class:`core.state.StateSpec`).
         actions: ``(N, A)`` float64 actions; the row of a reset state holds zeros.
         episodes: finished episodes seen during the rollout (for checking the fitness function).
     """

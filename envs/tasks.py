@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
-from agent.errors import TaskError
+from core.errors import TaskError
 from envs.adapters import StateAdapter
 from envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
 from envs.adapters.mujoco import MUJOCO_ADAPTERS

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agent.atomic import write_json
+from core.atomic import write_json
 from envs.tasks import Task
 from envs.train_stats import Checkpoint, TrainingStats
 

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from agent.atomic import write_json
+from core.atomic import write_json
 
 VIDEO_FILE = "video.mp4"
 VIDEO_RESULT = "video.json"

@@ -7,7 +7,6 @@ results) are raised as :class:`CandidateFault`, which callers turn into report f
 
 from __future__ import annotations
 
-import contextlib
 import json
 import mmap
 import os
@@ -23,8 +22,9 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from agent.errors import SandboxError
-from envs.state import StateSpec
+from core.errors import SandboxError
+from core.procs import kill_group
+from core.state import StateSpec
 from sandboxes import policy, protocol
 from sandboxes.isolation import Isolation, detect_isolation
 
@@ -102,7 +102,7 @@ class RewardProcess:
         """Spawn the worker, wait for its hello, and load the candidate module.
 
         Raises :class:`CandidateFault` when the candidate's module fails to load, and
-        :class:`~agent.errors.SandboxError` when the sandbox itself cannot be set up.
+        :class:`~core.errors.SandboxError` when the sandbox itself cannot be set up.
         """
         lim, iso = self.limits, self.isolation
         d, a = self.spec.size, self.spec.action.dim
@@ -180,7 +180,7 @@ class RewardProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        _kill_group(proc)
+        kill_group(proc)
         for fd in (self._req, self._resp):
             os.close(fd)
         self._stderr.close()
@@ -292,8 +292,3 @@ def _component_names(value: object) -> list[str]:
     return value
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5.0)

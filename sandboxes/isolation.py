@@ -5,7 +5,7 @@ is the one actually in force:
 
 1. ``bubblewrap`` — the worker runs in new user, pid, network, ipc, uts and cgroup namespaces as
    uid 65534, sees only read-only binds of the system libraries, the Python installation and the two
-   project modules it needs (``sandboxes/``, ``envs/state.py``), a private ``/tmp`` and a minimal
+   project modules it needs (``sandboxes/``, ``core/state.py``, ``core/procs.py``), a private ``/tmp`` and a minimal
    ``/dev``; it dies with its parent. No network, no project files, no run directories.
 2. ``namespaces`` (``unshare``) — new network, ipc and uts namespaces only: no network, but the
    file system is the host's (seccomp is then what keeps files out of reach).
@@ -129,11 +129,13 @@ def _python_binds() -> list[str]:
 
 
 def _project_binds() -> list[str]:
-    """Only what the worker imports: ``sandboxes/`` and ``envs/state.py`` (never tasks or fitness)."""
+    """Only what the worker imports: ``sandboxes/``, ``core/state.py`` and ``core/procs.py`` (never
+    tasks, fitness functions or the rest of ``core``)."""
     root = SANDBOX_ROOT
-    return ["--ro-bind", str(PROJECT_ROOT / "sandboxes"), f"{root}/sandboxes",
-            "--ro-bind", str(PROJECT_ROOT / "envs" / "__init__.py"), f"{root}/envs/__init__.py",
-            "--ro-bind", str(PROJECT_ROOT / "envs" / "state.py"), f"{root}/envs/state.py"]
+    binds = ["--ro-bind", str(PROJECT_ROOT / "sandboxes"), f"{root}/sandboxes"]
+    for name in ("__init__.py", "state.py", "procs.py"):
+        binds += ["--ro-bind", str(PROJECT_ROOT / "core" / name), f"{root}/core/{name}"]
+    return binds
 
 
 def bubblewrap_prefix(user_namespace: bool = True) -> tuple[str, ...]:

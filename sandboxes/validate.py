@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from envs.state import StateSpec
+from core.state import StateSpec
 from sandboxes.client import CandidateFault, RewardOutput, RewardProcess, SandboxLimits
 from sandboxes.isolation import Isolation
 from sandboxes.static import check_source

@@ -11,14 +11,12 @@ a convenience that gives clear errors, not the security boundary (that is the OS
 
 from __future__ import annotations
 
-import ctypes
 import json
 import linecache
 import math
 import mmap
 import os
 import resource
-import signal
 import sys
 import time
 import traceback
@@ -31,18 +29,12 @@ import numpy.fft
 import numpy.linalg
 import numpy.random
 
-from envs.state import StateBatch
+from core.procs import die_with_parent
+from core.state import StateBatch
 from sandboxes import policy, protocol, seccomp
 
 _FILENAME = "reward.py"
 _MAX_PRINT = 4096
-
-
-def _die_with_parent(parent_pid: int | None) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl took effect
-        raise SystemExit(1)
 
 
 def _preload() -> None:
@@ -265,7 +257,7 @@ def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
-    _die_with_parent(cfg.get("parent_pid"))
+    die_with_parent(cfg.get("parent_pid"))
     _preload()
     worker = _Worker(cfg)
     _limit_resources(cfg["memory_mb"])

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.atomic import read_record
 from agent.config import LLMOptions, RunRecord
 from agent.designers.base import DesignRequest
-from agent.errors import DesignerError, DesignerUnavailable
 from agent.llm import CallFailed, LLMClient, Reply, RetryPolicy
 from agent.prompting import Message
 from agent.records import Completion
 from agent.responses import ResponseStore
+from core.atomic import read_record
+from core.errors import DesignerError, DesignerUnavailable
 
 
 @dataclass

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.designers.base import DesignRequest
-from agent.errors import DesignerError
 from agent.records import Completion
+from core.errors import DesignerError
 
 
 @dataclass

@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from envs.state import StateField, StateSpec
+from core.state import StateField, StateSpec
 
 TermKind = Literal["closeness", "distance", "reached", "progress", "magnitude", "damping", "action_cost", "alive"]
 GENOME_TAG = "# rewardsmith-genome: "

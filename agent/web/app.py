@@ -13,11 +13,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from agent.errors import RewardSmithError
 from agent.human import HumanFeedback, LockedComponent, PairChoice
 from agent.review import ReviewError, load_result, open_session, submit_feedback
 from agent.store import RunStore
 from agent.web import views
+from core.errors import RewardSmithError
 from envs.video import VIDEO_FILE
 
 TEMPLATES = Path(__file__).parent / "templates"

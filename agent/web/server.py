@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from agent.errors import ConfigError
+from core.errors import ConfigError
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

@@ -13,11 +13,11 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
 
-from agent.errors import RewardSmithError
 from agent.human import HumanFeedback, ReviewRequest
 from agent.records import CandidateResult, RoundFeedback, RunSummary, Usage
 from agent.review import load_request, load_result, paused_round, round_results, store_human
 from agent.store import RunStore
+from core.errors import RewardSmithError
 from envs.video import VIDEO_FILE, VIDEO_RESULT, VideoResult
 
 CODE_CSS = HtmlFormatter(cssclass="hl").get_style_defs(".hl")
@@ -106,7 +106,7 @@ def card(store: RunStore, run: str, r: CandidateResult) -> Card:
     note = ""
     if video is None:
         try:
-            from agent.atomic import read_record
+            from core.atomic import read_record
 
             vr = read_record(d / VIDEO_RESULT, VideoResult) if (d / VIDEO_RESULT).is_file() else None
         except ValueError:

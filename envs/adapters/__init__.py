@@ -1,6 +1,6 @@
 """State adapters: read an environment's post-step state into named, batch-first fields.
 
-An adapter owns the :class:`~envs.state.StateSpec` of one Gymnasium environment id and knows how to
+An adapter owns the :class:`~core.state.StateSpec` of one Gymnasium environment id and knows how to
 build the environment and read one flat state row from it after each step. The registry maps
 environment ids to adapters; a user task file may name its own adapter as ``"path.py:ClassName"``.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.state import StateSpec
+from core.state import StateSpec
 
 
 class StateAdapter(ABC):

@@ -11,8 +11,8 @@ import math
 import gymnasium as gym
 import numpy as np
 
+from core.state import ActionSpec, StateField, StateSpec
 from envs.adapters import StateAdapter
-from envs.state import ActionSpec, StateField, StateSpec
 
 
 class CartPoleAdapter(StateAdapter):

@@ -22,8 +22,8 @@ import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
+from core.state import ActionSpec, StateField, StateSpec
 from envs.adapters import StateAdapter
-from envs.state import ActionSpec, StateField, StateSpec
 
 Values = Mapping[str, ArrayLike]
 _log = logging.getLogger(__name__)

@@ -18,11 +18,11 @@ import pytest
 from fake_llm import FakeLLM, Reply, error, ok
 
 from agent.config import LLMOptions
-from agent.errors import BudgetExhausted, DesignerError
 from agent.llm import CallFailed, LLMClient, RetryPolicy
 from agent.llm_errors import redact, retry_after_s
 from agent.prompting import Message
 from agent.responses import ResponseStore
+from core.errors import BudgetExhausted, DesignerError
 
 MESSAGES = (Message("system", "You write reward functions."), Message("user", "Write one for CartPole."))
 SECRET = "sk-test-SECRET-0123456789abcdef"

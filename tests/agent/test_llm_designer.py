@@ -19,11 +19,11 @@ from agent.designers import DesignRequest, FixingDesigner, make_designer
 from agent.designers.llm import LLMDesigner
 from agent.designers.offline import OfflineDesigner
 from agent.designers.scripted import ScriptedDesigner
-from agent.errors import DesignerUnavailable
 from agent.llm import RetryPolicy
 from agent.prompting import round_messages
 from agent.records import Candidate
 from agent.store import RunStore
+from core.errors import DesignerUnavailable
 from envs.rollout import StateSample, random_rollout
 from envs.tasks import Task, load_task
 
@@ -190,8 +190,8 @@ def test_a_failed_fix_call_leaves_the_candidate_rejected(fake_llm: FakeLLM, tmp_
 
 def test_replay_designer_reuses_another_runs_answers(fake_llm: FakeLLM, tmp_path: Path,
                                                      cartpole: tuple[Task, StateSample]) -> None:
-    from agent.atomic import write_json
     from agent.config import RunConfig, RunRecord
+    from core.atomic import write_json
 
     task, _ = cartpole
     fake_llm.script("coder", ok(text("good_upright"), text("good_alive")))

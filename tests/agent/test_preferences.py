@@ -109,7 +109,7 @@ def test_offline_designer_ranks_by_preference_when_fitness_is_hidden() -> None:
 
 
 def test_reviewed_run_directory_records_round_trip(tmp_path: Path) -> None:
-    from agent.atomic import read_record, write_json
+    from core.atomic import read_record, write_json
 
     feedback = HumanFeedback(1, "web", best="r01c01", locked=(LockedComponent("a", "r01c01", "W * x"),))
     write_json(tmp_path / "human.json", feedback)

@@ -11,13 +11,13 @@ import pytest
 from conftest import copy_run
 from rich.console import Console
 
-from agent.errors import RunStoreError
 from agent.human import HumanFeedback, LockedComponent, check_constraints, component_form
 from agent.loop import run_loop
 from agent.progress import ProgressView
 from agent.review import ReviewError, ReviewPending, open_session, store_human, submit_feedback
 from agent.review_terminal import TerminalReviewer
 from agent.store import RunStore
+from core.errors import RunStoreError
 
 
 def _components(run: Path, cid: str) -> list[str]:

@@ -8,9 +8,9 @@ import pytest
 from conftest import copy_run
 from fastapi.testclient import TestClient
 
-from agent.errors import ConfigError
 from agent.web.app import create_app
 from agent.web.server import check_bind
+from core.errors import ConfigError
 
 
 def test_binding_beyond_localhost_needs_a_token() -> None:

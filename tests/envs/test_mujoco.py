@@ -11,11 +11,11 @@ import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agent.designers.terms import term_pool
+from core.state import StateSpec
 from envs.adapters.env_rewards import env_reward_file
 from envs.fitness import Episode, compute_fitness, forward_distance, neg_object_goal_distance, neg_target_distance
 from envs.reward_wrapper import STATE_KEY, StateCapture
 from envs.rollout import random_rollout
-from envs.state import StateSpec
 from envs.tasks import load_task
 from sandboxes.validate import validate_source
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.state import ActionSpec, StateField, StateSpec
+from core.state import ActionSpec, StateField, StateSpec
 
 SPEC = StateSpec(
     fields=(StateField("x_velocity", (), "m/s", "forward speed", kind="velocity", forward_sign=1),

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.errors import FitnessError, TaskError
 from agent.loop import check_fitness
+from core.errors import FitnessError, TaskError
 from envs.fitness import compute_fitness
 from envs.rollout import random_rollout
 from envs.tasks import builtin_task_files, load_task

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.state import StateSpec
 from envs.rollout import StateSample, random_rollout
-from envs.state import StateSpec
 from envs.tasks import Task, load_task
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.errors import SandboxError
+from core.errors import SandboxError
+from core.state import StateSpec
 from envs.rollout import StateSample
-from envs.state import StateSpec
 from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
 from sandboxes.isolation import Isolation
 

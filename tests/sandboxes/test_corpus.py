@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.state import StateSpec
 from envs.rollout import StateSample
-from envs.state import StateSpec
 from sandboxes.client import SandboxLimits
 from sandboxes.validate import validate_source
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.state import StateSpec
 from envs.rollout import StateSample
-from envs.state import StateSpec
 from sandboxes.client import RewardProcess
 from sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation, try_bubblewrap
 from sandboxes.seccomp import availability as seccomp_missing

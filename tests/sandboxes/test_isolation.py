@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from envs.state import StateSpec
+from core.state import StateSpec
 from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
 from sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation, try_bubblewrap, try_namespaces
 

@@ -50,3 +50,13 @@ class BudgetExhausted(DesignerStopped):
 
 class DesignerUnavailable(DesignerStopped):
     """Every call of a round failed on transient errors (rate limits, server errors, timeouts) after retries."""
+
+
+class ReviewError(RewardSmithError):
+    """Feedback that cannot be accepted (unknown candidate, rejected edit, malformed file, wrong round)."""
+
+
+class ReviewPending(RewardSmithError):
+    """The round still waits for review; the run stops here and ``resume`` continues it."""
+
+    exit_code = 3

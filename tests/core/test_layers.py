@@ -1,0 +1,79 @@
+"""The packages form layers that point one way: core <- sandboxes <- envs <- agent (DESIGN.md).
+
+Every import in the source (top-level and inside functions) is read with ``ast``; a lower layer never
+imports a higher one, and no two modules import each other, directly or through a chain.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS = ["core", "sandboxes", "envs", "agent"]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for layer in LAYERS for p in (ROOT / layer).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph[name] = {imp for imp in _imports(path) if imp in modules and imp != name}
+    return graph
+
+
+def test_no_package_imports_a_higher_layer() -> None:
+    upward = []
+    for module, targets in _graph().items():
+        own = LAYERS.index(module.split(".")[0])
+        upward += [f"{module} -> {t}" for t in targets if LAYERS.index(t.split(".")[0]) > own]
+    assert upward == []
+
+
+def test_no_import_cycles_between_modules() -> None:
+    graph = _graph()
+    # A package's __init__ importing its own submodule is not a cycle through other code.
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt.startswith(node + ".") and node.count(".") < nxt.count("."):
+                continue
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt):], nxt])
+            elif nxt not in state:
+                visit(nxt, stack)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+    assert cycles == []
+
+
+def test_the_graph_is_read_from_real_imports() -> None:
+    graph = _graph()
+    assert "core.state" in graph["sandboxes.worker"]
+    assert "core.atomic" in graph["agent.store"]

@@ -1,0 +1,1 @@
+"""The JAX training backend: vectorized environments, the K-candidate PPO round, reward-module checks."""

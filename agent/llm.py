@@ -5,14 +5,20 @@ What the LLM backend note measured decides how litellm is called here:
 - litellm is imported lazily (3-5 s, 3000 modules) and only by a designer that makes a call, with
   ``LITELLM_OFFLINE_MODE`` set first so it never fetches price maps or tokenizers on its own; its
   debug output is switched off.
-- Every call passes ``timeout=`` (litellm's default is 6000 s) and ``num_retries=0, max_retries=0``:
-  retries belong to :class:`LLMClient` — only transient errors (429, 5xx, timeouts, dropped
-  connections, unparsable bodies), exponential backoff with jitter and a cap, ``Retry-After`` honoured.
-  Errors that won't heal (credentials, unknown model, bad request) raise :class:`DesignerError` at
-  once with one line naming the model and what to check.
+- Every call passes ``timeout=`` (litellm's default is 6000 s) and ``num_retries=0, max_retries=0``.
+  That timeout bounds each socket read, not the call (a server trickling a byte every 4 s held a call
+  600 s with a 10 s timeout), so each attempt also runs in a worker thread under a whole-call deadline
+  of the same length; past it the attempt counts as a timeout. Retries belong to :class:`LLMClient` —
+  only transient errors (429, 5xx, timeouts, dropped connections, unparsable bodies), exponential
+  backoff with jitter and a cap, ``Retry-After`` honoured. Errors that won't heal (credentials,
+  unknown model, bad request) raise :class:`DesignerError` at once with one line naming the model
+  and what to check.
 - ``n`` is asked for where litellm says the provider takes it, and the choices that came back are
   always counted: many servers ignore or reject ``n``, so single calls (bounded concurrency) top up.
 - Every answer is stored (:mod:`agent.responses`) before it is used; a stored answer is never paid twice.
+  What is kept is capped: at most ``n`` choices, each text at most :data:`MAX_ANSWER_BYTES` (a server
+  once sent 64 choices of 512 KB per call), so a huge answer is neither stored whole nor sent back
+  in a fix prompt.
 - API keys stay in the provider's environment variables; any key value is scrubbed from every error
   message and every stored text.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import threading
 import time
@@ -38,6 +45,12 @@ from agent.prompting import Message
 from agent.records import Usage
 from agent.responses import CallRequest, ResponseStore, StoredCall
 from core.errors import BudgetExhausted, DesignerError
+
+MAX_ANSWER_BYTES = 64 * 1024
+"""Longest text kept of one choice (UTF-8 bytes); the rest is cut, and the cut is marked in the text."""
+RAW_BYTES_PER_CHOICE = 2 * MAX_ANSWER_BYTES
+"""Largest raw response body kept for audit, per choice asked for (after capping each of its strings to
+:data:`MAX_ANSWER_BYTES`: content and a reasoning text fit); beyond it only a note is kept."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,10 @@ class CallFailed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class DeadlineExceeded(Exception):
+    """An attempt ran past its whole-call deadline (the socket may still be trickling bytes)."""
 
 
 class _Rejected(Exception):
@@ -198,9 +215,9 @@ class LLMClient:
         for attempt in range(1, self.retry.max_attempts + 1):
             started = time.monotonic()
             try:
-                response = litellm.completion(**kwargs)
+                response = _within(self.options.timeout_s, litellm.completion, kwargs)
             except Exception as exc:
-                kind = classify(exc)
+                kind = "transient" if isinstance(exc, DeadlineExceeded) else classify(exc)
                 if kind is None:
                     raise
                 if kind == "fatal":
@@ -208,7 +225,8 @@ class LLMClient:
                 wait, why = self._wait(attempt, exc)
                 if attempt == self.retry.max_attempts or wait is None:
                     status = getattr(exc, "status_code", None)
-                    detail = f"{type(exc).__name__}{f' ({status})' if status else ''}: {provider_message(exc)}"
+                    name = "Timeout" if isinstance(exc, DeadlineExceeded) else type(exc).__name__
+                    detail = f"{name}{f' ({status})' if status else ''}: {provider_message(exc)}"
                     raise CallFailed(redact(f"designer {self.model}: {detail} (gave up after {attempt} "
                                             f"attempt{'s' if attempt > 1 else ''}{why})")) from None
                 self.sleep(wait)
@@ -246,10 +264,10 @@ class LLMClient:
 
     def _record(self, request: CallRequest, response: Any, latency_s: float) -> StoredCall:
         texts, reasons = [], []
-        for choice in response.choices:
+        for choice in list(response.choices)[:request.n]:  # a server may send more than asked for: not kept
             message = choice.message
             text = message.content or getattr(message, "refusal", None) or ""
-            texts.append(redact(str(text)))
+            texts.append(cap_text(redact(str(text))))
             reasons.append(choice.finish_reason)
         usage = getattr(response, "usage", None)
         tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -257,7 +275,7 @@ class LLMClient:
         call = StoredCall(
             key=request.key, request=request, texts=tuple(texts), finish_reasons=tuple(reasons),
             usage=Usage(tokens_in, tokens_out, self._cost(response, tokens_in, tokens_out), round(latency_s, 3), 1),
-            created=datetime.now(UTC).isoformat(timespec="seconds"), raw=_raw(response),
+            created=datetime.now(UTC).isoformat(timespec="seconds"), raw=_raw(response, request.n),
         )
         if self.store is not None:
             self.store.put(call)
@@ -380,10 +398,60 @@ def _split(usage: Usage, n: int) -> list[Usage]:
     return [Usage(tin + (i < rin), tout + (i < rout), cost, usage.latency_s, 1) for i in range(n)]
 
 
-def _raw(response: Any) -> dict[str, Any]:
-    """The response body as a JSON object, credentials scrubbed."""
+def _within(deadline_s: float, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """``fn(**kwargs)`` in a worker thread; :class:`DeadlineExceeded` if it has not returned within ``deadline_s``.
+
+    The worker is a daemon thread: an abandoned call cannot be interrupted from outside (its own read
+    timeout ends it once the server stops sending), and it must not keep the process alive.
+    """
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def work() -> None:
+        try:
+            box.put((True, fn(**kwargs)))
+        except BaseException as exc:  # handed to the caller's thread, which decides
+            box.put((False, exc))
+
+    threading.Thread(target=work, name="llm-call", daemon=True).start()
     try:
-        data = json.loads(redact(json.dumps(response.model_dump(), default=str)))
+        ok, value = box.get(timeout=deadline_s)
+    except queue.Empty:
+        raise DeadlineExceeded(f"no complete answer within the {deadline_s:g} s deadline of the whole call") from None
+    if not ok:
+        raise value
+    return value
+
+
+def cap_text(text: str, limit: int = MAX_ANSWER_BYTES) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes (at a character boundary), with a note saying it was cut."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    kept = data[:limit].decode("utf-8", "ignore")
+    return kept + f"\n[RewardSmith cut this answer here: {len(data):,} bytes, more than the {limit:,}-byte limit]"
+
+
+def _capped(value: Any) -> Any:
+    if isinstance(value, str):
+        return cap_text(value)
+    if isinstance(value, list):
+        return [_capped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _capped(v) for k, v in value.items()}
+    return value
+
+
+def _raw(response: Any, n: int) -> dict[str, Any]:
+    """The response body as a JSON object, credentials scrubbed, at most ``n`` choices, every string capped."""
+    try:
+        data = response.model_dump()
+        if isinstance(data.get("choices"), list):
+            data["choices"] = data["choices"][:n]
+        text = redact(json.dumps(_capped(data), default=str, ensure_ascii=False))
     except (AttributeError, TypeError, ValueError):
         return {}
+    size, limit = len(text.encode("utf-8", "surrogatepass")), n * RAW_BYTES_PER_CHOICE + MAX_ANSWER_BYTES
+    if size > limit:
+        return {"omitted": f"response body of {size:,} bytes after capping its texts, more than the {limit:,}-byte limit"}
+    data = json.loads(text)
     return data if isinstance(data, dict) else {}

@@ -23,11 +23,26 @@ def secret_values(env: dict[str, str] | None = None) -> list[str]:
     return sorted({v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8}, key=len, reverse=True)
 
 
+# A bearer token as RFC 6750 spells it (token68), on the same line as "Bearer", not ending in a sentence's
+# full stop. Only the token itself is replaced: the quote, comma or newline after it, and ordinary prose
+# ("Bearer authentication", "Bearer <YOUR_KEY>") stay as they were.
+_BEARER = re.compile(r"(?<![A-Za-z])(Bearer[ \t]+)([A-Za-z0-9._~+/-]*[A-Za-z0-9_~+/-]=*)")
+_MIN_TOKEN = 8
+_LONG_TOKEN = 24
+"""A token shorter than this is redacted only if it holds a digit (words are not keys)."""
+
+
+def _bearer(match: re.Match[str]) -> str:
+    token = match.group(2)
+    looks_like_key = len(token) >= _LONG_TOKEN or (len(token) >= _MIN_TOKEN and any(c.isdigit() for c in token))
+    return match.group(1) + "***" if looks_like_key else match.group(0)
+
+
 def redact(text: str, secrets: list[str] | None = None) -> str:
     """``text`` with every credential value (and anything shaped like a bearer key) replaced by ``***``."""
     for value in secret_values() if secrets is None else secrets:
         text = text.replace(value, "***")
-    return re.sub(r"(Bearer\s+)\S+", r"\1***", text)
+    return _BEARER.sub(_bearer, text)
 
 
 # -- error classes ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Tests drive RewardSmith's LLM designer through litellm and the openai SDK against it, so the real
 HTTP path is exercised: ``n`` honoured or ignored, error statuses with ``Retry-After``, hangs past
-the client's timeout, malformed JSON, empty content, refusals. Replies are scripted per model name
+the client's timeout, a body trickled byte by byte, malformed JSON, empty content, refusals. Replies are scripted per model name
 (the part after litellm's ``openai/`` prefix); every request is recorded, headers included, so a
 test can count attempts and check what was sent.
 """
@@ -27,6 +27,8 @@ class Reply:
     """Choice contents; with ``honour_n`` the server returns ``n`` choices, cycling through these."""
     honour_n: bool = True
     """False: answer one choice whatever ``n`` asks (llama-cpp-python, Ollama's /v1)."""
+    choices: int | None = None
+    """Answer exactly this many choices whatever ``n`` asks (a misbehaving server sending more)."""
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     body: str | None = None
@@ -37,6 +39,8 @@ class Reply:
     """An OpenAI-style structured refusal: ``content`` null, ``refusal`` set."""
     reject_n: bool = False
     """Answer 400 to any ``n`` > 1, as llama.cpp's server does."""
+    trickle_s: float = 0.0
+    """Send the headers at once, then the body one byte every ``trickle_s`` seconds (no read ever times out)."""
 
 
 def ok(*texts: str, honour_n: bool = True) -> Reply:
@@ -107,7 +111,7 @@ def _choices(reply: Reply, n: int) -> list[dict[str, Any]]:
     if reply.refusal is not None:
         return [{"index": 0, "finish_reason": "stop",
                  "message": {"role": "assistant", "content": None, "refusal": reply.refusal}}]
-    count = n if reply.honour_n else 1
+    count = reply.choices if reply.choices is not None else n if reply.honour_n else 1
     texts = reply.texts or ("",)
     return [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": texts[i % len(texts)]}}
             for i in range(count)]
@@ -152,11 +156,11 @@ def _handler(state: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 message = "Field 'n': Value must be between 1 <= value <= 1"
                 self._send(400, json.dumps({"error": {"message": message, "type": "invalid_request_error"}}), ())
             elif reply.body is not None:
-                self._send(reply.status, reply.body, reply.headers)
+                self._send(reply.status, reply.body, reply.headers, reply.trickle_s)
             else:
-                self._send(reply.status, json.dumps(_payload(body, reply)), reply.headers)
+                self._send(reply.status, json.dumps(_payload(body, reply)), reply.headers, reply.trickle_s)
 
-        def _send(self, status: int, text: str, headers: tuple[tuple[str, str], ...]) -> None:
+        def _send(self, status: int, text: str, headers: tuple[tuple[str, str], ...], trickle_s: float = 0.0) -> None:
             data = text.encode()
             try:
                 self.send_response(status)
@@ -165,7 +169,14 @@ def _handler(state: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 for key, value in headers:
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if not trickle_s:
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    if state._stop.wait(trickle_s):
+                        return
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (its timeout); nothing to answer
 

@@ -18,7 +18,7 @@ import pytest
 from fake_llm import FakeLLM, Reply, error, ok
 
 from agent.config import LLMOptions
-from agent.llm import CallFailed, LLMClient, RetryPolicy
+from agent.llm import MAX_ANSWER_BYTES, CallFailed, LLMClient, RetryPolicy
 from agent.llm_errors import redact, retry_after_s
 from agent.prompting import Message
 from agent.responses import ResponseStore
@@ -125,6 +125,18 @@ def test_a_hang_past_the_timeout_is_cut_and_retried(fake_llm: FakeLLM, tmp_path:
     assert len(fake_llm.requests) == 2
 
 
+def test_a_trickling_server_is_cut_at_the_whole_call_deadline(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    # One byte every 0.2 s: no single read waits as long as the 1 s timeout, so only a deadline on the
+    # whole call ends it (the body of ~300 bytes would take a minute per attempt).
+    fake_llm.script("coder", Reply(texts=("slowly",), trickle_s=0.2))
+    client, _ = make_client(fake_llm, tmp_path, attempts=2, timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(CallFailed, match=r"Timeout: no complete answer within the 1 s deadline .*2 attempts"):
+        client.sample(MESSAGES, 1, "round 1")
+    assert time.monotonic() - started < 2 * 1.0 + 1.5, "two attempts of at most 1 s each, and the backoff"
+    assert len(fake_llm.requests) == 2
+
+
 def test_malformed_json_is_retried(fake_llm: FakeLLM, tmp_path: Path) -> None:
     fake_llm.script("coder", Reply(body='{"choices": [ not json'), ok("well-formed"))
     client, _ = make_client(fake_llm, tmp_path)
@@ -152,6 +164,22 @@ def test_answers_without_choices_count_as_a_failed_call(fake_llm: FakeLLM, tmp_p
     with pytest.raises(CallFailed, match="no choices"):
         client.sample(MESSAGES, 2, "round 1")
     assert [r.n for r in fake_llm.requests] == [2, 1, 1], "the n call, one top-up batch, then it stops"
+
+
+def test_answers_are_capped_in_count_and_size(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    huge = "é" * (2 * MAX_ANSWER_BYTES)  # 4 × the limit in UTF-8 bytes
+    fake_llm.script("coder", Reply(texts=(huge,), choices=6))  # asked for 2, the server sends 6
+    client, _ = make_client(fake_llm, tmp_path)
+    replies = client.sample(MESSAGES, 2, "round 1")
+    assert [r.path for r in replies] == ["n", "n"] and len(fake_llm.requests) == 1
+    for reply in replies:
+        kept, note = reply.text.rsplit("\n", 1)
+        assert kept == "é" * (MAX_ANSWER_BYTES // 2), "cut at the limit, on a character boundary"
+        assert "cut this answer here: 262,144 bytes" in note
+    (stored,) = (tmp_path / "responses").iterdir()
+    saved = json.loads(stored.read_text())
+    assert len(saved["texts"]) == 2 and len(saved["raw"]["choices"]) == 2
+    assert stored.stat().st_size < 6 * MAX_ANSWER_BYTES, "neither the texts nor the raw body are stored whole"
 
 
 # -- errors that won't heal stop at once, in one line, without the key -------------------------------------
@@ -276,7 +304,24 @@ def test_stored_responses_hold_no_key(fake_llm: FakeLLM, tmp_path: Path, monkeyp
 
 # -- small pieces ------------------------------------------------------------------------------------------
 def test_redact_hides_credentials_and_bearer_tokens() -> None:
-    assert redact(f"key {SECRET} and Bearer abc.def", [SECRET]) == "key *** and Bearer ***"
+    assert redact(f"key {SECRET} and Bearer abc.def.0123456789", [SECRET]) == "key *** and Bearer ***"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc_DEF-123=="
+    assert redact(f'headers = {{"Authorization": "Bearer {jwt}", "x": 1}}', []) == \
+        'headers = {"Authorization": "Bearer ***", "x": 1}'
+
+
+@pytest.mark.parametrize("text", [
+    "Use Bearer authentication: send the key in a header.",
+    "Authorization: Bearer\n\n```python\ndef compute_reward(state, action):\n```",
+    'curl -H "Authorization: Bearer $OPENAI_API_KEY" https://api.example/v1',
+    "Authorization: Bearer <YOUR_KEY>",
+])
+def test_redact_leaves_text_after_bearer_alone_when_no_token_follows(text: str) -> None:
+    assert redact(text, []) == text
+
+
+def test_redact_keeps_what_follows_a_bearer_token() -> None:
+    assert redact("send Bearer sk-abc123def456ghi.\nThen call it.", []) == "send Bearer ***.\nThen call it."
 
 
 def test_retry_after_accepts_seconds_milliseconds_and_dates() -> None:

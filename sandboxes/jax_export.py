@@ -1,0 +1,202 @@
+"""Parent side of the JAX export worker: trace a candidate with ``jax.numpy`` in the sandbox, get bytes back.
+
+:func:`export_reward` starts :mod:`sandboxes.jax_worker` under the same isolation as the numpy reward
+worker (bubblewrap + seccomp + rlimits where available, :func:`sandboxes.isolation.detect_isolation`),
+hands it the source, and returns the serialized ``jax.export.Exported`` with the component and
+constant names. This module does not import jax, and nothing here deserializes the bytes: they are
+untrusted until ``envs/jaxtrain/check.py`` has checked them.
+
+The exported function is ``f(params, state, action) -> (total, components)``:
+``params`` ``{NAME: (b,) float32}`` (the lifted ALL_CAPS constants, per env), ``state``
+``{field: (b, *shape) float32}``, ``action`` ``(b, act_dim) float32``; ``total`` ``(b,) float32``,
+``components`` ``{name: (b,) float32}``; ``b`` is symbolic, platforms ``cpu`` and ``cuda``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from core.errors import SandboxError
+from core.procs import kill_group
+from core.state import StateSpec
+from sandboxes import policy, protocol
+from sandboxes.isolation import Isolation, detect_isolation
+
+ExportFaultKind = Literal["exception", "timeout", "crash", "bad_output", "not_traceable", "too_large"]
+_KINDS: frozenset[str] = frozenset(get_args(ExportFaultKind))
+_MAX_MESSAGE = 4000
+
+
+class ExportFault(Exception):
+    """The candidate could not be traced or exported. ``kind`` says how; ``message`` is for the designer."""
+
+    def __init__(self, kind: ExportFaultKind, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind: ExportFaultKind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExportLimits:
+    """Resource limits for one export worker."""
+
+    memory_mb: int = 4096
+    """Address-space limit (RLIMIT_AS); jax and XLA's CPU client reserve more than numpy alone."""
+    start_timeout_s: float = 90.0
+    """Wall-clock limit for the worker to import jax, warm up and set up its sandbox (our code)."""
+    export_timeout_s: float = 30.0
+    """Wall-clock limit for running the module's top level, tracing and exporting (the candidate's)."""
+    max_bytes: int = 512 * 1024
+    """Largest serialized module accepted (it crosses as base64 in one frame of at most 1 MiB)."""
+
+
+@dataclass(frozen=True)
+class ExportedReward:
+    """What the sandbox hands back: untrusted bytes plus the names the trainer checks them against."""
+
+    blob: bytes
+    """``jax.export.Exported.serialize()``; must pass ``envs.jaxtrain.check.check_exported`` before use."""
+    components: tuple[str, ...]
+    """Component names in the candidate's order."""
+    constants: dict[str, float] = field(default_factory=dict)
+    """Lifted constants, name -> the module's value: the ``params`` input, one ``(b,)`` array each."""
+    export_ms: float = 0.0
+    sandbox: str = ""
+
+
+def export_reward(source: str, spec: StateSpec, limits: ExportLimits | None = None,
+                  isolation: Isolation | None = None) -> ExportedReward:
+    """Trace and export ``compute_reward`` from ``source`` (already statically checked) in a fresh sandbox.
+
+    Raises :class:`ExportFault` for the candidate's faults and :class:`~core.errors.SandboxError`
+    when the sandbox itself cannot be started.
+    """
+    lim = limits or ExportLimits()
+    iso = isolation or detect_isolation()
+    started = time.monotonic()
+    with _ExportProcess(spec, lim, iso) as proc:
+        reply = proc.export(source)
+    return _parse_reply(reply, lim, (time.monotonic() - started) * 1e3, iso.describe())
+
+
+def _parse_reply(reply: dict[str, Any], lim: ExportLimits, export_ms: float, sandbox: str) -> ExportedReward:
+    # The worker is untrusted: every field is type- and size-checked here.
+    try:
+        blob = base64.b64decode(str(reply.get("blob", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise ExportFault("crash", "the export worker sent a malformed module") from None
+    if not blob or len(blob) > lim.max_bytes:
+        raise ExportFault("too_large", f"the exported reward is {len(blob)} bytes; at most {lim.max_bytes} are allowed")
+    names, constants = reply.get("components"), reply.get("constants")
+    if not isinstance(names, list) or len(names) > policy.MAX_COMPONENTS or not all(
+            isinstance(n, str) and n.isidentifier() and len(n) <= policy.MAX_COMPONENT_NAME for n in names):
+        raise ExportFault("bad_output", "the component names are not a short list of identifiers")
+    if not isinstance(constants, dict) or len(constants) > 256 or not all(
+            isinstance(k, str) and k.isidentifier() and type(v) in (int, float) and math.isfinite(v)
+            for k, v in constants.items()):
+        raise ExportFault("crash", "the export worker sent malformed constants")
+    return ExportedReward(blob, tuple(names), {k: float(v) for k, v in constants.items()}, export_ms, sandbox)
+
+
+class _ExportProcess:
+    """One export worker: started, asked once, killed (whole process group) on exit."""
+
+    def __init__(self, spec: StateSpec, limits: ExportLimits, isolation: Isolation) -> None:
+        self.spec, self.limits, self.isolation = spec, limits, isolation
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _kill
+
+    def __enter__(self) -> _ExportProcess:
+        req_r, self._req = os.pipe()
+        self._resp, resp_w = os.pipe()
+        iso, lim = self.isolation, self.limits
+        cfg = {"parent_pid": None if iso.in_pid_namespace else os.getpid(), "req_fd": req_r, "resp_fd": resp_w,
+               "fields": [[f.name, list(f.shape)] for f in self.spec.fields], "action_dim": self.spec.action.dim,
+               "max_components": policy.MAX_COMPONENTS, "memory_mb": lim.memory_mb, "seccomp": iso.seccomp,
+               "max_bytes": lim.max_bytes}
+        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.jax_worker", json.dumps(cfg)])
+        # CPU only and few threads: the sandbox never touches a GPU (it lowers for cuda without one).
+        env = {**iso.child_env(), "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+               "TF_CPP_MIN_LOG_LEVEL": "2"}
+        try:
+            self._proc = subprocess.Popen(argv, pass_fds=(req_r, resp_w), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True,
+                                          env=env, cwd="/")
+        except OSError as exc:
+            self._kill()
+            raise SandboxError(f"cannot start the jax export worker ({argv[0]}): {exc}") from exc
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+        self._hello()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._kill()
+
+    def _hello(self) -> None:
+        try:
+            tag, msg = protocol.recv(self._resp, deadline=time.monotonic() + self.limits.start_timeout_s)
+        except (protocol.ChannelTimeout, protocol.ChannelClosed) as exc:
+            cause = "it did not start in time" if isinstance(exc, protocol.ChannelTimeout) else self._death_cause()
+            self._kill()
+            raise SandboxError(f"the jax export worker could not be started ({self.isolation.describe()}): "
+                               f"{cause}") from None
+        layers = msg.get("layers", [])
+        if tag != protocol.HELLO:
+            self._kill()
+            raise SandboxError(f"the jax export worker failed to set up its sandbox: {msg.get('message', tag)!s:.300}")
+        if self.isolation.seccomp and "seccomp" not in layers:
+            self._kill()
+            raise SandboxError("the jax export worker did not install its seccomp filter")
+
+    def export(self, source: str) -> dict[str, Any]:
+        timeout = self.limits.export_timeout_s
+        try:
+            protocol.send(self._req, protocol.LOAD, {"source": source})
+            tag, reply = protocol.recv(self._resp, deadline=time.monotonic() + timeout)
+        except protocol.ChannelTimeout:
+            raise ExportFault("timeout", f"loading and tracing the module took longer than {timeout:g} s") from None
+        except protocol.ProtocolViolation as exc:
+            raise ExportFault("crash", f"the export worker sent a malformed reply ({exc})") from None
+        except (protocol.ChannelClosed, BrokenPipeError):
+            raise ExportFault("crash", f"the export worker died while tracing: {self._death_cause()}") from None
+        if tag == protocol.ERR:
+            kind = reply.get("kind")
+            raise ExportFault(kind if kind in _KINDS else "exception",
+                              str(reply.get("message", "unknown error"))[:_MAX_MESSAGE])
+        if tag != protocol.OK:
+            raise ExportFault("crash", "the export worker sent an unexpected reply")
+        return reply
+
+    def _death_cause(self) -> str:
+        code = None
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._proc.wait(timeout=2.0)
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-600:].decode(errors="replace").strip().splitlines()
+        last = f" ({tail[-1]})" if tail else ""
+        return (f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}") + last
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            kill_group(proc)
+        for name in ("_req", "_resp"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
+        self._stderr.close()

@@ -3,21 +3,32 @@
 A fitness function is trusted user code: ``fitness(episode: Episode) -> float``, higher is better.
 It never sees a candidate's reward. Built-in metrics are referred to by name in task files; a
 user's own is ``"path/to/file.py:function"`` (relative to the task file).
+
+A user's function may hang (at import or when called), so the orchestrator never imports it itself:
+:func:`check_fitness_file` imports it and tries it on sample episodes in a child process
+(:mod:`envs.fitness_child`) under a deadline. Job processes, which have their own timeouts, then load it
+with :func:`load_fitness`.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import math
+import os
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from core.errors import FitnessError, TaskError
+from core.procs import kill_group
 from core.state import StateBatch, StateSpec
 
 
@@ -139,6 +150,141 @@ def load_fitness(ref: str, base_dir: Path) -> FitnessFn:
     if len(inspect.signature(fn).parameters) != 1:
         raise TaskError(f"fitness function {ref!r} must take exactly one argument (the episode)")
     return fn
+
+
+def check_fitness_ref(ref: str, base_dir: Path) -> None:
+    """Locate a fitness reference without running any of it: a known built-in, or a file that exists."""
+    if ":" not in ref:
+        load_fitness(ref, base_dir)  # built-in: only a lookup
+        return
+    file_part, func_name = ref.rsplit(":", 1)
+    path = (base_dir / file_part).resolve()
+    if not path.is_file():
+        raise TaskError(f"fitness file {path} does not exist (from fitness = {ref!r})")
+    if not func_name.isidentifier():
+        raise TaskError(f"fitness = {ref!r}: {func_name!r} is not a function name; expected 'file.py:function'")
+
+
+class HasFitness(Protocol):
+    """What :func:`check_fitness_file` needs of a task (:class:`envs.tasks.Task` has it)."""
+
+    @property
+    def fitness_ref(self) -> str: ...
+
+    @property
+    def source(self) -> Path: ...
+
+
+@dataclass(frozen=True)
+class FitnessCheck:
+    """What the task's fitness function gave on the sample episodes."""
+
+    values: tuple[float, ...]
+    """One finite value per sample episode, in order."""
+    doc: str
+    """The function's docstring ("" if it has none), for the designer's prompt."""
+
+
+def check_fitness_file(task: HasFitness, sample_episodes: Sequence[Episode], timeout_s: float) -> FitnessCheck:
+    """Import the task's fitness function and call it on ``sample_episodes``, all within ``timeout_s``.
+
+    A user's function runs in a child process (its own session, killed with its whole group at the
+    deadline, dead with its parent), so one that loops at import or when called costs ``timeout_s``,
+    not the run. Built-in metrics are RewardSmith's own code and run here. Every failure is one line:
+    :class:`FitnessError` when it hangs, raises or returns a non-float, :class:`TaskError` when the
+    file has no such function.
+    """
+    if not sample_episodes:
+        raise FitnessError("no sample episode to check the fitness function on")
+    ref = task.fitness_ref
+    base_dir = task.source.parent
+    if ":" not in ref:
+        fn = load_fitness(ref, base_dir)
+        values = tuple(compute_fitness(fn, e, ref) for e in sample_episodes)
+        return FitnessCheck(values, (fn.__doc__ or "").strip())
+    check_fitness_ref(ref, base_dir)
+    with tempfile.TemporaryDirectory(prefix="rewardsmith-fitness-") as tmp:
+        folder = Path(tmp)
+        _save_episodes(folder / "episodes.npz", sample_episodes)
+        results, stderr, rc, timed_out = _run_child(ref, base_dir, folder, timeout_s)
+    return _verdict(ref, results, stderr, rc, timed_out, timeout_s, sample_episodes)
+
+
+def _run_child(ref: str, base_dir: Path, folder: Path, timeout_s: float) -> tuple[list[dict[str, Any]], str, int, bool]:
+    """Run :mod:`envs.fitness_child` on ``folder``; its results file (JSON lines), stderr's end, exit code, timed out."""
+    results, errors = folder / "results.jsonl", folder / "stderr.txt"
+    argv = [sys.executable, "-m", "envs.fitness_child", ref, str(base_dir), str(folder), str(os.getpid())]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with errors.open("wb") as err:
+        # stdout and stderr go to a file, not a pipe: a function that prints a lot must not block on a full pipe
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True,
+                                env=env)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            kill_group(proc)  # also whatever it started, finished or not
+    lines = results.read_text(encoding="utf-8", errors="replace").splitlines() if results.is_file() else []
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            break  # a line cut off by the kill
+    tail = errors.read_bytes()[-2000:].decode("utf-8", "replace")
+    return parsed, tail, proc.returncode if proc.returncode is not None else -9, timed_out
+
+
+def _verdict(ref: str, results: list[dict[str, Any]], stderr: str, rc: int, timed_out: bool, timeout_s: float,
+             episodes: Sequence[Episode]) -> FitnessCheck:
+    imported = next((r for r in results if r.get("stage") == "imported"), None)
+    values = [float(r["value"]) for r in results if "value" in r]
+    failed = next((r for r in results if "error" in r), None)
+    if failed is not None:
+        kind = FitnessError if failed.get("kind") == "fitness" else TaskError
+        raise kind(str(failed["error"]))
+    if timed_out:
+        if imported is None:
+            raise FitnessError(f"fitness function {ref!r}: importing its file did not finish within {timeout_s:g} s "
+                               "(a loop or a blocking call at module level?)")
+        k = len(values)
+        raise FitnessError(f"fitness function {ref!r} did not return within {timeout_s:g} s: it had scored {k} of "
+                           f"{len(episodes)} sample episodes and hung on episode {k + 1} ({episodes[k].length} steps)")
+    if rc != 0 or imported is None or len(values) != len(episodes):
+        last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "no output")
+        raise FitnessError(f"fitness function {ref!r}: its check process exited with code {rc} "
+                           f"after {len(values)} of {len(episodes)} episodes ({last[:300]})")
+    return FitnessCheck(tuple(values), str(imported.get("doc") or ""))
+
+
+def _save_episodes(path: Path, episodes: Sequence[Episode]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for i, e in enumerate(episodes):
+        for name, value in e.state.as_dict().items():
+            arrays[f"{i}/state/{name}"] = np.asarray(value)
+        arrays[f"{i}/actions"] = e.actions
+        arrays[f"{i}/env_rewards"] = e.env_rewards
+        arrays[f"{i}/ends"] = np.array([e.terminated, e.truncated])
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+
+
+def load_episodes(path: Path) -> list[Episode]:
+    """The episodes :func:`check_fitness_file` saved (plain arrays, no pickle), read-only as in training."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    count = 1 + max(int(key.split("/", 1)[0]) for key in arrays)
+    episodes = []
+    for i in range(count):
+        prefix = f"{i}/state/"
+        fields = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        for v in fields.values():
+            v.flags.writeable = False
+        ends = arrays[f"{i}/ends"]
+        episodes.append(Episode(StateBatch(fields), arrays[f"{i}/actions"], arrays[f"{i}/env_rewards"],
+                                bool(ends[0]), bool(ends[1])))
+    return episodes
 
 
 def compute_fitness(fn: FitnessFn, episode: Episode, name: str = "fitness") -> float:

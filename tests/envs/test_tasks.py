@@ -11,7 +11,9 @@ from agent.loop import check_fitness
 from core.errors import FitnessError, TaskError
 from envs.fitness import compute_fitness
 from envs.rollout import random_rollout
-from envs.tasks import builtin_task_files, load_task
+from envs.tasks import PpoSettings, builtin_task_files, load_task
+
+BASE = 'name = "x"\nenv = "CartPole-v1"\ndescription = "d"\nfitness = "balance_steps"\n[train]\nsteps = 10\n'
 
 USER_TASK = """
 name = "mountain-car-left"
@@ -68,6 +70,15 @@ def test_unknown_task_lists_the_valid_names() -> None:
         ('name = "x"\nenv = "CartPole-v1"\ndescription = "d"\nfitness = "speed"\n[train]\nsteps = 10\n',
          "unknown fitness metric 'speed'"),
         ("name = [unclosed", "not valid TOML"),
+        (f"{BASE}ppo = {{ n_steps = -5 }}\n", "field 'train.ppo.n_steps': Input should be greater than 0 (got -5)"),
+        (f"{BASE}ppo = {{ n_steps = 100, batch_size = 64 }}\n",
+         "ppo.batch_size 64 must divide n_steps × n_envs = 800 (100 × 8)"),
+        (f"{BASE}ppo = {{ n_steps = 256.0 }}\n", "field 'train.ppo.n_steps': Input should be a valid integer (got 256.0)"),
+        (f"{BASE}ppo = {{ use_sde = \"yes\" }}\n", "field 'train.ppo.use_sde': Input should be a valid boolean"),
+        (f"{BASE}ppo = {{ gamma = 1.5 }}\n", "field 'train.ppo.gamma': Input should be less than or equal to 1"),
+        (f"{BASE}ppo = {{ net_arch = [64, 0] }}\n", "net_arch must list positive layer sizes"),
+        (f"{BASE}ppo = {{ policy_kwargs = {{ net_arch = [8] }} }}\n", "unknown PPO setting 'policy_kwargs'"),
+        (BASE.replace("steps = 10", 'steps = "10"'), "field 'train.steps': Input should be a valid integer (got '10')"),
     ],
 )
 def test_malformed_task_file_names_the_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -101,3 +112,47 @@ def test_fitness_function_that_fails_stops_before_training(tmp_path: Path, func:
     task = load_task(tmp_path / "left.toml")
     with pytest.raises(FitnessError, match=expected):
         check_fitness(task, random_rollout(task, n=64, seed=0))
+
+
+def test_ppo_settings_are_typed_with_sb3_defaults() -> None:
+    import inspect
+
+    from stable_baselines3 import PPO
+
+    defaults = {k: p.default for k, p in inspect.signature(PPO.__init__).parameters.items()}
+    settings = PpoSettings()
+    for name, value in settings.sb3_kwargs().items():
+        assert name in defaults, f"{name} is not a PPO argument"
+        assert value == defaults[name], name
+    assert settings.policy_kwargs() == {}
+    task = load_task("pendulum")
+    assert (task.train.ppo.n_steps, task.train.ppo.use_sde, task.train.ppo.sde_sample_freq) == (1024, True, 4)
+    assert task.train.ppo.sb3_kwargs()["gamma"] == 0.9
+    assert PpoSettings(net_arch=(32, 32)).policy_kwargs() == {"net_arch": [32, 32]}
+    with pytest.raises(ValueError, match="frozen"):
+        task.train.ppo.n_steps = 5
+
+
+def test_a_task_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(BASE.replace('description = "d"', 'description = "caf\xe9"').encode("latin-1"))
+    with pytest.raises(TaskError) as err:
+        load_task(path)
+    offset = BASE.index('description = "') + len('description = "caf')
+    assert str(err.value) == f"{path}: not UTF-8 text (byte 0xe9 at offset {offset}); save the task file as UTF-8"
+
+
+@pytest.mark.parametrize(("module", "expected"), [
+    ("raise RuntimeError('no GPU\\nfound')\n", "raised RuntimeError: no GPU found"),
+    ("def broken(:\n", "raised SyntaxError (line 1)"),
+    ("import no_such_module_anywhere\n", "raised ModuleNotFoundError: No module named 'no_such_module_anywhere'"),
+])
+def test_an_adapter_module_that_fails_at_import_is_one_line(tmp_path: Path, module: str, expected: str) -> None:
+    (tmp_path / "adapter.py").write_text(module)
+    path = tmp_path / "mine.toml"
+    path.write_text(BASE.replace('env = "CartPole-v1"\n', 'env = "CartPole-v1"\nadapter = "adapter.py:Mine"\n'))
+    with pytest.raises(TaskError) as err:
+        load_task(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: field 'adapter': importing {tmp_path / 'adapter.py'} ") and expected in msg
+    assert "\n" not in msg and "Traceback" not in msg

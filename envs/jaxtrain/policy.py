@@ -1,0 +1,94 @@
+"""A JAX-trained policy as plain arrays, and a NumPy copy of it that the existing evaluator can run.
+
+Evaluation stays where it is for both backends: the evaluator process builds the task's
+*Gymnasium* env and plays deterministic episodes on the run's held-out seeds with
+:func:`envs.evaluation.play_episode`, and the task's own fitness function scores the recorded
+episodes. So the JAX backend's policies are scored on exactly the env, the seeds and the fitness
+code the SB3 backend's are — the comparison between backends is like for like — and the evaluator
+needs neither JAX nor torch for them: :class:`NumpyPolicy` is the actor's forward pass in NumPy
+(the JAX envs give Gymnasium's observations, a contract test checks that). Saved with
+:func:`save_policy` as ``policy.npz`` (arrays only, loaded with ``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "rewardsmith-jax-ppo-1"
+
+
+def flatten_params(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
+    """A flax parameter tree as ``{"params/pi_0/kernel": array, ...}``."""
+    if isinstance(tree, dict) or hasattr(tree, "items"):
+        out: dict[str, np.ndarray] = {}
+        for key, value in tree.items():
+            out.update(flatten_params(value, f"{prefix}{key}/"))
+        return out
+    return {prefix[:-1]: np.asarray(tree)}
+
+
+@dataclass(frozen=True)
+class PolicyMeta:
+    """What :class:`NumpyPolicy` needs besides the weights."""
+
+    discrete: bool
+    action_low: float
+    action_high: float
+    n_hidden: int
+
+
+def save_policy(path: Path, params: dict[str, np.ndarray], discrete: bool, action_low: float,
+                action_high: float) -> None:
+    """Write ``policy.npz``: the flat weights plus the format tag and the action bounds, arrays only."""
+    n_hidden = len({k.split("/")[1] for k in params if k.split("/")[1].removeprefix("pi_").isdigit()})
+    meta = np.array([float(discrete), action_low, action_high, float(n_hidden)])
+    tmp = path.with_name(path.name + ".tmp.npz")
+    arrays: dict[str, Any] = {**params, "__format__": np.array(FORMAT), "__meta__": meta}
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def is_jax_policy(path: Path) -> bool:
+    """True if ``path`` is a policy file written by :func:`save_policy` (an SB3 one has no format tag)."""
+    with np.load(path, allow_pickle=False) as data:
+        return "__format__" in data.files and str(data["__format__"]) == FORMAT
+
+
+class NumpyPolicy:
+    """The actor of a JAX-trained policy; ``predict`` has SB3's signature, so ``play_episode`` runs it."""
+
+    def __init__(self, params: dict[str, np.ndarray], meta: PolicyMeta) -> None:
+        self.meta = meta
+        self.layers = [(params[f"params/pi_{i}/kernel"], params[f"params/pi_{i}/bias"]) for i in range(meta.n_hidden)]
+        self.out = (params["params/pi_out/kernel"], params["params/pi_out/bias"])
+        self.log_std = params["params/log_std"]
+
+    @classmethod
+    def load(cls, path: Path) -> NumpyPolicy:
+        if not is_jax_policy(path):
+            raise ValueError(f"{path} is not a JAX-backend policy file (no {FORMAT!r} tag)")
+        with np.load(path, allow_pickle=False) as data:
+            meta = data["__meta__"]
+            params = {k: data[k] for k in data.files if not k.startswith("__")}
+        return cls(params, PolicyMeta(bool(meta[0]), float(meta[1]), float(meta[2]), int(meta[3])))
+
+    def head(self, obs: np.ndarray) -> np.ndarray:
+        """obs: (obs_dim,) or (B, obs_dim) → logits or Gaussian mean, float32 arithmetic as in training."""
+        x = np.asarray(obs, dtype=np.float32)
+        for kernel, bias in self.layers:
+            x = np.tanh(x @ kernel + bias)
+        return x @ self.out[0] + self.out[1]
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> tuple[Any, None]:
+        """The deterministic action (argmax, or the mean clipped to the box), as SB3's ``predict`` gives it."""
+        if not deterministic:
+            raise ValueError("NumpyPolicy only plays deterministically (evaluation)")
+        head = self.head(obs)
+        if self.meta.discrete:
+            action = np.argmax(head, axis=-1)
+            return (int(action) if np.ndim(action) == 0 else action), None
+        return np.clip(head, self.meta.action_low, self.meta.action_high).astype(np.float32), None

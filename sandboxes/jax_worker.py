@@ -265,7 +265,7 @@ def _warm_up(cfg: dict[str, Any]) -> None:
         getattr(jnp.linalg, name, None)
     jnp.asarray([1.0, 2.0]).block_until_ready()
     jax.jit(lambda a: jnp.sin(a) * 2)(jnp.ones(3)).block_until_ready()
-    trace_and_export(_WARMUP, {**cfg, "fields": [["x", []]], "action_dim": 2})
+    trace_and_export(_WARMUP, {**cfg, "fields": [["x", []]], "action_dim": 2, "max_bytes": 1 << 24})
 
 
 def _limit_resources(memory_mb: int) -> None:

@@ -1,0 +1,221 @@
+"""One round on the JAX backend vs the SB3 backend: env-steps/s, compile time and held-out fitness.
+
+For each task: the JAX backend trains K arms in one compiled program — the env's own reward
+("human"), the sparse fitness reward, and ``--candidates`` copies of a designed reward (the same
+formula with different weights, passed as per-env params) — at the task file's budget, PPO
+settings and seed; then the SB3 backend trains the same rewards (``--sb3-arms``) at the same budget,
+settings and seed. Every policy is scored the same way: deterministic episodes on the run's
+held-out seeds in the task's *Gymnasium* env (``envs.evaluation.play_episode``), by the task's own
+fitness function. Rewards here are trusted bench code (plain numpy / jax.numpy, the same formula on
+both backends); in a run the candidate reaches the trainer as a checked ``jax.export`` module.
+
+    python bench/jax_round.py cartpole pendulum mountain-car [--candidates 4] [--sb3-arms human,candidate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envs.evaluation import play_episode, seed_sets
+from envs.fitness import compute_fitness
+from envs.tasks import Task, load_task
+
+# -- the designed rewards: one formula, written for numpy (SB3) and jax.numpy (JAX) ---------------
+# Each takes (xp, weights, state: name -> (B, ...), action (B, A)) -> (total, {component: (B,)}).
+Formula = Callable[[Any, dict[str, Any], dict[str, Any], Any], tuple[Any, dict[str, Any]]]
+
+
+def cartpole_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -> tuple[Any, dict[str, Any]]:
+    upright = w["w_up"] * xp.cos(s["pole_angle"])
+    centre = -w["w_centre"] * xp.abs(s["cart_position"])
+    return upright + centre, {"upright": upright, "centre": centre}
+
+
+def pendulum_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -> tuple[Any, dict[str, Any]]:
+    angle = -w["w_angle"] * s["angle"] ** 2
+    spin = -0.1 * s["angular_velocity"] ** 2
+    torque = -0.001 * a[:, 0] ** 2
+    return angle + spin + torque, {"angle": angle, "spin": spin, "torque": torque}
+
+
+def mountain_car_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -> tuple[Any, dict[str, Any]]:
+    speed = w["w_speed"] * xp.abs(s["velocity"]) / 0.07  # the README's shaped reward
+    flag = w["w_flag"] * (s["position"] >= 0.45).astype(xp.float32)
+    return speed + flag, {"speed": speed, "flag": flag}
+
+
+REWARDS: dict[str, tuple[Formula, dict[str, float]]] = {
+    "cartpole": (cartpole_reward, {"w_up": 1.0, "w_centre": 0.1}),
+    "pendulum": (pendulum_reward, {"w_angle": 1.0}),
+    "mountain-car": (mountain_car_reward, {"w_speed": 0.5, "w_flag": 10.0}),
+}
+
+
+@dataclass
+class Row:
+    task: str
+    backend: str
+    arm: str
+    steps: int
+    train_s: float
+    compile_s: float
+    arm_sps: float
+    round_sps: float
+    fitness: tuple[float, float]
+
+
+def heldout_fitness(task: Task, policy: Any, seeds: tuple[int, ...]) -> tuple[float, float]:
+    env = task.make_env()
+    try:
+        values = [compute_fitness(task.fitness, play_episode(env, task.adapter, policy, s)) for s in seeds]
+    finally:
+        env.close()
+    return float(np.mean(values)), float(np.std(values))
+
+
+def weights_variant(base: dict[str, float], j: int) -> dict[str, float]:
+    """The j-th candidate: the base weights scaled by 1, 0.8, 1.25, 0.64, ... (different rewards, one structure)."""
+    scale = (0.8, 1.25)[j % 2] ** ((j + 1) // 2) if j else 1.0
+    return {k: v * scale for k, v in base.items()}
+
+
+def run_jax(task: Task, candidates: int, seeds: tuple[int, ...]) -> list[Row]:
+    import jax.numpy as jnp
+
+    from envs.jaxtrain.envs import make_jax_env
+    from envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
+    from envs.jaxtrain.ppo import PPOConfig
+    from envs.jaxtrain.round import Arm, RoundConfig, train_round
+
+    formula, base = REWARDS[task.name]
+
+    def reward(params: dict[str, Any], state: dict[str, Any], action: Any) -> tuple[Any, dict[str, Any]]:
+        return formula(jnp, params, state, action)
+
+    arms = [Arm("human", "env"), Arm("sparse", "sparse")]
+    arms += [Arm(f"cand{j}", "candidate", reward, weights_variant(base, j)) for j in range(candidates)]
+    env = make_jax_env(task.env_id)
+    config = RoundConfig(steps=task.train.steps, n_envs=task.train.n_envs, seed=0,
+                         ppo=PPOConfig.from_task(task.train.ppo))
+    ignored = PPOConfig.ignored(task.train.ppo)
+    if ignored:
+        print(f"  [{task.name}] jax backend ignores PPO settings {', '.join(ignored)} (plain Gaussian policy)")
+    result = train_round(env, arms, config, task.fitness_ref)
+    rows = []
+    for arm in result.arms:
+        n_hidden = len(config.ppo.hidden)
+        policy = NumpyPolicy(arm.params, PolicyMeta(env.discrete, env.action_low, env.action_high, n_hidden))
+        rows.append(Row(task.name, f"jax K={len(arms)}", arm.name + ("" if arm.status == "ok" else f" ({arm.status})"),
+                        arm.steps_done, result.run_s, result.compile_s, result.steps_per_arm / result.run_s,
+                        result.steps_per_s, heldout_fitness(task, policy, seeds)))
+    return rows
+
+
+def _sb3_reward_env(task: Task, arm: str) -> Any:
+    """The task's Gymnasium env with the arm's reward put in place of the env's (bench code, in-process)."""
+    import gymnasium as gym
+
+    from envs.fitness import Episode
+
+    formula, base = REWARDS[task.name]
+    adapter = task.adapter
+
+    class Reward(gym.Wrapper):
+        def reset(self, **kwargs: Any) -> Any:
+            self.rows: list[np.ndarray] = []
+            self.actions: list[np.ndarray] = []
+            self.env_rewards: list[float] = []
+            return self.env.reset(**kwargs)
+
+        def step(self, action: Any) -> Any:
+            obs, env_reward, terminated, truncated, info = self.env.step(action)
+            row, act = adapter.read(self.env, obs), adapter.action_row(action)
+            if arm == "candidate":
+                state = adapter.spec.unpack(row[None, :]).as_dict()
+                total, _ = formula(np, base, state, act[None, :])
+                return obs, float(total[0]), terminated, truncated, info
+            self.rows.append(row)
+            self.actions.append(act)
+            self.env_rewards.append(float(env_reward))
+            reward = 0.0
+            if terminated or truncated:
+                episode = Episode.from_rows(adapter.spec, self.rows, self.actions, self.env_rewards,
+                                            bool(terminated), bool(truncated))
+                reward = compute_fitness(task.fitness, episode)
+            return obs, reward, terminated, truncated, info
+
+    env = task.make_env()
+    return env if arm == "human" else Reward(env)
+
+
+def _env_factory(task: Task, arm: str) -> Callable[[], Any]:
+    return lambda: _sb3_reward_env(task, arm)
+
+
+def run_sb3(task: Task, arms: list[str], seeds: tuple[int, ...]) -> list[Row]:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from envs.jaxtrain.ppo import _as_dict
+
+    torch.set_num_threads(1)
+    settings = {k: v for k, v in _as_dict(task.train.ppo).items() if v is not None}
+    net_arch = settings.pop("net_arch", None) or settings.pop("policy_kwargs", {}).get("net_arch")
+    rows = []
+    for arm in arms:
+        venv = DummyVecEnv([_env_factory(task, arm)] * task.train.n_envs)
+        model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0,
+                    policy_kwargs={"net_arch": list(net_arch)} if net_arch else None, **settings)
+        t0 = time.perf_counter()
+        model.learn(total_timesteps=task.train.steps)
+        train_s = time.perf_counter() - t0
+        sps = model.num_timesteps / train_s
+        rows.append(Row(task.name, "sb3", arm if arm != "candidate" else "cand0", model.num_timesteps, train_s, 0.0,
+                        sps, sps, heldout_fitness(task, model, seeds)))
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| task | backend | arm | env-steps | train s | compile s | env-steps/s per arm | env-steps/s round "
+             "| held-out fitness (mean ± std) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.task} | {r.backend} | {r.arm} | {r.steps:,} | {r.train_s:.1f} | {r.compile_s:.1f} | "
+                     f"{r.arm_sps:,.0f} | {r.round_sps:,.0f} | {r.fitness[0]:.3f} ± {r.fitness[1]:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tasks", nargs="*", default=["cartpole", "pendulum", "mountain-car"])
+    parser.add_argument("--candidates", type=int, default=4, help="designed-reward arms beside human and sparse")
+    parser.add_argument("--sb3-arms", default="human,candidate",
+                        help="arms to train on the SB3 backend too (comma list of human, candidate, sparse; '' = none)")
+    args = parser.parse_args(argv)
+    _, heldout = seed_sets(0, 5, 10)
+    print(f"load average at start: {os.getloadavg()}, cores: {os.cpu_count()}")
+    rows: list[Row] = []
+    for name in args.tasks:
+        task = load_task(name)
+        if task.name not in REWARDS:
+            raise SystemExit(f"no bench reward for task {task.name!r}; have: {', '.join(REWARDS)}")
+        rows += run_jax(task, args.candidates, heldout)
+        print(table(rows[-(args.candidates + 2):]), flush=True)
+        sb3 = [a for a in args.sb3_arms.split(",") if a]
+        if sb3:
+            rows += run_sb3(task, sb3, heldout)
+            print(table(rows[-len(sb3):]), flush=True)
+    print(f"\nload average at end: {os.getloadavg()}; held-out seeds {heldout[0]}..{heldout[-1]}, training seed 0\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -62,7 +62,7 @@ def good() -> ExportedReward:
     return export_reward(GOOD, SPEC)
 
 
-def _craft(fn, *, state_batch: object = None, disabled: tuple = (), param_names: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def _craft(fn, *, state_batch: object = None, disabled: tuple = (), param_names: tuple[str, ...] = ()):
     (b,) = export.symbolic_shape("b")
     batch = b if state_batch is None else state_batch
     f32 = jnp.float32
@@ -72,12 +72,12 @@ def _craft(fn, *, state_batch: object = None, disabled: tuple = (), param_names:
     return export.export(jax.jit(fn), platforms=("cpu", "cuda"), disabled_checks=list(disabled))(params, state, action)
 
 
-def _plain(params, state, action):  # type: ignore[no-untyped-def]
+def _plain(params, state, action):
     h = jnp.tanh(state["height"])
     return h, {"height": h, "calm": -state["joint_vel"].sum(axis=1), "effort": -action.sum(axis=1)}
 
 
-def _callback_target(params, state, action):  # type: ignore[no-untyped-def]
+def _callback_target(params, state, action):
     # What jax.pure_callback lowers to on CPU: a custom call into the Python interpreter of the caller.
     h = jax.ffi.ffi_call("xla_ffi_python_cpu_callback", jax.ShapeDtypeStruct(state["height"].shape, jnp.float32))(
         state["height"])
@@ -118,7 +118,7 @@ def test_a_custom_call_to_the_cpu_callback_target_is_refused() -> None:
 
 
 def test_a_wrong_output_tree_is_refused() -> None:
-    def extra(params, state, action):  # type: ignore[no-untyped-def]
+    def extra(params, state, action):
         total, comps = _plain(params, state, action)
         return total, {**comps, "bonus": total}
 
@@ -127,11 +127,11 @@ def test_a_wrong_output_tree_is_refused() -> None:
 
 
 def test_wrong_dtypes_and_shapes_are_refused() -> None:
-    def as_int(params, state, action):  # type: ignore[no-untyped-def]
+    def as_int(params, state, action):
         total, comps = _plain(params, state, action)
         return total.astype(jnp.int32), comps
 
-    def per_joint(params, state, action):  # type: ignore[no-untyped-def]
+    def per_joint(params, state, action):
         total, comps = _plain(params, state, action)
         return total, {**comps, "calm": state["joint_vel"]}
 
@@ -185,7 +185,7 @@ def _cases(names: list[str] | None) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def sample():  # type: ignore[no-untyped-def]
+def sample():
     from envs.rollout import random_rollout
     from envs.tasks import load_task
 
@@ -193,7 +193,7 @@ def sample():  # type: ignore[no-untyped-def]
     return task.adapter.spec, random_rollout(task, n=256, seed=0)
 
 
-def _check_case(path: Path, sample) -> None:  # type: ignore[no-untyped-def]
+def _check_case(path: Path, sample) -> None:
     spec, rollout = sample
     stage, reason = _header(path)
     report = validate_source_jax(path.read_text(), spec, rollout.states, rollout.actions, OPTIONS)
@@ -206,17 +206,17 @@ def _check_case(path: Path, sample) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("path", _cases(FAST), ids=lambda p: p.stem)
-def test_corpus_fast_subset_gets_the_numpy_verdicts(path: Path, sample) -> None:  # type: ignore[no-untyped-def]
+def test_corpus_fast_subset_gets_the_numpy_verdicts(path: Path, sample) -> None:
     _check_case(path, sample)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", _cases(None), ids=lambda p: p.stem)
-def test_corpus_gets_the_numpy_verdicts(path: Path, sample) -> None:  # type: ignore[no-untyped-def]
+def test_corpus_gets_the_numpy_verdicts(path: Path, sample) -> None:
     _check_case(path, sample)
 
 
-def test_jax_rules_are_explained_to_the_designer(sample) -> None:  # type: ignore[no-untyped-def]
+def test_jax_rules_are_explained_to_the_designer(sample) -> None:
     spec, rollout = sample
     report = validate_source_jax((CORPUS / "good_full_featured.py").read_text(), spec, rollout.states,
                                  rollout.actions, OPTIONS)

@@ -224,7 +224,10 @@ def check_in_subprocess(blob: bytes, spec: StateSpec, component_names: Sequence[
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
         return CheckVerdict(False, "malformed", f"the module checker died (exit code {proc.returncode}) {tail[0]}"[:300])
-    reply = json.loads(out)
+    try:
+        reply = json.loads(out)
+    except ValueError:
+        return CheckVerdict(False, "malformed", "the module checker sent no verdict")
     if not reply["accepted"]:
         return CheckVerdict(False, reply["reason"], reply["message"])
     if reply.get("total") is None:

@@ -1,8 +1,11 @@
-"""The FastAPI application: pages, the review form and video files. Only run directories under ``runs_dir``."""
+"""The FastAPI application: pages, the review form and video files. Only run directories under ``runs_dir``.
+
+Every request passes :class:`agent.web.guard.Guard` first (token, ``Host``, and for a POST its origin or
+the form's CSRF token); anything else gets 403 before any page or run is touched.
+"""
 
 from __future__ import annotations
 
-import hmac
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,14 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from agent.human import HumanFeedback, LockedComponent, PairChoice
-from agent.review import ReviewError, load_result, open_session, submit_feedback
+from agent.review import load_result, open_session, submit_feedback
 from agent.store import RunStore
 from agent.web import views
-from core.errors import RewardSmithError
-from envs.video import VIDEO_FILE
+from agent.web.guard import SAFE_METHODS, Guard
+from core.errors import ReviewError, RewardSmithError
 
 TEMPLATES = Path(__file__).parent / "templates"
-TOKEN_COOKIE = "rewardsmith_token"
 
 
 @cache
@@ -30,20 +32,30 @@ def _templates() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
-    """The web app over every run directory in ``runs_dir``; with ``token``, every request must carry it."""
+def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
+    """The web app over every run directory in ``runs_dir``; ``guard`` decides which requests are served."""
     app = FastAPI(title="RewardSmith", docs_url=None, redoc_url=None, openapi_url=None)
     runs_dir = runs_dir.resolve()
 
     @app.middleware("http")
-    async def check_token(request: Request, call_next: Any) -> Response:
-        if token is None:
-            return await call_next(request)
-        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return HTMLResponse("forbidden: open the link with ?token=… that `rewardsmith ui` printed", 403)
-        response: Response = await call_next(request)
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+    async def check_request(request: Request, call_next: Any) -> Response:
+        host = request.headers.get("host")
+        if not guard.host_ok(host):
+            return _forbidden(f"Host {host!r} is not this server's address; open the link `rewardsmith ui` printed")
+        in_url = request.query_params.get("token")
+        if not (guard.token_ok(in_url) or guard.token_ok(request.cookies.get(guard.cookie))):
+            return _forbidden("open the link with ?token=… that `rewardsmith ui` printed")
+        origin = request.headers.get("origin")
+        if request.method not in SAFE_METHODS and origin not in (None, "null") and not guard.same_origin(origin):
+            return _forbidden(f"a form sent from {origin!r}, not from this app")
+        response: Response
+        if in_url is not None and request.method == "GET":
+            # The token moves into the cookie and out of the address bar, history and any Referer.
+            rest = request.url.remove_query_params("token")
+            response = RedirectResponse(rest.path + (f"?{rest.query}" if rest.query else ""), status_code=303)
+        else:
+            response = await call_next(request)
+        response.set_cookie(guard.cookie, guard.token, httponly=True, samesite="strict")
         return response
 
     def store_of(run: str) -> RunStore:
@@ -74,7 +86,7 @@ def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
 
     def _round(run: str, n: int, submitted: bool = False, error: str = "", status: int = 200) -> HTMLResponse:
         store = store_of(run)
-        if not store.round_dir(n).is_dir():
+        if n not in store.rounds():
             raise HTTPException(404, f"run {run} has no round {n}")
         request, human = views.review_state(store, n)
         reviewing = request is not None and human is None
@@ -83,12 +95,17 @@ def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
         locked_keys = [f"{lc.source}:{lc.name}" for lc in request.locked] if request is not None else []
         return page("round.html", status, run=run, n=n, cards=cards, request=request, human=human,
                     reviewing=reviewing, submitted=submitted, error=error, components=components,
-                    feedback=store.load_feedback(n), locked_keys=locked_keys)
+                    feedback=store.load_feedback(n), locked_keys=locked_keys,
+                    csrf=guard.csrf_for(review_path(run, n)))
 
     @app.post("/runs/{run}/rounds/{n}/review", response_class=HTMLResponse)
     async def review(run: str, n: int, request: Request) -> Response:
         store = store_of(run)
         form = await request.form()
+        csrf = form.get("csrf")
+        if not guard.post_allowed(request.headers.get("origin"), request.headers.get("referer"),
+                                  review_path(run, n), csrf if isinstance(csrf, str) else None):
+            return _forbidden("a form submission that did not come from this app's review page")
         try:
             session = open_session(store, n)
             feedback = parse_form(form, session.request.round, {c: r.candidate.code or ""
@@ -116,12 +133,21 @@ def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
             r = load_result(store, cid)
         except RewardSmithError as err:
             raise HTTPException(404, str(err)) from None
-        path = store.cand_dir(r.candidate.round, r.candidate.index) / VIDEO_FILE
+        path = store.files_of(r.candidate).video
         if not path.is_file():
             raise HTTPException(404, f"{cid} has no video")
         return FileResponse(path, media_type="video/mp4")
 
     return app
+
+
+def review_path(run: str, n: int) -> str:
+    """Where the review form of round ``n`` posts to (its CSRF token is bound to this path)."""
+    return f"/runs/{run}/rounds/{n}/review"
+
+
+def _forbidden(why: str) -> HTMLResponse:
+    return HTMLResponse(f"forbidden: {why}", 403)
 
 
 def parse_form(form: FormData, rnd: int, codes: dict[str, str]) -> HumanFeedback:
@@ -152,7 +178,7 @@ def parse_form(form: FormData, rnd: int, codes: dict[str, str]) -> HumanFeedback
     if action not in ("continue", "stop"):
         raise ReviewError(f"unknown action {action!r}; choose continue or stop")
     return HumanFeedback(
-        rnd, "web", best=one("best") or None, worst=one("worst") or None, pairs=tuple(pairs), text=one("text"),
+        round=rnd, reviewer="web", best=one("best") or None, worst=one("worst") or None, pairs=tuple(pairs), text=one("text"),
         edited_from=changed[0][0] if changed else None, edited_code=changed[0][1] if changed else None,
         locked=_dedupe(locks), forbidden=tuple(dict.fromkeys(str(v) for v in form.getlist("forbid"))),
         action="stop" if action == "stop" else "continue",

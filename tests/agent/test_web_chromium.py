@@ -1,5 +1,8 @@
 """The web app in real headless Chromium: review a paused run, and the run continues with that feedback.
 
+A page on another origin that posts the review form on load is refused (same site, other port: the
+SameSite cookie goes along, so only the origin check stands between it and the run).
+
 Uses Debian's ``chromium`` (installed by ``scripts/setup-system.sh``) through Playwright with
 ``executable_path``; no browser is ever downloaded. Background networking is switched off because
 this machine's network refuses it.
@@ -15,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,10 +30,12 @@ from agent.loop import run_loop
 from agent.progress import ProgressView
 from agent.store import RunStore
 from agent.web.app import create_app
+from agent.web.guard import Guard
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
+TOKEN = "chromium-test-token-0123456789"
 
 
 def _free_port() -> int:
@@ -44,7 +50,8 @@ def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     runs = tmp_path / "runs"
     runs.mkdir()
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(runs, Guard.for_bind(TOKEN, "127.0.0.1", port))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -56,6 +63,32 @@ def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     thread.join(timeout=10)
 
 
+@pytest.fixture
+def evil_page() -> Iterator[tuple[str, list[str]]]:
+    """A page on another origin (127.0.0.1, another port) whose HTML the test sets; yields (its URL, [html])."""
+    html = [""]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = html[0].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=evil.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{evil.server_address[1]}/", html
+    evil.shutdown()
+    evil.server_close()
+    thread.join(timeout=5)
+
+
 def _wait_for(path: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
@@ -65,7 +98,7 @@ def _wait_for(path: Path, timeout_s: float) -> None:
 
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium (scripts/setup-system.sh)")
 def test_review_in_chromium_continues_the_run(paused_run_template: Path, web: tuple[str, Path],
-                                              tmp_path: Path) -> None:
+                                              evil_page: tuple[str, list[str]], tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     base, runs = web
@@ -87,6 +120,19 @@ def test_review_in_chromium_continues_the_run(paused_run_template: Path, web: tu
         browser = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
                                                         headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page()
+        page.goto(f"{base}/?token={TOKEN}")
+        assert "token" not in page.url, "the token moved into a cookie"
+
+        # Another origin's page submits the review form on load: refused, nothing submitted.
+        evil_url, html = evil_page
+        html[0] = (f'<form method="post" action="{base}/runs/{run.name}/rounds/1/review">'
+                   '<input name="worst" value="r01c01"><input name="action" value="stop"></form>'
+                   "<script>document.forms[0].submit()</script>")
+        page.goto(evil_url)
+        page.wait_for_url(f"{base}/runs/**")
+        assert "forbidden" in page.content() and "not from this app" in page.content()
+        assert not (run / "round_01" / "human.json").exists()
+
         page.goto(base + "/")
         page.click(f"a[href='/runs/{run.name}']")
         page.click("a.review-link")

@@ -28,13 +28,14 @@ from envs.adapters import StateAdapter
 from envs.fitness import Episode, FitnessFn, compute_fitness
 from envs.train_stats import TrainingStats
 from sandboxes.client import RewardProcess
+from sandboxes.validate import finite_in_training
 
 STATE_KEY = "rewardsmith_state"
 ACTION_KEY = "rewardsmith_action"
 
 
 class NonFiniteReward(Exception):
-    """The candidate returned NaN or infinity during training."""
+    """The candidate returned NaN or infinity (in float32, the dtype training uses) during training."""
 
 
 class StateCapture(gym.Wrapper):
@@ -72,7 +73,8 @@ class RewardSource(ABC):
 class CandidateReward(RewardSource):
     """A designed reward, computed in its sandboxed worker process (never in this process).
 
-    A step whose total or components hold NaN/inf is trained on with those entries set to 0 and
+    A step whose total or components hold NaN/inf — in float32, the dtype SB3's buffers hold rewards
+    in, so 1e300 counts (it is finite only in float64) — is trained on with those entries set to 0 and
     counted in :attr:`nonfinite_steps`; :attr:`max_nonfinite_streak` such steps in a row end training
     with :class:`NonFiniteReward` (an occasional NaN at a rare state should not throw a run away; a
     reward that has gone NaN for good should not train on zeros).
@@ -92,7 +94,7 @@ class CandidateReward(RewardSource):
                  end_fitness: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         out = self.process.call(states, actions)
         values = {"total": out.total, **out.components}
-        finite = {n: np.isfinite(v).reshape(-1, self.n_envs) for n, v in values.items()}  # (steps, envs)
+        finite = {n: finite_in_training(v).reshape(-1, self.n_envs) for n, v in values.items()}  # (steps, envs)
         for step, ok in enumerate(np.logical_and.reduce(list(finite.values())).all(axis=1)):
             if ok:
                 self._streak = 0
@@ -105,7 +107,8 @@ class CandidateReward(RewardSource):
                 row = step * self.n_envs + env
                 at = ", ".join(f"{f.name}={np.round(states[row, s], 3).tolist()}"
                                for f, s in self.process.spec.slices())
-                raise NonFiniteReward(f"the reward was NaN or infinite for {self._streak} steps in a row "
+                raise NonFiniteReward(f"the reward was NaN or infinite (in float32, the dtype training uses) for "
+                                      f"{self._streak} steps in a row "
                                       f"(in: {', '.join(bad)}; e.g. at {at})")
         if self.nonfinite_steps == 0:
             return out.total, out.components
@@ -113,7 +116,7 @@ class CandidateReward(RewardSource):
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(values), values, 0.0)
+    return np.where(finite_in_training(values), values, 0.0)
 
 
 class EnvReward(RewardSource):

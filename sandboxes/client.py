@@ -2,7 +2,10 @@
 
 :class:`RewardProcess` is what the probe (validation) and the trainer use; neither ever executes
 candidate code in its own process. Faults of the candidate (exceptions, hangs, crashes, malformed
-results) are raised as :class:`CandidateFault`, which callers turn into report fields.
+results) are raised as :class:`CandidateFault`, which callers turn into report fields. Every piece of
+text the worker sends back (exception messages, prints) is passed through :func:`core.text.printable`
+here, so nothing candidate-made reaches a terminal raw. Below the full isolation level a worker is
+only started with the explicit opt-in (:func:`sandboxes.isolation.require_full_isolation`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import numpy as np
 from core.errors import SandboxError
 from core.procs import kill_group
 from core.state import StateSpec
+from core.text import printable
 from sandboxes import policy, protocol
-from sandboxes.isolation import Isolation, detect_isolation
+from sandboxes.isolation import Isolation, detect_isolation, require_full_isolation
 
 FaultKind = Literal["exception", "timeout", "crash", "bad_output"]
 _FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
@@ -73,14 +77,20 @@ class RewardProcess:
     """A running reward worker for one candidate's source code.
 
     Use as a context manager; :meth:`close` kills the worker's whole process group.
+
+    Args:
+        isolation: how to confine the worker (default: the strongest level this machine offers).
+        allow_weak_isolation: run even below bubblewrap + seccomp + rlimits. Without it (or
+            ``REWARDSMITH_ALLOW_WEAK_SANDBOX=1``), :meth:`start` raises :class:`SandboxError` there.
     """
 
     def __init__(self, source: str, spec: StateSpec, limits: SandboxLimits | None = None,
-                 isolation: Isolation | None = None) -> None:
+                 isolation: Isolation | None = None, allow_weak_isolation: bool = False) -> None:
         self.source = source
         self.spec = spec
         self.limits = limits or SandboxLimits()
         self.isolation = isolation or detect_isolation()
+        self.allow_weak_isolation = allow_weak_isolation
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in _kill
         self._names: list[str] | None = None
@@ -102,9 +112,10 @@ class RewardProcess:
         """Spawn the worker, wait for its hello, and load the candidate module.
 
         Raises :class:`CandidateFault` when the candidate's module fails to load, and
-        :class:`~core.errors.SandboxError` when the sandbox itself cannot be set up.
+        :class:`~core.errors.SandboxError` when the sandbox itself cannot be set up or is below the
+        full level without the opt-in (then nothing is started).
         """
-        lim, iso = self.limits, self.isolation
+        lim, iso = self.limits, require_full_isolation(self.isolation, self.allow_weak_isolation)
         d, a = self.spec.size, self.spec.action.dim
         in_size = lim.max_batch * (d + a) * 8
         out_size = (protocol.CONTROL_SLOTS + lim.max_batch * (1 + policy.MAX_COMPONENTS)) * 8
@@ -148,7 +159,7 @@ class RewardProcess:
         reply = self._request(protocol.LOAD, {"source": self.source}, lim.load_timeout_s,
                               "loading the module (running its top-level code)")
         self.load_ms = (time.monotonic() - started) * 1e3
-        self.load_printed = str(reply.get("printed", ""))[:_MAX_PRINTED]
+        self.load_printed = printable(str(reply.get("printed", ""))[:_MAX_PRINTED])
 
     def _hello(self, timeout_s: float) -> None:
         # Start-up is our code, not the candidate's: a failure here is a SandboxError.
@@ -160,7 +171,8 @@ class RewardProcess:
             raise SandboxError(f"the reward worker could not be started ({self.isolation.describe()}): {cause}") from None
         if tag != protocol.HELLO:
             self._kill()
-            raise SandboxError(f"the reward worker failed to set up its sandbox: {msg.get('message', tag)!s:.300}")
+            raise SandboxError("the reward worker failed to set up its sandbox: "
+                               + printable(f"{msg.get('message', tag)!s:.300}").replace("\n", " "))
         self.layers = tuple(str(x) for x in msg.get("layers", []))
         if self.isolation.seccomp and "seccomp" not in self.layers:
             self._kill()
@@ -220,7 +232,7 @@ class RewardProcess:
         printed = ""
         if tag != protocol.DONE:
             self._names = _component_names(reply.get("components"))
-            printed = str(reply.get("printed", ""))[:_MAX_PRINTED]
+            printed = printable(str(reply.get("printed", ""))[:_MAX_PRINTED])
         if self._names is None:
             raise CandidateFault("bad_output", "the reward worker sent results without component names")
         total = self._out[:batch].copy()
@@ -264,7 +276,7 @@ class RewardProcess:
             raise CandidateFault("crash", f"the reward process died while {doing}: {self._death_cause()}") from None
         if status == protocol.ERR:
             kind = reply.get("kind")
-            message = str(reply.get("message", "unknown error"))[:_MAX_MESSAGE]
+            message = printable(str(reply.get("message", "unknown error")), limit=_MAX_MESSAGE)
             raise CandidateFault(kind if kind in _FAULT_KINDS else "exception", message)
         return status, reply
 
@@ -277,7 +289,7 @@ class RewardProcess:
             code = None
         self._stderr.seek(0)
         tail = self._stderr.read()[-600:].decode(errors="replace").strip().splitlines()
-        last = tail[-1] if tail else ""
+        last = printable(tail[-1], limit=300) if tail else ""
         self._kill()
         if code is not None and code < 0:
             return f"killed by signal {signal.Signals(-code).name}" + (f" ({last})" if last else "")

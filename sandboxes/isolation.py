@@ -13,7 +13,13 @@ is the one actually in force:
 
 Independently, the worker installs a seccomp allow-list (:mod:`sandboxes.seccomp`) when libseccomp
 and the kernel offer it, and always sets rlimits. :meth:`Isolation.describe` is the honest one-line
-summary shown at start-up and recorded in the run.
+summary shown at start-up and recorded in the run; :func:`isolation_level` the short form.
+
+Only the full level (bubblewrap + seccomp + rlimits) runs candidate code by default. Below it the
+static check is all that stands between a candidate and the user's files (a numpy memory-reinterpretation
+escape once got through it), so :func:`require_full_isolation` refuses with a :class:`SandboxError`
+unless the caller opts in (``allow_weak_isolation=True``, or ``REWARDSMITH_ALLOW_WEAK_SANDBOX=1`` in the
+environment, which is how the CLI's ``--allow-weak-sandbox`` reaches job processes).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from core.errors import SandboxError
 from sandboxes import seccomp
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +43,8 @@ SANDBOX_ROOT = "/opt/rewardsmith"
 Level = Literal["bubblewrap", "namespaces", "rlimits"]
 _LABEL = {"bubblewrap": "bubblewrap", "namespaces": "namespaces (no network)", "rlimits": "rlimits only"}
 _PROBE_TIMEOUT_S = 10.0
+ALLOW_WEAK_ENV = "REWARDSMITH_ALLOW_WEAK_SANDBOX"
+"""Set to ``1`` to let candidate code run below the full isolation level (the CLI's ``--allow-weak-sandbox``)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,25 @@ class Isolation:
         if self.seccomp:
             out.append("seccomp")
         out.append("rlimits")
+        return tuple(out)
+
+    @property
+    def full(self) -> bool:
+        """Whether this is the full level: bubblewrap and seccomp (rlimits are always on)."""
+        return self.level == "bubblewrap" and self.seccomp
+
+    @property
+    def label(self) -> str:
+        """The level as a short string for records: ``bubblewrap+seccomp+rlimits``, ``rlimits``, ..."""
+        return "+".join(self.layers).replace("namespaces (no network)", "namespaces")
+
+    def missing(self) -> tuple[str, ...]:
+        """What the full level has and this one lacks, in words."""
+        out = []
+        if self.level != "bubblewrap":
+            out.append("bubblewrap (file-system, user and pid isolation)")
+        if not self.seccomp:
+            out.append("seccomp (the system-call filter)")
         return tuple(out)
 
     def describe(self) -> str:
@@ -197,3 +225,29 @@ def detect_isolation() -> Isolation:
     if best is None:
         best = Isolation("rlimits", note="install bubblewrap for isolation")
     return with_seccomp(best)
+
+
+def weak_isolation_allowed(allow_weak_isolation: bool = False) -> bool:
+    """The explicit opt-in: the argument, or ``REWARDSMITH_ALLOW_WEAK_SANDBOX=1`` in the environment."""
+    return allow_weak_isolation or os.environ.get(ALLOW_WEAK_ENV, "").strip() == "1"
+
+
+def require_full_isolation(isolation: Isolation | None = None, allow_weak_isolation: bool = False) -> Isolation:
+    """``isolation`` (default: the detected one) if it may run candidate code; else a one-line SandboxError.
+
+    Below the full level candidate code runs only with the explicit opt-in (see :func:`weak_isolation_allowed`).
+    """
+    iso = isolation if isolation is not None else detect_isolation()
+    if iso.full or weak_isolation_allowed(allow_weak_isolation):
+        return iso
+    notes = [n for n in iso.note.split("; ") if n and not n.startswith("install bubblewrap")]
+    why = f" ({'; '.join(notes)})" if notes else ""
+    raise SandboxError(
+        f"refusing to run candidate code under weak isolation: found {iso.label}, missing "
+        f"{' and '.join(iso.missing())}{why}; install bubblewrap and libseccomp (scripts/setup-system.sh), "
+        f"or pass --allow-weak-sandbox ({ALLOW_WEAK_ENV}=1) to run it anyway")
+
+
+def isolation_level() -> str:
+    """The level reward workers get on this machine, as a short string to record with every run."""
+    return detect_isolation().label

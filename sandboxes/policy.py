@@ -3,6 +3,15 @@
 Kept apart from the checker so the policy can be read (and reviewed) on its own. numpy re-exports
 the operating system (``np.f2py.subprocess``, ``np.ctypeslib.ctypes``, ``np.ma.core.builtins``), so
 numpy attributes are an allow-list, not a deny-list.
+
+numpy can also reinterpret memory: ``np.ndarray(shape, dtype, buffer, offset, strides)`` lays any dtype
+over any buffer (``dtype="O"`` over an int array forges object pointers, a negative ``offset`` reads
+outside the buffer), and object/void/structured dtypes turn bytes and pointers into each other. So the
+array constructor is usable only as a type (``isinstance``, annotations), every dtype a reward passes
+must be a plain, written-out real number type (:data:`DTYPE_ARG_POSITIONS`, :data:`DTYPE_METHOD_POSITIONS`
+say where numpy takes one), and everything that views raw memory (``view``, ``getfield``, ``ctypes``,
+``data``, ``base``, ``np.lib``, ``frombuffer``) is refused; the worker refuses any result that is not
+a bool/int/float array.
 """
 
 from __future__ import annotations
@@ -28,9 +37,41 @@ take take_along_axis tan tanh tensordot tile trace transpose trapezoid tril triu
 var vdot vstack where zeros zeros_like
 """.split())
 """Pure computations on arrays. Deliberately absent: file I/O (save/load/loadtxt/genfromtxt/fromfile/
-memmap/DataSource), raw memory (frombuffer/ctypeslib/lib.stride_tricks), sub-packages that re-export
-the OS (f2py, ma, lib, testing, distutils, char, rec), global state (seterr/set_printoptions/random)
-and in-place writers (copyto/put/place/putmask/fill_diagonal/put_along_axis)."""
+memmap/DataSource), raw memory (frombuffer/fromstring/ctypeslib/lib.stride_tricks/as_strided), Python
+callables over arrays (frompyfunc/vectorize/apply_along_axis: object arrays), sub-packages that re-export
+the OS (f2py, ma, lib, testing, distutils, char, rec, strings), global state (seterr/set_printoptions/
+random) and in-place writers (copyto/put/place/putmask/fill_diagonal/put_along_axis). ``ndarray`` and
+``dtype`` are on the list as *types* only: see :data:`TYPE_ONLY_NUMPY`."""
+
+TYPE_ONLY_NUMPY = frozenset({"ndarray", "dtype"})
+"""Usable in ``isinstance(x, np.ndarray)`` and annotations only; ``np.dtype`` may also be called with a
+plain numeric dtype. ``np.ndarray(...)`` itself takes a raw buffer, an offset and strides."""
+
+NUMERIC_DTYPES = frozenset({"bool", "bool_", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                            "uint8"})
+"""numpy attributes that may be given as a dtype (besides ``float``, ``int``, ``bool``, a string such as
+``"float32"`` and ``x.dtype``)."""
+BUILTIN_DTYPES = frozenset({"bool", "float", "int"})
+DTYPE_KINDS = "biuf"
+"""numpy kind codes of the dtypes reward code may name and return: bool, signed, unsigned, float."""
+
+DTYPE_ARG_POSITIONS: dict[str, int] = {
+    "array": 1, "asarray": 1, "cumprod": 2, "cumsum": 2, "dtype": 0, "empty": 1, "empty_like": 1, "eye": 3,
+    "finfo": 0, "full": 2, "full_like": 2, "geomspace": 4, "iinfo": 0, "linspace": 5, "logspace": 5,
+    "mean": 2, "nanmean": 2, "nanprod": 2, "nanstd": 2, "nansum": 2, "nanvar": 2, "ndarray": 1, "ones": 1,
+    "ones_like": 1, "prod": 2, "std": 2, "sum": 2, "trace": 4, "var": 2, "zeros": 1, "zeros_like": 1,
+}
+"""Allow-listed numpy functions whose dtype parameter can be given positionally, and its index
+(``np.zeros(3, "O")``). ``tests/sandboxes/test_static.py`` re-derives this from numpy's signatures."""
+DTYPE_METHOD_POSITIONS: dict[str, int] = {
+    "astype": 0, "cumprod": 1, "cumsum": 1, "mean": 1, "prod": 1, "std": 1, "sum": 1, "trace": 3, "var": 1,
+    "reduce": 2, "accumulate": 2, "reduceat": 3,
+}
+"""The same for ndarray methods (``x.sum(0, "O")``) and ufunc methods (``np.add.reduce(x, 0, "O")``)."""
+RAW_MEMORY_KEYWORDS = frozenset({"buffer", "offset", "strides"})
+DTYPE_KEYWORDS = frozenset({"dtype"})
+REFUSED_KEYWORDS = frozenset({"signature", "sig"})
+"""ufunc loop selection by type codes (``signature="OO->O"``): a dtype spec in another form."""
 
 NUMPY_LINALG_ATTRS = frozenset("""
 cholesky cond det eig eigh eigvals eigvalsh inv lstsq matrix_norm matrix_power matrix_rank multi_dot norm
@@ -49,11 +90,12 @@ TYPING_NAMES = frozenset({"Any", "Dict", "List", "Mapping", "Optional", "Sequenc
 # Attributes that are refused on *any* receiver (arrays, state, dtypes, ...): file I/O, raw memory,
 # frame/generator/traceback introspection, string-format attribute walks, and numpy's OS re-exports.
 DENIED_ATTRS = frozenset("""
-ag_code ag_frame base builtins byteswap core cr_code cr_frame ctypes ctypeslib data DataSource dump dumps
-f2py f_back f_builtins f_code f_globals f_locals f_trace fileno flags format format_map fromfile
-fromregex func_globals genfromtxt gi_code gi_frame gi_yieldfrom lib load loads loadtxt memmap mro os
-resize save savetxt savez savez_compressed setflags subprocess sys tb_frame tb_next testing tofile
-tobytes view
+ag_code ag_frame as_strided base builtins byteswap core cr_code cr_frame ctypes ctypeslib data DataSource
+dump dumps f2py f_back f_builtins f_code f_globals f_locals f_trace fileno flags format format_map frombuffer
+fromfile fromiter frompyfunc fromregex fromstring func_globals genfromtxt getfield gi_code gi_frame
+gi_yieldfrom itemset lib load loads loadtxt memmap mro newbyteorder os resize save savetxt savez
+savez_compressed setfield setflags stride_tricks subprocess sys tb_frame tb_next testing tobytes tofile
+vectorize view
 """.split())
 
 # In-place ndarray methods: calling them on an argument would mutate the caller's state.

@@ -3,8 +3,10 @@
 An ``ast`` allow-list: imports only ``numpy``/``math``/``typing``; numpy and math attributes from the
 allow-lists in :mod:`sandboxes.policy`; no dunder or underscore attributes; no unknown names (so no
 ``open``/``eval``/``getattr``/``__import__``); no writes into the arguments or into module
-attributes; no classes, decorators, ``global``, generators or async code; size caps. Every
-rejection carries a line number and is worded so that a designer can fix it.
+attributes; no classes, decorators, ``global``, generators or async code; size caps. numpy's ways of
+reinterpreting memory are closed as a class: ``np.ndarray`` only as a type, no ``buffer=``/``offset=``/
+``strides=``, and every dtype written out as a plain real number type where numpy takes one (see
+:mod:`sandboxes.policy`). Every rejection carries a line number and is worded so that a designer can fix it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import ast
 import builtins
 import unicodedata
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from sandboxes import policy
 
@@ -101,6 +105,7 @@ class _Checker:
         self.params: set[str] = set()
         self.module_globals: set[str] = set()
         self.parents: dict[ast.AST, ast.AST] = {}
+        self.type_positions: set[ast.AST] = set()  # annotation parts and isinstance() classes: types, not calls
 
     def error(self, node: ast.AST | None, message: str) -> None:
         self.errors.append(Issue(getattr(node, "lineno", 0), message))
@@ -114,6 +119,7 @@ class _Checker:
                 self.parents[child] = parent
         self._check_top_level()
         self._collect_bindings()
+        self._collect_type_positions()
         for node in ast.walk(self.tree):
             self._check_node(node)
         self._check_entry_point()
@@ -175,6 +181,24 @@ class _Checker:
                 for t in targets:
                     self.module_globals.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
 
+    def _collect_type_positions(self) -> None:
+        roots: list[ast.expr] = []
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.FunctionDef) and node.returns is not None:
+                roots.append(node.returns)
+            elif isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+                roots.append(node.annotation)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+                  and "isinstance" not in self.bound and len(node.args) == 2):
+                roots.append(node.args[1])
+        # Only the type expression itself, never what a call inside it computes (``x: np.ndarray(...)``).
+        todo: list[ast.AST] = list(roots)
+        while todo:
+            node = todo.pop()
+            self.type_positions.add(node)
+            if isinstance(node, ast.Subscript | ast.Tuple | ast.BinOp | ast.Attribute | ast.Name | ast.List):
+                todo.extend(ast.iter_child_nodes(node))
+
     def _check_import_from(self, node: ast.ImportFrom) -> None:
         mod = node.module or ""
         allowed = {"numpy": policy.NUMPY_ATTRS, "math": policy.MATH_ATTRS, "typing": policy.TYPING_NAMES,
@@ -218,9 +242,11 @@ class _Checker:
         elif isinstance(node, ast.Name):
             self._check_name(node)
             self._check_module_use(node)
+            self._check_numpy_value_use(node)
         elif isinstance(node, ast.Attribute):
             self._check_attribute(node)
             self._check_module_use(node)
+            self._check_numpy_value_use(node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
             text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
             if "__" in text:
@@ -285,6 +311,96 @@ class _Checker:
             self.error(node, f"the module {module!r} may only be used as {shown}.<name>(...); it cannot be "
                              "assigned, passed, returned or stored")
 
+    def _numpy_name(self, node: ast.expr) -> str | None:
+        """``zeros`` for ``np.zeros`` or a ``from numpy import zeros`` name; None for anything else."""
+        if isinstance(node, ast.Attribute) and self._module_of(node.value) == "numpy":
+            return node.attr
+        if isinstance(node, ast.Name) and node.id in self.imported_names:
+            module, _, name = self.imported_names[node.id].rpartition(".")
+            return name if module == "numpy" else None
+        return None
+
+    def _called_directly(self, node: ast.expr) -> bool:
+        parent = self.parents.get(node)
+        return isinstance(parent, ast.Call) and parent.func is node
+
+    def _check_numpy_value_use(self, node: ast.Name | ast.Attribute) -> None:
+        # A callable that takes a dtype must be called where the checker can see its arguments: stored,
+        # passed or returned (``make = np.zeros``, ``map(x.astype, ...)``) its dtype would arrive unseen.
+        if not isinstance(node.ctx, ast.Load):
+            return
+        name = self._numpy_name(node)
+        if name in policy.TYPE_ONLY_NUMPY:
+            if node in self.type_positions or (name == "dtype" and self._called_directly(node)):
+                return
+            if name == "ndarray":
+                self.error(node, "np.ndarray may only be used as a type (isinstance(x, np.ndarray) or an annotation): "
+                                 "calling it builds an array over raw memory (buffer, offset, strides), which is "
+                                 "not allowed; create arrays with np.array, np.asarray, np.zeros or np.full")
+            else:
+                self.error(node, "np.dtype may only be called with a real number type (np.dtype('float32')) or used "
+                                 "in isinstance(); it cannot be assigned, passed or returned")
+        elif name is not None and name in policy.DTYPE_ARG_POSITIONS and not self._called_directly(node):
+            self.error(node, f"np.{name} takes a dtype, so it must be called directly (np.{name}(...)); it cannot be "
+                             "assigned, passed, returned or stored")
+        elif (isinstance(node, ast.Attribute) and name is None and self._module_of(node.value) is None
+              and node.attr in policy.DTYPE_METHOD_POSITIONS and not self._called_directly(node)):
+            self.error(node, f".{node.attr} takes a dtype, so it must be called directly (x.{node.attr}(...)); the "
+                             "method cannot be assigned, passed, returned or stored")
+
+    def _check_dtype_args(self, node: ast.Call) -> None:
+        func = node.func
+        name = self._numpy_name(func)
+        position: int | None = None
+        if name is not None:
+            label, position = f"np.{name}", policy.DTYPE_ARG_POSITIONS.get(name)
+        elif isinstance(func, ast.Attribute) and self._module_of(func.value) is None:
+            label, position = f".{func.attr}()", policy.DTYPE_METHOD_POSITIONS.get(func.attr)
+        else:
+            label = f"{func.id}()" if isinstance(func, ast.Name) else "this call"
+        for kw in node.keywords:
+            if kw.arg is None:
+                self.error(node, "keyword unpacking (**kwargs) in calls is not allowed in reward code; pass the "
+                                 "arguments by name")
+            elif kw.arg in policy.RAW_MEMORY_KEYWORDS:
+                self.error(node, f"the keyword '{kw.arg}=' lays an array over raw memory and is not allowed")
+            elif kw.arg in policy.REFUSED_KEYWORDS:
+                self.error(node, f"the keyword '{kw.arg}=' (ufunc loop type codes) is not allowed; convert the "
+                                 "inputs with .astype(np.float64) instead")
+            elif kw.arg in policy.DTYPE_KEYWORDS:
+                self._check_dtype_spec(kw.value, label)
+        if position is None:
+            return
+        before = node.args[: position + 1]
+        if any(isinstance(a, ast.Starred) for a in before):
+            self.error(node, f"argument unpacking (*args) is not allowed in calls to {label}, which takes a dtype; "
+                             "pass the arguments explicitly")
+        elif len(node.args) > position:
+            self._check_dtype_spec(node.args[position], label)
+
+    def _check_dtype_spec(self, value: ast.expr, label: str) -> None:
+        """A dtype must be written out as a plain real number type; object, void, record, structured,
+        string and computed dtypes are refused (they can reinterpret memory or hold objects)."""
+        advice = (f"the dtype given to {label} must be written out as a real number type: np.float64, np.float32, "
+                  "np.int64, np.bool_, float, int, bool, a string such as 'float32', or x.dtype")
+        if isinstance(value, ast.Constant) and value.value is None:
+            return
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            problem = _dtype_string_problem(value.value)
+            if problem:
+                self.error(value, f"{problem}; {advice}")
+            return
+        if isinstance(value, ast.Name) and value.id in policy.BUILTIN_DTYPES and value.id not in self.bound:
+            return
+        if self._numpy_name(value) in policy.NUMERIC_DTYPES:
+            return
+        if isinstance(value, ast.Attribute) and value.attr == "dtype" and self._module_of(value.value) is None:
+            return
+        shown = ast.unparse(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        self.error(value, f"{advice}, not {shown!r} (object, void, record and structured dtypes can reinterpret "
+                          "memory, and a dtype cannot be computed or passed in a variable)")
+
     def _module_of(self, node: ast.expr) -> str | None:
         if isinstance(node, ast.Name):
             return self.modules.get(node.id)
@@ -317,6 +433,7 @@ class _Checker:
 
     def _check_call(self, node: ast.Call) -> None:
         func = node.func
+        self._check_dtype_args(node)
         if isinstance(func, ast.Attribute):
             if self._module_of(func.value) == "numpy" and func.attr in policy.INPLACE_NUMPY_FUNCS:
                 self.error(node, f"np.{func.attr} writes in place and is not allowed")
@@ -345,6 +462,21 @@ class _Checker:
         exits = any(isinstance(n, ast.Break | ast.Return | ast.Raise) for n in ast.walk(node))
         if always and not exits:
             self.error(node, "this 'while' loop can never end")
+
+
+def _dtype_string_problem(text: str) -> str | None:
+    """Why the string dtype ``text`` is refused (None when it names a plain real number type)."""
+    try:
+        dtype = np.dtype(text)
+    except (TypeError, ValueError, SyntaxError):
+        return f"{text[:40]!r} is not a numpy dtype"
+    if dtype.names is not None or dtype.subdtype is not None:
+        return f"{text[:40]!r} is a structured (record) dtype, which is not allowed"
+    if dtype.kind not in policy.DTYPE_KINDS:
+        what = {"O": "the object dtype", "V": "a void (raw bytes) dtype", "S": "a bytes dtype", "U": "a string dtype",
+                "c": "a complex dtype", "M": "a datetime dtype", "m": "a timedelta dtype"}.get(dtype.kind, "not a real number type")
+        return f"{text[:40]!r} is {what}, which is not allowed"
+    return None
 
 
 def _target_parts(target: ast.expr) -> list[ast.expr]:

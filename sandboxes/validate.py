@@ -2,9 +2,11 @@
 
 The probe feeds the reward recorded states plus edge cases (the reset state, all-zero state, the
 ends of each field's range, a batch of one, a large batch) and checks what the training loop
-relies on: shapes, real dtype, finite values, determinism, no state kept between calls, variation
-across states, and speed. Its verdict is a :class:`ValidationReport`; its message is written for
-the designer that has to fix the code.
+relies on: shapes, real dtype, values finite *in float32* (the dtype SB3 trains in: 1e300 is a
+finite float64 and an infinite float32), determinism, no state kept between calls, variation across
+states, and speed. Its verdict is a :class:`ValidationReport`; its message is written for the
+designer that has to fix the code, and (like the warnings) has every terminal control character
+escaped by :func:`core.text.printable`: the candidate controls its exception text.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from core.state import StateSpec
+from core.text import printable
 from sandboxes.client import CandidateFault, RewardOutput, RewardProcess, SandboxLimits
 from sandboxes.isolation import Isolation
 from sandboxes.static import check_source
@@ -55,20 +58,27 @@ class ProbeBudget:
 
 def validate_source(source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
                     limits: SandboxLimits | None = None, isolation: Isolation | None = None,
-                    budget: ProbeBudget | None = None) -> ValidationReport:
-    """Static check, then probe. ``states (N, D)`` / ``actions (N, A)`` are recorded inputs (N >= 64)."""
+                    budget: ProbeBudget | None = None, allow_weak_isolation: bool = False) -> ValidationReport:
+    """Static check, then probe. ``states (N, D)`` / ``actions (N, A)`` are recorded inputs (N >= 64).
+
+    Raises :class:`~core.errors.SandboxError` (before any candidate code runs) when the isolation is
+    below the full level and neither ``allow_weak_isolation`` nor ``REWARDSMITH_ALLOW_WEAK_SANDBOX=1``
+    allows it; a candidate's faults are never raised, they are the report.
+    """
     started = time.perf_counter()
     static = check_source(source)
     static_ms = (time.perf_counter() - started) * 1e3
-    warnings = tuple(str(w) for w in static.warnings)
+    warnings = tuple(printable(str(w)) for w in static.warnings)
     if not static.ok:
         reason = "syntax" if static.errors[0].message.startswith("syntax error") else "not_allowed"
-        return ValidationReport(False, "static", reason, static.message(), (), warnings, {"static_ms": static_ms})
-    probe = _Probe(source, spec, states, actions, limits or SandboxLimits(), isolation, budget or ProbeBudget())
+        return ValidationReport(False, "static", reason, printable(static.message()), (), warnings,
+                                {"static_ms": static_ms})
+    probe = _Probe(source, spec, states, actions, limits or SandboxLimits(), isolation, budget or ProbeBudget(),
+                   allow_weak_isolation)
     report = probe.run()
     timings = {"static_ms": static_ms, **report.timings_ms}
-    return ValidationReport(report.accepted, "probe", report.reason, report.message, report.components,
-                            warnings + report.warnings, timings, report.sandbox)
+    return ValidationReport(report.accepted, "probe", report.reason, printable(report.message), report.components,
+                            warnings + tuple(printable(w) for w in report.warnings), timings, report.sandbox)
 
 
 class _Reject(Exception):
@@ -79,9 +89,10 @@ class _Reject(Exception):
 
 class _Probe:
     def __init__(self, source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
-                 limits: SandboxLimits, isolation: Isolation | None, budget: ProbeBudget) -> None:
+                 limits: SandboxLimits, isolation: Isolation | None, budget: ProbeBudget,
+                 allow_weak_isolation: bool) -> None:
         self.source, self.spec, self.limits, self.budget = source, spec, limits, budget
-        self.isolation = isolation
+        self.isolation, self.allow_weak_isolation = isolation, allow_weak_isolation
         self.states = np.ascontiguousarray(states, dtype=np.float64)
         self.actions = np.ascontiguousarray(actions, dtype=np.float64)
         self.components: tuple[str, ...] = ()
@@ -89,7 +100,7 @@ class _Probe:
 
     def run(self) -> ValidationReport:
         started = time.perf_counter()
-        proc = RewardProcess(self.source, self.spec, self.limits, self.isolation)
+        proc = RewardProcess(self.source, self.spec, self.limits, self.isolation, self.allow_weak_isolation)
         timings: dict[str, float] = {}
         try:
             proc.start()
@@ -117,10 +128,14 @@ class _Probe:
                                         f"then {list(names)}")
         named = [*((f"component {n!r}", v) for n, v in out.components.items()), ("total reward", out.total)]
         for name, values in named:
-            bad = ~np.isfinite(values)
+            bad = ~finite_in_training(values)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise _Reject("non_finite", f"{name} is {values[i]} on {what} (state {self._describe_row(i)})")
+                where = f"on {what} (state {self._describe_row(i)})"
+                if np.isfinite(values[i]):
+                    raise _Reject("non_finite", f"{name} is {values[i]:.3g} {where}: that is infinite in float32, the "
+                                                f"dtype training uses (largest {_F32_MAX:.3g}); scale the reward down")
+                raise _Reject("non_finite", f"{name} is {values[i]} {where}")
         if out.printed:
             self.warnings.append("the reward prints; output is discarded during training")
         return out
@@ -221,6 +236,15 @@ class _Probe:
         big_ms = self._proc.call(*self._large_batch()).call_us / 1e3
         self._check_speed(self.budget.large_batch, big_ms, self.budget.max_call_ms_large)
         return {"call_ms_b64": median_ms, f"call_ms_b{self.budget.large_batch}": big_ms}
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def finite_in_training(values: np.ndarray) -> np.ndarray:
+    """Which entries stay finite in float32, the dtype PPO's buffers hold rewards in (not only in float64)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.isfinite(np.asarray(values).astype(np.float32))
 
 
 def _same(a: RewardOutput, b: RewardOutput) -> bool:

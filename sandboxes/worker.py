@@ -242,14 +242,21 @@ class _Worker:
 
 
 def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
-    if type(value) is np.ndarray and value.shape == (batch,) and value.dtype.kind in "biuf":
+    """``value`` as a ``(batch,)`` array of plain bool/int/float numbers, or a bad_output fault.
+
+    The static check cannot see every dtype (``np.array([x, None])`` is an object array nobody asked
+    for), so results are checked here: only kinds ``b i u f`` are copied out, never object, void,
+    structured, string or complex arrays.
+    """
+    if type(value) is np.ndarray and value.shape == (batch,) and value.dtype.kind in policy.DTYPE_KINDS:
         return value  # the common case, without conversions (the copy into shared memory converts)
     try:
         arr = np.asarray(value)
     except Exception as exc:
         raise _CandidateFault("bad_output", f"{what} is not an array: {type(exc).__name__}") from None
-    if arr.dtype.kind not in "biuf":
-        raise _CandidateFault("bad_output", f"{what} has dtype {arr.dtype}; expected real numbers")
+    if arr.dtype.kind not in policy.DTYPE_KINDS or arr.dtype.names is not None:
+        raise _CandidateFault("bad_output", f"{what} has dtype {arr.dtype}; expected real numbers (a bool, int or "
+                                            "float array; object, void, structured, string and complex are refused)")
     if arr.shape != (batch,):
         raise _CandidateFault("bad_output", f"{what} has shape {arr.shape}; expected ({batch},), one value per environment")
     return arr

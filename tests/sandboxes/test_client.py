@@ -114,3 +114,34 @@ def test_a_fault_at_one_call_does_not_poison_the_next(spec: StateSpec, sample: S
         with pytest.raises(CandidateFault, match="three"):
             proc.call(sample.states[:3], sample.actions[:3])
         assert proc.call(sample.states[:5], sample.actions[:5]).total.shape == (5,)
+
+
+@pytest.mark.parametrize("result", [
+    "np.array(list(r) + [None])[:-1]",                     # object, inferred: no dtype argument the checker sees
+    "np.zeros(len(r), dtype=[('a', 'f8')])",               # structured (the static check would refuse this line)
+    "np.zeros(len(r), dtype='V8')",                        # void
+    "r.astype('O')",
+])
+def test_results_that_are_not_plain_numbers_are_refused_at_run_time(result: str, spec: StateSpec,
+                                                                     sample: StateSample) -> None:
+    """The worker checks every returned array's dtype itself; the static check is bypassed here."""
+    for where in ("total", "component"):
+        total, comp = (result, "r") if where == "total" else ("r", result)
+        src = (f"import numpy as np\n\ndef compute_reward(state, action):\n    r = np.cos(state.pole_angle)\n"
+               f"    return {total}, {{'c': {comp}}}\n")
+        with RewardProcess(src, spec) as proc, pytest.raises(CandidateFault) as info:
+            proc.call(sample.states[:4], sample.actions[:4])
+        assert info.value.kind == "bad_output" and "expected real numbers" in info.value.message
+
+
+def test_candidate_text_reaches_the_parent_escaped(spec: StateSpec, sample: StateSample) -> None:
+    src = ("import numpy as np\n\ndef compute_reward(state, action):\n    print('\\x1b[2J\\x1b]52;c;eA==\\x07')\n"
+           "    if len(action) == 3:\n        raise ValueError('\\x9b2J\\rsandbox: accepted')\n"
+           "    return np.cos(state.pole_angle), {}\n")
+    with RewardProcess(src, spec) as proc:
+        printed = proc.call(sample.states[:4], sample.actions[:4]).printed
+        with pytest.raises(CandidateFault) as info:
+            proc.call(sample.states[:3], sample.actions[:3])
+    assert "\x1b" not in printed and "\\x1b[2J" in printed
+    assert "\x9b" not in info.value.message and "\r" not in info.value.message
+    assert "\\x9b2J\\rsandbox: accepted" in info.value.message

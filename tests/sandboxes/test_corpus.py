@@ -2,7 +2,8 @@
 
 Each file starts with comment lines ``# expect: <stage> <reason>`` and optionally ``# message: <text>``
 (a substring of the designer-facing message) or ``# warning: <text>`` (a substring of one warning).
-The probe runs under the isolation this machine offers (see ``test_isolation.py`` for the level).
+The probe runs under the isolation this machine offers (see ``test_isolation.py`` for the level). Every
+message and warning must be safe to print: the candidate controls its exception and print text.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.state import StateSpec
+from core.text import printable
 from envs.rollout import StateSample
 from sandboxes.client import SandboxLimits
 from sandboxes.validate import validate_source
@@ -49,6 +51,9 @@ CASES = [_load(p) for p in sorted(CORPUS.glob("*.py"))]
 
 def test_corpus_is_large_and_covers_every_verdict() -> None:
     assert len(CASES) >= 30
+    # The memory-reinterpretation classes (issue 15) each have several variants.
+    assert sum(c.name.startswith("numpy_ndarray") or c.name == "numpy_object_buffer_reaches_os" for c in CASES) >= 5
+    assert sum(c.name.startswith("dtype_") for c in CASES) >= 10
     reasons = {c.reason for c in CASES}
     assert {"not_allowed", "syntax", "timeout", "exception", "non_finite", "bad_output", "constant", "slow",
             "nondeterministic", "ok"} <= reasons
@@ -65,3 +70,5 @@ def test_corpus_verdict(case: Case, spec: StateSpec, sample: StateSample) -> Non
         assert any(case.warning in w for w in report.warnings), report.warnings
     if not report.accepted:
         assert report.message.strip()
+    for text in (report.message, *report.warnings):
+        assert printable(text) == text, text

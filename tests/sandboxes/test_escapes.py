@@ -111,7 +111,8 @@ def _run_escape(tmp_path: Path, spec: StateSpec, sample: StateSample, isolation:
     consts = (f"WRITE_PATH = {str(tmp_path / 'written')!r}\nREAD_PATH = {str(PROJECT_ROOT / 'envs' / 'fitness.py')!r}\n"
               f"SHELL_PATH = {str(tmp_path / 'shell')!r}\nPORT = {listener.port}\n")
     try:
-        with RewardProcess(consts + ESCAPE, spec, isolation=isolation) as proc:
+        # The weak levels are tried on purpose here: they need the explicit opt-in like any other caller.
+        with RewardProcess(consts + ESCAPE, spec, isolation=isolation, allow_weak_isolation=True) as proc:
             out = proc.call(sample.states[:8], sample.actions[:8])
         contacted = listener.was_contacted()
     finally:
@@ -157,3 +158,58 @@ def test_full_isolation_blocks_every_attempt(tmp_path: Path, spec: StateSpec, sa
     results = _run_escape(tmp_path, spec, sample, isolation)
     assert results == dict.fromkeys(results, 0.0)
     assert np.isfinite(list(results.values())).all()
+
+
+# The numpy object-buffer escape (issue 15): only allow-listed names, so the old static check passed it.
+NUMPY_ESCAPE = (Path(__file__).parent / "corpus" / "numpy_object_buffer_reaches_os.py").read_text() + '''
+
+def write_file():
+    os_module = real_os()
+    fd = os_module.open(PATH, os_module.O_WRONLY | os_module.O_CREAT, 420)
+    os_module.write(fd, b"pwned")
+    os_module.close(fd)
+
+
+def compute_reward(state, action):
+    upright = np.cos(state.pole_angle)
+    return upright, {"pid": upright * 0 + float(real_os().getpid()), "wrote": upright * 0 + attempt(write_file)}
+
+
+def attempt(fn):
+    try:
+        fn()
+        return 1.0
+    except Exception:
+        return 0.0
+'''
+
+
+def _numpy_escape(tmp_path: Path, spec: StateSpec, sample: StateSample, isolation: Isolation) -> tuple[float, float, int]:
+    source = f"PATH = {str(tmp_path / 'written')!r}\n" + NUMPY_ESCAPE
+    with RewardProcess(source, spec, isolation=isolation, allow_weak_isolation=True) as proc:
+        out = proc.call(sample.states[:4], sample.actions[:4])
+        assert proc._proc is not None
+        worker_pid = proc._proc.pid
+    return float(out.components["pid"][0]), float(out.components["wrote"][0]), worker_pid
+
+
+def test_the_numpy_escape_is_refused_statically() -> None:
+    report = check_source(NUMPY_ESCAPE)
+    assert not report.ok and "np.ndarray may only be used as a type" in report.message()
+
+
+def test_the_numpy_escape_reaches_the_real_os_module(tmp_path: Path, spec: StateSpec, sample: StateSample) -> None:
+    """Control: with the static check bypassed, it calls os.getpid() and writes a host file without OS layers —
+    which is why running below full isolation needs the explicit opt-in."""
+    pid, wrote, worker_pid = _numpy_escape(tmp_path, spec, sample, Isolation("rlimits"))
+    assert pid == worker_pid
+    assert wrote == 1.0 and (tmp_path / "written").read_bytes() == b"pwned"
+
+
+def test_full_isolation_contains_the_numpy_escape(tmp_path: Path, spec: StateSpec, sample: StateSample) -> None:
+    isolation = detect_isolation()
+    if not isolation.full:
+        pytest.skip(f"not the full level here: {isolation.describe()}")
+    pid, wrote, _ = _numpy_escape(tmp_path, spec, sample, isolation)
+    assert pid == 1.0  # the real os module, but inside the sandbox's own pid namespace
+    assert wrote == 0.0 and not (tmp_path / "written").exists()

@@ -16,9 +16,20 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import SandboxError
 from core.state import StateSpec
+from envs.rollout import StateSample
 from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
-from sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation, try_bubblewrap, try_namespaces
+from sandboxes.isolation import (
+    ALLOW_WEAK_ENV,
+    PROJECT_ROOT,
+    Isolation,
+    detect_isolation,
+    isolation_level,
+    try_bubblewrap,
+    try_namespaces,
+)
+from sandboxes.validate import validate_source
 
 BWRAP = try_bubblewrap()
 needs_bwrap = pytest.mark.skipif(BWRAP is None, reason="bubblewrap is not installed or cannot create namespaces here")
@@ -65,6 +76,54 @@ def test_descriptions_are_honest() -> None:
     assert Isolation("namespaces", seccomp=True, note="install bubblewrap for file-system isolation").describe() == \
         "sandbox: namespaces (no network) + seccomp + rlimits — install bubblewrap for file-system isolation"
     assert "install bubblewrap" in Isolation("rlimits", note="install bubblewrap for isolation").describe()
+
+
+GOOD = "import numpy as np\n\ndef compute_reward(state, action):\n    r = np.cos(state.pole_angle)\n    return r, {'r': r}\n"
+WEAK = {
+    "rlimits": Isolation("rlimits", note="install bubblewrap for isolation"),
+    "namespaces": Isolation("namespaces", ("unshare", "--net", "--"), seccomp=True,
+                            note="install bubblewrap for file-system isolation"),
+    "bubblewrap without seccomp": Isolation("bubblewrap", ("bwrap", "--"), note="no seccomp: libseccomp is missing"),
+}
+
+
+def test_levels_have_short_labels_for_the_record() -> None:
+    assert Isolation("bubblewrap", seccomp=True).label == "bubblewrap+seccomp+rlimits"
+    assert Isolation("bubblewrap", seccomp=True).full
+    assert [iso.label for iso in WEAK.values()] == ["rlimits", "namespaces+seccomp+rlimits", "bubblewrap+rlimits"]
+    assert not any(iso.full for iso in WEAK.values())
+    assert isolation_level() == detect_isolation().label
+
+
+@pytest.mark.parametrize("name", WEAK)
+def test_candidate_code_is_refused_below_full_isolation(name: str, spec: StateSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ALLOW_WEAK_ENV, raising=False)
+    iso = WEAK[name]
+    proc = RewardProcess(GOOD, spec, isolation=iso)
+    with pytest.raises(SandboxError) as info:
+        proc.start()
+    assert proc._proc is None  # nothing was started
+    message = str(info.value)
+    assert "\n" not in message and iso.label in message and "--allow-weak-sandbox" in message
+    assert ALLOW_WEAK_ENV in message and "missing" in message
+    if name == "bubblewrap without seccomp":
+        assert "seccomp" in message and "libseccomp is missing" in message
+    proc.close()
+
+
+def test_validation_refuses_weak_isolation_and_runs_with_the_opt_in(spec: StateSpec, sample: StateSample,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ALLOW_WEAK_ENV, raising=False)
+    weak = Isolation("rlimits")
+    with pytest.raises(SandboxError, match="weak isolation: found rlimits"):
+        validate_source(GOOD, spec, sample.states, sample.actions, isolation=weak)
+    report = validate_source(GOOD, spec, sample.states, sample.actions, isolation=weak, allow_weak_isolation=True)
+    assert report.accepted and report.sandbox.startswith("sandbox: rlimits only")
+    monkeypatch.setenv(ALLOW_WEAK_ENV, "1")  # how the CLI's --allow-weak-sandbox reaches job processes
+    assert validate_source(GOOD, spec, sample.states, sample.actions, isolation=weak).accepted
+    monkeypatch.setenv(ALLOW_WEAK_ENV, "yes")  # only the documented value opts in
+    with pytest.raises(SandboxError):
+        validate_source(GOOD, spec, sample.states, sample.actions, isolation=weak)
 
 
 def test_bubblewrap_is_used_whenever_this_host_allows_it() -> None:
@@ -124,7 +183,7 @@ def test_bubblewrap_view_of_the_machine(tmp_path: Path) -> None:
     seen = json.loads(done.stdout)
     assert seen["uid"] == 65534 or BWRAP.prefix.count("--unshare-user") == 0
     assert not seen["project_visible"] and not seen["host_tmp_visible"] and not seen["usr_writable"]
-    assert seen["venv_visible"] and seen["modules"] == ["envs", "sandboxes"]
+    assert seen["venv_visible"] and seen["modules"] == ["core", "sandboxes"]
     # The host's listener on 127.0.0.1 is not there: the sandbox has its own, empty network namespace.
     assert seen["net_errno"] in (errno.ECONNREFUSED, errno.ENETUNREACH)
     assert not Path("/tmp/inside").exists() or Path("/tmp/inside").read_text() != "private"
@@ -134,7 +193,7 @@ def test_bubblewrap_view_of_the_machine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("level", ["detected", "rlimits"])
 def test_timeout_kills_the_whole_worker_tree(level: str, spec: StateSpec) -> None:
     iso = detect_isolation() if level == "detected" else Isolation("rlimits")
-    proc = RewardProcess(HANG_AT_CALL, spec, SandboxLimits(call_timeout_s=1.0), iso)
+    proc = RewardProcess(HANG_AT_CALL, spec, SandboxLimits(call_timeout_s=1.0), iso, allow_weak_isolation=True)
     proc.start()
     assert proc._proc is not None
     tree = {proc._proc.pid} | _descendants(proc._proc.pid)
@@ -158,7 +217,7 @@ from sandboxes.client import RewardProcess
 from sandboxes.isolation import Isolation, detect_isolation
 spec = load_task("cartpole").adapter.spec
 iso = detect_isolation() if sys.argv[1] == "detected" else Isolation("rlimits")
-proc = RewardProcess(sys.argv[2], spec, isolation=iso)
+proc = RewardProcess(sys.argv[2], spec, isolation=iso, allow_weak_isolation=True)
 proc.start()
 print(proc._proc.pid, flush=True)
 proc._ctl[0] = 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sandboxes import policy
 from sandboxes.static import check_source
@@ -95,3 +98,101 @@ def test_no_allow_listed_numpy_name_is_a_module_or_file_function() -> None:
     assert modules == {"linalg"}
     assert not policy.NUMPY_ATTRS & {"save", "load", "loadtxt", "genfromtxt", "fromfile", "memmap", "frombuffer",
                                      "ctypeslib", "f2py", "ma", "lib", "testing", "random", "seterr", "copyto"}
+
+
+# -- numpy memory reinterpretation (issue 15): closed as a class -------------------------------------
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _dtype_positions(fn: object, skip_self: bool) -> int | None:
+    try:
+        params = list(inspect.signature(fn).parameters.values())  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if skip_self and params and params[0].name == "self":
+        params = params[1:]
+    for i, p in enumerate(params):
+        if p.name == "dtype" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            return i
+    return None
+
+
+def test_every_positional_dtype_parameter_is_known() -> None:
+    """The checker looks for a dtype at these positions; re-derived from numpy so an upgrade cannot add one unseen."""
+    derived = {n: i for n in policy.NUMPY_ATTRS if (i := _dtype_positions(getattr(np, n, None), False)) is not None}
+    derived |= {n: i for n in policy.NUMPY_LINALG_ATTRS if (i := _dtype_positions(getattr(np.linalg, n), False)) is not None}
+    assert derived == {k: v for k, v in policy.DTYPE_ARG_POSITIONS.items() if k != "iinfo"}
+    methods = {n: i for n in dir(np.ndarray) if not n.startswith("_") and n not in policy.DENIED_ATTRS
+               if (i := _dtype_positions(getattr(np.ndarray, n), True)) is not None}
+    ufunc_methods = {"reduce": 2, "accumulate": 2, "reduceat": 3}  # C signatures without introspection
+    assert methods | ufunc_methods == policy.DTYPE_METHOD_POSITIONS
+
+
+def test_every_ndarray_attribute_was_reviewed() -> None:
+    """Each public ndarray attribute is either denied (it views raw memory, does I/O or writes in place) or in
+    this reviewed list of pure ones; a numpy upgrade that adds one fails here until someone looks at it."""
+    pure = set("""T all any argmax argmin argpartition argsort astype choose clip compress conj conjugate copy
+    cumprod cumsum device diagonal dot dtype fill flat flatten imag item itemsize mT max mean min nbytes ndim
+    nonzero partition prod put ravel real repeat reshape round searchsorted shape size sort squeeze std strides
+    sum swapaxes take to_device tolist trace transpose var""".split())
+    public = {n for n in dir(np.ndarray) if not n.startswith("_")}
+    assert public - policy.DENIED_ATTRS == pure
+    assert {"view", "getfield", "setfield", "ctypes", "data", "base", "tobytes", "setflags"} <= policy.DENIED_ATTRS
+
+
+def test_no_allow_listed_numpy_name_reinterprets_memory() -> None:
+    raw = {"frombuffer", "fromstring", "fromfile", "fromiter", "frompyfunc", "vectorize", "memmap", "load", "lib",
+           "ctypeslib", "rec", "char", "strings", "record", "void", "object_", "recarray", "asarray_chkfinite",
+           "require", "apply_along_axis", "piecewise", "dtypes", "emath", "ma", "testing", "f2py"}
+    assert not raw & policy.NUMPY_ATTRS
+    assert policy.TYPE_ONLY_NUMPY <= policy.NUMPY_ATTRS
+    assert all(np.dtype(getattr(np, n)).kind in policy.DTYPE_KINDS for n in policy.NUMERIC_DTYPES)
+
+
+def test_the_object_buffer_escape_uses_only_allow_listed_names() -> None:
+    """It got through before (a name allow-list cannot see it); now the only findings are the class fix's."""
+    report = check_source((CORPUS / "numpy_object_buffer_reaches_os.py").read_text())
+    assert not report.ok
+    assert all("np.ndarray may only be used as a type" in e.message or "'O' is the object dtype" in e.message
+               for e in report.errors), report.message()
+
+
+@pytest.mark.parametrize("code", [
+    "np.ndarray((1,), np.int64, state.pole_angle)", "np.ndarray(shape=(2,))", "np.ndarray", "[np.ndarray][0]",
+    "np.zeros(3, 'O')", "np.zeros(3, dtype=object)", "np.zeros(3, dtype=dict)", "np.array(x, 'V16')",
+    "np.asarray(x, 'U8')", "np.zeros(3, 'S4')", "np.zeros(3, 'c16')", "np.zeros(3, 'M8')",
+    "np.zeros(3, ('f8', 2))", "np.zeros(3, {'names': ['a'], 'formats': ['f8']})", "x.astype(tuple)",
+    "x.astype(np.dtype)", "x.sum(0, 'O')", "x.trace(0, 0, 1, 'O')", "np.add.accumulate(x, 0, 'O')",
+    "np.multiply.reduceat(x, [0], 0, 'O')", "np.linspace(0, 1, 5, True, False, 'O')", "np.dtype(list)",
+    "np.full(3, 0, dtype=x.dtype.type)", "np.ones(3, dtype=('f8' if x.size else 'O'))", "np.dtype",
+    "x.getfield(np.int64, 0)", "x.view(np.int64)", "np.frombuffer(x)", "x.data", "x.base", "x.ctypes",
+    "np.zeros(*(3, 'O'))", "np.sin(x, **{'dtype': 'O'})", "np.cos(x, sig='O->O')", "np.zeros_like",
+    "x.astype", "np.add.reduce",
+])
+def test_memory_reinterpretation_is_refused(code: str) -> None:
+    src = f"import numpy as np\n\ndef compute_reward(state, action):\n    x = np.cos(state.pole_angle)\n    y = {code}\n    return x, {{}}\n"
+    report = check_source(src)
+    assert not report.ok, code
+    assert all(e.line == 5 for e in report.errors), report.message()
+
+
+@pytest.mark.parametrize("code", [
+    "x.astype(np.float32)", "x.astype('float32')", "x.astype(float)", "np.zeros(3, bool)", "np.zeros(3, 'i8')",
+    "np.asarray(x, dtype=None)", "np.zeros_like(x, dtype=x.dtype)", "np.sum(x, 0, np.float64)",
+    "np.dtype('float64').itemsize", "isinstance(x, np.ndarray)", "isinstance(x, (np.ndarray, np.dtype, float))",
+    "np.finfo(np.float32).max", "np.iinfo('int32').max", "x.reshape(*x.shape)", "max(*[1.0, 2.0])",
+])
+def test_plain_dtypes_stay_allowed(code: str) -> None:
+    src = (f"import numpy as np\n\ndef compute_reward(state, action) -> tuple[np.ndarray, dict]:\n"
+           f"    x: np.ndarray = np.cos(state.pole_angle)\n    y = {code}\n    return x, {{}}\n")
+    report = check_source(src)
+    assert report.ok, report.message()
+
+
+def test_dtype_messages_say_what_to_write_instead() -> None:
+    report = check_source("import numpy as np\n\ndef compute_reward(state, action):\n"
+                          "    x = state.pole_angle.astype('O')\n    return x, {}\n")
+    message = report.message()
+    assert message.startswith("line 4: 'O' is the object dtype, which is not allowed")
+    assert "np.float64" in message and "'float32'" in message and "x.dtype" in message

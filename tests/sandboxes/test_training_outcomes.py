@@ -63,3 +63,12 @@ def test_an_isolated_nan_is_trained_through_and_counted(tmp_path: Path) -> None:
                                              "np.nan, upright)\n"))
     result = train(TrainJob(str(TASK), "candidate", str(reward), BUDGET, seed=0, out_dir=str(tmp_path)))
     assert result.status == "ok" and result.nonfinite_steps == 1
+
+
+def test_a_reward_finite_only_in_float64_ends_training_as_nan(tmp_path: Path) -> None:
+    """1e300 passes every float64 NaN/inf check but is inf in SB3's float32 buffers: it counts as non-finite."""
+    reward = tmp_path / "reward.py"
+    reward.write_text(COUNTER.format(trigger="    if n >= 1:\n        upright = upright * 1e300\n"))
+    result = train(TrainJob(str(TASK), "candidate", str(reward), BUDGET, seed=0, out_dir=str(tmp_path)))
+    assert result.status == "nan", result.error
+    assert "float32" in (result.error or "") and result.nonfinite_steps == 10

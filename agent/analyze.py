@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.prompting import render
-from agent.records import CandidateResult, Critique, SeriesStat
+from agent.records import CandidateResult, Critique, Finding, SeriesStat
 from envs.train_stats import Checkpoint
 
 SAMPLES = 10
@@ -26,7 +26,7 @@ def critique(result: CandidateResult) -> Critique:
         reason = _failure_reason(result)
         text = render("critique.md.j2", cid=cid, status=status, reason=reason, result=result, series=[],
                       flags=[], shares={})
-        return Critique(cid, status, text)
+        return Critique(candidate_id=cid, status=status, text=text)
     checkpoints = _subsample(training.checkpoints)
     components = tuple(_series(name, [cp.component_returns.get(name) for cp in checkpoints])
                        for name in training.components)
@@ -38,7 +38,7 @@ def critique(result: CandidateResult) -> Critique:
     series = [s for s in (*components, fitness, lengths) if s is not None]
     text = render("critique.md.j2", cid=cid, status=status, reason=_failure_reason(result), result=result,
                   series=series, flags=[_explain(f) for f in flags], shares=shares)
-    return Critique(cid, status, text, components=tuple(c for c in components if c is not None),
+    return Critique(candidate_id=cid, status=status, text=text, components=tuple(c for c in components if c is not None),
                     fitness=fitness, episode_length=lengths, shares=shares, flags=flags)
 
 
@@ -63,7 +63,7 @@ def _series(name: str, values: list[float | None]) -> SeriesStat | None:
     present = [float(v) for v in values if v is not None]
     if not present:
         return None
-    return SeriesStat(name, tuple(present), max(present), float(np.mean(present)), min(present))
+    return SeriesStat(name=name, samples=tuple(present), max=max(present), mean=float(np.mean(present)), min=min(present))
 
 
 def _shares(checkpoints: tuple[Checkpoint, ...], names: tuple[str, ...]) -> dict[str, float]:
@@ -75,17 +75,17 @@ def _shares(checkpoints: tuple[Checkpoint, ...], names: tuple[str, ...]) -> dict
 
 
 def _flags(components: tuple[SeriesStat | None, ...], fitness: SeriesStat | None, reward_returns: list[float | None],
-           shares: dict[str, float], checkpoints: tuple[Checkpoint, ...], names: tuple[str, ...]) -> tuple[str, ...]:
-    flags: list[str] = []
+           shares: dict[str, float], checkpoints: tuple[Checkpoint, ...], names: tuple[str, ...]) -> tuple[Finding, ...]:
+    flags: list[Finding] = []
     if len(shares) >= 2:
-        flags += [f"dominant:{n}" for n, s in shares.items() if s > DOMINANT_SHARE]
+        flags += [Finding("dominant", n) for n, s in shares.items() if s > DOMINANT_SHARE]
     for n in names:
         steps = [cp.component_step_means[n] for cp in checkpoints if n in cp.component_step_means]
         if len(steps) >= 3 and np.ptp(steps) <= 1e-6 * max(1.0, float(np.max(np.abs(steps)))):
-            flags.append(f"constant:{n}")
+            flags.append(Finding("constant", n))
     if fitness is not None:
         if max(abs(fitness.max), abs(fitness.min)) < 1e-9:
-            flags.append("fitness_zero")
+            flags.append(Finding("fitness_zero"))
         returns = [r for r in reward_returns if r is not None]
         if len(returns) >= 4 and len(fitness.samples) >= 4:
             half = len(returns) // 2
@@ -94,16 +94,16 @@ def _flags(components: tuple[SeriesStat | None, ...], fitness: SeriesStat | None
             f_gain = float(np.mean(fitness.samples[fh:]) - np.mean(fitness.samples[:fh]))
             f_scale = max(abs(fitness.max), abs(fitness.min), 1e-9)
             if late - early > 0.2 * max(abs(early), 1e-9) and f_gain <= 0.02 * f_scale:
-                flags.append("reward_up_fitness_flat")
+                flags.append(Finding("reward_up_fitness_flat"))
     return tuple(flags)
 
 
-def _explain(flag: str) -> str:
-    kind, _, name = flag.partition(":")
+def _explain(flag: Finding) -> str:
+    name = flag.component
     return {
         "dominant": f"`{name}` makes up more than {DOMINANT_SHARE:.0%} of the reward; the other terms barely matter.",
         "constant": f"`{name}` stayed the same throughout training, so the policy cannot optimise it.",
         "fitness_zero": "the task fitness was zero throughout training: the policy never made progress.",
         "reward_up_fitness_flat": "the reward rose during training while the task fitness did not: the policy "
                                   "found a way to collect reward without doing the task.",
-    }[kind]
+    }[flag.kind]

@@ -26,7 +26,6 @@ import platform
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
@@ -35,18 +34,19 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.live import Live
 
-from agent.config import LLMOptions, RunConfig, RunRecord
+from agent.config import LLMOptions, RunConfig, default_workers
 from agent.executor import LocalExecutor
+from agent.options import flag, from_args
 from agent.progress import ProgressView
-from agent.records import RunSummary
+from agent.records import RunSummary, TargetOutcome
+from agent.run import prepare_run, versions
 from agent.scores import hns
-from agent.store import RunStore
+from agent.store import RunStore, TargetFiles
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from core.atomic import read_record, write_json, write_text
 from core.errors import ConfigError
-from envs.evaluation import EvaluationResult, seed_sets
 from envs.tasks import Task, load_task
-from envs.training import RewardKind, TrainingResult
+from envs.training import RewardKind
 
 DEFAULT_TASKS = ("halfcheetah", "hopper", "reacher")
 HNS_CLIP = (0.0, 3.0)
@@ -54,15 +54,16 @@ Arm = Literal["designed", "human", "sparse"]
 ARM_REWARD: dict[Arm, RewardKind] = {"designed": "candidate", "human": "env", "sparse": "sparse"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BenchOptions:
     """What to benchmark and how (the ``rewardsmith bench`` options)."""
 
-    tasks: tuple[str, ...]
+    tasks: tuple[str, ...] = field(metadata=flag(cli=False))
     """Built-in task names or task files."""
-    out_dir: Path
+    out_dir: Path = field(metadata=flag(cli=False))
     """The bench directory (created, or continued if it holds an earlier bench)."""
     designer: str = "offline"
+    """As for run: offline | a litellm model string | scripted:DIR | replay:RUN_DIR."""
     rounds: int = 2
     """Rounds of the design loop per task."""
     samples: int = 4
@@ -73,13 +74,15 @@ class BenchOptions:
     """Training seed of the design loop; the final seeds are ``seed + 1 … seed + seeds``."""
     steps: int | None = None
     """PPO steps per training run; None = each task file's budget."""
-    workers: int = 1
-    llm: LLMOptions = field(default_factory=LLMOptions)
+    workers: int = field(default=1, metadata=flag(default=default_workers))
+    """Training processes running at once."""
+    llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))
     """Server, timeouts and cost caps when the designer is an LLM (as for ``run``)."""
     fix_attempts: int = 2
+    """Times a rejected candidate goes back to the designer with the exact problem."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArmScore:
     """One reward (designed, human or sparse) trained on every final seed: held-out fitness per seed."""
 
@@ -98,7 +101,7 @@ class ArmScore:
         return [v for v in self.heldout if v is not None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskScore:
     """The benchmark result of one task."""
 
@@ -129,7 +132,7 @@ class TaskScore:
     """1-minute load average when the task started and ended (2 cores: above ~2.2 means other work ran too)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BenchReport:
     """``bench.json``: everything the Markdown table is made from."""
 
@@ -181,14 +184,15 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
     seeds = tuple(range(options.seed + 1, options.seed + 1 + options.seeds))
     best = Path(summary.best_reward_file) if summary.best_reward_file else None
     arms: list[Arm] = ["designed", "human", "sparse"] if best is not None else ["human", "sparse"]
-    targets = [TrainTarget(f"{arm} seed {s}", root / "final" / arm / f"seed_{s}", ARM_REWARD[arm],
-                           best if arm == "designed" else None, seed=s) for arm in arms for s in seeds]
-    selection, heldout = seed_sets(options.seed, task.eval.selection_episodes, task.eval.heldout_episodes)
-    settings = TrainSettings(steps, options.seed, float(task.train.timeout_s), 5.0, selection, heldout)
+    targets = [TrainTarget(key=f"{arm} seed {s}", files=TargetFiles(root / "final" / arm / f"seed_{s}"),
+                           reward_kind=ARM_REWARD[arm], reward_file=best if arm == "designed" else None, seed=s)
+               for arm in arms for s in seeds]
+    settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=options.seed), steps=steps)
     view.phase_started(f"{task.name}: final comparison, {len(seeds)} fresh training seeds per reward")
-    results = train_and_evaluate(task, targets, settings, LocalExecutor(options.workers), view.executor_event)
+    results = train_and_evaluate(task, targets, settings, LocalExecutor(options.workers), RunStore(root / "final"),
+                                 view.executor_event)
     view.stop()
-    by_arm = {arm: _arm(arm, seeds, [results.get(f"{arm} seed {s}", (None, None)) for s in seeds])
+    by_arm = {arm: _arm(arm, seeds, [results.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
               for arm in ("designed", "human", "sparse")}
     ### 3. Scores
     value, spread, note = task_hns(by_arm["designed"], by_arm["human"], by_arm["sparse"])
@@ -215,26 +219,23 @@ def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) 
     config = RunConfig(task=str(task.source), designer=options.designer, rounds=options.rounds,
                        samples=options.samples, steps=options.steps, seed=options.seed, workers=options.workers,
                        baselines=False, llm=options.llm, fix_attempts=options.fix_attempts)
-    if store.config_file.is_file():  # continuing an interrupted bench: the loop redoes nothing finished
-        record = replace(store.load_record(), config=config)
-    else:
-        record = RunRecord(config, task.name, make_designer(options.designer, llm=options.llm, run_dir=run_dir).label, detect_isolation().describe(),
-                           datetime.now(UTC).isoformat(timespec="seconds"), _versions()["rewardsmith"])
-    store.save_record(record)
+    # continuing an interrupted bench: the loop redoes nothing finished
+    label = make_designer(options.designer, llm=options.llm, run_dir=run_dir).label
+    record = prepare_run(store, config, label, detect_isolation().describe(), task.name)
     summary = run_loop(store, record, view)
     view.stop()
     return summary, record.designer_label
 
 
-def _arm(arm: Arm, seeds: tuple[int, ...],
-         results: list[tuple[TrainingResult | None, EvaluationResult | None]]) -> ArmScore:
+def _arm(arm: Arm, seeds: tuple[int, ...], results: list[TargetOutcome]) -> ArmScore:
     status, heldout = [], []
-    for training, evaluation in results:
+    for outcome in results:
+        training, evaluation = outcome.training, outcome.evaluation
         heldout.append(evaluation.heldout.mean if evaluation is not None else None)
         status.append("ok" if evaluation is not None else (training.status if training is not None else "missing"))
     values = [v for v in heldout if v is not None]
-    return ArmScore(arm, seeds, tuple(status), tuple(heldout),
-                    float(np.mean(values)) if values else None, float(np.std(values)) if values else None)
+    return ArmScore(arm=arm, seeds=seeds, status=tuple(status), heldout=tuple(heldout),
+                    mean=float(np.mean(values)) if values else None, std=float(np.std(values)) if values else None)
 
 
 def task_hns(designed: ArmScore, human: ArmScore, sparse: ArmScore) -> tuple[float | None, float | None, str]:
@@ -258,7 +259,7 @@ def _aggregate(options: BenchOptions, scores: list[TaskScore], command: str, des
     clipped = [float(np.clip(v, *HNS_CLIP)) for v in defined]
     return BenchReport(
         command=command, created=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine_description(),
-        versions=_versions(), designer=designer, options=options, tasks=tuple(scores),
+        versions=versions(), designer=designer, options=options, tasks=tuple(scores),
         mean_hns_clipped=float(np.mean(clipped)) if clipped else None,
         mean_hns=float(np.mean(defined)) if defined else None,
         tasks_hns_at_least_1=sum(v >= 1.0 for v in defined), tasks_scored=len(defined), wall_s=wall_s,
@@ -305,16 +306,6 @@ def machine_description() -> str:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cores} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}, " \
            f"Python {platform.python_version()}"
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("rewardsmith", "torch", "stable-baselines3", "gymnasium", "mujoco", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -413,12 +404,10 @@ def bench_command(args: argparse.Namespace, console: Console, llm: LLMOptions) -
     tasks = tuple(args.tasks) or DEFAULT_TASKS
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_dir = Path(args.dir) if args.dir else Path(args.out) / f"bench-{stamp}"
-    options = BenchOptions(tasks=tasks, out_dir=out_dir.resolve(), designer=args.designer, rounds=args.rounds,
-                           samples=args.samples, seeds=args.seeds, seed=args.seed, steps=args.steps,
-                           workers=args.workers, llm=llm, fix_attempts=args.fix_attempts)
-    command = " ".join(["rewardsmith bench", *tasks, f"--designer {args.designer}", f"--rounds {args.rounds}",
-                        f"--samples {args.samples}", f"--seeds {args.seeds}", f"--seed {args.seed}",
-                        *([f"--steps {args.steps}"] if args.steps else []), f"--workers {args.workers}",
+    options = from_args(BenchOptions, args, tasks=tasks, out_dir=out_dir.resolve(), llm=llm)
+    command = " ".join(["rewardsmith bench", *tasks, f"--designer {options.designer}", f"--rounds {options.rounds}",
+                        f"--samples {options.samples}", f"--seeds {options.seeds}", f"--seed {options.seed}",
+                        *([f"--steps {options.steps}"] if options.steps else []), f"--workers {options.workers}",
                         *([f"--api-base {llm.api_base}"] if llm.api_base else [])])
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
     try:

@@ -10,14 +10,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
-from importlib.metadata import version as pkg_version
 from pathlib import Path
 
 from rich.console import Console
 
-from agent.config import LLMOptions, RunConfig, RunRecord, default_workers
+from agent.config import LLMOptions, RunConfig, default_workers
+from agent.options import add_options, from_args, option_name
 from core.errors import ConfigError, RewardSmithError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -61,13 +61,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from envs.tasks import load_task
 
     task = load_task(args.task)
-    config = RunConfig(
-        task=str(task.source), designer=args.designer, rounds=args.rounds, samples=args.samples, steps=args.steps,
-        seed=args.seed, workers=args.workers, baselines=not args.no_baselines,
-        train_timeout_s=args.train_timeout, review=args.review, preference_only=args.preferences_only,
-        oracle_noise=args.oracle_noise, review_timeout_s=args.review_timeout, videos=args.videos,
-        fix_attempts=args.fix_attempts, llm=_llm_options(args, LLMOptions()),
-    )
+    config = from_args(RunConfig, args, task=str(task.source), llm=_llm_options(args, LLMOptions()))
     _check_config(config)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.out) / f"{task.name}-{stamp}"
@@ -84,12 +78,7 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
 
     run_dir = Path(args.run_dir)
     record = RunStore(run_dir).load_record()
-    config = record.config
-    if args.rounds is not None:
-        config = replace(config, rounds=args.rounds)
-    if args.workers is not None:
-        config = replace(config, workers=args.workers)
-    config = replace(config, llm=_llm_options(args, config.llm))
+    config = from_args(RunConfig, args, base=record.config, llm=_llm_options(args, record.config.llm))
     _check_config(config)
     return _start(run_dir, config, console, new=False)
 
@@ -98,6 +87,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     from agent.designers import make_designer
     from agent.loop import run_loop
     from agent.progress import ProgressView
+    from agent.run import prepare_run
     from agent.store import RunStore
     from envs.tasks import load_task
     from sandboxes.isolation import detect_isolation
@@ -106,22 +96,20 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     designer = make_designer(config.designer, llm=config.llm, run_dir=run_dir)
     isolation = detect_isolation()
     store = RunStore(run_dir)
-    record = RunRecord(config, task.name, designer.label, isolation.describe(),
-                       datetime.now(UTC).isoformat(timespec="seconds"), _version())
-    if not new:
-        record = replace(store.load_record(), config=config)
-    store.save_record(record)
     view = ProgressView(console)
-    steps = config.steps or task.train.steps
-    view.header([
-        f"RewardSmith {'run' if new else 'resume'}: {task.name} ({task.env_id}) → {run_dir}",
-        f"designer: {designer.label}",
-        f"{isolation.describe()}",
-        f"{config.rounds} rounds × {config.samples} candidates, {steps:,} PPO steps each, {config.workers} workers"
-        + (", plus the env's own and the sparse reward as baselines" if config.baselines else ""),
-    ])
     try:
-        summary = run_loop(store, record, view)
+        with store.lock():  # two processes never work on one run
+            record = prepare_run(store, config, designer.label, isolation.describe(), task.name)
+            steps = config.steps or task.train.steps
+            view.header([
+                f"RewardSmith {'run' if new else 'resume'}: {task.name} ({task.env_id}) → {run_dir}",
+                f"designer: {designer.label}",
+                f"{isolation.describe()}",
+                f"{config.rounds} rounds × {config.samples} candidates, {steps:,} PPO steps each, "
+                f"{config.workers} workers"
+                + (", plus the env's own and the sparse reward as baselines" if config.baselines else ""),
+            ])
+            summary = run_loop(store, record, view)
     finally:
         view.stop()
     view.summary(summary, str(run_dir))
@@ -177,11 +165,16 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_review(args: argparse.Namespace, console: Console) -> int:
     from agent.review import open_session
-    from agent.review_terminal import TerminalReviewer
+    from agent.reviewers.terminal import TerminalReviewer
     from agent.store import RunStore
 
-    session = open_session(RunStore(Path(args.run_dir)))
-    TerminalReviewer.interactive().review(session)
+    store = RunStore(Path(args.run_dir))
+    session = open_session(store)
+    if session.request.mode == "web":  # its run waits (holding the run) for exactly this review
+        TerminalReviewer.interactive().review(session)
+    else:
+        with store.lock():
+            TerminalReviewer.interactive().review(session)
     console.print(f"a run waiting with --review web continues now; otherwise: rewardsmith resume {args.run_dir}",
                   markup=False)
     return EXIT_OK
@@ -196,38 +189,20 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
 # -- helpers -------------------------------------------------------------------------------------
 def _llm_options(args: argparse.Namespace, base: LLMOptions) -> LLMOptions:
     """``base`` with the LLM options given on the command line (``resume`` may raise the caps)."""
-    given = {"api_base": args.api_base, "timeout_s": getattr(args, "llm_timeout", None),
-             "response_tokens": getattr(args, "response_tokens", None), "max_cost": args.max_cost,
-             "max_tokens": args.max_tokens, "price_in": getattr(args, "price_in", None),
-             "price_out": getattr(args, "price_out", None)}
-    options = replace(base, **{k: v for k, v in given.items() if v is not None})
-    for name in ("timeout_s", "response_tokens", "max_cost", "max_tokens", "price_in", "price_out"):
-        value = getattr(options, name)
-        if value is not None and (value < 0 or (value == 0 and name in ("timeout_s", "response_tokens"))):
-            raise ConfigError(f"--{_LLM_FLAGS[name]} must be positive, got {value}")
+    options = from_args(LLMOptions, args, base=base)
+    for f in fields(LLMOptions):
+        value = getattr(options, f.name)
+        if isinstance(value, float | int) and (value < 0 or (value == 0 and f.name in ("timeout_s", "response_tokens"))):
+            raise ConfigError(f"{option_name(f)} must be positive, got {value}")
     if (options.price_in is None) != (options.price_out is None):
         raise ConfigError("give both --price-in and --price-out (US dollars per million tokens), or neither")
     return options
 
 
-_LLM_FLAGS = {"timeout_s": "llm-timeout", "response_tokens": "response-tokens", "max_cost": "max-cost",
-              "max_tokens": "max-tokens", "price_in": "price-in", "price_out": "price-out"}
-
-
 def _add_llm_options(s: argparse.ArgumentParser, resume: bool = False) -> None:
     g = s.add_argument_group("LLM designer (--designer <litellm model>, e.g. openai/gpt-4o-mini; keys from the "
                              "provider's environment variables)")
-    g.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    g.add_argument("--max-cost", type=float, default=None, help="stop (resumable) before LLM calls pass this many USD")
-    g.add_argument("--max-tokens", type=int, default=None, help="stop (resumable) before LLM calls pass this many tokens")
-    if resume:
-        return
-    g.add_argument("--price-in", type=float, default=None, help="USD per million prompt tokens, for unpriced models")
-    g.add_argument("--price-out", type=float, default=None, help="USD per million completion tokens, for unpriced models")
-    g.add_argument("--llm-timeout", type=float, default=None, help="seconds per LLM call (default 180)")
-    g.add_argument("--response-tokens", type=int, default=None, help="most tokens per answer (default: the model's)")
-    g.add_argument("--fix-attempts", type=int, default=2,
-                   help="times a rejected candidate goes back to the LLM with the exact problem (default 2)")
+    add_options(g, LLMOptions, resume=resume)
 
 
 def _check_config(config: RunConfig) -> None:
@@ -251,14 +226,9 @@ def _read_file(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
 
 
-def _version() -> str:
-    try:
-        return pkg_version("rewardsmith")
-    except Exception:
-        return "unknown"
-
-
 def _parser() -> argparse.ArgumentParser:
+    from agent.bench import BenchOptions
+
     p = argparse.ArgumentParser(prog="rewardsmith", description="Design reward functions from a task description.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -268,37 +238,14 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run the reward-design loop on a task")
     s.add_argument("task", help="built-in task name or path to a .toml task file")
-    s.add_argument("--designer", default="offline",
-                   help="offline (default) | a litellm model string, e.g. openai/gpt-4o-mini | scripted:DIR | "
-                        "replay:RUN_DIR (the answers recorded in another run, no LLM calls)")
-    s.add_argument("--rounds", type=int, default=3, help="rounds of the loop (default 3)")
-    s.add_argument("--samples", type=int, default=4, help="candidates per round, K (default 4)")
-    s.add_argument("--steps", type=int, default=None, help="PPO steps per candidate (default: the task's budget)")
-    s.add_argument("--seed", type=int, default=0, help="training seed shared by all candidates (default 0)")
-    s.add_argument("--workers", type=int, default=default_workers(), help="parallel training processes (default: cores)")
-    s.add_argument("--review", choices=["none", "cli", "web", "oracle"], default="none",
-                   help="pause for review after each round: terminal, web app (rewardsmith ui), or the synthetic "
-                        "preference oracle (default none)")
-    s.add_argument("--preferences-only", action="store_true",
-                   help="select by the reviewer's preferences; designers never see the fitness (ICPL)")
-    s.add_argument("--oracle-noise", type=float, default=0.1,
-                   help="noise of the preference oracle, as a fraction of the fitness spread (default 0.1)")
-    s.add_argument("--review-timeout", type=float, default=3600.0,
-                   help="seconds --review web waits for a review before stopping, resumable (default 3600)")
-    s.add_argument("--video", dest="videos", action="store_true", default=None,
-                   help="record a rollout video per candidate (default: only when reviewing)")
-    s.add_argument("--no-video", dest="videos", action="store_false", help="never record videos")
-    s.add_argument("--executor", choices=["local"], default="local", help="where training jobs run")
+    add_options(s, RunConfig)
     s.add_argument("--out", default="runs", help="parent directory of the run directory (default ./runs)")
-    s.add_argument("--no-baselines", action="store_true", help="skip training the human and sparse baselines")
-    s.add_argument("--train-timeout", type=float, default=None, help="seconds per training job (default: task's)")
     _add_llm_options(s)
     s.set_defaults(handler=cmd_run)
 
     s = sub.add_parser("resume", help="continue an interrupted run without redoing finished work")
     s.add_argument("run_dir", help="the run directory")
-    s.add_argument("--rounds", type=int, default=None, help="change the total number of rounds")
-    s.add_argument("--workers", type=int, default=None, help="parallel training processes")
+    add_options(s, RunConfig, resume=True)
     _add_llm_options(s, resume=True)
     s.set_defaults(handler=cmd_resume)
 
@@ -320,13 +267,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="human-normalized score table: designed vs the env's own vs the sparse reward")
     s.add_argument("tasks", nargs="*", metavar="TASK", help="tasks (default: halfcheetah hopper reacher)")
-    s.add_argument("--designer", default="offline", help="as for run (default offline)")
-    s.add_argument("--rounds", type=int, default=2, help="design rounds per task (default 2)")
-    s.add_argument("--samples", type=int, default=4, help="candidates per round (default 4)")
-    s.add_argument("--seeds", type=int, default=3, help="fresh training seeds per reward in the final comparison (default 3)")
-    s.add_argument("--seed", type=int, default=0, help="training seed of the design loop (default 0)")
-    s.add_argument("--steps", type=int, default=None, help="PPO steps per training run (default: each task's budget)")
-    s.add_argument("--workers", type=int, default=default_workers())
+    add_options(s, BenchOptions)
     s.add_argument("--out", default="runs", help="parent of the bench directory (default ./runs)")
     s.add_argument("--dir", default=None, help="bench directory to create or continue (default OUT/bench-<time>)")
     s.add_argument("--json", action="store_true", help="print bench.json (progress goes to stderr)")

@@ -6,29 +6,31 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from agent.options import flag
+
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LLMOptions:
     """How an LLM designer calls its model (ignored by the offline and scripted designers).
 
     Credentials never appear here: litellm reads them from the provider's environment variables.
     """
 
-    api_base: str | None = None
+    api_base: str | None = field(default=None, metadata=flag(resume=True))
     """Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama's /v1, LM Studio…); None = the provider's."""
-    timeout_s: float = 180.0
-    """Wall-clock limit of one HTTP call."""
+    timeout_s: float = field(default=180.0, metadata=flag(name="--llm-timeout"))
+    """Wall-clock limit of one LLM call in seconds, the whole call (not per read)."""
     temperature: float = 1.0
     """Sampling temperature (Eureka samples at 1.0)."""
     response_tokens: int | None = None
     """Most tokens one answer may have; None = the provider's limit."""
-    max_cost: float | None = None
+    max_cost: float | None = field(default=None, metadata=flag(resume=True))
     """Stop the run (resumable) before a call would take the total past this many US dollars."""
-    max_tokens: int | None = None
+    max_tokens: int | None = field(default=None, metadata=flag(resume=True))
     """Stop the run (resumable) before a call would take the total past this many tokens (in + out)."""
     price_in: float | None = None
     """US dollars per million prompt tokens, for models litellm has no price for."""
@@ -36,15 +38,15 @@ class LLMOptions:
     """US dollars per million completion tokens, for models litellm has no price for."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """Options of one ``rewardsmith run``."""
 
-    task: str
+    task: str = field(metadata=flag(cli=False))
     """Path of the task file (built-in tasks are resolved to their file)."""
     designer: str = "offline"
-    """``offline``, ``scripted:DIR``, or (with the LLM designer) a litellm model string."""
-    rounds: int = 3
+    """offline | a litellm model string, e.g. openai/gpt-4o-mini | scripted:DIR | replay:RUN_DIR (the answers recorded in another run, no LLM calls)."""
+    rounds: int = field(default=3, metadata=flag(resume=True))
     """Rounds (generations) of the loop."""
     samples: int = 4
     """Candidates per round (K)."""
@@ -52,34 +54,39 @@ class RunConfig:
     """PPO environment steps per candidate; None = the task file's budget."""
     seed: int = 0
     """Training seed shared by every candidate and baseline (common random numbers)."""
-    workers: int = 1
-    """Training processes running at once."""
+    workers: int = field(default=1, metadata=flag(default=default_workers, resume=True))
+    """Training processes running at once (the command line's default: this machine's cores)."""
     review: Literal["none", "cli", "web", "oracle"] = "none"
     """Pause for review after each round: in the terminal, in the web app (``rewardsmith ui``), or
     by the synthetic preference oracle (noisy ground-truth ranking, for tests and benchmarks)."""
-    preference_only: bool = False
+    preference_only: bool = field(default=False, metadata=flag(name="--preferences-only"))
     """Select by the reviewer's preferences only; designers never see the fitness (ICPL's setting)."""
     oracle_noise: float = 0.1
     """Noise of the preference oracle, as a fraction of the offered candidates' fitness spread."""
-    review_timeout_s: float = 3600.0
-    """How long ``--review web`` waits for a submission before the run stops, resumable."""
-    videos: bool | None = None
-    """Record a rollout video per candidate; None = only when reviewing."""
+    review_timeout_s: float = field(default=3600.0, metadata=flag(name="--review-timeout"))
+    """Seconds ``--review web`` waits for a submission before the run stops, resumable."""
+    videos: bool | None = field(default=None, metadata=flag(name="--video", off="--no-video"))
+    """Record a rollout video per candidate (default: only when reviewing; --no-video: never)."""
     executor: Literal["local"] = "local"
-    """Where jobs run: local worker processes."""
-    baselines: bool = True
+    """Where training jobs run: local worker processes."""
+    baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))
     """Also train the env's own reward (human) and the sparse fitness reward, for the HNS."""
-    call_timeout_s: float = 5.0
+    call_timeout_s: float = field(default=5.0, metadata=flag(name="--call-timeout"))
     """Wall-clock limit of one reward call during training."""
-    train_timeout_s: float | None = None
+    train_timeout_s: float | None = field(default=None, metadata=flag(name="--train-timeout"))
     """Wall-clock limit of one training job; None = the task file's ``train.timeout_s``."""
     fix_attempts: int = 2
     """How many times a rejected candidate goes back to the designer with the exact problem (designers that fix)."""
-    llm: LLMOptions = field(default_factory=LLMOptions)
+    llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))
     """Options of an LLM designer."""
 
+    @property
+    def records_videos(self) -> bool:
+        """Rollout videos are recorded when a person reviews (or when asked for with ``--video``)."""
+        return self.videos if self.videos is not None else self.review in ("cli", "web")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class RunRecord:
     """``config.json``: the configuration plus what was detected when the run started."""
 

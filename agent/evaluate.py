@@ -12,16 +12,17 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
+from agent.config import RunConfig
 from agent.executor import LocalExecutor
 from agent.progress import ProgressView
+from agent.records import TargetOutcome
+from agent.stages import probe
+from agent.store import RunStore, TargetFiles
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from core.atomic import write_json, write_text
 from core.errors import ConfigError
-from envs.evaluation import EvaluationResult, seed_sets
 from envs.rollout import random_rollout
 from envs.tasks import load_task
-from envs.training import TrainingResult
-from sandboxes.validate import validate_source
 
 
 def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
@@ -32,30 +33,30 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
         code = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
-    sample = random_rollout(task, n=256, seed=0)
-    report = validate_source(code, task.adapter.spec, sample.states, sample.actions)
+    report = probe(task, code, random_rollout(task, n=256, seed=0))
     if not report.accepted:
         console.print(f"{args.file}: rejected at the {report.stage} stage", markup=False)
         console.print(report.message, markup=False)
         return 1
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) / f"evaluate-{task.name}-{stamp}"
-    write_text(out / "reward.py", code)
-    selection, heldout = seed_sets(0, task.eval.selection_episodes, task.eval.heldout_episodes)
-    settings = TrainSettings(args.steps or task.train.steps, 0, float(task.train.timeout_s), 5.0, selection, heldout)
-    targets = [TrainTarget(f"seed {s}", out / f"seed_{s}", "candidate", out / "reward.py", seed=s)
-               for s in range(args.seeds)]
+    reward_file = TargetFiles(out).reward
+    write_text(reward_file, code)
+    settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=0), steps=args.steps)
+    store = RunStore(out)
+    targets = [TrainTarget(key=f"seed {s}", files=TargetFiles(out / f"seed_{s}"), reward_kind="candidate",
+                           reward_file=reward_file, seed=s) for s in range(args.seeds)]
     # With --json, stdout carries only the JSON document; progress lines go to stderr.
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
     view = ProgressView(progress, live=not args.json)
     view.round_started(1, 1)
-    results = train_and_evaluate(task, targets, settings, LocalExecutor(args.workers), view.executor_event)
+    results = train_and_evaluate(task, targets, settings, LocalExecutor(args.workers), store, view.executor_event)
     view.stop()
-    per_seed = [_SeedResult(t.seed or 0, *_status_and_fitness(*results[t.key])) for t in targets]
+    per_seed = [_seed_result(t.seed or 0, results[t.key]) for t in targets]
     values = [r.heldout for r in per_seed if r.heldout is not None]
-    summary = EvaluateSummary(task.name, str(args.file), settings.steps, args.seeds,
-                              float(np.mean(values)) if values else None, float(np.std(values)) if values else None,
-                              tuple(per_seed), str(out))
+    summary = EvaluateSummary(task=task.name, reward_file=str(args.file), steps=settings.steps, seeds=args.seeds,
+                              heldout_mean=float(np.mean(values)) if values else None, heldout_std=float(np.std(values)) if values else None,
+                              per_seed=tuple(per_seed), run_dir=str(out))
     write_json(out / "evaluation.json", summary)
     if args.json:
         print(TypeAdapter(EvaluateSummary).dump_json(summary, indent=2).decode())
@@ -81,7 +82,7 @@ class _SeedResult:
     heldout: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvaluateSummary:
     """What ``rewardsmith evaluate`` reports (and writes to ``evaluation.json``)."""
 
@@ -95,9 +96,8 @@ class EvaluateSummary:
     run_dir: str
 
 
-def _status_and_fitness(training: TrainingResult | None, evaluation: EvaluationResult | None
-                        ) -> tuple[str, float | None, float | None]:
-    status = training.status if training is not None else "missing"
-    if evaluation is None:
-        return status, None, None
-    return status, evaluation.selection.mean, evaluation.heldout.mean
+def _seed_result(seed: int, outcome: TargetOutcome) -> _SeedResult:
+    training, evaluation = outcome.training, outcome.evaluation
+    return _SeedResult(seed=seed, status=training.status if training is not None else "missing",
+                       selection=evaluation.selection.mean if evaluation else None,
+                       heldout=evaluation.heldout.mean if evaluation else None)

@@ -20,16 +20,18 @@ from typing import IO, Literal
 
 from core.atomic import read_record, write_json
 from core.procs import kill_group
-from envs.training import Progress
+from envs.jobs import NO_POLICY
+from envs.train_stats import Progress
 
 StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped"]
+JobKind = Literal["train", "evaluate", "video"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobStep:
-    """One process: ``python -m envs.jobs <kind> <spec_file>``."""
+    """One process: ``python -m envs.jobs <kind> <spec_file> <orchestrator pid>``."""
 
-    kind: Literal["train", "evaluate", "video"]
+    kind: JobKind
     spec: object
     """The job record (TrainJob / EvalJob); written to ``spec_file`` as JSON before the step starts."""
     spec_file: Path
@@ -48,13 +50,13 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    kind: str
+    kind: JobKind
     status: StepStatus
     wall_s: float
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExecutorEvent:
     """What the display hears: a pipeline's step started, progressed, or ended."""
 
@@ -127,7 +129,7 @@ class LocalExecutor:
             [sys.executable, "-m", "envs.jobs", step.kind, str(step.spec_file), str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
         )
-        emit(ExecutorEvent(pipeline.key, step.kind, "started"))
+        emit(ExecutorEvent(key=pipeline.key, kind=step.kind, state="started"))
         return _Running(pipeline, index, proc, log, time.monotonic(), outcomes=list(outcomes))
 
     def _check(self, job: _Running, emit: Callable[[ExecutorEvent], None]) -> StepOutcome | None:
@@ -142,12 +144,12 @@ class LocalExecutor:
             outcome = StepOutcome(step.kind, "timeout", elapsed, f"killed after the {step.timeout_s:g} s limit")
         elif code == 0:
             outcome = StepOutcome(step.kind, "ok", elapsed)
-        elif code == 3:
+        elif code == NO_POLICY:
             outcome = StepOutcome(step.kind, "no_policy", elapsed)
         else:
             outcome = StepOutcome(step.kind, "crashed", elapsed, _describe_exit(code, step.log_file))
         job.log.close()
-        emit(ExecutorEvent(job.pipeline.key, step.kind, "ended", 1.0, outcome))
+        emit(ExecutorEvent(key=job.pipeline.key, kind=step.kind, state="ended", fraction=1.0, outcome=outcome))
         return outcome
 
     def _report_progress(self, job: _Running, step: JobStep, emit: Callable[[ExecutorEvent], None]) -> None:
@@ -164,7 +166,7 @@ class LocalExecutor:
             progress = read_record(step.progress_file, Progress)
         except (OSError, ValueError):
             return
-        emit(ExecutorEvent(job.pipeline.key, step.kind, "progress", progress.done / max(progress.total, 1)))
+        emit(ExecutorEvent(key=job.pipeline.key, kind=step.kind, state="progress", fraction=progress.done / max(progress.total, 1)))
 
 
 def _describe_exit(code: int, log_file: Path) -> str:

@@ -26,7 +26,7 @@ def automatic_feedback(rnd: int, results: list[CandidateResult], previous_best: 
         lines = [_one_line(r) for r in results]
         text = render("feedback.j2", round=rnd, best_line="None of the reward functions produced a trained policy.",
                       best_critique="", others=lines)
-        return RoundFeedback(rnd, None, None, text)
+        return RoundFeedback(round=rnd, best_id=None, best_fitness=None, summary=text)
     if best.candidate.round == rnd:
         best_line = f"The best one by task fitness was {best.candidate.id}."
     else:
@@ -35,7 +35,7 @@ def automatic_feedback(rnd: int, results: list[CandidateResult], previous_best: 
     critique = best.critique.text if best.critique is not None else ""
     others = [_one_line(r) for r in results if r is not best]
     text = render("feedback.j2", round=rnd, best_line=best_line, best_critique=critique, others=others)
-    return RoundFeedback(rnd, best.candidate.id, best.fitness, text)
+    return RoundFeedback(round=rnd, best_id=best.candidate.id, best_fitness=best.fitness, summary=text)
 
 
 def select_incumbent(history: list[CandidateResult], previous: RoundFeedback | None,
@@ -70,16 +70,16 @@ def human_feedback(automatic: RoundFeedback, human: HumanFeedback, known: dict[s
                   reflection=list(reflection))
     summary = text if preference_only else f"{automatic.summary.rstrip()}\n\n{text}"
     if best is not None:
-        return RoundFeedback(automatic.round, best.candidate.id, best.fitness, summary, "human", human)
+        return RoundFeedback(round=automatic.round, best_id=best.candidate.id, best_fitness=best.fitness, summary=summary, source="human", human=human)
     if preference_only:
-        return RoundFeedback(automatic.round, None, None, summary, "human", human)
-    return RoundFeedback(automatic.round, automatic.best_id, automatic.best_fitness, summary, "human", human)
+        return RoundFeedback(round=automatic.round, best_id=None, best_fitness=None, summary=summary, source="human", human=human)
+    return RoundFeedback(round=automatic.round, best_id=automatic.best_id, best_fitness=automatic.best_fitness, summary=summary, source="human", human=human)
 
 
 def _one_line(r: CandidateResult) -> str:
     if r.fitness is not None:
         flags = r.critique.flags if r.critique is not None else ()
-        return f"{r.candidate.id}: fitness {r.fitness:.4g}" + (f" ({', '.join(flags)})" if flags else "")
+        return f"{r.candidate.id}: fitness {r.fitness:.4g}" + (f" ({', '.join(map(str, flags))})" if flags else "")
     if not r.validation.accepted:
         first = r.validation.message.splitlines()[0] if r.validation.message else r.validation.reason
         return f"{r.candidate.id}: rejected ({r.validation.stage}): {first}"

@@ -38,7 +38,7 @@ class LockedComponent:
     """Its expression in that candidate, e.g. ``W_ALIVE * np.ones(len(action))`` (empty if not found)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HumanFeedback:
     """``round_NN/human.json``: one review of a paused round. Locks and forbids are the full set in force."""
 
@@ -62,7 +62,7 @@ class HumanFeedback:
         return self.best is not None or self.worst is not None or bool(self.pairs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReviewRequest:
     """``round_NN/review.json``: the round is paused for review; what the reviewer may judge."""
 
@@ -77,7 +77,7 @@ class ReviewRequest:
     created: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Guidance:
     """What the designers get from all reviews so far (the offline designer reads it; LLMs read the prompt)."""
 

@@ -274,7 +274,7 @@ class LLMClient:
         tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
         call = StoredCall(
             key=request.key, request=request, texts=tuple(texts), finish_reasons=tuple(reasons),
-            usage=Usage(tokens_in, tokens_out, self._cost(response, tokens_in, tokens_out), round(latency_s, 3), 1),
+            usage=Usage(tokens_in=tokens_in, tokens_out=tokens_out, cost=self._cost(response, tokens_in, tokens_out), latency_s=round(latency_s, 3), calls=1),
             created=datetime.now(UTC).isoformat(timespec="seconds"), raw=_raw(response, request.n),
         )
         if self.store is not None:
@@ -395,7 +395,7 @@ def _split(usage: Usage, n: int) -> list[Usage]:
     tin, rin = divmod(usage.tokens_in, n)
     tout, rout = divmod(usage.tokens_out, n)
     cost = usage.cost / n if usage.cost is not None else None
-    return [Usage(tin + (i < rin), tout + (i < rout), cost, usage.latency_s, 1) for i in range(n)]
+    return [Usage(tokens_in=tin + (i < rin), tokens_out=tout + (i < rout), cost=cost, latency_s=usage.latency_s, calls=1) for i in range(n)]
 
 
 def _within(deadline_s: float, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:

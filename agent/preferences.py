@@ -17,14 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from agent.human import HumanFeedback, ReviewRequest
-from agent.records import CandidateResult, Critique
+from agent.records import FITNESS_FINDINGS, CandidateResult, Critique
 
 ELO_K = 32.0
 ELO_START = 1500.0
 # Flags computed from the task fitness; they would leak it to a designer that must not see it.
-FITNESS_FLAGS = ("fitness_zero", "reward_up_fitness_flat")
-
-
 @dataclass(frozen=True)
 class PreferenceOracle:
     """A synthetic reviewer: best and worst by noisy ground-truth fitness."""
@@ -38,14 +35,14 @@ class PreferenceOracle:
         scored = {cid: results[cid].fitness for cid in request.candidates
                   if cid in results and results[cid].fitness is not None}
         if not scored:
-            return HumanFeedback(request.round, "oracle", submitted=_now())
+            return HumanFeedback(round=request.round, reviewer="oracle", submitted=_now())
         values = [float(v) for v in scored.values() if v is not None]
         spread = max(values) - min(values)
         scale = spread if spread > 0 else max(1e-9, abs(values[0]) * 0.1)
         noisy = {cid: float(v or 0.0) + rng.gauss(0.0, self.noise * scale) for cid, v in scored.items()}
         order = sorted(noisy, key=lambda c: noisy[c], reverse=True)
         worst = order[-1] if len(order) > 1 else None
-        return HumanFeedback(request.round, "oracle", best=order[0], worst=worst,
+        return HumanFeedback(round=request.round, reviewer="oracle", best=order[0], worst=worst,
                              locked=request.locked, forbidden=request.forbidden, submitted=_now())
 
 
@@ -84,7 +81,7 @@ def hide_fitness(result: CandidateResult) -> CandidateResult:
 def _without_fitness(critique: Critique | None) -> Critique | None:
     if critique is None:
         return None
-    flags = tuple(f for f in critique.flags if f not in FITNESS_FLAGS)
+    flags = tuple(f for f in critique.flags if f.kind not in FITNESS_FINDINGS)
     return replace(critique, fitness=None, flags=flags, text="")
 
 

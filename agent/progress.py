@@ -13,6 +13,7 @@ from rich.table import Table
 
 from agent.executor import ExecutorEvent
 from agent.records import CandidateResult, RunSummary, Usage
+from envs.evaluation import EvaluationResult
 
 
 @dataclass
@@ -74,12 +75,16 @@ class ProgressView:
     def result(self, r: CandidateResult) -> None:
         """Show a candidate's final state: fitness and findings, or why it failed."""
         if r.status == "ok":
-            note = ", ".join(r.critique.flags) if r.critique else ""
+            note = ", ".join(map(str, r.critique.flags)) if r.critique else ""
         elif r.status == "rejected":
             note = r.validation.message.splitlines()[0] if r.validation.message else r.validation.reason
         else:
             note = (r.training.error or "") if r.training else ""
         self.update(r.candidate.id, "done" if r.status == "ok" else r.status, fitness=r.fitness, note=note)
+
+    def baseline(self, key: str, evaluation: EvaluationResult | None) -> None:
+        """Show how a baseline (``human``, ``sparse``) ended."""
+        self.update(key, "done" if evaluation else "failed", fitness=evaluation.selection.mean if evaluation else None)
 
     def llm_usage(self, usage: Usage) -> None:
         """Show the run's LLM totals (tokens, cost) when they changed."""

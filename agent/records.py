@@ -7,13 +7,14 @@ from typing import Literal
 
 from agent.human import HumanFeedback
 from envs.evaluation import EvaluationResult
-from envs.training import TrainingResult
+from envs.training import RewardKind, TrainingResult
+from envs.video import VideoResult
 from sandboxes.validate import ValidationReport
 
 CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pending"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Usage:
     """What LLM calls cost: tokens, money (when a price is known), time. Zero for designers without an LLM."""
 
@@ -31,11 +32,11 @@ class Usage:
 
     def __add__(self, other: Usage) -> Usage:
         cost = None if self.cost is None and other.cost is None else (self.cost or 0.0) + (other.cost or 0.0)
-        return Usage(self.tokens_in + other.tokens_in, self.tokens_out + other.tokens_out, cost,
-                     round(self.latency_s + other.latency_s, 3), self.calls + other.calls)
+        return Usage(tokens_in=self.tokens_in + other.tokens_in, tokens_out=self.tokens_out + other.tokens_out,
+                     cost=cost, latency_s=round(self.latency_s + other.latency_s, 3), calls=self.calls + other.calls)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Completion:
     """One raw answer from a designer, before extraction."""
 
@@ -49,7 +50,7 @@ class Completion:
     """This completion's share of the call that produced it (a call with n choices is split evenly)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Candidate:
     """A reward candidate: the code extracted from one completion."""
 
@@ -67,7 +68,7 @@ class Candidate:
     """LLM usage of all its attempts."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SeriesStat:
     """About ten samples of one quantity over training, with its max, mean and min (Eureka's reflection)."""
 
@@ -78,7 +79,24 @@ class SeriesStat:
     min: float
 
 
+FindingKind = Literal["dominant", "constant", "fitness_zero", "reward_up_fitness_flat"]
+FITNESS_FINDINGS: tuple[FindingKind, ...] = ("fitness_zero", "reward_up_fitness_flat")
+"""Findings that quote the task fitness (hidden from designers in a preferences-only run)."""
+
+
 @dataclass(frozen=True)
+class Finding:
+    """One machine-readable conclusion of the analyzer about a candidate's training."""
+
+    kind: FindingKind
+    component: str | None = None
+    """The reward component it is about, for ``dominant`` and ``constant``."""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.component}" if self.component else self.kind
+
+
+@dataclass(frozen=True, kw_only=True)
 class Critique:
     """What the trajectory analyzer concluded about one candidate."""
 
@@ -91,11 +109,11 @@ class Critique:
     episode_length: SeriesStat | None = None
     shares: dict[str, float] = field(default_factory=dict)
     """Each component's share of the absolute reward return at the end of training."""
-    flags: tuple[str, ...] = ()
-    """Machine-readable findings, e.g. ``dominant:speed``, ``constant:alive``, ``reward_up_fitness_flat``."""
+    flags: tuple[Finding, ...] = ()
+    """Machine-readable findings, e.g. ``Finding("dominant", "speed")``, ``Finding("reward_up_fitness_flat")``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CandidateResult:
     """Everything known about one candidate after a round."""
 
@@ -121,7 +139,7 @@ class CandidateResult:
         return self.evaluation.selection.mean if self.evaluation is not None else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoundFeedback:
     """What one round hands to the next: the selected candidate and the critique text for the prompt."""
 
@@ -140,7 +158,52 @@ class RoundFeedback:
         return self.human is not None and self.human.action == "stop"
 
 
+@dataclass(frozen=True, kw_only=True)
+class JobFailure:
+    """How one job process of a target died, as the orchestrator saw it (``failures.json``)."""
+
+    kind: Literal["train", "evaluate", "video"]
+    status: Literal["timeout", "crashed"]
+    detail: str
+    wall_s: float
+    reward_kind: RewardKind
+
+    def as_training(self) -> TrainingResult:
+        return TrainingResult(status=self.status, error=self.detail, reward_kind=self.reward_kind, steps_done=0,
+                              steps_planned=0, wall_s=self.wall_s, components=(), checkpoints=(), policy=None)
+
+    def as_video(self) -> VideoResult:
+        return VideoResult.failed(self.status, self.detail, self.wall_s)
+
+
 @dataclass(frozen=True)
+class FailureLog:
+    """``failures.json``: the job processes of one target that died, one entry per step kind."""
+
+    jobs: tuple[JobFailure, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetOutcome:
+    """What training, evaluation and the rollout video produced for one target (None: not run or lost)."""
+
+    training: TrainingResult | None = None
+    evaluation: EvaluationResult | None = None
+    video: VideoResult | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopRecord:
+    """``round_NN/stopped.json``: why the designer stopped the run in that round."""
+
+    round: int
+    kind: str
+    """The exception class, e.g. ``BudgetExhausted``."""
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class BaselineScore:
     kind: Literal["human", "sparse"]
     status: str
@@ -149,7 +212,7 @@ class BaselineScore:
     heldout_std: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoundSummary:
     round: int
     best_id: str | None
@@ -159,7 +222,7 @@ class RoundSummary:
     candidates: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunSummary:
     """The run's result, as written to ``summary.json``."""
 

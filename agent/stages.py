@@ -6,7 +6,7 @@ Each function reads what is already in the run store and does only the missing w
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from agent.analyze import critique
@@ -14,15 +14,12 @@ from agent.designers import Designer, DesignRequest, FixingDesigner
 from agent.extract import ExtractionError, extract_reward
 from agent.human import HumanFeedback, check_constraints
 from agent.prompting import fix_messages, to_markdown
-from agent.records import Candidate, CandidateResult, Completion, Usage
+from agent.records import Candidate, CandidateResult, StopRecord, TargetOutcome, Usage
 from agent.responses import ResponseStore
-from agent.store import RunStore
-from core.atomic import write_bytes, write_json
+from agent.store import RunStore, candidate_id
 from core.errors import DesignerStopped
-from envs.evaluation import EvaluationResult
 from envs.rollout import StateSample
 from envs.tasks import Task
-from envs.training import TrainingResult
 from sandboxes.validate import ValidationReport, validate_source
 
 
@@ -38,8 +35,8 @@ def sample_round(designer: Designer, request: DesignRequest, store: RunStore) ->
     prompt_md = to_markdown(list(request.messages))
     candidates = []
     for index, completion in enumerate(completions, 1):
-        cand = Candidate(f"r{request.round:02d}c{index:02d}", request.round, index, None, completion.designer,
-                         completion.parent, usage=completion.usage)
+        cand = Candidate(id=candidate_id(request.round, index), round=request.round, index=index, code=None,
+                         origin=completion.designer, parent=completion.parent, usage=completion.usage)
         candidates.append(_save_answer(store, cand, completion.text, prompt_md))
     return candidates
 
@@ -58,59 +55,73 @@ def _save_answer(store: RunStore, cand: Candidate, text: str, prompt_md: str) ->
     return cand
 
 
-def validate_and_fix(designer: Designer, request: DesignRequest, candidate: Candidate, task: Task,
-                     sample: StateSample, store: RunStore, max_fixes: int, human: HumanFeedback | None = None,
-                     progress: Callable[[str, str], None] | None = None) -> tuple[Candidate, ValidationReport]:
+@dataclass(frozen=True, kw_only=True)
+class Validation:
+    """What validating a round's candidates needs besides the candidates themselves."""
+
+    task: Task
+    sample: StateSample
+    """Recorded states the probe runs each candidate on."""
+    store: RunStore
+    max_fixes: int
+    """Fix-retries per candidate for designers that fix (``--fix-attempts``)."""
+    human: HumanFeedback | None = None
+    """A reviewer's constraints in force (locked / forbidden components)."""
+    progress: Callable[..., None] | None = None
+    """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
+
+
+def validate_all(designer: Designer, request: DesignRequest, candidates: list[Candidate], ctx: Validation
+                 ) -> list[CandidateResult]:
+    """Validate (and fix) every candidate of the round; each result holds its final verdict."""
+    results = []
+    for cand in candidates:
+        _tell(ctx, cand.id, "validating")
+        cand, report = validate_and_fix(designer, request, cand, ctx)
+        _tell(ctx, cand.id, "queued" if report.accepted else "rejected",
+              "" if report.accepted else report.message.splitlines()[0] if report.message else report.reason)
+        results.append(CandidateResult(candidate=cand, validation=report))
+    return results
+
+
+def validate_and_fix(designer: Designer, request: DesignRequest, candidate: Candidate, ctx: Validation
+                     ) -> tuple[Candidate, ValidationReport]:
     """Validate; while rejected, send the designer's own candidate back with the exact problem (at most ``max_fixes`` times).
 
     Only designers that can fix (:class:`FixingDesigner`) get it back, and only their own candidates (not a
     reviewer's edit). Every attempt is kept in ``cand_KK/attempt_N/``; the candidate's directory holds the latest.
     """
-    report = validate(candidate, task, sample, store, human)
+    store = ctx.store
+    report = validate(candidate, ctx)
     fixable = isinstance(designer, FixingDesigner) and candidate.index <= request.k
-    while not report.accepted and fixable and candidate.attempts <= max_fixes:
+    while not report.accepted and fixable and candidate.attempts <= ctx.max_fixes:
         assert isinstance(designer, FixingDesigner)
-        _keep_attempt(store, candidate)
-        d = store.cand_dir(candidate.round, candidate.index)
-        response = (d / "response.md").read_text(encoding="utf-8")
-        messages = fix_messages(list(request.messages), response, report.stage, report.message, candidate.code)
-        if progress is not None:
-            progress(candidate.id, f"fixing (attempt {candidate.attempts + 1})")
+        store.archive_attempt(candidate)
+        messages = fix_messages(list(request.messages), store.load_response(candidate), report.stage,
+                                report.message, candidate.code)
+        _tell(ctx, candidate.id, f"fixing (attempt {candidate.attempts + 1})")
         completion = designer.fix(request, candidate.index, candidate.attempts + 1, tuple(messages))
         if completion is None:
             break
-        candidate = _next_attempt(store, candidate, completion, to_markdown(messages))
-        report = validate(candidate, task, sample, store, human)
+        store.clear_for_retry(candidate)
+        candidate = replace(candidate, attempts=candidate.attempts + 1, usage=candidate.usage + completion.usage)
+        candidate = _save_answer(store, candidate, completion.text, to_markdown(messages))
+        report = validate(candidate, ctx)
     if candidate.attempts > 1:
-        _keep_attempt(store, candidate)
+        store.archive_attempt(candidate)
     return candidate, report
 
 
-def _keep_attempt(store: RunStore, candidate: Candidate) -> None:
-    """Copy the candidate's current files into ``attempt_N/`` (once)."""
-    d = store.cand_dir(candidate.round, candidate.index)
-    keep = d / f"attempt_{candidate.attempts}"
-    if (keep / "validation.json").is_file():
-        return
-    for name in ("prompt.md", "response.md", "reward.py", "candidate.json", "validation.json"):
-        if (d / name).is_file():
-            write_bytes(keep / name, (d / name).read_bytes())
-
-
-def _next_attempt(store: RunStore, candidate: Candidate, completion: Completion, prompt_md: str) -> Candidate:
-    d = store.cand_dir(candidate.round, candidate.index)
-    for stale in ("reward.py", "validation.json"):  # the new answer may have no code, and must be validated
-        (d / stale).unlink(missing_ok=True)
-    cand = replace(candidate, attempts=candidate.attempts + 1, usage=candidate.usage + completion.usage)
-    return _save_answer(store, cand, completion.text, prompt_md)
+def _tell(ctx: Validation, cid: str, state: str, note: str = "") -> None:
+    if ctx.progress is not None:
+        ctx.progress(cid, state, note=note)
 
 
 def record_stop(store: RunStore, rnd: int, stop: DesignerStopped) -> str:
     """Keep why the designer stopped in ``round_NN/stopped.json``; returns the one-line reason."""
     reason = str(stop)
-    write_json(store.round_dir(rnd) / "stopped.json",
-               {"round": rnd, "kind": type(stop).__name__, "reason": reason,
-                "at": datetime.now(UTC).isoformat(timespec="seconds")})
+    store.save_stop(StopRecord(round=rnd, kind=type(stop).__name__, reason=reason,
+                               at=datetime.now(UTC).isoformat(timespec="seconds")))
     return reason
 
 
@@ -119,33 +130,43 @@ def llm_usage(store: RunStore) -> Usage:
     return ResponseStore.for_run(store.root).total()
 
 
-def validate(candidate: Candidate, task: Task, sample: StateSample, store: RunStore,
-             human: HumanFeedback | None = None) -> ValidationReport:
+def validate(candidate: Candidate, ctx: Validation) -> ValidationReport:
     """The sandbox's verdict for one candidate (cached in ``validation.json``).
 
-    With a reviewer's constraints in force (``human``), a reward that drops a locked component or
+    With a reviewer's constraints in force (``ctx.human``), a reward that drops a locked component or
     keeps a forbidden one is rejected with a message that says so (it goes back to the designer).
     """
-    cached = store.load_validation(candidate)
+    cached = ctx.store.load_validation(candidate)
     if cached is not None:
         return cached
     assert candidate.code is not None, "candidates without code get their report when sampled"
-    report = validate_source(candidate.code, task.adapter.spec, sample.states, sample.actions)
+    report = probe(ctx.task, candidate.code, ctx.sample)
+    human = ctx.human
     problem = check_constraints(report.components, human.locked, human.forbidden) if human else None
     if report.accepted and problem is not None:
         report = replace(report, accepted=False, reason="reviewer_constraint", message=problem)
-    store.save_validation(candidate, report)
+    ctx.store.save_validation(candidate, report)
     return report
+
+
+def probe(task: Task, code: str, sample: StateSample) -> ValidationReport:
+    """The sandbox's verdict on reward code for a task: static checks, then a probe run on ``sample``.
+
+    The one way reward code is validated: the loop, ``rewardsmith validate``, ``evaluate`` and a
+    reviewer's edit all come here.
+    """
+    return validate_source(code, task.adapter.spec, sample.states, sample.actions)
 
 
 def analyze(result: CandidateResult, store: RunStore) -> CandidateResult:
     """Attach (and store) the candidate's critique."""
     crit = critique(result)
     store.save_critique(result.candidate, crit)
-    return CandidateResult(result.candidate, result.validation, result.training, result.evaluation, crit)
+    return replace(result, critique=crit)
 
 
-def with_training(result: CandidateResult, outcome: tuple[TrainingResult | None, EvaluationResult | None]
-                  ) -> CandidateResult:
-    training, evaluation = outcome
-    return CandidateResult(result.candidate, result.validation, training, evaluation)
+def with_outcome(result: CandidateResult, outcome: TargetOutcome | None) -> CandidateResult:
+    """The candidate's result with what training and evaluation produced (nothing if it was not trained)."""
+    if outcome is None:
+        return result
+    return replace(result, training=outcome.training, evaluation=outcome.evaluation)

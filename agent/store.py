@@ -1,26 +1,181 @@
 """The run directory: the source of truth of a run, and what ``resume``, ``review`` and the UI read.
 
-Layout (DESIGN.md): ``config.json``, ``round_NN/cand_KK/{prompt.md, response.md, reward.py,
-validation.json, metrics.json, fitness.json, critique.md}``, ``round_NN/feedback.json``,
-``baselines/{human,sparse}/``, ``summary.json``, ``best_reward.py``. Every file is written
-atomically; a stage whose output file exists is never redone.
+This module is the directory's only owner: no other module composes a path inside it. Layout
+(DESIGN.md)::
+
+    config.json  summary.json  best_reward.py  run.lock
+    round_NN/  feedback.json  review.json  human.json  stopped.json
+    round_NN/cand_KK/  prompt.md response.md reward.py candidate.json validation.json
+                       train_job.json train.log progress.json policy.npz metrics.json sb3/
+                       eval_job.json eval.log fitness.json  video_job.json video.log video.mp4 video.json
+                       failures.json critique.md critique.json  attempt_N/
+    baselines/{human,sparse}/  (the training files of a candidate)
+
+Every file has one writer and is written atomically. Job processes write only the outputs their
+job spec names (``metrics.json``, ``policy.npz``, ``fitness.json``, ``video.*``); how a job *died*
+(timeout, crash) is recorded by the orchestrator in ``failures.json``, a file of its own. A stage
+whose output file exists is never redone.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from agent.config import RunRecord
-from agent.records import Candidate, CandidateResult, Critique, RoundFeedback, RunSummary
-from core.atomic import read_record, write_json, write_text
-from core.errors import RunStoreError
-from envs.evaluation import FITNESS_FILE, EvaluationResult
-from envs.training import METRICS_FILE, POLICY_FILE, TrainingResult
+from agent.human import HumanFeedback, ReviewRequest
+from agent.records import (
+    Candidate,
+    CandidateResult,
+    Critique,
+    FailureLog,
+    JobFailure,
+    RoundFeedback,
+    RunSummary,
+    StopRecord,
+    TargetOutcome,
+)
+from core.atomic import read_record, write_bytes, write_json, write_text
+from core.errors import ConfigError, RunStoreError
+from envs.evaluation import EvalJob, EvaluationResult
+from envs.training import TrainingResult, TrainOutputs
+from envs.video import VideoJob, VideoResult
 from sandboxes.validate import ValidationReport
 
 T = TypeVar("T")
+
+_CID = re.compile(r"^r(\d{2,})c(\d{2,})$")
+
+
+def candidate_id(rnd: int, index: int) -> str:
+    """``rRRcKK``: a candidate's id from its round and its 1-based index in the round."""
+    return f"r{rnd:02d}c{index:02d}"
+
+
+def parse_candidate_id(cid: str) -> tuple[int, int] | None:
+    """``(round, index)`` of a candidate id, or None if ``cid`` is not one."""
+    match = _CID.match(cid)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@dataclass(frozen=True)
+class TargetFiles:
+    """Every file of one trained target: a candidate or a baseline."""
+
+    dir: Path
+
+    @property
+    def reward(self) -> Path:
+        return self.dir / "reward.py"
+
+    @property
+    def policy(self) -> Path:
+        return self.dir / "policy.npz"
+
+    @property
+    def metrics(self) -> Path:
+        return self.dir / "metrics.json"
+
+    @property
+    def progress(self) -> Path:
+        return self.dir / "progress.json"
+
+    @property
+    def fitness(self) -> Path:
+        return self.dir / "fitness.json"
+
+    @property
+    def video(self) -> Path:
+        return self.dir / "video.mp4"
+
+    @property
+    def video_result(self) -> Path:
+        return self.dir / "video.json"
+
+    @property
+    def failures(self) -> Path:
+        """Written by the orchestrator only: how job processes of this target died."""
+        return self.dir / "failures.json"
+
+    def job_spec(self, kind: str) -> Path:
+        return self.dir / f"{kind}_job.json"
+
+    def job_log(self, kind: str) -> Path:
+        return self.dir / f"{kind}.log"
+
+    def train_outputs(self) -> TrainOutputs:
+        return TrainOutputs(policy_file=str(self.policy), metrics_file=str(self.metrics),
+                            progress_file=str(self.progress), log_dir=str(self.dir / "sb3"))
+
+    def eval_job(self, task_file: Path, selection: tuple[int, ...], heldout: tuple[int, ...]) -> EvalJob:
+        return EvalJob(task_file=str(task_file), policy_file=str(self.policy), selection_seeds=selection,
+                       heldout_seeds=heldout, out_file=str(self.fitness))
+
+    def video_job(self, task_file: Path, seeds: tuple[int, ...], label: str) -> VideoJob:
+        return VideoJob(task_file=str(task_file), policy_file=str(self.policy), video_file=str(self.video),
+                        result_file=str(self.video_result), seeds=seeds, label=label)
+
+
+@dataclass(frozen=True)
+class CandidateFiles(TargetFiles):
+    """A candidate's files: what a target has, plus the design stages' outputs."""
+
+    @property
+    def prompt(self) -> Path:
+        return self.dir / "prompt.md"
+
+    @property
+    def response(self) -> Path:
+        return self.dir / "response.md"
+
+    @property
+    def candidate(self) -> Path:
+        return self.dir / "candidate.json"
+
+    @property
+    def validation(self) -> Path:
+        return self.dir / "validation.json"
+
+    @property
+    def critique_md(self) -> Path:
+        return self.dir / "critique.md"
+
+    @property
+    def critique_json(self) -> Path:
+        return self.dir / "critique.json"
+
+    def attempt(self, n: int) -> CandidateFiles:
+        """The copy of an earlier fix-retry attempt, ``attempt_N/``."""
+        return CandidateFiles(self.dir / f"attempt_{n}")
+
+
+@dataclass(frozen=True)
+class RoundFiles:
+    dir: Path
+
+    @property
+    def feedback(self) -> Path:
+        return self.dir / "feedback.json"
+
+    @property
+    def review_request(self) -> Path:
+        return self.dir / "review.json"
+
+    @property
+    def human(self) -> Path:
+        return self.dir / "human.json"
+
+    @property
+    def stopped(self) -> Path:
+        return self.dir / "stopped.json"
+
+    def edit_draft(self, cid: str) -> Path:
+        """A terminal reviewer's working copy of a candidate's code (checked before it counts)."""
+        return self.dir / "review" / f"edit_{cid}.py"
 
 
 @dataclass(frozen=True)
@@ -32,14 +187,48 @@ class RunStore:
     def config_file(self) -> Path:
         return self.root / "config.json"
 
-    def round_dir(self, rnd: int) -> Path:
-        return self.root / f"round_{rnd:02d}"
+    @property
+    def exists(self) -> bool:
+        """Whether ``root`` is a run directory (it has ``config.json``)."""
+        return self.config_file.is_file()
 
-    def cand_dir(self, rnd: int, index: int) -> Path:
-        return self.round_dir(rnd) / f"cand_{index:02d}"
+    @classmethod
+    def runs_in(cls, parent: Path) -> list[RunStore]:
+        """The run directories directly under ``parent``, newest name first."""
+        return [cls(p.parent) for p in sorted(parent.glob("*/config.json"), key=lambda p: p.parent.name, reverse=True)]
 
-    def baseline_dir(self, kind: str) -> Path:
-        return self.root / "baselines" / kind
+    def code_label(self, cid: str) -> str:
+        """How a candidate's code file is named in diffs shown to people: ``r01c02/reward.py``."""
+        return f"{cid}/reward.py"
+
+    @property
+    def summary_file(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def best_reward_file(self) -> Path:
+        return self.root / "best_reward.py"
+
+    @property
+    def responses_dir(self) -> Path:
+        """The LLM designer's stored calls (owned by :class:`agent.responses.ResponseStore`)."""
+        return self.root / "llm"
+
+    def round_files(self, rnd: int) -> RoundFiles:
+        return RoundFiles(self.root / f"round_{rnd:02d}")
+
+    def files(self, rnd: int, index: int) -> CandidateFiles:
+        return CandidateFiles(self.round_files(rnd).dir / f"cand_{index:02d}")
+
+    def files_of(self, candidate: Candidate) -> CandidateFiles:
+        return self.files(candidate.round, candidate.index)
+
+    def baseline_files(self, kind: str) -> TargetFiles:
+        return TargetFiles(self.root / "baselines" / kind)
+
+    def rounds(self) -> list[int]:
+        """The rounds that have a directory, in order."""
+        return sorted(int(p.name[6:]) for p in self.root.glob("round_*") if p.name[6:].isdigit())
 
     # -- config ---------------------------------------------------------------------------------
     def save_record(self, record: RunRecord) -> None:
@@ -53,65 +242,204 @@ class RunStore:
         except ValueError as exc:
             raise RunStoreError(f"{self.config_file}: unreadable ({str(exc).splitlines()[0]})") from None
 
+    def lock(self) -> RunLock:
+        """Hold the run exclusively (``run``, ``resume`` and ``review`` take it): two processes never work on one run."""
+        return RunLock(self.root / "run.lock")
+
     # -- candidates -----------------------------------------------------------------------------
     def save_sampled(self, candidate: Candidate, prompt_md: str, response: str) -> None:
-        d = self.cand_dir(candidate.round, candidate.index)
-        write_text(d / "prompt.md", prompt_md)
-        write_text(d / "response.md", response)
+        f = self.files_of(candidate)
+        write_text(f.prompt, prompt_md)
+        write_text(f.response, response)
         if candidate.code is not None:
-            write_text(d / "reward.py", candidate.code)
-        write_json(d / "candidate.json", candidate)
+            write_text(f.reward, candidate.code)
+        write_json(f.candidate, candidate)
 
     def load_candidates(self, rnd: int, k: int) -> list[Candidate] | None:
         """The round's sampled candidates, or None unless all ``k`` were saved."""
-        files = [self.cand_dir(rnd, i) / "candidate.json" for i in range(1, k + 1)]
+        files = [self.files(rnd, i).candidate for i in range(1, k + 1)]
         if not all(f.is_file() for f in files):
             return None
         return [read_record(f, Candidate) for f in files]
 
+    def has_candidate(self, rnd: int, index: int) -> bool:
+        return self.files(rnd, index).candidate.is_file()
+
+    def load_response(self, candidate: Candidate) -> str:
+        return self.files_of(candidate).response.read_text(encoding="utf-8")
+
+    def archive_attempt(self, candidate: Candidate) -> None:
+        """Copy the candidate's current design files into ``attempt_N/`` (once)."""
+        f = self.files_of(candidate)
+        keep = f.attempt(candidate.attempts)
+        if keep.validation.is_file():
+            return
+        for src, dst in ((f.prompt, keep.prompt), (f.response, keep.response), (f.reward, keep.reward),
+                         (f.candidate, keep.candidate), (f.validation, keep.validation)):
+            if src.is_file():
+                write_bytes(dst, src.read_bytes())
+
+    def clear_for_retry(self, candidate: Candidate) -> None:
+        """Before a fix-retry's answer is saved: it may have no code, and it must be validated anew."""
+        f = self.files_of(candidate)
+        f.reward.unlink(missing_ok=True)
+        f.validation.unlink(missing_ok=True)
+
     def save_validation(self, candidate: Candidate, report: ValidationReport) -> None:
-        write_json(self.cand_dir(candidate.round, candidate.index) / "validation.json", report)
+        write_json(self.files_of(candidate).validation, report)
 
     def load_validation(self, candidate: Candidate) -> ValidationReport | None:
-        return _maybe(self.cand_dir(candidate.round, candidate.index) / "validation.json", ValidationReport)
+        return _maybe(self.files_of(candidate).validation, ValidationReport)
 
     def save_critique(self, candidate: Candidate, critique: Critique) -> None:
-        d = self.cand_dir(candidate.round, candidate.index)
-        write_text(d / "critique.md", critique.text)
-        write_json(d / "critique.json", critique)
+        f = self.files_of(candidate)
+        write_text(f.critique_md, critique.text)
+        write_json(f.critique_json, critique)
 
     def load_result(self, candidate: Candidate) -> CandidateResult:
-        d = self.cand_dir(candidate.round, candidate.index)
+        f = self.files_of(candidate)
         validation = self.load_validation(candidate)
         if validation is None:
-            raise RunStoreError(f"{d}: candidate has no validation.json")
-        return CandidateResult(candidate, validation, training_result(d), evaluation_result(d),
-                               _maybe(d / "critique.json", Critique))
+            raise RunStoreError(f"{f.dir}: candidate has no validation.json")
+        outcome = self.outcome(f)
+        return CandidateResult(candidate=candidate, validation=validation, training=outcome.training,
+                               evaluation=outcome.evaluation, critique=_maybe(f.critique_json, Critique))
+
+    def load_result_by_id(self, cid: str) -> CandidateResult | None:
+        """A candidate's result by id (``r01c02``); None if the run has no such candidate."""
+        parsed = parse_candidate_id(cid)
+        if parsed is None or not self.files(*parsed).candidate.is_file():
+            return None
+        return self.load_result(read_record(self.files(*parsed).candidate, Candidate))
+
+    def round_results(self, rnd: int) -> list[CandidateResult]:
+        """Every candidate of a round that has a verdict, in index order."""
+        out = []
+        for path in sorted(self.round_files(rnd).dir.glob("cand_*/candidate.json")):
+            cand = read_record(path, Candidate)
+            if self.files_of(cand).validation.is_file():
+                out.append(self.load_result(cand))
+        return out
+
+    def video_of(self, candidate: Candidate) -> Path | None:
+        path = self.files_of(candidate).video
+        return path if path.is_file() else None
+
+    # -- training targets -------------------------------------------------------------------------
+    def outcome(self, files: TargetFiles) -> TargetOutcome:
+        """What training, evaluation and the video produced for a target so far."""
+        failures = {f.kind: f for f in self.load_failures(files)}
+        training = _maybe(files.metrics, TrainingResult)
+        if training is None and "train" in failures:
+            training = failures["train"].as_training()
+        video = _maybe(files.video_result, VideoResult)
+        if video is None and "video" in failures:
+            video = failures["video"].as_video()
+        return TargetOutcome(training=training, evaluation=_maybe(files.fitness, EvaluationResult), video=video)
+
+    def has_policy(self, files: TargetFiles) -> bool:
+        return files.policy.is_file()
+
+    def is_finished(self, files: TargetFiles) -> bool:
+        """Evaluated, or trained without producing a policy (or died trying): nothing left to do."""
+        if files.fitness.is_file():
+            return True
+        previous = self.outcome(files).training
+        return previous is not None and not (previous.trained and self.has_policy(files))
+
+    def load_failures(self, files: TargetFiles) -> tuple[JobFailure, ...]:
+        log = _maybe(files.failures, FailureLog)
+        return log.jobs if log is not None else ()
+
+    def save_failures(self, files: TargetFiles, failures: tuple[JobFailure, ...]) -> None:
+        """Record how job processes died (merged with earlier records of other steps)."""
+        known = {f.kind: f for f in self.load_failures(files)}
+        known.update({f.kind: f for f in failures})
+        write_json(files.failures, FailureLog(tuple(known.values())))
 
     # -- rounds ---------------------------------------------------------------------------------
     def save_feedback(self, feedback: RoundFeedback) -> None:
-        write_json(self.round_dir(feedback.round) / "feedback.json", feedback)
+        write_json(self.round_files(feedback.round).feedback, feedback)
 
     def load_feedback(self, rnd: int) -> RoundFeedback | None:
-        return _maybe(self.round_dir(rnd) / "feedback.json", RoundFeedback)
+        return _maybe(self.round_files(rnd).feedback, RoundFeedback)
 
+    def save_stop(self, stop: StopRecord) -> None:
+        write_json(self.round_files(stop.round).stopped, stop)
+
+    def save_review_request(self, request: ReviewRequest) -> None:
+        write_json(self.round_files(request.round).review_request, request)
+
+    def load_review_request(self, rnd: int) -> ReviewRequest | None:
+        return _maybe(self.round_files(rnd).review_request, ReviewRequest)
+
+    def save_human(self, feedback: HumanFeedback) -> None:
+        write_json(self.round_files(feedback.round).human, feedback)
+
+    def has_human(self, rnd: int) -> bool:
+        return self.round_files(rnd).human.is_file()
+
+    def load_human(self, rnd: int) -> HumanFeedback | None:
+        path = self.round_files(rnd).human
+        if not path.is_file():
+            return None
+        try:
+            return read_record(path, HumanFeedback)
+        except ValueError as exc:
+            raise RunStoreError(f"{path}: malformed review ({str(exc).splitlines()[0]}); fix it or move it away "
+                                "and review the round again") from None
+
+    def paused_round(self) -> int | None:
+        """The round that waits for review (has ``review.json`` but no ``human.json``), if any."""
+        waiting = [r for r in self.rounds()
+                   if self.round_files(r).review_request.is_file() and not self.has_human(r)]
+        return waiting[-1] if waiting else None
+
+    # -- the run's result -----------------------------------------------------------------------
     def save_summary(self, summary: RunSummary) -> None:
-        write_json(self.root / "summary.json", summary)
+        write_json(self.summary_file, summary)
 
     def load_summary(self) -> RunSummary | None:
-        return _maybe(self.root / "summary.json", RunSummary)
+        return _maybe(self.summary_file, RunSummary)
+
+    def save_best_reward(self, code: str) -> Path:
+        write_text(self.best_reward_file, code)
+        return self.best_reward_file
 
 
-def training_result(job_dir: Path) -> TrainingResult | None:
-    return _maybe(job_dir / METRICS_FILE, TrainingResult)
+class RunLock:
+    """An exclusive ``flock`` on ``run.lock``, held while a process works on the run.
 
+    The kernel drops it when the holder dies (even by SIGKILL), so a killed run never stays locked.
+    """
 
-def evaluation_result(job_dir: Path) -> EvaluationResult | None:
-    return _maybe(job_dir / FITNESS_FILE, EvaluationResult)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
 
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise ConfigError(f"{self.path.parent} is in use by {holder}; wait for it to finish "
+                              "(or stop it) before running, resuming or reviewing this run") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
 
-def has_policy(job_dir: Path) -> bool:
-    return (job_dir / POLICY_FILE).is_file()
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
 
 
 def _maybe(path: Path, kind: type[T]) -> T | None:

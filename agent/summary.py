@@ -9,9 +9,8 @@ from agent.feedback import select_best, select_incumbent
 from agent.records import BaselineScore, CandidateResult, RoundFeedback, RoundSummary, RunSummary
 from agent.responses import ResponseStore
 from agent.scores import hns
-from agent.store import RunStore, evaluation_result, training_result
+from agent.store import RunStore
 from agent.trainer import TrainTarget
-from core.atomic import write_text
 from envs.tasks import Task
 
 
@@ -26,10 +25,8 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
     best = select_incumbent(history, last_feedback, record.config.preference_only)
     best_file = None
     if best is not None and best.candidate.code is not None:
-        path = store.root / "best_reward.py"
-        write_text(path, best.candidate.code)
-        best_file = str(path)
-    scores = tuple(_baseline(t) for t in baselines)
+        best_file = str(store.save_best_reward(best.candidate.code))
+    scores = tuple(_baseline(store, t) for t in baselines)
     by_kind = {b.kind: b.heldout_fitness for b in scores}
     held = best.evaluation.heldout if best is not None and best.evaluation is not None else None
     value, note = hns(held.mean if held else None, by_kind.get("human"), by_kind.get("sparse"))
@@ -38,9 +35,10 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
     for rnd in rounds:
         rs = [r for r in history if r.candidate.round == rnd]
         rb = select_best(rs)
-        per_round.append(RoundSummary(rnd, rb.candidate.id if rb else None, rb.fitness if rb else None,
-                                      sum(r.validation.accepted for r in rs), sum(r.fitness is not None for r in rs),
-                                      len(rs)))
+        per_round.append(RoundSummary(round=rnd, best_id=rb.candidate.id if rb else None,
+                                      best_fitness=rb.fitness if rb else None,
+                                      accepted=sum(r.validation.accepted for r in rs),
+                                      trained=sum(r.fitness is not None for r in rs), candidates=len(rs)))
     return RunSummary(
         task=task.name, designer=record.designer_label, sandbox=record.sandbox,
         finished=stopped is None and (len(rounds) >= record.config.rounds
@@ -54,10 +52,11 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
     )
 
 
-def _baseline(target: TrainTarget) -> BaselineScore:
-    training, evaluation = training_result(target.dir), evaluation_result(target.dir)
+def _baseline(store: RunStore, target: TrainTarget) -> BaselineScore:
+    outcome = store.outcome(target.files)
+    training, evaluation = outcome.training, outcome.evaluation
     status = "ok" if evaluation is not None else (training.status if training is not None else "missing")
     kind: Literal["human", "sparse"] = "human" if target.reward_kind == "env" else "sparse"
-    return BaselineScore(kind, status, evaluation.selection.mean if evaluation else None,
-                         evaluation.heldout.mean if evaluation else None,
-                         evaluation.heldout.std if evaluation else None)
+    return BaselineScore(kind=kind, status=status, selection_fitness=evaluation.selection.mean if evaluation else None,
+                         heldout_fitness=evaluation.heldout.mean if evaluation else None,
+                         heldout_std=evaluation.heldout.std if evaluation else None)

@@ -1,10 +1,9 @@
 """The train-and-evaluate stage: turn accepted candidates (and baselines) into job pipelines.
 
 Each target gets a pipeline of processes, training then evaluation (then, for review, a rollout
-video), run by the executor.
-Work already on disk is not redone: a target with ``fitness.json`` is finished, one with a saved
-policy only needs evaluating. Failures the executor saw (timeouts, crashes) are written back as
-typed training results, so every target ends with a status.
+video), run by the executor. Work already on disk is not redone: a target with ``fitness.json`` is
+finished, one with a saved policy only needs evaluating. How a job died (timeout, crash) is
+recorded by the store in ``failures.json``, so every target ends with a status.
 """
 
 from __future__ import annotations
@@ -12,47 +11,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from agent.config import RunConfig
 from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline, StepOutcome
-from agent.store import evaluation_result, has_policy, training_result
-from core.atomic import write_json
-from envs.evaluation import FITNESS_FILE, EvalJob, EvaluationResult
+from agent.records import JobFailure, TargetOutcome
+from agent.store import RunStore, TargetFiles
+from envs.evaluation import seed_sets
 from envs.tasks import Task
-from envs.training import (
-    METRICS_FILE,
-    POLICY_FILE,
-    PROGRESS_FILE,
-    RewardKind,
-    TrainingResult,
-    TrainJob,
-    TrainStatus,
-)
-from envs.video import VIDEO_RESULT, VideoJob, VideoResult, render_env
+from envs.training import RewardKind, TrainJob
+from envs.video import render_env
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainTarget:
     """Something to train: a candidate (by id) or a baseline ("human", "sparse")."""
 
     key: str
-    dir: Path
+    files: TargetFiles
     reward_kind: RewardKind
     reward_file: Path | None = None
+    """The candidate's reward module; None = the target's own ``reward.py``."""
     seed: int | None = None
     """Training seed; None = the settings' seed (shared by all targets of a run)."""
     video: bool = False
     """Record a rollout video (``video.mp4``) after evaluation."""
 
-    @property
-    def finished(self) -> bool:
-        """Evaluated, or trained without producing a policy: nothing left to do."""
-        if (self.dir / FITNESS_FILE).is_file():
-            return True
-        previous = training_result(self.dir)
-        return previous is not None and not (previous.trained and has_policy(self.dir))
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSettings:
     steps: int
     seed: int
@@ -62,52 +48,49 @@ class TrainSettings:
     heldout_seeds: tuple[int, ...]
     video_timeout_s: float = 180.0
 
+    @classmethod
+    def for_run(cls, task: Task, cfg: RunConfig, steps: int | None = None) -> TrainSettings:
+        """The settings every target of a run (or a bench/evaluate command) trains with."""
+        selection, heldout = seed_sets(cfg.seed, task.eval.selection_episodes, task.eval.heldout_episodes)
+        return cls(steps=steps or cfg.steps or task.train.steps, seed=cfg.seed,
+                   timeout_s=cfg.train_timeout_s or float(task.train.timeout_s), call_timeout_s=cfg.call_timeout_s,
+                   selection_seeds=selection, heldout_seeds=heldout)
+
 
 def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: LocalExecutor,
-                       on_event: Callable[[ExecutorEvent], None]) -> dict[str, tuple[TrainingResult | None,
-                                                                                       EvaluationResult | None]]:
-    """Train and evaluate every target that is not finished yet; return all targets' results."""
-    pipelines = [p for p in (_pipeline(task, t, settings) for t in targets) if p is not None]
+                       store: RunStore, on_event: Callable[[ExecutorEvent], None]) -> dict[str, TargetOutcome]:
+    """Train and evaluate every target that is not finished yet; return all targets' outcomes."""
+    pipelines = [p for p in (_pipeline(task, t, settings, store) for t in targets) if p is not None]
     outcomes = executor.run(pipelines, on_event)
     for target in targets:
-        if target.key in outcomes:
-            _record_failures(target, outcomes[target.key])
-    return {t.key: (training_result(t.dir), evaluation_result(t.dir)) for t in targets}
+        failures = tuple(_failure(o, target.reward_kind) for o in outcomes.get(target.key, [])
+                         if o.status in ("timeout", "crashed"))
+        if failures:
+            store.save_failures(target.files, failures)
+    return {t.key: store.outcome(t.files) for t in targets}
 
 
-def _pipeline(task: Task, target: TrainTarget, s: TrainSettings) -> Pipeline | None:
-    d = target.dir
-    video = JobStep("video", VideoJob(str(task.source), str(d / POLICY_FILE), str(d), s.selection_seeds[:1],
-                                      target.key),
-                    d / "video_job.json", d / "video.log", s.video_timeout_s, env=render_env())
-    wants_video = target.video and not (d / VIDEO_RESULT).is_file()
-    if target.finished:
-        evaluated = (d / FITNESS_FILE).is_file() and has_policy(d)
+def _pipeline(task: Task, target: TrainTarget, s: TrainSettings, store: RunStore) -> Pipeline | None:
+    f = target.files
+    video = JobStep(kind="video", spec=f.video_job(task.source, s.selection_seeds[:1], target.key),
+                    spec_file=f.job_spec("video"), log_file=f.job_log("video"), timeout_s=s.video_timeout_s, env=render_env())
+    outcome = store.outcome(f)
+    wants_video = target.video and outcome.video is None
+    if store.is_finished(f):
+        evaluated = outcome.evaluation is not None and store.has_policy(f)
         return Pipeline(target.key, (video,)) if wants_video and evaluated else None
-    previous = training_result(d)
-    train = JobStep("train", TrainJob(str(task.source), target.reward_kind,
-                                      str(target.reward_file) if target.reward_file else None, s.steps,
-                                      s.seed if target.seed is None else target.seed,
-                                      str(d), s.call_timeout_s),
-                    d / "train_job.json", d / "train.log", s.timeout_s, d / PROGRESS_FILE)
-    evaluate = JobStep("evaluate", EvalJob(str(task.source), str(d / POLICY_FILE), s.selection_seeds,
-                                           s.heldout_seeds, str(d / FITNESS_FILE)),
-                       d / "eval_job.json", d / "eval.log", max(120.0, s.timeout_s / 4))
-    steps = (evaluate,) if previous is not None else (train, evaluate)
+    train = JobStep(kind="train", spec=TrainJob(task_file=str(task.source), reward_kind=target.reward_kind,
+                                      reward_file=str(target.reward_file or f.reward) if target.reward_kind == "candidate" else None,
+                                      steps=s.steps, seed=s.seed if target.seed is None else target.seed,
+                                      outputs=f.train_outputs(), call_timeout_s=s.call_timeout_s),
+                    spec_file=f.job_spec("train"), log_file=f.job_log("train"), timeout_s=s.timeout_s, progress_file=f.progress)
+    evaluate = JobStep(kind="evaluate", spec=f.eval_job(task.source, s.selection_seeds, s.heldout_seeds),
+                       spec_file=f.job_spec("eval"), log_file=f.job_log("eval"), timeout_s=max(120.0, s.timeout_s / 4))
+    steps = (evaluate,) if outcome.training is not None else (train, evaluate)
     return Pipeline(target.key, (*steps, video) if wants_video else steps)
 
 
-def _record_failures(target: TrainTarget, outcomes: list[StepOutcome]) -> None:
-    video = next((o for o in outcomes if o.kind == "video"), None)
-    if video is not None and video.status in ("timeout", "crashed") and not (target.dir / VIDEO_RESULT).is_file():
-        # A renderer that hung or died is recorded like any failure; the run goes on without the video.
-        write_json(target.dir / VIDEO_RESULT, VideoResult("timeout" if video.status == "timeout" else "crashed",
-                                                          video.detail or video.status, None, 0, 0, (), "",
-                                                          video.wall_s))
-    train = next((o for o in outcomes if o.kind == "train"), None)
-    if train is None or train.status not in ("timeout", "crashed"):
-        return
-    status: TrainStatus = "timeout" if train.status == "timeout" else "crashed"
-    write_json(target.dir / METRICS_FILE, TrainingResult(
-        status=status, error=train.detail, reward_kind=target.reward_kind, steps_done=0, steps_planned=0,
-        wall_s=train.wall_s, components=(), checkpoints=(), policy=None))
+def _failure(outcome: StepOutcome, reward_kind: RewardKind) -> JobFailure:
+    status: Literal["timeout", "crashed"] = "timeout" if outcome.status == "timeout" else "crashed"
+    return JobFailure(kind=outcome.kind, status=status, detail=outcome.detail or outcome.status,
+                      wall_s=outcome.wall_s, reward_kind=reward_kind)

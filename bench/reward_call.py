@@ -202,6 +202,7 @@ def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, An
     in-process call's would be, so the overhead is if anything overstated). CartPole is the worst case:
     its physics step is so cheap that the reward call is a large part of a step.
     """
+    from agent.store import TargetFiles
     from envs.tasks import load_task
     from envs.training import TrainJob, train
 
@@ -237,14 +238,14 @@ def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         reward = Path(tmp) / "reward.py"
         reward.write_text(source)
-        train(TrainJob(task_file, "env", None, 512, seed=0, out_dir=tmp))  # torch and gymnasium warm-up
+        train(TrainJob(task_file=task_file, reward_kind="env", reward_file=None, steps=512, seed=0, outputs=TargetFiles(Path(tmp)).train_outputs()))  # torch and gymnasium warm-up
         RewardProcess.call, RewardProcess.start, RewardProcess.close = call, start, close  # type: ignore[method-assign,assignment]
         try:
             for _ in range(repeats):
                 parent_s.clear()
                 shadow_s.clear()
                 cpu = time.process_time()
-                train(TrainJob(task_file, "candidate", str(reward), steps, seed=0, out_dir=tmp))
+                train(TrainJob(task_file=task_file, reward_kind="candidate", reward_file=str(reward), steps=steps, seed=0, outputs=TargetFiles(Path(tmp)).train_outputs()))
                 cpu = time.process_time() - cpu - sum(shadow_s)
                 n = len(parent_s)
                 worker = worker_s["end"] - worker_s["start"]

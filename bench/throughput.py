@@ -21,9 +21,10 @@ import threading
 import time
 from pathlib import Path
 
+from agent.store import TargetFiles
 from envs.adapters.env_rewards import env_reward_file
 from envs.tasks import Task, load_task
-from envs.training import PROGRESS_FILE, TrainJob, train
+from envs.training import TrainJob, train
 
 
 def _toml_value(value: object) -> str:
@@ -75,10 +76,10 @@ def measure(task: Task, reward: str, steps: int, ppo: dict[str, object], n_envs:
         reward_file = env_reward_file(task.env_id) if reward == "candidate" else None
         if reward == "candidate" and reward_file is None:
             raise SystemExit(f"{task.name}: no reward file reproduces {task.env_id}'s reward")
-        job = TrainJob(str(task_file), reward, str(reward_file) if reward_file else None, steps, 0, str(out))  # type: ignore[arg-type]
+        job = TrainJob(task_file=str(task_file), reward_kind=reward, reward_file=str(reward_file) if reward_file else None, steps=steps, seed=0, outputs=TargetFiles(Path(out)).train_outputs())  # type: ignore[arg-type]
         marks: list[tuple[int, float, float]] = []
         stop = threading.Event()
-        watcher = threading.Thread(target=_watch, args=(out / PROGRESS_FILE, stop, marks), daemon=True)
+        watcher = threading.Thread(target=_watch, args=(out / "progress.json", stop, marks), daemon=True)
         load_before = os.getloadavg()[0]
         cpu0, child0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()

@@ -21,7 +21,7 @@ FieldKind = Literal[
 TargetKind = Literal["hold", "reach_at_least", "reach_at_most"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StateField:
     """One named state quantity, per environment.
 

@@ -23,7 +23,7 @@ from envs.fitness import Episode, compute_fitness
 from envs.training import PolicyConfig, policy_config_of
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvalJob:
     task_file: str
     policy_file: str
@@ -53,9 +53,6 @@ class EvaluationResult:
     heldout: FitnessStats
     episode_length: float
     wall_s: float
-
-
-FITNESS_FILE = "fitness.json"
 
 
 def evaluate(job: EvalJob) -> EvaluationResult:

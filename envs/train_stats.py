@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Checkpoint:
     """Training statistics over one window of environment steps (one PPO rollout).
 
@@ -102,3 +102,11 @@ class TrainingStats:
 
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Written to ``progress.json`` while training, read by the orchestrator's display."""
+
+    done: int
+    total: int

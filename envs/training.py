@@ -8,6 +8,7 @@ typed :class:`TrainingResult`; the policy is saved as plain arrays (``policy.npz
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.atomic import write_json
+from core.atomic import write_bytes, write_json
 from envs.tasks import Task
 from envs.train_stats import Checkpoint, TrainingStats
 
@@ -23,7 +24,21 @@ RewardKind = Literal["candidate", "env", "sparse"]
 TrainStatus = Literal["ok", "crashed", "timeout", "nan"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class TrainOutputs:
+    """Where a training job writes; the run store chooses the paths (envs names no run-directory file)."""
+
+    policy_file: str
+    """``policy.npz``: the policy's arrays, written atomically once training succeeded."""
+    metrics_file: str
+    """The :class:`TrainingResult`, written last."""
+    progress_file: str
+    """:class:`Progress` updates while training, for the orchestrator's display."""
+    log_dir: str
+    """SB3's own logger output (instead of a fresh ``$TMPDIR/SB3-<time>`` directory per job)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainJob:
     """Everything a training process needs, passed as JSON (no pickle)."""
 
@@ -32,7 +47,7 @@ class TrainJob:
     reward_file: str | None
     steps: int
     seed: int
-    out_dir: str
+    outputs: TrainOutputs
     call_timeout_s: float = 5.0
     memory_mb: int = 2048
 
@@ -45,7 +60,7 @@ class PolicyConfig:
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingResult:
     """Outcome of one training run. ``status`` is a value, never a sentinel fitness."""
 
@@ -67,31 +82,16 @@ class TrainingResult:
         return self.status == "ok" and self.policy is not None
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Written to ``progress.json`` while training, read by the orchestrator's display."""
-
-    done: int
-    total: int
-
-
 def policy_config_of(task: Task) -> PolicyConfig:
     """The policy architecture a task's PPO settings imply (training and evaluation agree on it)."""
-    kwargs = task.train.ppo.get("policy_kwargs", {})
-    return PolicyConfig(use_sde=bool(task.train.ppo.get("use_sde", False)),
-                        policy_kwargs=dict(kwargs) if isinstance(kwargs, dict) else {})
-
-
-POLICY_FILE = "policy.npz"
-METRICS_FILE = "metrics.json"
-PROGRESS_FILE = "progress.json"
+    return PolicyConfig(use_sde=task.train.ppo.use_sde, policy_kwargs=task.train.ppo.policy_kwargs())
 
 
 def train(job: TrainJob) -> TrainingResult:
-    """Train, save ``policy.npz`` and ``metrics.json`` in ``job.out_dir``, and return the result."""
+    """Train, save the policy and the :class:`TrainingResult` where ``job.outputs`` says, and return the result."""
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from envs.reward_wrapper import (
@@ -103,45 +103,28 @@ def train(job: TrainJob) -> TrainingResult:
         SparseReward,
         StateCapture,
     )
+    from envs.sb3_callback import DeferredRewardCallback
     from envs.tasks import load_task_file
     from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
 
     torch.set_num_threads(1)
     started = time.monotonic()
-    out = Path(job.out_dir)
+    out = job.outputs
     task = load_task_file(Path(job.task_file))
     adapter, n_envs = task.adapter, task.train.n_envs
     policy_config = policy_config_of(task)
-    ppo_kwargs = {k: v for k, v in task.train.ppo.items() if k not in ("policy_kwargs", "use_sde")}
+    ppo_kwargs: dict[str, Any] = {k: v for k, v in task.train.ppo.sb3_kwargs().items() if k != "use_sde"}
     stats = TrainingStats(n_envs)
     process: RewardProcess | None = None
     source: RewardSource
     if job.reward_kind == "candidate":
         assert job.reward_file is not None
-        n_steps = ppo_kwargs.get("n_steps", 2048)
-        assert isinstance(n_steps, int)
-        rollout = n_steps * n_envs  # the candidate is called once per rollout, on all of its states
+        rollout = task.train.ppo.n_steps * n_envs  # the candidate is called once per rollout, on all of its states
         limits = SandboxLimits(memory_mb=job.memory_mb, call_timeout_s=job.call_timeout_s, max_batch=rollout)
         process = RewardProcess(Path(job.reward_file).read_text(), adapter.spec, limits)
         source = CandidateReward(process, n_envs)
     else:
         source = EnvReward() if job.reward_kind == "env" else SparseReward()
-
-    class _Stats(BaseCallback):
-        def _on_step(self) -> bool:
-            return True
-
-        def _on_rollout_end(self) -> None:
-            rewards = env.flush()
-            if rewards is not None:  # a deferred reward: put it where SB3 stored zeros, then redo the returns
-                assert isinstance(self.model, PPO)
-                buffer = self.model.rollout_buffer
-                buffer.rewards += rewards.astype(np.float32)  # (n_steps, n_envs); keeps SB3's timeout bootstraps
-                buffer.compute_returns_and_advantage(last_values=self.locals["values"], dones=self.locals["dones"])
-            cp = stats.checkpoint(self.num_timesteps)
-            for name, value in cp.component_step_means.items():
-                self.logger.record(f"reward/{name}", value)
-            write_json(out / PROGRESS_FILE, Progress(self.num_timesteps, job.steps))
 
     status: TrainStatus = "ok"
     error: str | None = None
@@ -152,8 +135,10 @@ def train(job: TrainJob) -> TrainingResult:
         venv = DummyVecEnv([lambda: StateCapture(task.make_env(), adapter) for _ in range(n_envs)])
         env = BatchReward(venv, adapter.spec, source, task.fitness, stats)
         model = PPO("MlpPolicy", env, seed=job.seed, device="cpu", verbose=0, use_sde=policy_config.use_sde,
-                    policy_kwargs=dict(policy_config.policy_kwargs), **ppo_kwargs)  # type: ignore[arg-type]
-        model.learn(total_timesteps=job.steps, callback=_Stats())
+                    policy_kwargs=dict(policy_config.policy_kwargs), **ppo_kwargs)
+        model.set_logger(configure(out.log_dir, format_strings=[]))  # no stray $TMPDIR/SB3-* folders
+        model.learn(total_timesteps=job.steps,
+                    callback=DeferredRewardCallback(env, stats, Path(out.progress_file), job.steps))
     except NonFiniteReward as exc:
         status, error = "nan", str(exc)
     except CandidateFault as fault:
@@ -164,7 +149,9 @@ def train(job: TrainJob) -> TrainingResult:
     policy = None
     if status == "ok" and model is not None:
         state = {k: v.detach().cpu().numpy() for k, v in model.policy.state_dict().items()}
-        np.savez(out / POLICY_FILE, **state)
+        buf = io.BytesIO()
+        np.savez(buf, **state)
+        write_bytes(Path(out.policy_file), buf.getvalue())
         policy = policy_config
     result = TrainingResult(
         status=status, error=error, reward_kind=job.reward_kind,
@@ -174,5 +161,5 @@ def train(job: TrainJob) -> TrainingResult:
         sandbox=process.isolation.describe() if process is not None else "",
         nonfinite_steps=source.nonfinite_steps if isinstance(source, CandidateReward) else 0,
     )
-    write_json(out / METRICS_FILE, result)
+    write_json(Path(out.metrics_file), result)
     return result

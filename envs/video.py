@@ -23,16 +23,17 @@ import numpy as np
 
 from core.atomic import write_json
 
-VIDEO_FILE = "video.mp4"
-VIDEO_RESULT = "video.json"
 VideoStatus = Literal["ok", "failed", "timeout", "crashed"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VideoJob:
     task_file: str
     policy_file: str
-    out_dir: str
+    video_file: str
+    """Where the MP4 goes (written to a temporary sibling, then renamed)."""
+    result_file: str
+    """Where the :class:`VideoResult` goes, whether or not rendering worked."""
     seeds: tuple[int, ...]
     """One episode per seed (the first selection seeds, so the video shows what was scored)."""
     label: str = ""
@@ -40,7 +41,7 @@ class VideoJob:
     """Frames per episode at most; a longer episode is cut (its fitness is of the cut episode)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VideoResult:
     """``video.json``: whether the video exists, and if not, why."""
 
@@ -52,6 +53,12 @@ class VideoResult:
     fitness: tuple[float, ...]
     renderer: str
     wall_s: float
+
+    @classmethod
+    def failed(cls, status: VideoStatus, error: str, wall_s: float, renderer: str = "") -> VideoResult:
+        """No video: why, and how long the attempt took."""
+        return cls(status=status, error=error, file=None, episodes=0, frames=0, fitness=(), renderer=renderer,
+                   wall_s=wall_s)
 
 
 def render_env(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -75,18 +82,17 @@ def render_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 def record_video(job: VideoJob) -> VideoResult:
     """Render the policy's episodes to ``video.mp4`` and write ``video.json``; never raises for a render failure."""
     started = time.monotonic()
-    out = Path(job.out_dir)
     renderer = os.environ.get("MUJOCO_GL", "default")
     try:
         frames, fitness, fps = _episodes(job)
-        _write_mp4(out / VIDEO_FILE, frames, fps)
-        result = VideoResult("ok", None, str(out / VIDEO_FILE), len(fitness), len(frames), tuple(fitness), renderer,
-                             time.monotonic() - started)
+        _write_mp4(Path(job.video_file), frames, fps)
+        result = VideoResult(status="ok", error=None, file=job.video_file, episodes=len(fitness), frames=len(frames),
+                             fitness=tuple(fitness), renderer=renderer, wall_s=time.monotonic() - started)
     except Exception as exc:  # any renderer/codec failure is recorded, never fatal to the run
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        result = VideoResult("failed", f"{type(exc).__name__}: {first}", None, 0, 0, (), renderer,
-                             time.monotonic() - started)
-    write_json(out / VIDEO_RESULT, result)
+        result = VideoResult.failed("failed", f"{type(exc).__name__}: {first}", time.monotonic() - started,
+                                    renderer)
+    write_json(Path(job.result_file), result)
     return result
 
 

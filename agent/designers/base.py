@@ -11,7 +11,7 @@ from agent.records import CandidateResult, Completion
 from envs.tasks import Task
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DesignRequest:
     """Everything a designer may use to write one round's candidates.
 

@@ -17,8 +17,8 @@ from agent.llm import CallFailed, LLMClient, Reply, RetryPolicy
 from agent.prompting import Message
 from agent.records import Completion
 from agent.responses import ResponseStore
-from core.atomic import read_record
-from core.errors import DesignerError, DesignerUnavailable
+from agent.store import RunStore
+from core.errors import DesignerError, DesignerUnavailable, RunStoreError
 
 
 @dataclass
@@ -78,14 +78,11 @@ class LLMDesigner:
         meta: dict[str, str | int | float] = {"call": reply.call, "path": reply.path}
         if reply.finish_reason:
             meta["finish_reason"] = reply.finish_reason
-        return Completion(reply.text, self.client.model, None, meta, reply.usage)
+        return Completion(text=reply.text, designer=self.client.model, parent=None, meta=meta, usage=reply.usage)
 
 
 def _record(run_dir: Path) -> RunRecord:
-    config_file = run_dir / "config.json"
-    if not config_file.is_file():
-        raise DesignerError(f"replay: {run_dir} is not a RewardSmith run directory (no config.json)")
     try:
-        return read_record(config_file, RunRecord)
-    except ValueError:
-        raise DesignerError(f"replay: {config_file} is unreadable") from None
+        return RunStore(run_dir).load_record()
+    except RunStoreError as err:
+        raise DesignerError(f"replay: {err}") from None

@@ -23,12 +23,12 @@ from dataclasses import dataclass, replace
 from agent.designers.base import DesignRequest
 from agent.designers.terms import Genome, PoolEntry, Term, term_pool, to_code
 from agent.human import Guidance
-from agent.records import CandidateResult, Completion
+from agent.records import CandidateResult, Completion, FindingKind
 
 LABEL = "offline designer (evolutionary search over reward terms, no LLM)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Scored:
     id: str
     genome: Genome
@@ -69,7 +69,7 @@ class OfflineDesigner:
         code = to_code(genome, request.task.adapter.spec, request.task.description, note)
         text = (f"{LABEL}. This is a baseline search procedure, not a language model.\n"
                 f"{note}\n\n```python\n{code}```\n")
-        return Completion(text, LABEL, parent, {"terms": len(genome.terms)})
+        return Completion(text=text, designer=LABEL, parent=parent, meta={"terms": len(genome.terms)})
 
 
 def _archive(history: tuple[CandidateResult, ...], guide: Guidance) -> list[_Scored]:
@@ -83,10 +83,10 @@ def _archive(history: tuple[CandidateResult, ...], guide: Guidance) -> list[_Sco
         if genome is None:
             continue
         if guide.preference_only:
-            scored.append(_Scored(r.candidate.id, genome, guide.scores.get(r.candidate.id, -math.inf), r,
-                                  "preference score"))
+            scored.append(_Scored(id=r.candidate.id, genome=genome, fitness=guide.scores.get(r.candidate.id, -math.inf), result=r,
+                                  what="preference score"))
         else:
-            scored.append(_Scored(r.candidate.id, genome, r.fitness if r.fitness is not None else -math.inf, r))
+            scored.append(_Scored(id=r.candidate.id, genome=genome, fitness=r.fitness if r.fitness is not None else -math.inf, result=r))
     return sorted(scored, key=lambda s: (s.id == guide.best, s.id not in guide.worst, s.fitness), reverse=True)
 
 
@@ -143,8 +143,8 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
             actions.append(f"{why} `{name}` ×{factor:g}")
 
     returns = {s.name: s.max for s in critique.components} if critique is not None else {}
-    for flag in sorted(flags, key=lambda f: _FLAG_ORDER.get(f.partition(":")[0], 9)):
-        kind, _, name = flag.partition(":")
+    for flag in sorted(flags, key=lambda f: _FLAG_ORDER[f.kind]):
+        kind, name = flag.kind, flag.component or ""
         if kind == "reward_up_fitness_flat" and shares:
             # The policy found reward it can collect without the task (MountainCar, measured: swinging
             # forever paid more than reaching the flag). Price finishing above the most the exploited term
@@ -183,7 +183,7 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
     return Genome(tuple(terms.values())), note
 
 
-_FLAG_ORDER = {"reward_up_fitness_flat": 0, "fitness_zero": 1, "dominant": 2, "constant": 3}
+_FLAG_ORDER: dict[FindingKind, int] = {"reward_up_fitness_flat": 0, "fitness_zero": 1, "dominant": 2, "constant": 3}
 
 
 def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str, str]:

@@ -31,5 +31,5 @@ class ScriptedDesigner:
 
     def propose(self, request: DesignRequest) -> list[Completion]:
         start = (request.round - 1) * request.k
-        return [Completion(self.responses[(start + i) % len(self.responses)], self.label)
+        return [Completion(text=self.responses[(start + i) % len(self.responses)], designer=self.label)
                 for i in range(request.k)]

@@ -26,7 +26,7 @@ DEFAULT_WEIGHT: dict[str, float] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Term:
     """One reward component. ``weight`` is a magnitude; the sign comes from the kind (penalties < 0)."""
 
@@ -214,7 +214,7 @@ def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
     threshold_goal = any(f.target_kind in ("reach_at_least", "reach_at_most") for f in spec.fields)
 
     def add(kind: TermKind, field: str | None, p: float, temp: float = 0.3, sign: int = 1) -> None:
-        pool.append(PoolEntry(Term(kind, field, DEFAULT_WEIGHT[kind], temp, sign), p))
+        pool.append(PoolEntry(Term(kind=kind, field=field, weight=DEFAULT_WEIGHT[kind], temp=temp, sign=sign), p))
 
     for f in spec.fields:
         motion = f.kind in ("velocity", "angular_velocity")

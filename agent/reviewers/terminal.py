@@ -25,18 +25,9 @@ from rich.table import Table
 
 from agent.human import HumanFeedback, LockedComponent, PairChoice
 from agent.records import CandidateResult
-from agent.review import (
-    ReviewError,
-    ReviewPending,
-    ReviewSession,
-    check_edit,
-    check_offered,
-    load_result,
-    resolve_lock,
-    submit_feedback,
-    video_path,
-)
+from agent.review import ReviewSession, check_edit, check_offered, load_result, resolve_lock, submit_feedback
 from core.atomic import write_text
+from core.errors import ReviewError, ReviewPending
 
 T = TypeVar("T")
 Ask = Callable[[str], str]
@@ -61,7 +52,7 @@ class TerminalReviewer:
         feedback = self.collect(session)
         submit_feedback(session, feedback)
         self.console.print(f"review of round {session.request.round} saved to "
-                           f"{session.store.round_dir(session.request.round) / 'human.json'}", markup=False)
+                           f"{session.store.round_files(session.request.round).human}", markup=False)
 
     # -- the questions ---------------------------------------------------------------------------
     def collect(self, session: ReviewSession) -> HumanFeedback:
@@ -84,7 +75,7 @@ class TerminalReviewer:
         text = self._answer("Feedback on the behaviour, in your words: ")
         locked = self._question(_lock_prompt(req.locked), lambda a: _locks(a, session)) or req.locked
         forbidden = self._question(_forbid_prompt(req.forbidden), lambda a: _forbids(a, req.forbidden))
-        draft = HumanFeedback(req.round, "cli", best, worst, tuple(pairs), text, locked=tuple(locked),
+        draft = HumanFeedback(round=req.round, reviewer="cli", best=best, worst=worst, pairs=tuple(pairs), text=text, locked=tuple(locked),
                               forbidden=forbidden if forbidden is not None else req.forbidden)
         draft = self._edit(session, draft)
         stop = self._question("Continue with the next round, or stop and keep the best? [c/s]: ", _action)
@@ -99,7 +90,7 @@ class TerminalReviewer:
             if cid not in editable:
                 self.console.print(f"error: no candidate {cid!r}; choose from: {', '.join(editable)}", markup=False)
                 continue
-            path = session.store.round_dir(session.request.round) / "review" / f"edit_{cid}.py"
+            path = session.store.round_files(session.request.round).edit_draft(cid)
             if not path.is_file():
                 write_text(path, session.results[cid].candidate.code or "")
             self.console.print(f"editing a copy of {cid}: {path}", markup=False)
@@ -202,12 +193,12 @@ def show_round(session: ReviewSession, console: Console) -> None:
     for cid, r in session.results.items():
         crit = r.critique
         shares = ", ".join(f"{n} {100 * s:.0f}%" for n, s in (crit.shares if crit else {}).items())
-        video = video_path(session.store, r)
+        video = session.store.video_of(r.candidate)
         held = r.evaluation.heldout if r.evaluation else None
         label = cid + (" (best so far)" if cid == req.incumbent else "")
         table.add_row(label, r.status, f"{r.fitness:.4g}" if r.fitness is not None else "-",
                       f"{held.mean:.4g} ± {held.std:.2g}" if held else "-", shares,
-                      ", ".join(crit.flags) if crit else "", str(video.relative_to(session.store.root)) if video else "-")
+                      ", ".join(map(str, crit.flags)) if crit else "", str(video.relative_to(session.store.root)) if video else "-")
     console.print(table)
     console.print(f"videos and files are under {session.store.root}", markup=False)
     for cid, r in session.results.items():
@@ -232,7 +223,8 @@ def parent_diff(session: ReviewSession, result: CandidateResult) -> str:
         return ""
     before = (parent_result.candidate.code or "").splitlines(keepends=True)
     after = result.candidate.code.splitlines(keepends=True)
-    return "".join(difflib.unified_diff(before, after, f"{parent}/reward.py", f"{result.candidate.id}/reward.py"))
+    return "".join(difflib.unified_diff(before, after, session.store.code_label(parent),
+                                   session.store.code_label(result.candidate.id)))
 
 
 def _open_editor(path: Path, console: Console) -> None:

@@ -61,7 +61,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     def store_of(run: str) -> RunStore:
         path = runs_dir / run
         # Only names of run directories directly under runs_dir: no path ever comes from the URL.
-        if "/" in run or run.startswith(".") or not (path / "config.json").is_file():
+        if "/" in run or run.startswith(".") or not RunStore(path).exists:
             raise HTTPException(404, f"no run {run!r} in {runs_dir}")
         return RunStore(path)
 

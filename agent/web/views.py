@@ -15,16 +15,15 @@ from pygments.lexers import DiffLexer, PythonLexer
 
 from agent.human import HumanFeedback, ReviewRequest
 from agent.records import CandidateResult, RoundFeedback, RunSummary, Usage
-from agent.review import load_request, load_result, paused_round, round_results, store_human
+from agent.review import load_result
 from agent.store import RunStore
 from core.errors import RewardSmithError
-from envs.video import VIDEO_FILE, VIDEO_RESULT, VideoResult
 
 CODE_CSS = HtmlFormatter(cssclass="hl").get_style_defs(".hl")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunRow:
     name: str
     task: str
@@ -36,7 +35,7 @@ class RunRow:
     best_fitness: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoundRow:
     round: int
     candidates: int
@@ -47,7 +46,7 @@ class RoundRow:
     waiting: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Card:
     result: CandidateResult
     video: str | None
@@ -60,22 +59,21 @@ class Card:
 
 def list_runs(runs_dir: Path) -> list[RunRow]:
     rows = []
-    for path in sorted(runs_dir.glob("*/config.json"), key=lambda p: p.parent.name, reverse=True):
-        store = RunStore(path.parent)
+    for store in RunStore.runs_in(runs_dir):
         try:
             record = store.load_record()
             summary = store.load_summary()
         except RewardSmithError:
             continue
         done = [r.round for r in rounds(store)]
-        rows.append(RunRow(path.parent.name, record.task_name, record.designer_label, record.created,
-                           len(done), record.config.rounds, run_state(store, summary),
-                           summary.best_selection_fitness if summary else None))
+        rows.append(RunRow(name=store.root.name, task=record.task_name, designer=record.designer_label, created=record.created,
+                           rounds_done=len(done), rounds_planned=record.config.rounds, state=run_state(store, summary),
+                           best_fitness=summary.best_selection_fitness if summary else None))
     return rows
 
 
 def run_state(store: RunStore, summary: RunSummary | None) -> str:
-    waiting = paused_round(store)
+    waiting = store.paused_round()
     if waiting is not None:
         return f"waiting for review of round {waiting}"
     return "finished" if summary is not None else "running or stopped"
@@ -83,38 +81,35 @@ def run_state(store: RunStore, summary: RunSummary | None) -> str:
 
 def rounds(store: RunStore) -> list[RoundRow]:
     out = []
-    numbers = sorted(int(p.name[6:]) for p in store.root.glob("round_*") if p.name[6:].isdigit())
+    numbers = store.rounds()
     for n in numbers:
-        results = round_results(store, n)
+        results = store.round_results(n)
         feedback: RoundFeedback | None = store.load_feedback(n)
-        out.append(RoundRow(n, len(results), sum(r.fitness is not None for r in results),
-                            feedback.best_id if feedback else None, feedback.best_fitness if feedback else None,
-                            feedback.source if feedback else "-", paused_round(store) == n))
+        out.append(RoundRow(round=n, candidates=len(results), trained=sum(r.fitness is not None for r in results),
+                            best_id=feedback.best_id if feedback else None, best_fitness=feedback.best_fitness if feedback else None,
+                            source=feedback.source if feedback else "-", waiting=store.paused_round() == n))
     return out
 
 
 def cards(store: RunStore, run: str, n: int, request: ReviewRequest | None) -> list[Card]:
-    results = round_results(store, n)
+    results = store.round_results(n)
     if request is not None and request.incumbent and all(r.candidate.id != request.incumbent for r in results):
         results.append(load_result(store, request.incumbent))
     return [card(store, run, r) for r in results]
 
 
 def card(store: RunStore, run: str, r: CandidateResult) -> Card:
-    d = store.cand_dir(r.candidate.round, r.candidate.index)
-    video = f"/runs/{run}/candidates/{r.candidate.id}/video.mp4" if (d / VIDEO_FILE).is_file() else None
+    video = f"/runs/{run}/candidates/{r.candidate.id}/video.mp4" if store.video_of(r.candidate) else None
     note = ""
     if video is None:
         try:
-            from core.atomic import read_record
-
-            vr = read_record(d / VIDEO_RESULT, VideoResult) if (d / VIDEO_RESULT).is_file() else None
-        except ValueError:
+            vr = store.outcome(store.files_of(r.candidate)).video
+        except RewardSmithError:
             vr = None
         note = f"no video: {vr.status} ({vr.error})" if vr is not None else "no video recorded"
     shares = sorted((r.critique.shares if r.critique else {}).items(), key=lambda kv: -kv[1])
     coloured = [(name, share, PALETTE[i % len(PALETTE)]) for i, (name, share) in enumerate(shares)]
-    return Card(r, video, note, coloured, code_html(r.candidate.code or ""))
+    return Card(result=r, video=video, video_note=note, shares=coloured, code_html=code_html(r.candidate.code or ""))
 
 
 def code_html(code: str) -> Markup:
@@ -130,12 +125,12 @@ def diff_html(store: RunStore, r: CandidateResult) -> Markup | None:
         return None
     diff = "".join(difflib.unified_diff((parent.candidate.code or "").splitlines(keepends=True),
                                         r.candidate.code.splitlines(keepends=True),
-                                        f"{r.candidate.parent}/reward.py", f"{r.candidate.id}/reward.py"))
+                                        store.code_label(r.candidate.parent), store.code_label(r.candidate.id)))
     return Markup(highlight(diff, DiffLexer(), HtmlFormatter(cssclass="hl"))) if diff else None
 
 
 def review_state(store: RunStore, n: int) -> tuple[ReviewRequest | None, HumanFeedback | None]:
-    return load_request(store, n), store_human(store, n)
+    return store.load_review_request(n), store.load_human(n)
 
 
 # -- plots ---------------------------------------------------------------------------------------
@@ -183,7 +178,7 @@ def fitness_plot(store: RunStore) -> Markup:
     best: list[tuple[float, float]] = []
     every: list[tuple[float, float]] = []
     for row in rounds(store):
-        results = round_results(store, row.round)
+        results = store.round_results(row.round)
         every += [(float(row.round), float(r.fitness)) for r in results if r.fitness is not None]
         if row.best_fitness is not None:
             best.append((float(row.round), float(row.best_fitness)))
@@ -208,7 +203,7 @@ def cost(store: RunStore) -> dict[str, str]:
     wall = 0.0
     usage = Usage()
     for row in rounds(store):
-        for r in round_results(store, row.round):
+        for r in store.round_results(row.round):
             usage = usage + r.candidate.usage
             if r.training is not None:
                 steps += r.training.steps_done

@@ -19,13 +19,13 @@ class CartPoleAdapter(StateAdapter):
     env_id = "CartPole-v1"
     spec = StateSpec(
         fields=(
-            StateField("cart_position", (), "m", "cart position on the track, 0 = centre",
+            StateField(name="cart_position", shape=(), unit="m", doc="cart position on the track, 0 = centre",
                        kind="position", low=-2.4, high=2.4, target=0.0, target_kind="hold"),
-            StateField("cart_velocity", (), "m/s", "cart velocity, positive = moving right",
+            StateField(name="cart_velocity", shape=(), unit="m/s", doc="cart velocity, positive = moving right",
                        kind="velocity"),
-            StateField("pole_angle", (), "rad", "pole angle from vertical, 0 = upright",
+            StateField(name="pole_angle", shape=(), unit="rad", doc="pole angle from vertical, 0 = upright",
                        kind="angle", low=-0.2095, high=0.2095, target=0.0, target_kind="hold"),
-            StateField("pole_angular_velocity", (), "rad/s", "pole angular velocity",
+            StateField(name="pole_angular_velocity", shape=(), unit="rad/s", doc="pole angular velocity",
                        kind="angular_velocity"),
         ),
         action=ActionSpec(1, "discrete push: 0 = push cart left, 1 = push cart right", 0, 1),
@@ -41,9 +41,9 @@ class PendulumAdapter(StateAdapter):
     env_id = "Pendulum-v1"
     spec = StateSpec(
         fields=(
-            StateField("angle", (), "rad", "pendulum angle in [-pi, pi], 0 = upright, ±pi = hanging down",
+            StateField(name="angle", shape=(), unit="rad", doc="pendulum angle in [-pi, pi], 0 = upright, ±pi = hanging down",
                        kind="angle", low=-math.pi, high=math.pi, target=0.0, target_kind="hold"),
-            StateField("angular_velocity", (), "rad/s", "pendulum angular velocity",
+            StateField(name="angular_velocity", shape=(), unit="rad/s", doc="pendulum angular velocity",
                        kind="angular_velocity", low=-8.0, high=8.0),
         ),
         action=ActionSpec(1, "torque applied at the pivot", -2.0, 2.0),
@@ -59,12 +59,12 @@ class MountainCarContinuousAdapter(StateAdapter):
     env_id = "MountainCarContinuous-v0"
     spec = StateSpec(
         fields=(
-            StateField("position", (), "m", "car position along the valley, the flag is on the right hill",
+            StateField(name="position", shape=(), unit="m", doc="car position along the valley, the flag is on the right hill",
                        kind="position", low=-1.2, high=0.6, target=0.45, target_kind="reach_at_least",
                        forward_sign=1),
-            StateField("velocity", (), "m/s", "car velocity, positive = moving right",
+            StateField(name="velocity", shape=(), unit="m/s", doc="car velocity, positive = moving right",
                        kind="velocity", low=-0.07, high=0.07),
-            StateField("height", (), "1", "height of the car on the hill, sin(3·position)",
+            StateField(name="height", shape=(), unit="1", doc="height of the car on the hill, sin(3·position)",
                        kind="height", low=-1.0, high=1.0),
         ),
         action=ActionSpec(1, "engine force, positive pushes right", -1.0, 1.0),

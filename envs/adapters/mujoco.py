@@ -100,23 +100,23 @@ def _planar_fields(body: str, joints: str, n_joints: int, height: tuple[float, f
     """Fields of a body moving in the x-z plane; with a health rule, the pitch it must stay near is a target."""
     target = 0.0 if healthy is not None else None
     fields = [
-        StateField("x_position", (), "m", f"x position of the {body}'s torso; +x is forward", kind="position"),
-        StateField("x_velocity", (), "m/s", "forward velocity of the torso (its x displacement over the step / dt)",
+        StateField(name="x_position", shape=(), unit="m", doc=f"x position of the {body}'s torso; +x is forward", kind="position"),
+        StateField(name="x_velocity", shape=(), unit="m/s", doc="forward velocity of the torso (its x displacement over the step / dt)",
                    kind="velocity", forward_sign=1),
-        StateField("torso_height", (), "m", "height of the torso above the ground", kind="height",
+        StateField(name="torso_height", shape=(), unit="m", doc="height of the torso above the ground", kind="height",
                    low=height[0], high=height[1]),
-        StateField("z_velocity", (), "m/s", "vertical velocity of the torso, positive = moving up", kind="velocity",
+        StateField(name="z_velocity", shape=(), unit="m/s", doc="vertical velocity of the torso, positive = moving up", kind="velocity",
                    low=-5.0, high=5.0),
-        StateField("torso_angle", (), "rad", "pitch of the torso, 0 = level as at the start, positive = nose down",
+        StateField(name="torso_angle", shape=(), unit="rad", doc="pitch of the torso, 0 = level as at the start, positive = nose down",
                    kind="angle", low=angle[0], high=angle[1], target=target, target_kind="hold" if healthy else None),
-        StateField("torso_angular_velocity", (), "rad/s", "pitch rate of the torso", kind="angular_velocity",
+        StateField(name="torso_angular_velocity", shape=(), unit="rad/s", doc="pitch rate of the torso", kind="angular_velocity",
                    low=-10.0, high=10.0),
-        StateField("joint_pos", (n_joints,), "rad", f"joint angles: {joints}", kind="angle"),
-        StateField("joint_vel", (n_joints,), "rad/s", "joint angular velocities, same order as joint_pos",
+        StateField(name="joint_pos", shape=(n_joints,), unit="rad", doc=f"joint angles: {joints}", kind="angle"),
+        StateField(name="joint_vel", shape=(n_joints,), unit="rad/s", doc="joint angular velocities, same order as joint_pos",
                    kind="angular_velocity", low=-10.0, high=10.0),
     ]
     if healthy is not None:
-        fields.append(StateField("healthy", (), "1", healthy, kind="indicator", low=0.0, high=1.0))
+        fields.append(StateField(name="healthy", shape=(), unit="1", doc=healthy, kind="indicator", low=0.0, high=1.0))
     return tuple(fields)
 
 
@@ -190,18 +190,18 @@ class SwimmerAdapter(MujocoAdapter):
     env_id = "Swimmer-v5"
     spec = StateSpec(
         fields=(
-            StateField("x_position", (), "m", "x position of the front segment; +x is forward", kind="position"),
-            StateField("y_position", (), "m", "sideways position of the front segment", kind="position"),
-            StateField("x_velocity", (), "m/s", "forward velocity (x displacement over the step / dt)",
+            StateField(name="x_position", shape=(), unit="m", doc="x position of the front segment; +x is forward", kind="position"),
+            StateField(name="y_position", shape=(), unit="m", doc="sideways position of the front segment", kind="position"),
+            StateField(name="x_velocity", shape=(), unit="m/s", doc="forward velocity (x displacement over the step / dt)",
                        kind="velocity", forward_sign=1),
-            StateField("y_velocity", (), "m/s", "sideways velocity", kind="velocity"),
-            StateField("heading", (), "rad", "direction the front segment points in, 0 = +x, counter-clockwise",
+            StateField(name="y_velocity", shape=(), unit="m/s", doc="sideways velocity", kind="velocity"),
+            StateField(name="heading", shape=(), unit="rad", doc="direction the front segment points in, 0 = +x, counter-clockwise",
                        kind="angle", low=-math.pi, high=math.pi),
-            StateField("angular_velocity", (), "rad/s", "turn rate of the front segment", kind="angular_velocity",
+            StateField(name="angular_velocity", shape=(), unit="rad/s", doc="turn rate of the front segment", kind="angular_velocity",
                        low=-5.0, high=5.0),
-            StateField("joint_pos", (2,), "rad", "angles of the 2 joints between the 3 segments", kind="angle",
+            StateField(name="joint_pos", shape=(2,), unit="rad", doc="angles of the 2 joints between the 3 segments", kind="angle",
                        low=-1.75, high=1.75),
-            StateField("joint_vel", (2,), "rad/s", "joint angular velocities", kind="angular_velocity",
+            StateField(name="joint_vel", shape=(2,), unit="rad/s", doc="joint angular velocities", kind="angular_velocity",
                        low=-10.0, high=10.0),
         ),
         action=ActionSpec(2, "torques of the 2 joint motors", -1.0, 1.0),
@@ -224,25 +224,25 @@ class SwimmerAdapter(MujocoAdapter):
 def _free_body_fields(body: str, height: tuple[float, float], n_joints: int, joints: str,
                       healthy: str, contact: tuple[str, str]) -> tuple[StateField, ...]:
     return (
-        StateField("x_position", (), "m", f"x position of the {body}'s torso; +x is forward", kind="position"),
-        StateField("y_position", (), "m", "sideways (y) position of the torso", kind="position"),
-        StateField("torso_height", (), "m", "height of the torso above the ground", kind="height",
+        StateField(name="x_position", shape=(), unit="m", doc=f"x position of the {body}'s torso; +x is forward", kind="position"),
+        StateField(name="y_position", shape=(), unit="m", doc="sideways (y) position of the torso", kind="position"),
+        StateField(name="torso_height", shape=(), unit="m", doc="height of the torso above the ground", kind="height",
                    low=height[0], high=height[1]),
-        StateField("x_velocity", (), "m/s", f"forward velocity of the {body} (x displacement over the step / dt)",
+        StateField(name="x_velocity", shape=(), unit="m/s", doc=f"forward velocity of the {body} (x displacement over the step / dt)",
                    kind="velocity", forward_sign=1),
-        StateField("y_velocity", (), "m/s", "sideways velocity", kind="velocity"),
-        StateField("z_velocity", (), "m/s", "vertical velocity of the torso", kind="velocity", low=-5.0, high=5.0),
-        StateField("up_vector", (3,), "1", "the torso's up axis in world coordinates; (0, 0, 1) = upright, "
+        StateField(name="y_velocity", shape=(), unit="m/s", doc="sideways velocity", kind="velocity"),
+        StateField(name="z_velocity", shape=(), unit="m/s", doc="vertical velocity of the torso", kind="velocity", low=-5.0, high=5.0),
+        StateField(name="up_vector", shape=(3,), unit="1", doc="the torso's up axis in world coordinates; (0, 0, 1) = upright, "
                    "up_vector[:, 2] = cosine of the tilt", kind="other", low=-1.0, high=1.0),
-        StateField("heading", (), "rad", "direction the torso faces in the horizontal plane, 0 = +x, "
+        StateField(name="heading", shape=(), unit="rad", doc="direction the torso faces in the horizontal plane, 0 = +x, "
                    "counter-clockwise", kind="angle", low=-math.pi, high=math.pi),
-        StateField("angular_velocity", (3,), "rad/s", "torso angular velocity in the torso's own frame",
+        StateField(name="angular_velocity", shape=(3,), unit="rad/s", doc="torso angular velocity in the torso's own frame",
                    kind="angular_velocity", low=-10.0, high=10.0),
-        StateField("joint_pos", (n_joints,), "rad", f"joint angles: {joints}", kind="angle"),
-        StateField("joint_vel", (n_joints,), "rad/s", "joint angular velocities, same order as joint_pos",
+        StateField(name="joint_pos", shape=(n_joints,), unit="rad", doc=f"joint angles: {joints}", kind="angle"),
+        StateField(name="joint_vel", shape=(n_joints,), unit="rad/s", doc="joint angular velocities, same order as joint_pos",
                    kind="angular_velocity", low=-10.0, high=10.0),
-        StateField("contact_forces", (13, 6), contact[0], contact[1], kind="other"),
-        StateField("healthy", (), "1", healthy, kind="indicator", low=0.0, high=1.0),
+        StateField(name="contact_forces", shape=(13, 6), unit=contact[0], doc=contact[1], kind="other"),
+        StateField(name="healthy", shape=(), unit="1", doc=healthy, kind="indicator", low=0.0, high=1.0),
     )
 
 
@@ -317,17 +317,17 @@ class ReacherAdapter(MujocoAdapter):
     env_id = "Reacher-v5"
     spec = StateSpec(
         fields=(
-            StateField("fingertip_position", (2,), "m", "x, y of the fingertip on the table; the shoulder is at (0, 0)",
+            StateField(name="fingertip_position", shape=(2,), unit="m", doc="x, y of the fingertip on the table; the shoulder is at (0, 0)",
                        kind="position", low=-0.21, high=0.21),
-            StateField("target_position", (2,), "m", "x, y of the target dot (fixed during an episode)",
+            StateField(name="target_position", shape=(2,), unit="m", doc="x, y of the target dot (fixed during an episode)",
                        kind="position", low=-0.2, high=0.2),
-            StateField("distance_to_target", (), "m", "distance from the fingertip to the target", kind="distance",
+            StateField(name="distance_to_target", shape=(), unit="m", doc="distance from the fingertip to the target", kind="distance",
                        low=0.0, high=0.4, target=0.0, target_kind="hold"),
-            StateField("fingertip_velocity", (2,), "m/s", "velocity of the fingertip on the table", kind="velocity",
+            StateField(name="fingertip_velocity", shape=(2,), unit="m/s", doc="velocity of the fingertip on the table", kind="velocity",
                        low=-2.0, high=2.0),
-            StateField("joint_pos", (2,), "rad", "angles of the shoulder (unbounded) and the elbow (±3)",
+            StateField(name="joint_pos", shape=(2,), unit="rad", doc="angles of the shoulder (unbounded) and the elbow (±3)",
                        kind="angle"),
-            StateField("joint_vel", (2,), "rad/s", "angular velocities of the shoulder and the elbow",
+            StateField(name="joint_vel", shape=(2,), unit="rad/s", doc="angular velocities of the shoulder and the elbow",
                        kind="angular_velocity", low=-20.0, high=20.0),
         ),
         action=ActionSpec(2, "torques of the shoulder and elbow motors", -1.0, 1.0),
@@ -353,17 +353,17 @@ class PusherAdapter(MujocoAdapter):
     env_id = "Pusher-v5"
     spec = StateSpec(
         fields=(
-            StateField("fingertip_position", (3,), "m", "x, y, z of the arm's fingertip", kind="position"),
-            StateField("object_position", (3,), "m", "x, y, z of the cylinder to push (it slides on the table)",
+            StateField(name="fingertip_position", shape=(3,), unit="m", doc="x, y, z of the arm's fingertip", kind="position"),
+            StateField(name="object_position", shape=(3,), unit="m", doc="x, y, z of the cylinder to push (it slides on the table)",
                        kind="position"),
-            StateField("goal_position", (3,), "m", "x, y, z of the goal spot on the table (fixed)", kind="position"),
-            StateField("fingertip_to_object", (), "m", "distance from the fingertip to the cylinder", kind="distance",
+            StateField(name="goal_position", shape=(3,), unit="m", doc="x, y, z of the goal spot on the table (fixed)", kind="position"),
+            StateField(name="fingertip_to_object", shape=(), unit="m", doc="distance from the fingertip to the cylinder", kind="distance",
                        low=0.0, high=1.0, target=0.0, target_kind="hold"),
-            StateField("object_to_goal", (), "m", "distance from the cylinder to the goal spot", kind="distance",
+            StateField(name="object_to_goal", shape=(), unit="m", doc="distance from the cylinder to the goal spot", kind="distance",
                        low=0.0, high=0.6, target=0.0, target_kind="hold"),
-            StateField("joint_pos", (7,), "rad", "arm joint angles: shoulder pan, shoulder lift, upper-arm roll, "
+            StateField(name="joint_pos", shape=(7,), unit="rad", doc="arm joint angles: shoulder pan, shoulder lift, upper-arm roll, "
                        "elbow flex, forearm roll, wrist flex, wrist roll", kind="angle"),
-            StateField("joint_vel", (7,), "rad/s", "arm joint angular velocities, same order as joint_pos",
+            StateField(name="joint_vel", shape=(7,), unit="rad/s", doc="arm joint angular velocities, same order as joint_pos",
                        kind="angular_velocity", low=-10.0, high=10.0),
         ),
         action=ActionSpec(7, "torques of the 7 arm motors, same order as joint_pos", -2.0, 2.0),

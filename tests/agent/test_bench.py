@@ -15,14 +15,14 @@ def _arm(arm: str, *values: float | None) -> ArmScore:
     got = [v for v in values if v is not None]
     mean = sum(got) / len(got) if got else None
     std = (sum((v - mean) ** 2 for v in got) / len(got)) ** 0.5 if mean is not None else None
-    return ArmScore(arm, tuple(range(1, len(values) + 1)),  # type: ignore[arg-type]
-                    tuple("ok" if v is not None else "crashed" for v in values), tuple(values), mean, std)
+    return ArmScore(arm=arm, seeds=tuple(range(1, len(values) + 1)),  # type: ignore[arg-type]
+                    status=tuple("ok" if v is not None else "crashed" for v in values), heldout=tuple(values), mean=mean, std=std)
 
 
 def _task(name: str, hns: float | None, designed: ArmScore | None = None) -> TaskScore:
     d = designed or _arm("designed", 1.0)
-    return TaskScore(name, "Env-v0", "m: what it measures", 1000, "/x", "r01c01", 4, 4, 2.0, 1.8, d,
-                     _arm("human", 1.0), _arm("sparse", 0.0), hns, None, "note", 0.5, 60.0, (0.1, 0.2))
+    return TaskScore(task=name, env="Env-v0", fitness="m: what it measures", steps=1000, design_dir="/x", best_id="r01c01", candidates=4, candidates_trained=4, selection_fitness=2.0, design_heldout_fitness=1.8, designed=d,
+                     human=_arm("human", 1.0), sparse=_arm("sparse", 0.0), hns=hns, hns_std=None, hns_note="note", gap=0.5, wall_s=60.0, load_avg=(0.1, 0.2))
 
 
 def test_hns_is_on_the_means_with_the_spread_of_the_designed_seeds() -> None:
@@ -48,7 +48,7 @@ def test_hns_is_undefined_without_a_designed_reward_or_a_baseline_gap() -> None:
 
 def test_aggregate_clips_to_eureka_range_and_counts_tasks_at_human_level(tmp_path: Path) -> None:
     scores = [_task("a", 5.0), _task("b", -1.0), _task("c", 1.0), _task("d", None)]
-    report = _aggregate(BenchOptions(("a",), tmp_path), scores, "rewardsmith bench a", "offline", 10.0)
+    report = _aggregate(BenchOptions(tasks=("a",), out_dir=tmp_path), scores, "rewardsmith bench a", "offline", 10.0)
     assert report.mean_hns_clipped == pytest.approx((3.0 + 0.0 + 1.0) / 3)
     assert report.mean_hns == pytest.approx((5.0 - 1.0 + 1.0) / 3)
     assert report.tasks_hns_at_least_1 == 2 and report.tasks_scored == 3
@@ -56,7 +56,7 @@ def test_aggregate_clips_to_eureka_range_and_counts_tasks_at_human_level(tmp_pat
 
 def test_markdown_names_command_machine_and_failed_seeds(tmp_path: Path) -> None:
     scores = [_task("halfcheetah", 0.5, _arm("designed", 1.0, None, 2.0)), _task("hopper", None)]
-    report = _aggregate(BenchOptions(("halfcheetah", "hopper"), tmp_path, seeds=3), scores,
+    report = _aggregate(BenchOptions(tasks=("halfcheetah", "hopper"), out_dir=tmp_path, seeds=3), scores,
                         "rewardsmith bench halfcheetah hopper --seeds 3", "offline designer", 10.0)
     text = to_markdown(report)
     assert "`rewardsmith bench halfcheetah hopper --seeds 3`" in text

@@ -6,12 +6,13 @@ import time
 from pathlib import Path
 
 from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline
+from agent.store import TargetFiles
 from envs.training import TrainJob
 
 
 def _step(tmp: Path, name: str, timeout: float, task_file: str = "/nonexistent.toml") -> JobStep:
-    job = TrainJob(task_file, "env", None, 64, 0, str(tmp / name))
-    return JobStep("train", job, tmp / name / "job.json", tmp / name / "train.log", timeout)
+    job = TrainJob(task_file=task_file, reward_kind="env", reward_file=None, steps=64, seed=0, outputs=TargetFiles(tmp / name).train_outputs())
+    return JobStep(kind="train", spec=job, spec_file=tmp / name / "job.json", log_file=tmp / name / "train.log", timeout_s=timeout)
 
 
 def test_a_crashing_step_is_reported_with_its_last_error_line_and_skips_the_rest(tmp_path: Path) -> None:
@@ -27,8 +28,8 @@ def test_a_crashing_step_is_reported_with_its_last_error_line_and_skips_the_rest
 
 def test_a_step_over_its_time_limit_is_killed(tmp_path: Path) -> None:
     task = Path(__file__).resolve().parents[2] / "envs" / "tasks" / "mountain-car.toml"
-    step = JobStep("train", TrainJob(str(task), "env", None, 10_000_000, 0, str(tmp_path / "slow")),
-                   tmp_path / "slow" / "job.json", tmp_path / "slow" / "train.log", timeout_s=3.0)
+    step = JobStep(kind="train", spec=TrainJob(task_file=str(task), reward_kind="env", reward_file=None, steps=10_000_000, seed=0, outputs=TargetFiles(tmp_path / "slow").train_outputs()),
+                   spec_file=tmp_path / "slow" / "job.json", log_file=tmp_path / "slow" / "train.log", timeout_s=3.0)
     started = time.monotonic()
     outcomes = LocalExecutor(workers=2, poll_s=0.05).run([Pipeline("slow", (step,))])
     elapsed = time.monotonic() - started

@@ -46,7 +46,7 @@ def designer_for(server: FakeLLM, run_dir: Path) -> LLMDesigner:
 
 
 def request_for(task: Task, k: int, rnd: int = 1) -> DesignRequest:
-    return DesignRequest(task, rnd, k, 0, tuple(round_messages(task, None, None)), ())
+    return DesignRequest(task=task, round=rnd, k=k, seed=0, messages=tuple(round_messages(task, None, None)), history=())
 
 
 def sample_and_validate(designer: LLMDesigner, task: Task, sample: StateSample, store: RunStore, k: int,
@@ -54,7 +54,8 @@ def sample_and_validate(designer: LLMDesigner, task: Task, sample: StateSample, 
     request = request_for(task, k)
     out = []
     for cand in stages.sample_round(designer, request, store):
-        cand, report = stages.validate_and_fix(designer, request, cand, task, sample, store, max_fixes)
+        cand, report = stages.validate_and_fix(designer, request, cand, stages.Validation(
+            task=task, sample=sample, store=store, max_fixes=max_fixes))
         out.append((cand, report.stage if not report.accepted else "accepted", report.reason))
     return out
 
@@ -77,7 +78,7 @@ def test_realistic_answers_get_the_right_verdict(fake_llm: FakeLLM, tmp_path: Pa
     store = RunStore(tmp_path)
     ((cand, got, why),) = sample_and_validate(designer_for(fake_llm, tmp_path), task, sample, store, 1, max_fixes=0)
     assert (got, why) == (verdict, reason)
-    assert (store.cand_dir(1, 1) / "response.md").read_text() == text(name)
+    assert (store.files(1, 1).dir / "response.md").read_text() == text(name)
     assert cand.usage.tokens_out > 0 and cand.origin == "openai/coder"
 
 
@@ -97,7 +98,7 @@ def test_a_broken_first_answer_is_fixed_by_the_second(fake_llm: FakeLLM, tmp_pat
     ((cand, verdict, _),) = sample_and_validate(designer_for(fake_llm, tmp_path), task, sample, store, 1, max_fixes=2)
     assert verdict == "accepted" and cand.attempts == 2
     assert len(fake_llm.requests) == 2
-    d = store.cand_dir(1, 1)
+    d = store.files(1, 1).dir
     first = json.loads((d / "attempt_1" / "validation.json").read_text())
     assert first["accepted"] is False and first["reason"] == "syntax"
     assert (d / "attempt_1" / "response.md").read_text() == text("truncated")
@@ -120,7 +121,7 @@ def test_fix_retry_is_bounded_and_shows_line_numbers(fake_llm: FakeLLM, tmp_path
                                                      max_fixes=2)
     assert (verdict, reason, cand.attempts) == ("probe", "exception", 3)
     assert len(fake_llm.requests) == 3
-    assert sorted(p.name for p in store.cand_dir(1, 1).glob("attempt_*")) == ["attempt_1", "attempt_2", "attempt_3"]
+    assert sorted(p.name for p in store.files(1, 1).dir.glob("attempt_*")) == ["attempt_1", "attempt_2", "attempt_3"]
     problem = fake_llm.requests[1].body["messages"][-1]["content"]
     assert "line 8" in problem and "pole_angel" in problem
     assert "  8 |     upright = W_UPRIGHT * np.exp(-np.abs(state.pole_angel) / TEMP_UPRIGHT)" in problem
@@ -134,8 +135,8 @@ def test_fixes_resume_from_the_store_without_new_calls(fake_llm: FakeLLM, tmp_pa
     sample_and_validate(designer_for(fake_llm, tmp_path), task, sample, store, 1, max_fixes=1)
     sent = len(fake_llm.requests)
     # the process died before the fix was validated: validation.json of attempt 2 is gone
-    (store.cand_dir(1, 1) / "validation.json").unlink()
-    first = json.loads((store.cand_dir(1, 1) / "candidate.json").read_text())
+    (store.files(1, 1).dir / "validation.json").unlink()
+    first = json.loads((store.files(1, 1).dir / "candidate.json").read_text())
     ((cand, verdict, _),) = sample_and_validate(designer_for(fake_llm, tmp_path), task, sample, store, 1, max_fixes=1)
     assert verdict == "accepted" and cand.attempts == first["attempts"] == 2
     assert len(fake_llm.requests) == sent
@@ -150,18 +151,19 @@ def test_only_fixing_designers_get_candidates_back(tmp_path: Path, cartpole: tup
     store = RunStore(tmp_path)
     request = request_for(task, 1)
     (cand,) = stages.sample_round(scripted, request, store)
-    cand, report = stages.validate_and_fix(scripted, request, cand, task, sample, store, max_fixes=3)
-    assert not report.accepted and cand.attempts == 1 and not list(store.cand_dir(1, 1).glob("attempt_*"))
+    cand, report = stages.validate_and_fix(scripted, request, cand, stages.Validation(
+        task=task, sample=sample, store=store, max_fixes=3))
+    assert not report.accepted and cand.attempts == 1 and not list(store.files(1, 1).dir.glob("attempt_*"))
 
 
 def test_a_reviewers_edit_is_not_sent_to_the_model(fake_llm: FakeLLM, tmp_path: Path,
                                                    cartpole: tuple[Task, StateSample]) -> None:
     task, sample = cartpole
     store = RunStore(tmp_path)
-    human = Candidate("r01c02", 1, 2, "def compute_reward(state, action):\n    return 1\n", "human (edit)")
+    human = Candidate(id="r01c02", round=1, index=2, code="def compute_reward(state, action):\n    return 1\n", origin="human (edit)")
     store.save_sampled(human, "(reviewer)", f"```python\n{human.code}```\n")
-    cand, report = stages.validate_and_fix(designer_for(fake_llm, tmp_path), request_for(task, 1), human, task,
-                                           sample, store, max_fixes=2)
+    cand, report = stages.validate_and_fix(designer_for(fake_llm, tmp_path), request_for(task, 1), human,
+                                           stages.Validation(task=task, sample=sample, store=store, max_fixes=2))
     assert not report.accepted and cand.attempts == 1 and fake_llm.requests == []
 
 
@@ -197,7 +199,7 @@ def test_replay_designer_reuses_another_runs_answers(fake_llm: FakeLLM, tmp_path
     fake_llm.script("coder", ok(text("good_upright"), text("good_alive")))
     first = tmp_path / "first"
     config = RunConfig(task="cartpole", designer="openai/coder", llm=LLMOptions(api_base=fake_llm.url))
-    write_json(first / "config.json", RunRecord(config, "cartpole", "LLM", "", "", ""))
+    write_json(first / "config.json", RunRecord(config=config, task_name="cartpole", designer_label="LLM", sandbox="", created="", version=""))
     recorded = [c.text for c in designer_for(fake_llm, first).propose(request_for(task, 2))]
     replay = make_designer(f"replay:{first}", run_dir=tmp_path / "second")
     assert "replayed from" in replay.label

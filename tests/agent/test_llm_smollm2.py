@@ -77,11 +77,12 @@ def test_the_fix_retry_path_survives_a_real_weak_model(smollm2: str, tmp_path: P
     sample = random_rollout(task, n=256, seed=0)
     options = LLMOptions(api_base=smollm2, timeout_s=180, response_tokens=256, temperature=0.8)
     designer = LLMDesigner.create("openai/smollm2", options, tmp_path, RetryPolicy(max_attempts=2))
-    request = DesignRequest(task, 1, 2, 0, tuple(round_messages(task, None, None)), ())
+    request = DesignRequest(task=task, round=1, k=2, seed=0, messages=tuple(round_messages(task, None, None)), history=())
     store = RunStore(tmp_path)
     for cand in stages.sample_round(designer, request, store):
-        cand, report = stages.validate_and_fix(designer, request, cand, task, sample, store, max_fixes=1)
+        cand, report = stages.validate_and_fix(designer, request, cand, stages.Validation(
+            task=task, sample=sample, store=store, max_fixes=1))
         assert report.accepted or (report.stage in ("extract", "static", "probe") and report.message)
         assert cand.attempts in (1, 2) and cand.usage.calls == cand.attempts
         if cand.attempts == 2:
-            assert (store.cand_dir(1, cand.index) / "attempt_1" / "validation.json").is_file()
+            assert (store.files(1, cand.index).attempt(1).validation).is_file()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agent.store import RunStore
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "scripted_cartpole"
 CAND_FILES = ("prompt.md", "response.md", "reward.py", "validation.json", "metrics.json", "fitness.json",
               "critique.md")
@@ -51,8 +53,12 @@ def test_training_that_times_out_is_recorded_and_the_run_still_finishes(run_cli,
     run_cli("run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "1",
             "--steps", "100000000", "--train-timeout", "4", "--no-baselines", "--out", str(out), check=True)
     run_dir = _run_dir(out)
-    metrics = json.loads((run_dir / "round_01/cand_01/metrics.json").read_text())
-    assert metrics["status"] == "timeout"
+    # The job was killed: it wrote no metrics.json; the orchestrator recorded how it died in failures.json.
+    assert not (run_dir / "round_01/cand_01/metrics.json").exists()
+    failures = json.loads((run_dir / "round_01/cand_01/failures.json").read_text())
+    assert [(f["kind"], f["status"]) for f in failures["jobs"]] == [("train", "timeout")]
+    training = RunStore(run_dir).outcome(RunStore(run_dir).files(1, 1)).training
+    assert training is not None and training.status == "timeout"
     assert "timeout" in (run_dir / "round_01/cand_01/critique.md").read_text()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["best_id"] is None and summary["finished"] is True

@@ -10,7 +10,7 @@ from agent.designers.base import DesignRequest
 from agent.designers.offline import LABEL, OfflineDesigner
 from agent.designers.terms import Genome, Term
 from agent.extract import extract_reward
-from agent.records import Candidate, CandidateResult, Critique, SeriesStat
+from agent.records import Candidate, CandidateResult, Critique, Finding, SeriesStat
 from envs.evaluation import EvaluationResult, FitnessStats
 from envs.rollout import random_rollout
 from envs.tasks import builtin_task_files, load_task
@@ -21,7 +21,7 @@ CLASSIC = ["cartpole", "pendulum", "mountain-car"]
 
 
 def _request(task_name: str, rnd: int = 1, history: tuple[CandidateResult, ...] = (), k: int = 4) -> DesignRequest:
-    return DesignRequest(load_task(task_name), rnd, k, 0, (), history)
+    return DesignRequest(task=load_task(task_name), round=rnd, k=k, seed=0, messages=(), history=history)
 
 
 @pytest.mark.parametrize("task_name", sorted(builtin_task_files()))
@@ -67,23 +67,23 @@ def test_genome_round_trips_through_code_and_honours_edited_constants() -> None:
     assert task.adapter.spec  # the task still loads
 
 
-def _result(cid: str, rnd: int, genome: Genome, fitness: float, flags: tuple[str, ...] = (),
+def _result(cid: str, rnd: int, genome: Genome, fitness: float, flags: tuple[Finding, ...] = (),
             shares: dict[str, float] | None = None) -> CandidateResult:
     from agent.designers.terms import to_code
 
     task = load_task("mountain-car")
     code = to_code(genome, task.adapter.spec, task.description, "test")
-    cand = Candidate(cid, rnd, int(cid[-2:]), code, LABEL)
+    cand = Candidate(id=cid, round=rnd, index=int(cid[-2:]), code=code, origin=LABEL)
     stats = FitnessStats(fitness, 0.0, (fitness,), (1,))
-    return CandidateResult(cand, ValidationReport(True, "probe", "ok", "accepted"),
+    return CandidateResult(candidate=cand, validation=ValidationReport(True, "probe", "ok", "accepted"),
                            evaluation=EvaluationResult(stats, stats, 100.0, 1.0),
-                           critique=Critique(cid, "ok", "", flags=flags, shares=shares or {}))
+                           critique=Critique(candidate_id=cid, status="ok", text="", flags=flags, shares=shares or {}))
 
 
 def test_refinement_acts_on_the_critique_of_the_best() -> None:
-    speed = Term("magnitude", "velocity", 5.0)
-    flag = Term("reached", "position", 10.0)
-    best = _result("r01c01", 1, Genome((speed, flag)), 0.6, flags=("dominant:velocity_magnitude",),
+    speed = Term(kind="magnitude", field="velocity", weight=5.0)
+    flag = Term(kind="reached", field="position", weight=10.0)
+    best = _result("r01c01", 1, Genome((speed, flag)), 0.6, flags=(Finding("dominant", "velocity_magnitude"),),
                    shares={"velocity_magnitude": 0.95, "position_reached": 0.05})
     worse = _result("r01c02", 1, Genome((flag,)), 0.1)
     completions = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=(best, worse)))
@@ -97,7 +97,7 @@ def test_refinement_acts_on_the_critique_of_the_best() -> None:
 
 
 def test_later_rounds_never_repeat_an_evaluated_reward() -> None:
-    g = Genome((Term("reached", "position", 10.0), Term("magnitude", "velocity", 0.5)))
+    g = Genome((Term(kind="reached", field="position", weight=10.0), Term(kind="magnitude", field="velocity", weight=0.5)))
     history = (_result("r01c01", 1, g, 0.5), _result("r01c02", 1, replace(g, terms=g.terms[:1]), 0.2))
     completions = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=history, k=6))
     keys = {Genome.from_code(extract_reward(c.text).code).key() for c in completions}  # type: ignore[union-attr]
@@ -109,13 +109,13 @@ def test_later_rounds_never_repeat_an_evaluated_reward() -> None:
 def test_hacking_is_answered_by_rebalancing_not_by_deleting_the_term() -> None:
     # MountainCar, measured: the policy reached the flag early, then learned to swing forever because the
     # speed term paid more than finishing. Both findings name the speed term; it must change once.
-    speed = Term("magnitude", "velocity", 0.5)
-    flag = Term("reached", "position", 10.0)
+    speed = Term(kind="magnitude", field="velocity", weight=0.5)
+    flag = Term(kind="reached", field="position", weight=10.0)
     best = _result("r01c01", 1, Genome((flag, speed)), 0.87,
-                   flags=("dominant:velocity_magnitude", "reward_up_fitness_flat"),
+                   flags=(Finding("dominant", "velocity_magnitude"), Finding("reward_up_fitness_flat")),
                    shares={"velocity_magnitude": 0.97, "position_reached": 0.03})
-    series = (SeriesStat("velocity_magnitude", (87.0, 217.0), 217.0, 150.0, 87.0),
-              SeriesStat("position_reached", (10.0, 1.7), 10.0, 6.0, 1.7))
+    series = (SeriesStat(name="velocity_magnitude", samples=(87.0, 217.0), max=217.0, mean=150.0, min=87.0),
+              SeriesStat(name="position_reached", samples=(10.0, 1.7), max=10.0, mean=6.0, min=1.7))
     assert best.critique is not None
     best = replace(best, critique=replace(best.critique, components=series))
     first = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=(best,), k=1))[0]

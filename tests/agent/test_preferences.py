@@ -13,7 +13,7 @@ from agent.designers.terms import Genome
 from agent.extract import extract_reward
 from agent.human import Guidance, HumanFeedback, LockedComponent, PairChoice, ReviewRequest
 from agent.preferences import PreferenceOracle, comparisons, hide_fitness, preference_scores
-from agent.records import Candidate, CandidateResult, Critique
+from agent.records import Candidate, CandidateResult, Critique, Finding
 from envs.evaluation import EvaluationResult, FitnessStats
 from envs.tasks import load_task
 from envs.train_stats import Checkpoint
@@ -22,27 +22,27 @@ from sandboxes.validate import ValidationReport
 
 
 def _result(cid: str, fitness: float | None, code: str | None = None) -> CandidateResult:
-    cand = Candidate(cid, int(cid[1:3]), int(cid[4:]), code, "test")
+    cand = Candidate(id=cid, round=int(cid[1:3]), index=int(cid[4:]), code=code, origin="test")
     evaluation = None
     if fitness is not None:
         stats = FitnessStats(fitness, 0.0, (fitness,), (1,))
         evaluation = EvaluationResult(stats, stats, 100.0, 1.0)
-    checkpoint = Checkpoint(2048, 4, 100.0, fitness, 5.0, 3.0, {"a": 1.0}, {"a": 0.1})
-    training = TrainingResult("ok", None, "candidate", 2048, 2048, 1.0, ("a",), (checkpoint,), None)
-    critique = Critique(cid, "ok", f"fitness {fitness}", flags=("fitness_zero", "constant:a"))
-    return CandidateResult(cand, ValidationReport(True, "probe", "ok", "", ("a",)), training, evaluation, critique)
+    checkpoint = Checkpoint(timesteps=2048, episodes=4, episode_length=100.0, fitness=fitness, env_return=5.0, reward_return=3.0, component_returns={"a": 1.0}, component_step_means={"a": 0.1})
+    training = TrainingResult(status="ok", error=None, reward_kind="candidate", steps_done=2048, steps_planned=2048, wall_s=1.0, components=("a",), checkpoints=(checkpoint,), policy=None)
+    critique = Critique(candidate_id=cid, status="ok", text=f"fitness {fitness}", flags=(Finding("fitness_zero"), Finding("constant", "a")))
+    return CandidateResult(candidate=cand, validation=ValidationReport(True, "probe", "ok", "", ("a",)), training=training, evaluation=evaluation, critique=critique)
 
 
 def test_oracle_without_noise_ranks_by_fitness_and_skips_untrained() -> None:
     results = {c: _result(c, f) for c, f in (("r01c01", 3.0), ("r01c02", 9.0), ("r01c03", 1.0), ("r01c04", None))}
-    request = ReviewRequest(1, "oracle", tuple(results), None)
+    request = ReviewRequest(round=1, mode="oracle", candidates=tuple(results), incumbent=None)
     feedback = PreferenceOracle(noise=0.0).judge(request, results)
     assert (feedback.best, feedback.worst) == ("r01c02", "r01c03")
 
 
 def test_oracle_noise_makes_mistakes_in_proportion() -> None:
     results = {"r01c01": _result("r01c01", 1.0), "r01c02": _result("r01c02", 1.1)}
-    request = ReviewRequest(1, "oracle", tuple(results), None)
+    request = ReviewRequest(round=1, mode="oracle", candidates=tuple(results), incumbent=None)
 
     def wrong(noise: float) -> int:
         return sum(PreferenceOracle(noise, seed).judge(request, results).best == "r01c01" for seed in range(200))
@@ -53,8 +53,8 @@ def test_oracle_noise_makes_mistakes_in_proportion() -> None:
 
 
 def test_elo_scores_follow_choices_across_rounds() -> None:
-    r1 = HumanFeedback(1, "oracle", best="r01c02", worst="r01c01")
-    r2 = HumanFeedback(2, "web", best="r02c01", pairs=(PairChoice("r02c02", "r01c02"),))
+    r1 = HumanFeedback(round=1, reviewer="oracle", best="r01c02", worst="r01c01")
+    r2 = HumanFeedback(round=2, reviewer="web", best="r02c01", pairs=(PairChoice("r02c02", "r01c02"),))
     assert ("r01c02", "r01c03") in comparisons(r1, ("r01c01", "r01c02", "r01c03"))
     scores = preference_scores([(r1, ("r01c01", "r01c02", "r01c03")), (r2, ("r02c01", "r02c02", "r01c02"))])
     assert scores["r02c01"] > scores["r01c03"] > scores["r01c01"]
@@ -66,13 +66,13 @@ def test_hide_fitness_leaves_nothing_that_reveals_it() -> None:
     assert hidden.fitness is None and hidden.evaluation is None
     assert hidden.training is not None and all(cp.fitness is None and cp.env_return is None
                                                for cp in hidden.training.checkpoints)
-    assert hidden.critique is not None and hidden.critique.flags == ("constant:a",) and hidden.critique.text == ""
+    assert hidden.critique is not None and hidden.critique.flags == (Finding("constant", "a"),) and hidden.critique.text == ""
     assert hidden.training.checkpoints[0].component_returns == {"a": 1.0}
 
 
 def _offline_history(task_name: str) -> tuple[list[CandidateResult], object]:
     task = load_task(task_name)
-    first = OfflineDesigner().propose(DesignRequest(task, 1, 4, 0, (), ()))
+    first = OfflineDesigner().propose(DesignRequest(task=task, round=1, k=4, seed=0, messages=(), history=()))
     history = [_result(f"r01c0{i}", float(i), extract_reward(c.text).code) for i, c in enumerate(first, 1)]
     return history, task
 
@@ -88,7 +88,7 @@ def test_offline_designer_keeps_locked_terms_drops_forbidden_and_refines_the_cho
                      if t.name != locked_term.name)
     guide = Guidance(best=chosen, worst=("r01c04",), locked=(LockedComponent(locked_term.name, chosen),),
                      forbidden=(forbidden,))
-    out = OfflineDesigner().propose(DesignRequest(task, 2, 4, 0, (), tuple(history), guide))  # type: ignore[arg-type]
+    out = OfflineDesigner().propose(DesignRequest(task=task, round=2, k=4, seed=0, messages=(), history=tuple(history), guidance=guide))  # type: ignore[arg-type]
     assert out[0].parent == chosen
     for completion in out:
         genome = Genome.from_code(extract_reward(completion.text).code)
@@ -102,7 +102,7 @@ def test_offline_designer_ranks_by_preference_when_fitness_is_hidden() -> None:
     history, task = _offline_history("cartpole")
     hidden = [hide_fitness(r) for r in history]
     guide = Guidance(scores={"r01c03": 1530.0, "r01c01": 1470.0}, preference_only=True)
-    out = OfflineDesigner().propose(DesignRequest(task, 2, 3, 0, (), tuple(hidden), guide))  # type: ignore[arg-type]
+    out = OfflineDesigner().propose(DesignRequest(task=task, round=2, k=3, seed=0, messages=(), history=tuple(hidden), guidance=guide))  # type: ignore[arg-type]
     assert out[0].parent == "r01c03"
     assert "preference score" in out[0].text and "fitness" not in out[0].text.split("```")[0].replace(
         "preference score", "")
@@ -111,7 +111,7 @@ def test_offline_designer_ranks_by_preference_when_fitness_is_hidden() -> None:
 def test_reviewed_run_directory_records_round_trip(tmp_path: Path) -> None:
     from core.atomic import read_record, write_json
 
-    feedback = HumanFeedback(1, "web", best="r01c01", locked=(LockedComponent("a", "r01c01", "W * x"),))
+    feedback = HumanFeedback(round=1, reviewer="web", best="r01c01", locked=(LockedComponent("a", "r01c01", "W * x"),))
     write_json(tmp_path / "human.json", feedback)
     assert read_record(tmp_path / "human.json", HumanFeedback) == feedback
     assert replace(feedback, action="stop").action == "stop"
@@ -124,7 +124,7 @@ def test_preferences_only_feedback_text_quotes_no_fitness() -> None:
                _result("r01c02", 0.2, "def compute_reward(state, action):\n    return 2\n")]
     automatic = automatic_feedback(1, results, None)
     assert "0.7" in automatic.summary  # the automatic text does quote it ...
-    human = HumanFeedback(1, "oracle", best="r01c02", worst="r01c01")
+    human = HumanFeedback(round=1, reviewer="oracle", best="r01c02", worst="r01c01")
     merged = human_feedback(automatic, human, {r.candidate.id: r for r in results}, None, preference_only=True)
     assert merged.best_id == "r01c02" and merged.source == "human"
     assert "fitness" not in merged.summary.lower() and "0.7" not in merged.summary  # ... this one must not

@@ -32,8 +32,8 @@ def compute_reward(state, action):
     upright = W_UPRIGHT * np.exp(-np.abs(state.pole_angel) / TEMP_UPRIGHT)
     return upright, {"upright": upright}
 '''
-SERIES = [SeriesStat("upright", (0.2, 0.5, 0.81), 0.81, 0.503, 0.2),
-          SeriesStat("task_fitness", (12.0, 80.0, 212.0), 212.0, 101.3, 12.0)]
+SERIES = [SeriesStat(name="upright", samples=(0.2, 0.5, 0.81), max=0.81, mean=0.503, min=0.2),
+          SeriesStat(name="task_fitness", samples=(12.0, 80.0, 212.0), max=212.0, mean=101.3, min=12.0)]
 
 
 def _result(fitness: float) -> SimpleNamespace:

@@ -14,10 +14,10 @@ from rich.console import Console
 from agent.human import HumanFeedback, LockedComponent, check_constraints, component_form
 from agent.loop import run_loop
 from agent.progress import ProgressView
-from agent.review import ReviewError, ReviewPending, open_session, store_human, submit_feedback
-from agent.review_terminal import TerminalReviewer
+from agent.review import open_session, submit_feedback
+from agent.reviewers.terminal import TerminalReviewer
 from agent.store import RunStore
-from core.errors import RunStoreError
+from core.errors import ReviewError, ReviewPending, RunStoreError
 
 
 def _components(run: Path, cid: str) -> list[str]:
@@ -80,7 +80,7 @@ def test_terminal_review_feedback_reaches_the_next_round(paused_run_template: Pa
     assert "r01c01" in shown and "compute_reward" in shown and "video.mp4" in shown
     assert "no trained candidate 'r01c07'" in shown
     assert "not accepted" in shown  # the broken edit was refused with the sandbox's reason
-    human = store_human(store, 1)
+    human = store.load_human(1)
     assert human is not None and (human.best, human.worst) == ("r01c02", "r01c01")
     assert human.pairs[0].comment == "steadier" and human.edited_from == "r01c02"
     assert [lc.name for lc in human.locked] == [damping] and "np.square" in human.locked[0].form
@@ -103,19 +103,19 @@ def test_bad_feedback_is_refused_with_a_clear_message_and_nothing_is_lost(paused
     run = copy_run(paused_run_template, tmp_path)
     session = open_session(RunStore(run))
     with pytest.raises(ReviewError, match=r"no trained candidate 'r01c09' in round 1; choose from: r01c01, r01c02"):
-        submit_feedback(session, HumanFeedback(1, "web", best="r01c09"))
+        submit_feedback(session, HumanFeedback(round=1, reviewer="web", best="r01c09"))
     with pytest.raises(ReviewError, match="has no such component"):
-        submit_feedback(session, HumanFeedback(1, "web", locked=(LockedComponent("no_such_term", "r01c01"),)))
+        submit_feedback(session, HumanFeedback(round=1, reviewer="web", locked=(LockedComponent("no_such_term", "r01c01"),)))
     with pytest.raises(ReviewError, match="was not accepted: the sandbox rejected it"):
-        submit_feedback(session, HumanFeedback(1, "web", edited_from="r01c01",
+        submit_feedback(session, HumanFeedback(round=1, reviewer="web", edited_from="r01c01",
                                                edited_code="import os\ndef compute_reward(state, action):\n"
                                                            "    return os.getcwd(), {}\n"))
     assert not (run / "round_01" / "human.json").exists()
 
-    good = submit_feedback(session, HumanFeedback(1, "web", best="r01c01", text="fine"))
+    good = submit_feedback(session, HumanFeedback(round=1, reviewer="web", best="r01c01", text="fine"))
     with pytest.raises(ReviewError, match="already reviewed"):
-        submit_feedback(session, HumanFeedback(1, "web", best="r01c02"))
-    assert store_human(RunStore(run), 1) == good
+        submit_feedback(session, HumanFeedback(round=1, reviewer="web", best="r01c02"))
+    assert RunStore(run).load_human(1) == good
 
 
 def test_malformed_feedback_file_names_the_file_and_is_kept(paused_run_template: Path, tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_malformed_feedback_file_names_the_file_and_is_kept(paused_run_template:
     path = run / "round_01" / "human.json"
     path.write_text('{"round": 1, "reviewer": "web", "best": ')
     with pytest.raises(RunStoreError, match=r"human.json: malformed review"):
-        store_human(RunStore(run), 1)
+        RunStore(run).load_human(1)
     assert path.read_text().startswith('{"round": 1')
 
 

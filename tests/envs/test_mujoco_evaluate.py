@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.executor import LocalExecutor
+from agent.store import RunStore, TargetFiles
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from envs.adapters.env_rewards import env_reward_file
 from envs.evaluation import seed_sets
@@ -32,10 +33,12 @@ def test_env_reward_file_matches_the_human_baseline_within_its_seed_spread(tmp_p
 
     # the human baseline: the env's own reward, same budget, training seeds and evaluation episodes
     selection, heldout = seed_sets(0, task.eval.selection_episodes, task.eval.heldout_episodes)
-    settings = TrainSettings(STEPS, 0, 300.0, 5.0, selection, heldout)
-    targets = [TrainTarget(f"human {s}", tmp_path / "human" / f"seed_{s}", "env", seed=s) for s in range(SEEDS)]
-    results = train_and_evaluate(task, targets, settings, LocalExecutor(2), lambda _e: None)
-    human = [results[t.key][1].heldout.mean for t in targets]  # type: ignore[union-attr]
+    settings = TrainSettings(steps=STEPS, seed=0, timeout_s=300.0, call_timeout_s=5.0, selection_seeds=selection,
+                             heldout_seeds=heldout)
+    targets = [TrainTarget(key=f"human {s}", files=TargetFiles(tmp_path / "human" / f"seed_{s}"), reward_kind="env",
+                           seed=s) for s in range(SEEDS)]
+    results = train_and_evaluate(task, targets, settings, LocalExecutor(2), RunStore(tmp_path), lambda _e: None)
+    human = [results[t.key].evaluation.heldout.mean for t in targets]  # type: ignore[union-attr]
 
     designed = [r["heldout"] for r in report["per_seed"]]
     assert report["heldout_mean"] == np.mean(designed)

@@ -8,9 +8,9 @@ import pytest
 from core.state import ActionSpec, StateField, StateSpec
 
 SPEC = StateSpec(
-    fields=(StateField("x_velocity", (), "m/s", "forward speed", kind="velocity", forward_sign=1),
-            StateField("joint_pos", (3,), "rad", "joint angles", low=-1.0, high=1.0),
-            StateField("target", (), "m", "goal", target=0.5, target_kind="reach_at_least")),
+    fields=(StateField(name="x_velocity", shape=(), unit="m/s", doc="forward speed", kind="velocity", forward_sign=1),
+            StateField(name="joint_pos", shape=(3,), unit="rad", doc="joint angles", low=-1.0, high=1.0),
+            StateField(name="target", shape=(), unit="m", doc="goal", target=0.5, target_kind="reach_at_least")),
     action=ActionSpec(2, "torques", -1.0, 1.0),
 )
 
@@ -53,4 +53,4 @@ def test_description_is_generated_from_the_spec() -> None:
 
 def test_duplicate_names_are_refused() -> None:
     with pytest.raises(ValueError, match="duplicate"):
-        StateSpec(fields=(StateField("a", (), "m", "x"), StateField("a", (), "m", "y")), action=ActionSpec(1, "u"))
+        StateSpec(fields=(StateField(name="a", shape=(), unit="m", doc="x"), StateField(name="a", shape=(), unit="m", doc="y")), action=ActionSpec(1, "u"))

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.store import TargetFiles
 from envs.evaluation import EvalJob, evaluate, seed_sets
 from envs.tasks import builtin_task_files
-from envs.training import POLICY_FILE, TrainJob, train
+from envs.training import TrainJob, train
 
 CARTPOLE = str(builtin_task_files()["cartpole"])
 
@@ -34,28 +35,28 @@ def compute_reward(state, action):
 
 def test_candidate_training_logs_every_component_and_saves_a_policy(tmp_path: Path) -> None:
     (tmp_path / "reward.py").write_text(UPRIGHT)
-    result = train(TrainJob(CARTPOLE, "candidate", str(tmp_path / "reward.py"), 2048, 0, str(tmp_path)))
+    result = train(TrainJob(task_file=CARTPOLE, reward_kind="candidate", reward_file=str(tmp_path / "reward.py"), steps=2048, seed=0, outputs=TargetFiles(Path(tmp_path)).train_outputs()))
     assert result.status == "ok" and result.trained
     assert result.components == ("up", "centre")
     assert result.steps_done >= 2048
     assert result.checkpoints and all(set(cp.component_step_means) == {"up", "centre"} for cp in result.checkpoints)
     assert any(cp.fitness is not None for cp in result.checkpoints)
-    assert (tmp_path / POLICY_FILE).is_file() and (tmp_path / "metrics.json").is_file()
+    assert (tmp_path / "policy.npz").is_file() and (tmp_path / "metrics.json").is_file()
     assert "envs.reward_wrapper" in sys.modules
     assert not any(name == "reward" or name.startswith("reward.") for name in sys.modules)
 
 
 def test_a_reward_that_returns_nan_during_training_is_recorded_as_nan(tmp_path: Path) -> None:
     (tmp_path / "reward.py").write_text(NAN_LATER)
-    result = train(TrainJob(CARTPOLE, "candidate", str(tmp_path / "reward.py"), 2048, 0, str(tmp_path)))
+    result = train(TrainJob(task_file=CARTPOLE, reward_kind="candidate", reward_file=str(tmp_path / "reward.py"), steps=2048, seed=0, outputs=TargetFiles(Path(tmp_path)).train_outputs()))
     assert result.status == "nan"
     assert result.error is not None and "bad" in result.error
-    assert result.policy is None and not (tmp_path / POLICY_FILE).exists()
+    assert result.policy is None and not (tmp_path / "policy.npz").exists()
 
 
 @pytest.mark.parametrize("kind", ["env", "sparse"])
 def test_baseline_rewards(tmp_path: Path, kind: str) -> None:
-    result = train(TrainJob(CARTPOLE, kind, None, 2048, 0, str(tmp_path)))  # type: ignore[arg-type]
+    result = train(TrainJob(task_file=CARTPOLE, reward_kind=kind, reward_file=None, steps=2048, seed=0, outputs=TargetFiles(Path(tmp_path)).train_outputs()))  # type: ignore[arg-type]
     assert result.status == "ok"
     expected = {"env": ("env_reward",), "sparse": ("fitness_at_end",)}[kind]
     assert result.components == expected
@@ -66,12 +67,12 @@ def test_baseline_rewards(tmp_path: Path, kind: str) -> None:
 
 def test_evaluation_needs_only_the_policy_and_is_deterministic(tmp_path: Path) -> None:
     (tmp_path / "reward.py").write_text(UPRIGHT)
-    train(TrainJob(CARTPOLE, "candidate", str(tmp_path / "reward.py"), 2048, 0, str(tmp_path)))
+    train(TrainJob(task_file=CARTPOLE, reward_kind="candidate", reward_file=str(tmp_path / "reward.py"), steps=2048, seed=0, outputs=TargetFiles(Path(tmp_path)).train_outputs()))
     (tmp_path / "reward.py").unlink()  # the evaluator must not need (or read) the candidate's code
     selection, heldout = seed_sets(0, 3, 4)
     assert not set(selection) & set(heldout)
-    first = evaluate(EvalJob(CARTPOLE, str(tmp_path / POLICY_FILE), selection, heldout, str(tmp_path / "f1.json")))
-    again = evaluate(EvalJob(CARTPOLE, str(tmp_path / POLICY_FILE), selection, heldout, str(tmp_path / "f2.json")))
+    first = evaluate(EvalJob(task_file=CARTPOLE, policy_file=str(tmp_path / "policy.npz"), selection_seeds=selection, heldout_seeds=heldout, out_file=str(tmp_path / "f1.json")))
+    again = evaluate(EvalJob(task_file=CARTPOLE, policy_file=str(tmp_path / "policy.npz"), selection_seeds=selection, heldout_seeds=heldout, out_file=str(tmp_path / "f2.json")))
     assert len(first.heldout.values) == 4 and first.heldout.seeds == heldout
     assert first.heldout.values == again.heldout.values
     assert first.heldout.mean == pytest.approx(float(np.mean(first.heldout.values)))
@@ -84,12 +85,12 @@ def test_rewards_computed_once_per_rollout_train_exactly_like_per_step_rewards(t
     from envs.adapters.env_rewards import env_reward_file
 
     per_step, deferred = tmp_path / "env", tmp_path / "file"
-    train(TrainJob(CARTPOLE, "env", None, 4096, 0, str(per_step)))
+    train(TrainJob(task_file=CARTPOLE, reward_kind="env", reward_file=None, steps=4096, seed=0, outputs=TargetFiles(Path(per_step)).train_outputs()))
     reward_file = env_reward_file("CartPole-v1")
     assert reward_file is not None
-    result = train(TrainJob(CARTPOLE, "candidate", str(reward_file), 4096, 0, str(deferred)))
+    result = train(TrainJob(task_file=CARTPOLE, reward_kind="candidate", reward_file=str(reward_file), steps=4096, seed=0, outputs=TargetFiles(Path(deferred)).train_outputs()))
     assert result.status == "ok"
-    with np.load(per_step / POLICY_FILE) as a, np.load(deferred / POLICY_FILE) as b:
+    with np.load(per_step / "policy.npz") as a, np.load(deferred / "policy.npz") as b:
         assert a.files == b.files
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)

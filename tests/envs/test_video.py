@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.video import VIDEO_RESULT, VideoJob, annotate, record_video, render_env
+from envs.video import VideoJob, annotate, record_video, render_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,11 +33,11 @@ def test_render_env_keeps_what_the_user_set_and_picks_a_headless_backend() -> No
 
 def test_a_policy_that_cannot_be_loaded_is_recorded_as_a_failed_video(tmp_path: Path) -> None:
     (tmp_path / "policy.npz").write_bytes(b"not an npz file")
-    job = VideoJob(str(REPO / "envs" / "tasks" / "cartpole.toml"), str(tmp_path / "policy.npz"), str(tmp_path),
-                   (1,), "r01c01")
+    job = VideoJob(task_file=str(REPO / "envs" / "tasks" / "cartpole.toml"), policy_file=str(tmp_path / "policy.npz"), video_file=str(tmp_path / "video.mp4"),
+                   result_file=str(tmp_path / "video.json"), seeds=(1,), label="r01c01")
     result = record_video(job)
     assert result.status == "failed" and result.error
-    saved = json.loads((tmp_path / VIDEO_RESULT).read_text())
+    saved = json.loads((tmp_path / "video.json").read_text())
     assert saved["status"] == "failed" and not (tmp_path / "video.mp4").exists()
 
 
@@ -57,14 +57,17 @@ def test_mujoco_renders_headless_in_a_job_process(tmp_path: Path) -> None:
 
 def test_a_video_step_that_hangs_is_recorded_and_the_pipeline_ends(tmp_path: Path) -> None:
     from agent.executor import JobStep, LocalExecutor, Pipeline
-    from agent.trainer import TrainTarget, _record_failures
+    from agent.store import RunStore, TargetFiles
+    from agent.trainer import _failure
 
     (tmp_path / "policy.npz").write_bytes(b"")
-    job = VideoJob(str(REPO / "envs" / "tasks" / "cartpole.toml"), str(tmp_path / "policy.npz"), str(tmp_path),
-                   (1,), "r01c01")
-    step = JobStep("video", job, tmp_path / "video_job.json", tmp_path / "video.log", timeout_s=0.5)
+    job = VideoJob(task_file=str(REPO / "envs" / "tasks" / "cartpole.toml"), policy_file=str(tmp_path / "policy.npz"), video_file=str(tmp_path / "video.mp4"),
+                   result_file=str(tmp_path / "video.json"), seeds=(1,), label="r01c01")
+    step = JobStep(kind="video", spec=job, spec_file=tmp_path / "video_job.json", log_file=tmp_path / "video.log", timeout_s=0.5)
     outcomes = LocalExecutor(1, poll_s=0.05).run([Pipeline("r01c01", (step,))])["r01c01"]
     assert outcomes[0].status == "timeout"  # killed: even importing torch takes longer than 0.5 s
-    _record_failures(TrainTarget("r01c01", tmp_path, "candidate", video=True), outcomes)
-    saved = json.loads((tmp_path / VIDEO_RESULT).read_text())
-    assert saved["status"] == "timeout" and "limit" in saved["error"]
+    store, files = RunStore(tmp_path), TargetFiles(tmp_path)
+    store.save_failures(files, tuple(_failure(o, "candidate") for o in outcomes))
+    video = store.outcome(files).video
+    assert video is not None and video.status == "timeout" and video.error and "limit" in video.error
+    assert not (tmp_path / "video.json").exists()  # the job's own file: the orchestrator never writes it

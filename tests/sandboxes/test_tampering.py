@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.store import TargetFiles
 from envs.evaluation import EvalJob, evaluate
-from envs.training import POLICY_FILE, TrainJob, train
+from envs.training import TrainJob, train
 from sandboxes.static import check_source
 
 TASKS = Path(__file__).resolve().parents[2] / "envs" / "tasks"
@@ -81,11 +82,11 @@ def _train_and_score(tmp: Path, name: str, source: str, task_file: Path) -> tupl
     out.mkdir()
     reward = out / "reward.py"
     reward.write_text(source)
-    result = train(TrainJob(str(task_file), "candidate", str(reward), STEPS, seed=3, out_dir=str(out)))
+    result = train(TrainJob(task_file=str(task_file), reward_kind="candidate", reward_file=str(reward), steps=STEPS, seed=3, outputs=TargetFiles(Path(out)).train_outputs()))
     assert result.status == "ok", result.error
     assert "escaped" not in result.components or all(
         cp.component_step_means.get("escaped", 0.0) == 0.0 for cp in result.checkpoints)
-    ev = evaluate(EvalJob(str(task_file), str(out / POLICY_FILE), (11, 12, 13), (21, 22, 23), str(out / "eval.json")))
+    ev = evaluate(EvalJob(task_file=str(task_file), policy_file=str(out / "policy.npz"), selection_seeds=(11, 12, 13), heldout_seeds=(21, 22, 23), out_file=str(out / "eval.json")))
     return (*ev.selection.values, *ev.heldout.values)
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from envs.training import METRICS_FILE, TrainJob, train
+from agent.store import TargetFiles
+from envs.training import TrainJob, train
 
 TASK = Path(__file__).resolve().parents[2] / "envs" / "tasks" / "cartpole.toml"
 
@@ -44,12 +45,12 @@ BUDGET = 4096  # two rollouts of 256 steps × 8 envs
 def test_misbehaviour_during_training_is_recorded(tmp_path: Path, status: str) -> None:
     reward = tmp_path / "reward.py"
     reward.write_text(COUNTER.format(trigger=TRIGGERS[status]))
-    result = train(TrainJob(str(TASK), "candidate", str(reward), BUDGET, seed=0, out_dir=str(tmp_path),
+    result = train(TrainJob(task_file=str(TASK), reward_kind="candidate", reward_file=str(reward), steps=BUDGET, seed=0, outputs=TargetFiles(Path(tmp_path)).train_outputs(),
                             call_timeout_s=1.0))
     assert result.status == status
     assert result.policy is None and not (tmp_path / "policy.npz").exists()
     assert result.steps_done < BUDGET
-    saved = json.loads((tmp_path / METRICS_FILE).read_text())
+    saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["status"] == status and saved["error"]
     if status == "nan":
         assert "10 steps in a row" in result.error and "pole_angle=" in (result.error or "")
@@ -61,7 +62,7 @@ def test_an_isolated_nan_is_trained_through_and_counted(tmp_path: Path) -> None:
     # one NaN, at one environment's first step of the first rollout (STEPS starts as [0]: the first call is n == 2)
     reward.write_text(COUNTER.format(trigger="    if n == 2:\n        upright = np.where(np.arange(len(upright)) == 5, "
                                              "np.nan, upright)\n"))
-    result = train(TrainJob(str(TASK), "candidate", str(reward), BUDGET, seed=0, out_dir=str(tmp_path)))
+    result = train(TrainJob(task_file=str(TASK), reward_kind="candidate", reward_file=str(reward), steps=BUDGET, seed=0, outputs=TargetFiles(Path(tmp_path)).train_outputs()))
     assert result.status == "ok" and result.nonfinite_steps == 1
 
 
@@ -69,6 +70,7 @@ def test_a_reward_finite_only_in_float64_ends_training_as_nan(tmp_path: Path) ->
     """1e300 passes every float64 NaN/inf check but is inf in SB3's float32 buffers: it counts as non-finite."""
     reward = tmp_path / "reward.py"
     reward.write_text(COUNTER.format(trigger="    if n >= 1:\n        upright = upright * 1e300\n"))
-    result = train(TrainJob(str(TASK), "candidate", str(reward), BUDGET, seed=0, out_dir=str(tmp_path)))
+    result = train(TrainJob(task_file=str(TASK), reward_kind="candidate", reward_file=str(reward), steps=BUDGET, seed=0,
+                            outputs=TargetFiles(Path(tmp_path)).train_outputs()))
     assert result.status == "nan", result.error
     assert "float32" in (result.error or "") and result.nonfinite_steps == 10

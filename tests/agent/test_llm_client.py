@@ -18,7 +18,7 @@ import pytest
 from fake_llm import FakeLLM, Reply, error, ok
 
 from agent.config import LLMOptions
-from agent.llm import MAX_ANSWER_BYTES, CallFailed, LLMClient, RetryPolicy
+from agent.llm import MAX_ANSWER_BYTES, CallFailed, LLMClient, RetryPolicy, import_litellm
 from agent.llm_errors import redact, retry_after_s
 from agent.prompting import Message
 from agent.responses import ResponseStore
@@ -130,6 +130,7 @@ def test_a_trickling_server_is_cut_at_the_whole_call_deadline(fake_llm: FakeLLM,
     # whole call ends it (the body of ~300 bytes would take a minute per attempt).
     fake_llm.script("coder", Reply(texts=("slowly",), trickle_s=0.2))
     client, _ = make_client(fake_llm, tmp_path, attempts=2, timeout_s=1.0)
+    import_litellm()  # seconds, once per process: not part of the call
     started = time.monotonic()
     with pytest.raises(CallFailed, match=r"Timeout: no complete answer within the 1 s deadline .*2 attempts"):
         client.sample(MESSAGES, 1, "round 1")

@@ -10,11 +10,15 @@ fitness function. Rewards here are trusted bench code (plain numpy / jax.numpy, 
 both backends); in a run the candidate reaches the trainer as a checked ``jax.export`` module.
 
     python bench/jax_round.py cartpole pendulum mountain-car [--candidates 4] [--sb3-arms human,candidate]
+    python bench/jax_round.py hopper --candidates 16 --steps 2883584 --n-envs 2048 --ppo '{"n_steps": 32}' ...
+        (the GPU round: see bench/gpu_round.sh)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -51,11 +55,37 @@ def mountain_car_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -
     return speed + flag, {"speed": speed, "flag": flag}
 
 
+def hopper_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -> tuple[Any, dict[str, Any]]:
+    forward = w["w_forward"] * s["x_velocity"]
+    alive = w["w_alive"] * s["healthy"]
+    ctrl = -0.001 * xp.sum(a**2, axis=1)
+    return forward + alive + ctrl, {"forward": forward, "alive": alive, "ctrl": ctrl}
+
+
+def halfcheetah_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -> tuple[Any, dict[str, Any]]:
+    forward = w["w_forward"] * s["x_velocity"]
+    ctrl = -0.1 * xp.sum(a**2, axis=1)
+    return forward + ctrl, {"forward": forward, "ctrl": ctrl}
+
+
 REWARDS: dict[str, tuple[Formula, dict[str, float]]] = {
     "cartpole": (cartpole_reward, {"w_up": 1.0, "w_centre": 0.1}),
     "pendulum": (pendulum_reward, {"w_angle": 1.0}),
     "mountain-car": (mountain_car_reward, {"w_speed": 0.5, "w_flag": 10.0}),
+    "hopper": (hopper_reward, {"w_forward": 1.0, "w_alive": 1.0}),
+    "halfcheetah": (halfcheetah_reward, {"w_forward": 1.0}),
 }
+
+
+@dataclass(frozen=True)
+class Size:
+    """Overrides of the task file for a throughput round (``None`` = the task's own)."""
+
+    steps: int | None = None
+    n_envs: int | None = None
+    ppo: dict[str, Any] | None = None
+    eval_arms: int | None = None
+    """Score only the first N arms on the held-out seeds (None = all)."""
 
 
 @dataclass
@@ -86,12 +116,13 @@ def weights_variant(base: dict[str, float], j: int) -> dict[str, float]:
     return {k: v * scale for k, v in base.items()}
 
 
-def run_jax(task: Task, candidates: int, seeds: tuple[int, ...]) -> list[Row]:
+def run_jax(task: Task, candidates: int, seeds: tuple[int, ...], size: Size = Size()) -> list[Row]:
+    import jax
     import jax.numpy as jnp
 
     from envs.jaxtrain.envs import make_jax_env
     from envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
-    from envs.jaxtrain.ppo import PPOConfig
+    from envs.jaxtrain.ppo import PPOConfig, _as_dict
     from envs.jaxtrain.round import Arm, RoundConfig, train_round
 
     formula, base = REWARDS[task.name]
@@ -102,19 +133,28 @@ def run_jax(task: Task, candidates: int, seeds: tuple[int, ...]) -> list[Row]:
     arms = [Arm("human", "env"), Arm("sparse", "sparse")]
     arms += [Arm(f"cand{j}", "candidate", reward, weights_variant(base, j)) for j in range(candidates)]
     env = make_jax_env(task.env_id)
-    config = RoundConfig(steps=task.train.steps, n_envs=task.train.n_envs, seed=0,
-                         ppo=PPOConfig.from_task(task.train.ppo))
-    ignored = PPOConfig.ignored(task.train.ppo)
+    settings = {**_as_dict(task.train.ppo), **(size.ppo or {})}
+    config = RoundConfig(steps=size.steps or task.train.steps, n_envs=size.n_envs or task.train.n_envs, seed=0,
+                         ppo=PPOConfig.from_task(settings), rollouts_per_call=int(os.environ.get("ROLLOUTS_PER_CALL", 8)))
+    ignored = PPOConfig.ignored(settings)
     if ignored:
         print(f"  [{task.name}] jax backend ignores PPO settings {', '.join(ignored)} (plain Gaussian policy)")
+    started = time.perf_counter()
     result = train_round(env, arms, config, task.fitness_ref)
+    wall = time.perf_counter() - started
+    print(f"  [{task.name}] jax round on {jax.devices()[0].device_kind} ({result.platform}): K={len(arms)} arms x "
+          f"{config.n_envs} envs, {result.env_steps:,} env-steps in {wall:.1f} s wall (compile {result.compile_s:.1f} s, "
+          f"training {result.run_s:.1f} s, {result.steps_per_s:,.0f} env-steps/s; with compile "
+          f"{result.env_steps / wall:,.0f})", flush=True)
     rows = []
-    for arm in result.arms:
-        n_hidden = len(config.ppo.hidden)
-        policy = NumpyPolicy(arm.params, PolicyMeta(env.discrete, env.action_low, env.action_high, n_hidden))
-        rows.append(Row(task.name, f"jax K={len(arms)}", arm.name + ("" if arm.status == "ok" else f" ({arm.status})"),
-                        arm.steps_done, result.run_s, result.compile_s, result.steps_per_arm / result.run_s,
-                        result.steps_per_s, heldout_fitness(task, policy, seeds)))
+    for i, arm in enumerate(result.arms):
+        fitness = (math.nan, math.nan)
+        if size.eval_arms is None or i < size.eval_arms:
+            meta = PolicyMeta(env.discrete, env.action_low, env.action_high, len(config.ppo.hidden))
+            fitness = heldout_fitness(task, NumpyPolicy(arm.params, meta), seeds)
+        rows.append(Row(task.name, f"jax K={len(arms)} {result.platform}",
+                        arm.name + ("" if arm.status == "ok" else f" ({arm.status})"), arm.steps_done, result.run_s,
+                        result.compile_s, result.steps_per_arm / result.run_s, result.steps_per_s, fitness))
     return rows
 
 
@@ -159,7 +199,7 @@ def _env_factory(task: Task, arm: str) -> Callable[[], Any]:
     return lambda: _sb3_reward_env(task, arm)
 
 
-def run_sb3(task: Task, arms: list[str], seeds: tuple[int, ...]) -> list[Row]:
+def run_sb3(task: Task, arms: list[str], seeds: tuple[int, ...], steps: int | None = None) -> list[Row]:
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -175,7 +215,7 @@ def run_sb3(task: Task, arms: list[str], seeds: tuple[int, ...]) -> list[Row]:
         model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0,
                     policy_kwargs={"net_arch": list(net_arch)} if net_arch else None, **settings)
         t0 = time.perf_counter()
-        model.learn(total_timesteps=task.train.steps)
+        model.learn(total_timesteps=steps or task.train.steps)
         train_s = time.perf_counter() - t0
         sps = model.num_timesteps / train_s
         rows.append(Row(task.name, "sb3", arm if arm != "candidate" else "cand0", model.num_timesteps, train_s, 0.0,
@@ -183,12 +223,16 @@ def run_sb3(task: Task, arms: list[str], seeds: tuple[int, ...]) -> list[Row]:
     return rows
 
 
+def _fit(fitness: tuple[float, float]) -> str:
+    return "not scored" if math.isnan(fitness[0]) else f"{fitness[0]:.3f} ± {fitness[1]:.3f}"
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| task | backend | arm | env-steps | train s | compile s | env-steps/s per arm | env-steps/s round "
              "| held-out fitness (mean ± std) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r.task} | {r.backend} | {r.arm} | {r.steps:,} | {r.train_s:.1f} | {r.compile_s:.1f} | "
-                     f"{r.arm_sps:,.0f} | {r.round_sps:,.0f} | {r.fitness[0]:.3f} ± {r.fitness[1]:.3f} |")
+                     f"{r.arm_sps:,.0f} | {r.round_sps:,.0f} | {_fit(r.fitness)} |")
     return "\n".join(lines)
 
 
@@ -198,7 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=4, help="designed-reward arms beside human and sparse")
     parser.add_argument("--sb3-arms", default="human,candidate",
                         help="arms to train on the SB3 backend too (comma list of human, candidate, sparse; '' = none)")
+    parser.add_argument("--steps", type=int, help="env-steps per arm (default: the task file's budget)")
+    parser.add_argument("--n-envs", type=int, help="envs per arm on the jax backend (default: the task file's)")
+    parser.add_argument("--ppo", default="{}", help='JSON overrides of the PPO settings on the jax backend, e.g. '
+                        '\'{"n_steps": 32, "batch_size": 16384, "n_epochs": 4}\'')
+    parser.add_argument("--sb3-steps", type=int, help="env-steps per SB3 arm (default: --steps, else the task's)")
+    parser.add_argument("--eval-arms", type=int, help="score only the first N arms on the held-out seeds")
+    parser.add_argument("--no-jax", action="store_true", help="skip the jax backend (SB3 arms only)")
     args = parser.parse_args(argv)
+    size = Size(args.steps, args.n_envs, json.loads(args.ppo), args.eval_arms)
     _, heldout = seed_sets(0, 5, 10)
     print(f"load average at start: {os.getloadavg()}, cores: {os.cpu_count()}")
     rows: list[Row] = []
@@ -206,11 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         task = load_task(name)
         if task.name not in REWARDS:
             raise SystemExit(f"no bench reward for task {task.name!r}; have: {', '.join(REWARDS)}")
-        rows += run_jax(task, args.candidates, heldout)
-        print(table(rows[-(args.candidates + 2):]), flush=True)
+        if not args.no_jax:
+            rows += run_jax(task, args.candidates, heldout, size)
+            print(table(rows[-(args.candidates + 2):]), flush=True)
         sb3 = [a for a in args.sb3_arms.split(",") if a]
         if sb3:
-            rows += run_sb3(task, sb3, heldout)
+            rows += run_sb3(task, sb3, heldout, args.sb3_steps or args.steps)
             print(table(rows[-len(sb3):]), flush=True)
     print(f"\nload average at end: {os.getloadavg()}; held-out seeds {heldout[0]}..{heldout[-1]}, training seed 0\n")
     print(table(rows))

@@ -38,7 +38,7 @@ Array = jax.Array
 RewardFn = Callable[[dict[str, Array], dict[str, Array], Array], tuple[Array, dict[str, Array]]]
 """``reward(params {name: (b,)}, state {field: (b, *shape)}, action (b, act_dim)) -> (total (b,), {name: (b,)})``."""
 ArmKind = Literal["candidate", "env", "sparse"]
-ArmStatus = Literal["ok", "nan"]
+ArmStatus = Literal["ok", "nan", "timeout"]
 
 
 @dataclass(frozen=True)
@@ -320,7 +320,7 @@ def _divisor_at_most(n: int, cap: int) -> int:
 
 
 def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str,
-                progress: Callable[[int, int], None] | None = None) -> RoundResult:
+                progress: Callable[[int, int], None] | None = None, timeout_s: float | None = None) -> RoundResult:
     """Train every arm for ``config.steps`` env-steps in one compiled program and return their results.
 
     Args:
@@ -330,6 +330,8 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         fitness_ref: the task's fitness metric name (a built-in one is logged over training and is
             what the sparse arm is paid).
         progress: called after each compiled call with (env-steps done per arm, planned).
+        timeout_s: wall-clock bound on training (compile included); past it no further call is made and
+            every arm still training ends with status ``"timeout"`` (its policy so far is kept).
     """
     from envs.jaxtrain.policy import flatten_params
 
@@ -344,8 +346,12 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     windows: list[dict[str, Any]] = []
     alive_end: list[np.ndarray] = []
     t0 = time.perf_counter()
+    calls_done = 0
     for call in range(n_rollouts // per_call):
+        if timeout_s is not None and time.perf_counter() - started > timeout_s:
+            break
         carry, out = compiled(carry)
+        calls_done = call + 1
         out = jax.device_get(out)
         windows.append(out["window"])
         alive_end.append(np.asarray(out["alive"]))
@@ -354,23 +360,30 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     jax.block_until_ready(carry)
     run_s = time.perf_counter() - t0
     carry = jax.device_get(carry)
+    if not windows:
+        raise TimeoutError(f"the round's program compiled in {compile_s:.0f} s, past the {timeout_s} s bound")
     window = jax.tree.map(lambda *xs: np.concatenate(xs), *windows)
     alive = np.concatenate(alive_end)  # (rollouts, K): alive at the end of each rollout
+    rollouts_done = calls_done * per_call
+    timed_out = rollouts_done < n_rollouts
     results = []
     for i, arm in enumerate(program.arms):
         ok_rollouts = int(np.sum(np.cumprod(alive[:, i])))
         cps = _checkpoints(_slice(window, i, ok_rollouts), program.components[i], i, 0, rollout_steps)
         dead = not bool(carry["alive"][i])
         died_at = int(carry["died_at"][i])
-        error = (f"the reward (or the policy it trained) went NaN or infinite at step {died_at}; this arm was "
-                 f"frozen there, the others trained on") if dead else None
+        status: ArmStatus = "nan" if dead else "timeout" if timed_out else "ok"
+        error = {"nan": f"the reward (or the policy it trained) went NaN or infinite at step {died_at}; this arm "
+                        "was frozen there, the others trained on",
+                 "timeout": f"training stopped at the {timeout_s} s bound after {rollouts_done * rollout_steps} "
+                            f"of {n_rollouts * rollout_steps} steps", "ok": None}[status]
         results.append(ArmResult(
-            name=arm.name, kind=arm.kind, status="nan" if dead else "ok", error=error,
-            steps_done=died_at if dead else n_rollouts * rollout_steps, components=program.components[i],
+            name=arm.name, kind=arm.kind, status=status, error=error,
+            steps_done=died_at if dead else rollouts_done * rollout_steps, components=program.components[i],
             checkpoints=tuple(cps), nonfinite_steps=int(carry["nonfinite"][i]),
             params=flatten_params(jax.tree.map(lambda x, i=i: np.asarray(x[i]), carry["params"])),
         ))
-    return RoundResult(tuple(results), compile_s, run_s, n_rollouts * rollout_steps, config.n_envs,
+    return RoundResult(tuple(results), compile_s, run_s, rollouts_done * rollout_steps, config.n_envs,
                        jax.devices()[0].platform)
 
 

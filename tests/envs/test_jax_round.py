@@ -148,3 +148,10 @@ def test_cartpole_learns_in_one_round_at_the_task_budget(tmp_path: Path) -> None
     policy, genv = NumpyPolicy.load(path), task.make_env()
     lengths = [play_episode(genv, task.adapter, policy, seed).length for seed in range(1_050_000, 1_050_005)]
     assert np.mean(lengths) >= 300, lengths  # the SB3 backend's PPO defaults need ~15k steps for 475
+
+
+def test_a_round_past_its_time_bound_stops_between_calls() -> None:
+    config = RoundConfig(steps=4 * 2 * 8, n_envs=2, seed=0, ppo=PPOConfig(n_steps=8, batch_size=16, n_epochs=1),
+                         rollouts_per_call=1)
+    with pytest.raises(TimeoutError, match="compiled"):
+        train_round(make_jax_env("CartPole-v1"), [Arm("human", "env")], config, "balance_steps", timeout_s=0.0)

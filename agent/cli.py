@@ -21,6 +21,8 @@ from agent.options import add_options, from_args, option_name
 from core.errors import ConfigError, RewardSmithError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_FAILED = 1
+"""A run or an evaluation finished, but nothing came out of it (no candidate trained, every seed failed)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,10 +115,13 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     finally:
         view.stop()
     view.summary(summary, str(run_dir))
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if summary.stopped:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"stopped: {summary.stopped}; continue with: rewardsmith resume {run_dir}", markup=False)
+        err.print(f"stopped: {summary.stopped}; continue with: rewardsmith resume {run_dir}", markup=False)
         return EXIT_STOPPED
+    if not any(r.trained for r in summary.rounds):
+        err.print(f"error: no candidate was trained and evaluated (see the critiques in {run_dir})", markup=False)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -152,13 +157,13 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
-    from agent.evaluate import evaluate_reward_file
+    from agent.commands.evaluate import evaluate_reward_file
 
     return evaluate_reward_file(args, console)
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from agent.bench import bench_command
+    from agent.commands.bench import bench_command
 
     return bench_command(args, console, _llm_options(args, LLMOptions()))
 
@@ -183,7 +188,8 @@ def cmd_review(args: argparse.Namespace, console: Console) -> int:
 def cmd_ui(args: argparse.Namespace, console: Console) -> int:
     from agent.web.server import serve
 
-    return serve(Path(args.runs), args.host, args.port, args.token, console)
+    return serve(Path(args.runs), args.host, args.port, Path(args.token_file) if args.token_file else None, console,
+                 allow_hosts=tuple(args.allow_host))
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -227,7 +233,7 @@ def _read_file(path: Path) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from agent.bench import BenchOptions
+    from agent.commands.bench import BenchOptions
 
     p = argparse.ArgumentParser(prog="rewardsmith", description="Design reward functions from a task description.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -280,9 +286,12 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ui", help="local web app to browse runs and give feedback")
     s.add_argument("--runs", default="runs", help="directory holding run directories (default ./runs)")
-    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    s.add_argument("--token", default=None, help="access token, required when binding beyond localhost")
+    s.add_argument("--token-file", default=None, help="file holding the access token (default: "
+                   "$REWARDSMITH_UI_TOKEN, else a fresh random token printed with the URL)")
+    s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="another host name browsers use to reach the UI (repeatable)")
     s.set_defaults(handler=cmd_ui)
     return p
 

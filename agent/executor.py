@@ -20,10 +20,10 @@ from typing import IO, Literal
 
 from core.atomic import read_record, write_json
 from core.procs import kill_group
-from envs.jobs import NO_POLICY
+from envs.jobs import FITNESS_FAILED, NO_POLICY
 from envs.train_stats import Progress
 
-StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped"]
+StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped", "fitness_failed"]
 JobKind = Literal["train", "evaluate", "video"]
 
 
@@ -146,6 +146,8 @@ class LocalExecutor:
             outcome = StepOutcome(step.kind, "ok", elapsed)
         elif code == NO_POLICY:
             outcome = StepOutcome(step.kind, "no_policy", elapsed)
+        elif code == FITNESS_FAILED:
+            outcome = StepOutcome(step.kind, "fitness_failed", elapsed, _describe_exit(code, step.log_file))
         else:
             outcome = StepOutcome(step.kind, "crashed", elapsed, _describe_exit(code, step.log_file))
         job.log.close()

@@ -21,9 +21,12 @@ from agent.store import RunStore
 from agent.summary import summarize
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from core.errors import DesignerStopped, FitnessError
-from envs.fitness import compute_fitness
+from envs.fitness import check_fitness_file
 from envs.rollout import StateSample, random_rollout
 from envs.tasks import Task, load_task
+
+FITNESS_CHECK_TIMEOUT_S = 60.0
+"""Importing the task's fitness module and scoring the sample episodes must take less than this."""
 
 
 def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: RoundReviewer | None = None
@@ -90,11 +93,10 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
 
 
 def check_fitness(task: Task, sample: StateSample) -> None:
-    """Run the fitness function on random episodes before any training; raise if it fails."""
+    """Run the fitness function on random episodes before any training (in a child process, bounded); raise if it fails."""
     if not sample.episodes:
         raise FitnessError(f"a random rollout of {task.env_id} finished no episode to check the fitness function on")
-    for episode in sample.episodes:
-        compute_fitness(task.fitness, episode, task.fitness_ref)
+    check_fitness_file(task, sample.episodes, FITNESS_CHECK_TIMEOUT_S)
 
 
 def baseline_targets(store: RunStore) -> list[TrainTarget]:

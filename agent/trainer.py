@@ -17,6 +17,7 @@ from agent.config import RunConfig
 from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline, StepOutcome
 from agent.records import JobFailure, TargetOutcome
 from agent.store import RunStore, TargetFiles
+from core.errors import FitnessError
 from envs.evaluation import seed_sets
 from envs.tasks import Task
 from envs.training import RewardKind, TrainJob
@@ -62,6 +63,11 @@ def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSe
     """Train and evaluate every target that is not finished yet; return all targets' outcomes."""
     pipelines = [p for p in (_pipeline(task, t, settings, store) for t in targets) if p is not None]
     outcomes = executor.run(pipelines, on_event)
+    for key, steps in outcomes.items():
+        blamed = next((o for o in steps if o.status == "fitness_failed"), None)
+        if blamed is not None:  # every candidate would be charged with it: stop the run instead (resumable)
+            raise FitnessError(f"the task's fitness function failed while {key} was in its {blamed.kind} step "
+                               f"({blamed.detail}); fix {task.fitness_ref} and resume the run")
     for target in targets:
         failures = tuple(_failure(o, target.reward_kind) for o in outcomes.get(target.key, [])
                          if o.status in ("timeout", "crashed"))

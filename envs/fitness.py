@@ -12,15 +12,18 @@ with :func:`load_fitness`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -287,10 +290,22 @@ def load_episodes(path: Path) -> list[Episode]:
     return episodes
 
 
-def compute_fitness(fn: FitnessFn, episode: Episode, name: str = "fitness") -> float:
-    """Call a fitness function and insist on a finite float; anything else is a :class:`FitnessError`."""
+FITNESS_CALL_TIMEOUT_S = 30.0
+"""Most seconds one call of a task's fitness function may take inside a job process."""
+
+
+def compute_fitness(fn: FitnessFn, episode: Episode, name: str = "fitness", timeout_s: float | None = None) -> float:
+    """Call a fitness function and insist on a finite float; anything else is a :class:`FitnessError`.
+
+    With ``timeout_s`` (job processes, where this runs in the main thread) a call that takes longer is
+    interrupted by ``SIGALRM`` and is a :class:`FitnessError` too: the task's function is to blame, not
+    the candidate whose episode it was scoring.
+    """
     try:
-        value = fn(episode)
+        with _deadline(timeout_s, name):
+            value = fn(episode)
+    except FitnessError:
+        raise
     except Exception as exc:
         raise FitnessError(f"fitness function {name!r} raised {type(exc).__name__}: {exc}") from exc
     try:
@@ -300,3 +315,21 @@ def compute_fitness(fn: FitnessFn, episode: Episode, name: str = "fitness") -> f
     if not math.isfinite(value):
         raise FitnessError(f"fitness function {name!r} returned {value}, expected a finite float")
     return value
+
+
+@contextlib.contextmanager
+def _deadline(timeout_s: float | None, name: str) -> Iterator[None]:
+    if timeout_s is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise FitnessError(f"fitness function {name!r} did not return within {timeout_s:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

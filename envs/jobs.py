@@ -13,6 +13,8 @@ from pathlib import Path
 from core.procs import die_with_parent
 
 NO_POLICY = 3
+FITNESS_FAILED = 4
+"""The task's fitness function raised, returned a non-float or hung: the task is to blame, not the candidate."""
 
 
 def main(argv: list[str]) -> int:
@@ -25,9 +27,18 @@ def main(argv: list[str]) -> int:
         print("usage: python -m envs.jobs train|evaluate|video JOB.json [PARENT_PID]", file=sys.stderr)
         return 2
     die_with_parent(int(argv[2]) if len(argv) == 3 else None)
+    from core.errors import FitnessError
+
+    try:
+        return _run(argv[0], Path(argv[1]))
+    except FitnessError as err:
+        print(f"fitness function failed: {err}", file=sys.stderr, flush=True)
+        return FITNESS_FAILED
+
+
+def _run(kind: str, path: Path) -> int:
     from core.atomic import read_record
 
-    kind, path = argv[0], Path(argv[1])
     if kind == "train":
         from envs.training import TrainJob, train
 

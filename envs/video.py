@@ -100,7 +100,7 @@ def _episodes(job: VideoJob) -> tuple[list[np.ndarray], list[float], int]:
     import torch
 
     from envs.evaluation import load_policy, play_episode
-    from envs.fitness import compute_fitness
+    from envs.fitness import FITNESS_CALL_TIMEOUT_S, compute_fitness
     from envs.tasks import load_task_file
     from envs.training import policy_config_of
 
@@ -115,7 +115,7 @@ def _episodes(job: VideoJob) -> tuple[list[np.ndarray], list[float], int]:
         for seed in job.seeds:
             raw.clear()
             episode = play_episode(env, task.adapter, policy, seed, job.max_steps, lambda: raw.append(_frame(env)))
-            value = compute_fitness(task.fitness, episode, task.fitness_ref)
+            value = compute_fitness(task.fitness, episode, task.fitness_ref, FITNESS_CALL_TIMEOUT_S)
             fitness.append(value)
             frames += [annotate(f, f"{job.label}  episode {len(fitness)}/{len(job.seeds)}",
                                 f"step {t}/{len(raw) - 1}   fitness {value:.4g}") for t, f in enumerate(raw)]

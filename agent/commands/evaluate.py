@@ -58,9 +58,10 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
                               heldout_mean=float(np.mean(values)) if values else None, heldout_std=float(np.std(values)) if values else None,
                               per_seed=tuple(per_seed), run_dir=str(out))
     write_json(out / "evaluation.json", summary)
+    status = 0 if values else 1  # every seed failed: the reward file trained nothing usable
     if args.json:
         print(TypeAdapter(EvaluateSummary).dump_json(summary, indent=2).decode())
-        return 0
+        return status
     table = Table(title=f"{task.name}: held-out fitness of {args.file}")
     table.add_column("seed")
     table.add_column("status")
@@ -71,7 +72,11 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
     if values:
         console.print(f"mean {np.mean(values):.4g} ± {np.std(values):.2g} over {len(values)} seeds "
                       f"({settings.steps:,} steps each); results in {out}", markup=False)
-    return 0
+    else:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"error: every training seed failed ({', '.join(sorted({r.status for r in per_seed}))}); see {out}",
+            markup=False)
+    return status
 
 
 @dataclass(frozen=True)

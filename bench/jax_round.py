@@ -120,9 +120,9 @@ def run_jax(task: Task, candidates: int, seeds: tuple[int, ...], size: Size = Si
     import jax
     import jax.numpy as jnp
 
-    from envs.jaxtrain.envs import make_jax_env
     from envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
     from envs.jaxtrain.ppo import PPOConfig, _as_dict
+    from envs.jaxtrain.registry import make_jax_env
     from envs.jaxtrain.round import Arm, RoundConfig, train_round
 
     formula, base = REWARDS[task.name]

@@ -5,7 +5,8 @@ trainer vmaps them), plus the *state adapter* of the JAX backend: :meth:`JaxEnv.
 simulator state to the task's :class:`~core.state.StateSpec` fields, **the very spec object** of the
 Gymnasium adapter (so the names, units and sign conventions cannot drift; a cross-backend contract
 test compares the values). Classic control comes from gymnax (CartPole-v1, Pendulum-v1,
-MountainCarContinuous-v0); MuJoCo locomotion from MJX (:mod:`envs.jaxtrain.mjx_envs`).
+MountainCarContinuous-v0); MuJoCo locomotion from MJX (:mod:`envs.jaxtrain.mjx_envs`); :mod:`envs.jaxtrain.registry` maps
+Gymnasium ids to both.
 
 ``step`` never auto-resets: it returns the post-step state (what the reward and the fitness see,
 the terminal state included) and separate ``terminated``/``truncated`` flags, so PPO can bootstrap
@@ -203,25 +204,4 @@ class MountainCarContinuousJax(_Gymnax):
                 "height": jnp.sin(3.0 * position)}
 
 
-def _mjx_env(env_id: str) -> JaxEnv:
-    from envs.jaxtrain.mjx_envs import MJX_ENVS
-
-    return MJX_ENVS[env_id]()
-
-
-JAX_ENVS: dict[str, type[JaxEnv]] = {e.env_id: e for e in (CartPoleJax, PendulumJax, MountainCarContinuousJax)}
-MJX_ENV_IDS = ("Hopper-v5", "HalfCheetah-v5")
-
-
-def jax_env_ids() -> tuple[str, ...]:
-    """Gymnasium ids that have a JAX environment (the tasks ``--backend jax`` can train)."""
-    return (*JAX_ENVS, *MJX_ENV_IDS)
-
-
-def make_jax_env(env_id: str) -> JaxEnv:
-    """The JAX environment for a Gymnasium id; an unknown id is a one-line ``KeyError`` listing the valid ones."""
-    if env_id in JAX_ENVS:
-        return JAX_ENVS[env_id]()
-    if env_id in MJX_ENV_IDS:
-        return _mjx_env(env_id)
-    raise KeyError(f"no JAX environment for {env_id!r}; the jax backend has: {', '.join(jax_env_ids())}")
+CLASSIC_ENVS: dict[str, type[JaxEnv]] = {e.env_id: e for e in (CartPoleJax, PendulumJax, MountainCarContinuousJax)}

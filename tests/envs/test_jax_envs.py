@@ -13,7 +13,8 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
-from envs.jaxtrain.envs import JAX_ENVS, JaxEnv, jax_env_ids, make_jax_env  # noqa: E402
+from envs.jaxtrain.envs import CLASSIC_ENVS, JaxEnv  # noqa: E402
+from envs.jaxtrain.registry import jax_env_ids, make_jax_env  # noqa: E402
 from envs.tasks import ADAPTERS  # noqa: E402
 
 # Physical states (the Gymnasium env's ``state`` vector) and actions, chosen to cover the interesting cases:
@@ -57,7 +58,7 @@ def test_same_state_same_fields_on_both_backends(env_id: str) -> None:
                                    rtol=1e-6)
 
 
-@pytest.mark.parametrize("env_id", sorted(JAX_ENVS))
+@pytest.mark.parametrize("env_id", sorted(CLASSIC_ENVS))
 def test_time_limit_is_truncation_not_termination(env_id: str) -> None:
     env = make_jax_env(env_id)
     state, _ = env.reset(jax.random.PRNGKey(3))

@@ -9,7 +9,7 @@ jax = pytest.importorskip("jax")
 pytest.importorskip("mujoco.mjx")
 import jax.numpy as jnp  # noqa: E402
 
-from envs.jaxtrain.envs import make_jax_env  # noqa: E402
+from envs.jaxtrain.registry import make_jax_env  # noqa: E402
 from envs.tasks import ADAPTERS  # noqa: E402
 
 

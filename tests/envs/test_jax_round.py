@@ -13,10 +13,10 @@ import jax.numpy as jnp  # noqa: E402
 
 from envs.evaluation import play_episode  # noqa: E402
 from envs.fitness import BUILTIN_METRICS, Episode  # noqa: E402
-from envs.jaxtrain.envs import make_jax_env  # noqa: E402
 from envs.jaxtrain.fitness import JAX_METRICS  # noqa: E402
 from envs.jaxtrain.policy import NumpyPolicy, is_jax_policy, save_policy  # noqa: E402
 from envs.jaxtrain.ppo import ActorCritic, PPOConfig  # noqa: E402
+from envs.jaxtrain.registry import make_jax_env  # noqa: E402
 from envs.jaxtrain.round import Arm, RoundConfig, RoundResult, train_round  # noqa: E402
 from envs.tasks import load_task  # noqa: E402
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from agent.config import LLMOptions, RunConfig, default_workers
 from agent.options import add_options, from_args, option_name
 from core.errors import ConfigError, RewardSmithError
+from core.text import printable
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FAILED = 1
@@ -92,11 +93,11 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     from agent.run import prepare_run
     from agent.store import RunStore
     from envs.tasks import load_task
-    from sandboxes.isolation import detect_isolation
+    from sandboxes.isolation import detect_isolation, require_full_isolation
 
     task = load_task(config.task)
     designer = make_designer(config.designer, llm=config.llm, run_dir=run_dir)
-    isolation = detect_isolation()
+    isolation = require_full_isolation(detect_isolation(), config.allow_weak_sandbox)
     store = RunStore(run_dir)
     view = ProgressView(console)
     try:
@@ -129,18 +130,25 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import asdict as dc_asdict
 
     from agent.extract import ExtractionError, extract_reward
+    from agent.stages import probe
     from envs.rollout import random_rollout
     from envs.tasks import load_task
-    from sandboxes.validate import ValidationReport, validate_source
+    from sandboxes.validate import ValidationReport
 
     task = load_task(args.task)
     source = _read_file(Path(args.file))
     try:
         code = source if Path(args.file).suffix == ".py" else extract_reward(source).code
         sample = random_rollout(task, n=256, seed=0)
-        report = validate_source(code, task.adapter.spec, sample.states, sample.actions)
+        if args.backend == "jax":
+            from envs.jaxtrain.check import JaxValidation, validate_source_jax
+
+            report = validate_source_jax(code, task.adapter.spec, sample.states, sample.actions,
+                                         JaxValidation(allow_weak_isolation=args.allow_weak_sandbox))
+        else:
+            report = probe(task, code, sample, args.allow_weak_sandbox)
     except ExtractionError as err:
-        report = ValidationReport(False, "extract", err.kind, err.message)
+        report = ValidationReport(False, "extract", err.kind, printable(err.message))
     if args.json:
         print(json.dumps(dc_asdict(report), indent=2))
     else:
@@ -258,6 +266,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("validate", help="sandbox verdict for a reward file (exit 0 accepted, 1 rejected)")
     s.add_argument("task")
     s.add_argument("file", help="a .py reward module, or a response text with a ```python block")
+    s.add_argument("--backend", choices=["sb3", "jax"], default="sb3",
+                   help="sb3: the numpy worker (default); jax: also trace and export it with jax.numpy and check "
+                        "the exported module, as the JAX training backend does")
+    s.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="run the probe even below bubblewrap + seccomp + rlimits (see sandboxes/README.md)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_validate)
 

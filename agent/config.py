@@ -77,6 +77,8 @@ class RunConfig:
     """Wall-clock limit of one training job; None = the task file's ``train.timeout_s``."""
     fix_attempts: int = 2
     """How many times a rejected candidate goes back to the designer with the exact problem (designers that fix)."""
+    allow_weak_sandbox: bool = field(default=False, metadata=flag(name="--allow-weak-sandbox", resume=True))
+    """Run candidate code even below bubblewrap + seccomp + rlimits (the static check is then the main barrier; see sandboxes/README.md)."""
     llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))
     """Options of an LLM designer."""
 

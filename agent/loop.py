@@ -61,7 +61,8 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
             ###    back to the designer with the exact problem (bounded fix-retry)
             results = stages.validate_all(designer, request, candidates, stages.Validation(
                 task=task, sample=sample, store=store, max_fixes=cfg.fix_attempts,
-                human=feedback.human if feedback else None, progress=view.update))
+                human=feedback.human if feedback else None, allow_weak_sandbox=cfg.allow_weak_sandbox,
+                progress=view.update))
         except DesignerStopped as stop:
             stopped = stages.record_stop(store, rnd, stop)
             break

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from agent.executor import ExecutorEvent
 from agent.records import CandidateResult, RunSummary, Usage
+from core.text import printable
 from envs.evaluation import EvaluationResult
 
 
@@ -63,6 +64,7 @@ class ProgressView:
                note: str = "") -> None:
         row = self.rows.setdefault(key, _Row())
         changed = state != row.state or note != row.note or fitness != row.fitness
+        note = printable(note)  # notes quote candidate-made text (errors, prints): never raw to the terminal
         row.state, row.fraction, row.note = state, fraction, note
         if fitness is not None:
             row.fitness = fitness
@@ -141,7 +143,7 @@ class ProgressView:
         if s.usage.calls:
             self.console.print(f"LLM usage: {usage_text(s.usage)}", highlight=False)
         if s.stopped:
-            self.console.print(f"stopped early: {s.stopped}", highlight=False, markup=False)
+            self.console.print(f"stopped early: {printable(s.stopped)}", highlight=False, markup=False)
         self.console.print(f"run directory: {run_dir}  (designer: {s.designer}; {s.sandbox})", highlight=False)
 
 

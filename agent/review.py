@@ -151,7 +151,7 @@ def check_edit(session: ReviewSession, feedback: HumanFeedback) -> str:
     cfg = session.store.load_record().config
     task = load_task(cfg.task)
     sample = random_rollout(task, n=256, seed=cfg.seed)
-    report = probe(task, code, sample)
+    report = probe(task, code, sample, cfg.allow_weak_sandbox)
     problem = None if not report.accepted else check_constraints(report.components, feedback.locked,
                                                                  feedback.forbidden)
     if not report.accepted:

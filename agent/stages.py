@@ -18,6 +18,7 @@ from agent.records import Candidate, CandidateResult, StopRecord, TargetOutcome,
 from agent.responses import ResponseStore
 from agent.store import RunStore, candidate_id
 from core.errors import DesignerStopped
+from core.text import printable
 from envs.rollout import StateSample
 from envs.tasks import Task
 from sandboxes.validate import ValidationReport, validate_source
@@ -47,7 +48,7 @@ def _save_answer(store: RunStore, cand: Candidate, text: str, prompt_md: str) ->
         code: str | None = extract_reward(text).code
         failure = None
     except ExtractionError as err:
-        code, failure = None, ValidationReport(False, "extract", err.kind, err.message)
+        code, failure = None, ValidationReport(False, "extract", err.kind, printable(err.message))
     cand = replace(cand, code=code)
     store.save_sampled(cand, prompt_md, text)
     if failure is not None:
@@ -67,6 +68,8 @@ class Validation:
     """Fix-retries per candidate for designers that fix (``--fix-attempts``)."""
     human: HumanFeedback | None = None
     """A reviewer's constraints in force (locked / forbidden components)."""
+    allow_weak_sandbox: bool = False
+    """Validate even below full isolation (``--allow-weak-sandbox``)."""
     progress: Callable[..., None] | None = None
     """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
 
@@ -140,7 +143,7 @@ def validate(candidate: Candidate, ctx: Validation) -> ValidationReport:
     if cached is not None:
         return cached
     assert candidate.code is not None, "candidates without code get their report when sampled"
-    report = probe(ctx.task, candidate.code, ctx.sample)
+    report = probe(ctx.task, candidate.code, ctx.sample, ctx.allow_weak_sandbox)
     human = ctx.human
     problem = check_constraints(report.components, human.locked, human.forbidden) if human else None
     if report.accepted and problem is not None:
@@ -149,13 +152,14 @@ def validate(candidate: Candidate, ctx: Validation) -> ValidationReport:
     return report
 
 
-def probe(task: Task, code: str, sample: StateSample) -> ValidationReport:
+def probe(task: Task, code: str, sample: StateSample, allow_weak_sandbox: bool = False) -> ValidationReport:
     """The sandbox's verdict on reward code for a task: static checks, then a probe run on ``sample``.
 
     The one way reward code is validated: the loop, ``rewardsmith validate``, ``evaluate`` and a
     reviewer's edit all come here.
     """
-    return validate_source(code, task.adapter.spec, sample.states, sample.actions)
+    return validate_source(code, task.adapter.spec, sample.states, sample.actions,
+                           allow_weak_isolation=allow_weak_sandbox)
 
 
 def analyze(result: CandidateResult, store: RunStore) -> CandidateResult:

@@ -22,6 +22,7 @@ from envs.evaluation import seed_sets
 from envs.tasks import Task
 from envs.training import RewardKind, TrainJob
 from envs.video import render_env
+from sandboxes.isolation import ALLOW_WEAK_ENV
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +49,8 @@ class TrainSettings:
     selection_seeds: tuple[int, ...]
     heldout_seeds: tuple[int, ...]
     video_timeout_s: float = 180.0
+    allow_weak_sandbox: bool = False
+    """Training jobs may run the candidate below full isolation (``--allow-weak-sandbox``)."""
 
     @classmethod
     def for_run(cls, task: Task, cfg: RunConfig, steps: int | None = None) -> TrainSettings:
@@ -55,7 +58,7 @@ class TrainSettings:
         selection, heldout = seed_sets(cfg.seed, task.eval.selection_episodes, task.eval.heldout_episodes)
         return cls(steps=steps or cfg.steps or task.train.steps, seed=cfg.seed,
                    timeout_s=cfg.train_timeout_s or float(task.train.timeout_s), call_timeout_s=cfg.call_timeout_s,
-                   selection_seeds=selection, heldout_seeds=heldout)
+                   selection_seeds=selection, heldout_seeds=heldout, allow_weak_sandbox=cfg.allow_weak_sandbox)
 
 
 def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: LocalExecutor,
@@ -79,17 +82,20 @@ def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSe
 def _pipeline(task: Task, target: TrainTarget, s: TrainSettings, store: RunStore) -> Pipeline | None:
     f = target.files
     video = JobStep(kind="video", spec=f.video_job(task.source, s.selection_seeds[:1], target.key),
-                    spec_file=f.job_spec("video"), log_file=f.job_log("video"), timeout_s=s.video_timeout_s, env=render_env())
+                    spec_file=f.job_spec("video"), log_file=f.job_log("video"), timeout_s=s.video_timeout_s,
+                    env=render_env())
     outcome = store.outcome(f)
     wants_video = target.video and outcome.video is None
     if store.is_finished(f):
         evaluated = outcome.evaluation is not None and store.has_policy(f)
         return Pipeline(target.key, (video,)) if wants_video and evaluated else None
-    train = JobStep(kind="train", spec=TrainJob(task_file=str(task.source), reward_kind=target.reward_kind,
-                                      reward_file=str(target.reward_file or f.reward) if target.reward_kind == "candidate" else None,
-                                      steps=s.steps, seed=s.seed if target.seed is None else target.seed,
-                                      outputs=f.train_outputs(), call_timeout_s=s.call_timeout_s),
-                    spec_file=f.job_spec("train"), log_file=f.job_log("train"), timeout_s=s.timeout_s, progress_file=f.progress)
+    reward_file = str(target.reward_file or f.reward) if target.reward_kind == "candidate" else None
+    train_job = TrainJob(task_file=str(task.source), reward_kind=target.reward_kind, reward_file=reward_file,
+                         steps=s.steps, seed=s.seed if target.seed is None else target.seed,
+                         outputs=f.train_outputs(), call_timeout_s=s.call_timeout_s)
+    train = JobStep(kind="train", spec=train_job, spec_file=f.job_spec("train"), log_file=f.job_log("train"),
+                    timeout_s=s.timeout_s, progress_file=f.progress,
+                    env={ALLOW_WEAK_ENV: "1"} if s.allow_weak_sandbox else {})
     evaluate = JobStep(kind="evaluate", spec=f.eval_job(task.source, s.selection_seeds, s.heldout_seeds),
                        spec_file=f.job_spec("eval"), log_file=f.job_log("eval"), timeout_s=max(120.0, s.timeout_s / 4))
     steps = (evaluate,) if outcome.training is not None else (train, evaluate)

@@ -28,6 +28,7 @@ from agent.records import CandidateResult
 from agent.review import ReviewSession, check_edit, check_offered, load_result, resolve_lock, submit_feedback
 from core.atomic import write_text
 from core.errors import ReviewError, ReviewPending
+from core.text import printable
 
 T = TypeVar("T")
 Ask = Callable[[str], str]
@@ -100,7 +101,7 @@ class TerminalReviewer:
                 self.console.print("checking the edited reward in the sandbox…", markup=False)
                 return replace(candidate, edited_code=check_edit(session, candidate))
             except ReviewError as err:
-                self.console.print(f"error: {err}", markup=False)
+                self.console.print(f"error: {printable(str(err))}", markup=False)
         return draft
 
     def _answer(self, prompt: str) -> str:
@@ -117,7 +118,7 @@ class TerminalReviewer:
             try:
                 return parse(answer)
             except ReviewError as err:
-                self.console.print(f"error: {err}", markup=False)
+                self.console.print(f"error: {printable(str(err))}", markup=False)
         raise ReviewPending(f"{MAX_TRIES} invalid answers in a row; nothing was saved")
 
 
@@ -205,11 +206,11 @@ def show_round(session: ReviewSession, console: Console) -> None:
         if r.candidate.code is None:
             continue
         console.rule(f"{cid} ({r.candidate.origin})")
-        console.print(Syntax(r.candidate.code, "python", line_numbers=True, word_wrap=True))
+        console.print(Syntax(printable(r.candidate.code), "python", line_numbers=True, word_wrap=True))
         diff = parent_diff(session, r)
         if diff:
             console.print(f"diff against its parent {r.candidate.parent}:", markup=False)
-            console.print(Syntax(diff, "diff", word_wrap=True))
+            console.print(Syntax(printable(diff), "diff", word_wrap=True))
 
 
 def parent_diff(session: ReviewSession, result: CandidateResult) -> str:

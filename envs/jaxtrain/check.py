@@ -278,7 +278,8 @@ def validate_and_export_jax(source: str, spec: StateSpec, states: np.ndarray, ac
     Returns the report and, when accepted, the checked export for the trainer.
     """
     opts = options or JaxValidation()
-    report = validate_source(source, spec, states, actions, opts.limits, opts.isolation, opts.budget)
+    report = validate_source(source, spec, states, actions, opts.limits, opts.isolation, opts.budget,
+                             allow_weak_isolation=opts.allow_weak_isolation)
     if not report.accepted:
         return report, None
     timings = dict(report.timings_ms)
@@ -331,6 +332,7 @@ class JaxValidation:
     budget: ProbeBudget | None = None
     export_limits: ExportLimits | None = None
     module_limits: ModuleLimits | None = None
+    allow_weak_isolation: bool = False
     rtol: float = 1e-3
     """float32 against float64: allowed relative difference between the backends' numbers."""
 

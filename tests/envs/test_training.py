@@ -94,3 +94,17 @@ def test_rewards_computed_once_per_rollout_train_exactly_like_per_step_rewards(t
         assert a.files == b.files
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_a_training_job_leaves_no_sb3_folder_in_the_temporary_directory(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = tmp_path / "job"
+    result = train(TrainJob(task_file=CARTPOLE, reward_kind="env", reward_file=None, steps=2048, seed=0,
+                            outputs=TargetFiles(out).train_outputs()))
+    assert result.trained
+    assert not list(scratch.glob("SB3-*"))  # SB3's logger writes into the job's own folder instead

@@ -79,21 +79,112 @@ class SeriesStat:
     min: float
 
 
-FindingKind = Literal["dominant", "constant", "fitness_zero", "reward_up_fitness_flat"]
-FITNESS_FINDINGS: tuple[FindingKind, ...] = ("fitness_zero", "reward_up_fitness_flat")
+FindingKind = Literal[
+    "dominant", "constant", "fitness_zero", "reward_up_fitness_flat",
+    # per-component diagnosis over training
+    "saturated", "against_fitness", "improved_not_fitness",
+    # reward-hacking detectors
+    "component_up_fitness_down", "length_farming", "motionless", "oscillating", "action_chatter",
+    # failure causes from the evaluation rollouts
+    "early_termination", "goal_missed",
+    # the pre-training screen
+    "screened_out",
+]
+FITNESS_FINDINGS: tuple[FindingKind, ...] = (
+    "fitness_zero", "reward_up_fitness_flat", "against_fitness", "improved_not_fitness", "component_up_fitness_down",
+    "length_farming", "screened_out",
+)
 """Findings that quote the task fitness (hidden from designers in a preferences-only run)."""
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One machine-readable conclusion of the analyzer about a candidate's training."""
+    """One machine-readable conclusion of the analyzer about a candidate's training or evaluation.
+
+    Two findings are equal when their kind and component are; the evidence rides along.
+    """
 
     kind: FindingKind
     component: str | None = None
-    """The reward component it is about, for ``dominant`` and ``constant``."""
+    """The reward component (or, for failure causes and motion, the state field) it is about."""
+    evidence: str = field(default="", compare=False)
+    """What was measured, in the task's field names and units (one sentence, for people and designers)."""
+    value: float | None = field(default=None, compare=False)
+    """The finding's key number (a correlation, a share, a count), when it has one."""
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.component}" if self.component else self.kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentDiagnosis:
+    """One reward component over training, against the task fitness."""
+
+    name: str
+    fitness_corr: float | None
+    """Spearman correlation of the component's per-episode return with the fitness across checkpoints."""
+    trend: float | None
+    """Spearman correlation of its return with training time (+1: rose steadily)."""
+    gain: float
+    """Its mean return over the last half of training minus the first half."""
+    saturated: bool
+    """Stuck at one value over the last quarter of training after having moved before."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldAtEnd:
+    """How one state field looked when terminated episodes ended, against the same episodes before."""
+
+    name: str
+    unit: str
+    episodes: int
+    """Terminated episodes in which it was out of its range (or far beyond its usual magnitude) at the end."""
+    end_median: float
+    usual_median: float
+    """Median of the field's usual ``|value|`` (before the end) in those episodes."""
+    out_of_range: bool
+    ratio: float | None
+    """``median |value at end| / usual |value|``, when the usual magnitude is not zero."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureReport:
+    """How the held-out evaluation episodes ended, and what the state was when they did."""
+
+    episodes: int
+    terminated: int
+    truncated: int
+    median_end_step: float | None
+    """Median length of the terminated episodes (None if none terminated)."""
+    success_end: bool
+    """The terminations reached the task's goal (a ``reach_*`` target), rather than failing."""
+    causes: tuple[FieldAtEnd, ...] = ()
+    worst_fitness: float | None = None
+    best_fitness: float | None = None
+
+
+ScreenStatus = Literal["pass", "skip", "no_data", "fault"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreenVerdict:
+    """The pre-training screen (CARD-style): does a candidate rank earlier trajectories like the fitness does?"""
+
+    candidate_id: str
+    status: ScreenStatus
+    """``skip``: its returns rank the stored trajectories against their fitness; do not train it."""
+    spearman: float | None
+    """Rank correlation of the candidate's episode returns with the trajectories' fitness."""
+    threshold: float
+    trajectories: int
+    sources: int
+    """How many earlier targets the trajectories came from."""
+    reason: str
+    wall_s: float = 0.0
+
+    @property
+    def skip(self) -> bool:
+        return self.status == "skip"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +202,9 @@ class Critique:
     """Each component's share of the absolute reward return at the end of training."""
     flags: tuple[Finding, ...] = ()
     """Machine-readable findings, e.g. ``Finding("dominant", "speed")``, ``Finding("reward_up_fitness_flat")``."""
+    diagnosis: tuple[ComponentDiagnosis, ...] = ()
+    failure: FailureReport | None = None
+    screen: ScreenVerdict | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

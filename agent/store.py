@@ -8,7 +8,7 @@ This module is the directory's only owner: no other module composes a path insid
     round_NN/cand_KK/  prompt.md response.md reward.py candidate.json validation.json
                        train_job.json train.log progress.json policy.npz metrics.json sb3/
                        eval_job.json eval.log fitness.json  video_job.json video.log video.mp4 video.json
-                       failures.json critique.md critique.json  attempt_N/
+                       rollouts.npz failures.json critique.md critique.json screen.json  attempt_N/
     baselines/{human,sparse}/  (the training files of a candidate)
 
 Every file has one writer and is written atomically. Job processes write only the outputs their
@@ -36,12 +36,14 @@ from agent.records import (
     JobFailure,
     RoundFeedback,
     RunSummary,
+    ScreenVerdict,
     StopRecord,
     TargetOutcome,
 )
 from core.atomic import read_record, write_bytes, write_json, write_text
 from core.errors import ConfigError, RunStoreError
 from envs.evaluation import EvalJob, EvaluationResult
+from envs.outcomes import Rollout, load_rollouts
 from envs.training import TrainingResult, TrainOutputs
 from envs.video import VideoJob, VideoResult
 from sandboxes.validate import ValidationReport
@@ -89,6 +91,11 @@ class TargetFiles:
         return self.dir / "fitness.json"
 
     @property
+    def rollouts(self) -> Path:
+        """The evaluation episodes' state and action rows (written by the evaluation job)."""
+        return self.dir / "rollouts.npz"
+
+    @property
     def video(self) -> Path:
         return self.dir / "video.mp4"
 
@@ -113,7 +120,8 @@ class TargetFiles:
 
     def eval_job(self, task_file: Path, selection: tuple[int, ...], heldout: tuple[int, ...]) -> EvalJob:
         return EvalJob(task_file=str(task_file), policy_file=str(self.policy), selection_seeds=selection,
-                       heldout_seeds=heldout, out_file=str(self.fitness))
+                       heldout_seeds=heldout, out_file=str(self.fitness),
+                       rollouts_file=str(self.rollouts))
 
     def video_job(self, task_file: Path, seeds: tuple[int, ...], label: str) -> VideoJob:
         return VideoJob(task_file=str(task_file), policy_file=str(self.policy), video_file=str(self.video),
@@ -148,6 +156,11 @@ class CandidateFiles(TargetFiles):
     def critique_json(self) -> Path:
         return self.dir / "critique.json"
 
+    @property
+    def screen(self) -> Path:
+        """The pre-training screen's verdict (``agent.screen``)."""
+        return self.dir / "screen.json"
+
     def attempt(self, n: int) -> CandidateFiles:
         """The copy of an earlier fix-retry attempt, ``attempt_N/``."""
         return CandidateFiles(self.dir / f"attempt_{n}")
@@ -176,6 +189,41 @@ class RoundFiles:
     def edit_draft(self, cid: str) -> Path:
         """A terminal reviewer's working copy of a candidate's code (checked before it counts)."""
         return self.dir / "review" / f"edit_{cid}.py"
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """The folder ``rewardsmith export`` writes: ``RUN_DIR/export/`` unless ``--out`` names another."""
+
+    dir: Path
+
+    @property
+    def reward(self) -> Path:
+        return self.dir / "best_reward.py"
+
+    @property
+    def policy(self) -> Path:
+        """The trained policy as a stable-baselines3 PPO model (``PPO.load``)."""
+        return self.dir / "policy.zip"
+
+    @property
+    def readme(self) -> Path:
+        return self.dir / "README.md"
+
+    @property
+    def fields(self) -> Path:
+        """The task's state field table."""
+        return self.dir / "fields.md"
+
+    @property
+    def manifest(self) -> Path:
+        """What was exported, from which run (an :class:`agent.export.ExportManifest`)."""
+        return self.dir / "rewardsmith.json"
+
+    @property
+    def adapter(self) -> Path:
+        """A copy of the task's custom state adapter module (only for tasks with ``adapter = "file.py:Class"``)."""
+        return self.dir / "adapter.py"
 
 
 @dataclass(frozen=True)
@@ -213,6 +261,10 @@ class RunStore:
     def responses_dir(self) -> Path:
         """The LLM designer's stored calls (owned by :class:`agent.responses.ResponseStore`)."""
         return self.root / "llm"
+
+    def export_files(self, out: Path | None = None) -> ExportFiles:
+        """Where ``rewardsmith export`` writes: ``out``, or ``export/`` inside the run directory."""
+        return ExportFiles(out if out is not None else self.root / "export")
 
     def round_files(self, rnd: int) -> RoundFiles:
         return RoundFiles(self.root / f"round_{rnd:02d}")
@@ -356,6 +408,21 @@ class RunStore:
         known = {f.kind: f for f in self.load_failures(files)}
         known.update({f.kind: f for f in failures})
         write_json(files.failures, FailureLog(tuple(known.values())))
+
+    def load_rollouts(self, files: TargetFiles) -> tuple[Rollout, ...]:
+        """A target's stored evaluation rollouts; ``()`` when it has none (not evaluated, or an older run)."""
+        if not files.rollouts.is_file():
+            return ()
+        try:
+            return load_rollouts(files.rollouts)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RunStoreError(f"{files.rollouts}: unreadable ({exc})") from None
+
+    def save_screen(self, candidate: Candidate, verdict: ScreenVerdict) -> None:
+        write_json(self.files_of(candidate).screen, verdict)
+
+    def load_screen(self, candidate: Candidate) -> ScreenVerdict | None:
+        return _maybe(self.files_of(candidate).screen, ScreenVerdict)
 
     # -- rounds ---------------------------------------------------------------------------------
     def save_feedback(self, feedback: RoundFeedback) -> None:

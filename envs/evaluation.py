@@ -19,7 +19,8 @@ import numpy as np
 
 from core.atomic import write_json
 from envs.adapters import StateAdapter
-from envs.fitness import Episode, compute_fitness
+from envs.fitness import FITNESS_CALL_TIMEOUT_S, Episode, compute_fitness
+from envs.outcomes import EpisodeOutcome, Split, outcome_of, save_rollouts
 from envs.training import PolicyConfig, policy_config_of
 
 
@@ -30,6 +31,8 @@ class EvalJob:
     selection_seeds: tuple[int, ...]
     heldout_seeds: tuple[int, ...]
     out_file: str
+    rollouts_file: str | None = None
+    """Where to keep every evaluation episode's state and action rows (for the pre-training screen)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class EvaluationResult:
     heldout: FitnessStats
     episode_length: float
     wall_s: float
+    episodes: tuple[EpisodeOutcome, ...] = ()
+    """How each episode (selection seeds, then held-out seeds) ended and how its state evolved."""
 
 
 def evaluate(job: EvalJob) -> EvaluationResult:
@@ -67,20 +72,27 @@ def evaluate(job: EvalJob) -> EvaluationResult:
     env = task.make_env()
     policy = load_policy(Path(job.policy_file), policy_config_of(task), env.observation_space, env.action_space)
     lengths: list[int] = []
+    outcomes: list[EpisodeOutcome] = []
+    played: list[tuple[int, float, Episode]] = []
 
-    def run(seeds: tuple[int, ...]) -> FitnessStats:
+    def run(seeds: tuple[int, ...], split: Split) -> FitnessStats:
         values = []
         for seed in seeds:
             episode = play_episode(env, task.adapter, policy, seed)
             lengths.append(episode.length)
-            values.append(compute_fitness(task.fitness, episode, task.fitness_ref))
+            values.append(compute_fitness(task.fitness, episode, task.fitness_ref, FITNESS_CALL_TIMEOUT_S))
+            outcomes.append(outcome_of(episode, task.adapter.spec, seed, split, values[-1]))
+            played.append((seed, values[-1], episode))
         return FitnessStats.of(values, seeds)
 
     try:
-        result = EvaluationResult(run(job.selection_seeds), run(job.heldout_seeds), float(np.mean(lengths)),
-                                  time.monotonic() - started)
+        selection, heldout = run(job.selection_seeds, "selection"), run(job.heldout_seeds, "heldout")
+        result = EvaluationResult(selection, heldout, float(np.mean(lengths)), time.monotonic() - started,
+                                  tuple(outcomes))
     finally:
         env.close()
+    if job.rollouts_file is not None:
+        save_rollouts(Path(job.rollouts_file), task.adapter.spec, played)
     write_json(Path(job.out_file), result)
     return result
 

@@ -143,7 +143,7 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
             actions.append(f"{why} `{name}` ×{factor:g}")
 
     returns = {s.name: s.max for s in critique.components} if critique is not None else {}
-    for flag in sorted(flags, key=lambda f: _FLAG_ORDER[f.kind]):
+    for flag in sorted((f for f in flags if f.kind in _FLAG_ORDER), key=lambda f: _FLAG_ORDER[f.kind]):
         kind, name = flag.kind, flag.component or ""
         if kind == "reward_up_fitness_flat" and shares:
             # The policy found reward it can collect without the task (MountainCar, measured: swinging
@@ -161,6 +161,12 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
                 scale(exploited, 0.3, "the policy exploited")
         elif kind == "dominant":
             scale(name, 0.3, "scaled down dominant")
+        elif kind in ("component_up_fitness_down", "length_farming", "against_fitness", "improved_not_fitness"):
+            scale(name, 0.3, f"cut ({kind.replace('_', ' ')})")
+        elif kind == "saturated" and name in terms and name not in touched and terms[name].kind == "closeness":
+            touched.add(name)
+            terms[name] = replace(terms[name], temp=terms[name].temp * 3.0)
+            actions.append(f"widened the temperature of saturated `{name}` ×3")
         elif kind == "constant" and name in terms and name not in touched and len(terms) > 1:
             touched.add(name)
             if terms[name].kind == "closeness":
@@ -183,7 +189,11 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
     return Genome(tuple(terms.values())), note
 
 
-_FLAG_ORDER: dict[FindingKind, int] = {"reward_up_fitness_flat": 0, "fitness_zero": 1, "dominant": 2, "constant": 3}
+_FLAG_ORDER: dict[FindingKind, int] = {
+    "reward_up_fitness_flat": 0, "component_up_fitness_down": 1, "length_farming": 2, "fitness_zero": 3, "dominant": 4,
+    "against_fitness": 5, "improved_not_fitness": 6, "constant": 7, "saturated": 8,
+}
+"""The findings the refinement acts on, most telling first; the others (failure causes, motion) only inform."""
 
 
 def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str, str]:

@@ -69,12 +69,32 @@ def _cases() -> dict[str, tuple[str, dict[str, Any]]]:
                                  "message": "line 8, in compute_reward: upright = W_UPRIGHT * np.exp(...)\n"
                                             "AttributeError: state has no field 'pole_angel'"}),
         "critique_ok": ("critique.md.j2", {"cid": "r01c02", "status": "ok", "reason": "", "result": _result(212.0),
-                                           "series": SERIES, "shares": {"upright": 1.0},
-                                           "flags": ["upright: its values barely change during training"]}),
+                                           "series": SERIES, "shares": {"upright": 1.0}, "ending": "",
+                                           "findings": ["`upright` stayed at 1 per step throughout training, so the "
+                                                        "policy cannot optimise it. Suggestion: re-scale it or change "
+                                                        "its temperature so it varies with the state, or drop it."]}),
+        "critique_failure": ("critique.md.j2", {
+            "cid": "r02c01", "status": "ok", "reason": "", "result": _result(41.0), "series": SERIES,
+            "shares": {"upright": 1.0},
+            "ending": "Held-out episodes: 9 of 10 ended by the environment (median step 41); 1 ran to the time limit; "
+                      "fitness from 22 to 500.",
+            "findings": ["9 of 10 held-out episodes were ended by the environment (median step 41); at that moment "
+                         "`pole_angle` was outside its range [-0.2095, 0.2095] rad in 9 of 9 (median 0.213 rad); "
+                         "`pole_angular_velocity` was 6.1× its usual magnitude in 8 of 9 (median 1.9 vs 0.31 rad/s). "
+                         "Suggestion: add or strengthen a term that keeps `pole_angle` inside its healthy range.",
+                         "episodes grew from 120 to 480 steps while `alive` paid a steady 1 per step (90% of the "
+                         "reward) and the fitness stayed flat. Suggestion: shrink the per-step term or pay it only "
+                         "with progress; make finishing worth more."]}),
         "critique_rejected": ("critique.md.j2", {"cid": "r01c03", "status": "rejected",
                                                  "reason": "rejected at the probe stage: line 8: AttributeError",
                                                  "result": SimpleNamespace(evaluation=None, training=None),
-                                                 "series": [], "shares": {}, "flags": []}),
+                                                 "series": [], "shares": {}, "findings": [], "ending": ""}),
+        "critique_screened": ("critique.md.j2", {
+            "cid": "r02c03", "status": "pending", "reason": "not trained: the pre-training screen skipped it",
+            "result": SimpleNamespace(evaluation=None, training=None), "series": [], "shares": {}, "ending": "",
+            "findings": ["scored with this reward, 30 stored trajectories of 6 earlier policies rank against their "
+                         "fitness (Spearman -0.42 < +0.00), so it was not trained. Suggestion: make the reward rank "
+                         "the earlier trajectories as their fitness does."]}),
         "human_feedback": ("human_feedback.j2", human),
         "human_feedback_preferences_only": ("human_feedback.j2", {**human, "preference_only": True, "worst": None,
                                                                   "pairs": [], "edited_from": None, "locked": [],

@@ -1,0 +1,54 @@
+"""Episode summaries recorded by the evaluation job: per field (units of the spec), per action, how it ended."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import read_record, write_json
+from envs.adapters.mujoco import HopperAdapter
+from envs.evaluation import EvaluationResult, FitnessStats
+from envs.fitness import Episode
+from envs.outcomes import outcome_of
+
+
+def _hopper_episode() -> Episode:
+    spec = HopperAdapter.spec
+    rows = []
+    for t in range(50):
+        row = np.zeros(spec.size)
+        values = spec.unpack(row[None, :])
+        row_dict = {k: np.array(v[0], dtype=np.float64) for k, v in values.as_dict().items()}
+        row_dict["x_position"] = np.array(0.02 * t)
+        row_dict["torso_height"] = np.array(1.25 if t < 49 else 0.6)
+        row_dict["joint_vel"] = np.array([3.0, 4.0, 0.0])
+        row_dict["healthy"] = np.array(1.0 if t < 49 else 0.0)
+        rows.append(spec.pack({k: v[None] for k, v in row_dict.items()})[0])
+    actions = [np.array([1.0, -1.0, 0.5]) * (1 if t % 2 else -1) for t in range(50)]
+    return Episode.from_rows(spec, rows, actions, [1.0] * 50, terminated=True, truncated=False)
+
+
+def test_outcome_traces_fields_vectors_by_norm_and_actions() -> None:
+    out = outcome_of(_hopper_episode(), HopperAdapter.spec, 3, "heldout", 0.98)
+    assert out.terminated and not out.truncated and out.length == 50 and out.seed == 3
+    height = out.fields["torso_height"]
+    assert height.last == 0.6 and height.usual_abs == 1.25 and height.min == 0.6
+    x = out.fields["x_position"]
+    assert np.isclose(x.path, 0.98) and x.reversals == 0
+    assert out.fields["joint_vel"].norm and np.isclose(out.fields["joint_vel"].last, 5.0)
+    assert out.fields["healthy"].last == 0.0 and out.fields["healthy"].usual_abs == 1.0
+    assert out.fields["torso_angle"].gap == 0.0  # a field with a hold target gets its distance to it
+    assert out.action.switch_rate == 1.0 and np.isclose(out.action.mean_abs, (1 + 1 + 0.5) / 3)
+
+
+def test_evaluation_result_with_outcomes_round_trips_and_old_files_still_read(tmp_path: Path) -> None:
+    stats = FitnessStats(1.0, 0.0, (1.0,), (5,))
+    outcome = outcome_of(_hopper_episode(), HopperAdapter.spec, 5, "selection", 1.0)
+    write_json(tmp_path / "fitness.json", EvaluationResult(stats, stats, 50.0, 1.0, (outcome,)))
+    back = read_record(tmp_path / "fitness.json", EvaluationResult)
+    assert back.episodes == (outcome,)
+    (tmp_path / "old.json").write_text('{"selection": {"mean": 1, "std": 0, "values": [1], "seeds": [5]}, '
+                                       '"heldout": {"mean": 1, "std": 0, "values": [1], "seeds": [5]}, '
+                                       '"episode_length": 50, "wall_s": 1}')
+    assert read_record(tmp_path / "old.json", EvaluationResult).episodes == ()

@@ -148,7 +148,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         else:
             report = probe(task, code, sample, args.allow_weak_sandbox)
     except ExtractionError as err:
-        report = ValidationReport(False, "extract", err.kind, printable(err.message))
+        report = ValidationReport(accepted=False, stage="extract", reason=err.kind, message=printable(err.message))
     if args.json:
         print(json.dumps(dc_asdict(report), indent=2))
     else:
@@ -199,6 +199,15 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
     return serve(Path(args.runs), args.host, args.port, Path(args.token_file) if args.token_file else None, console,
                  allow_hosts=tuple(args.allow_host))
 
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from agent.export import export_run
+
+    result = export_run(Path(args.run_dir), Path(args.out) if args.out else None, args.candidate)
+    m = result.manifest
+    console.print(f"exported {m.candidate} of {args.run_dir} ({m.task}, {m.env_id}) → {result.files.dir}", markup=False)
+    console.print(f"train with it: see {result.files.readme}", markup=False)
+    return EXIT_OK
 
 # -- helpers -------------------------------------------------------------------------------------
 def _llm_options(args: argparse.Namespace, base: LLMOptions) -> LLMOptions:
@@ -306,6 +315,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="another host name browsers use to reach the UI (repeatable)")
     s.set_defaults(handler=cmd_ui)
+
+    s = sub.add_parser("export", help="the best reward as a folder to train with in your own code (SB3 policy, README)")
+    s.add_argument("run_dir", help="the run directory")
+    s.add_argument("--out", default=None, help="folder to write (default RUN_DIR/export)")
+    s.add_argument("--candidate", default=None, metavar="ID", help="export this candidate (rRRcKK) instead of the best")
+    s.set_defaults(handler=cmd_export)
     return p
 
 

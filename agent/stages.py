@@ -48,7 +48,7 @@ def _save_answer(store: RunStore, cand: Candidate, text: str, prompt_md: str) ->
         code: str | None = extract_reward(text).code
         failure = None
     except ExtractionError as err:
-        code, failure = None, ValidationReport(False, "extract", err.kind, printable(err.message))
+        code, failure = None, ValidationReport(accepted=False, stage="extract", reason=err.kind, message=printable(err.message))
     cand = replace(cand, code=code)
     store.save_sampled(cand, prompt_md, text)
     if failure is not None:

@@ -1,7 +1,7 @@
 """Layer 1: static check of reward source (milliseconds, no candidate code runs).
 
 An ``ast`` allow-list: imports only ``numpy``/``math``/``typing``; numpy and math attributes from the
-allow-lists in :mod:`sandboxes.policy`; no dunder or underscore attributes; no unknown names (so no
+allow-lists in :mod:`sandboxes.policy`; no dunder names, no underscore attributes; no unknown names (so no
 ``open``/``eval``/``getattr``/``__import__``); no writes into the arguments or into module
 attributes; no classes, decorators, ``global``, generators or async code; size caps. numpy's ways of
 reinterpreting memory are closed as a class: ``np.ndarray`` only as a type, no ``buffer=``/``offset=``/
@@ -237,8 +237,8 @@ class _Checker:
         if isinstance(node, ast.FunctionDef):
             if node.decorator_list:
                 self.error(node, f"decorators are not allowed (on {node.name!r})")
-            if node.name.startswith("_"):
-                self.error(node, f"names starting with '_' are not allowed ({node.name!r})")
+            if node.name.startswith("__"):  # a helper like ``_uprightness`` is ordinary style; dunders are not
+                self.error(node, f"dunder names are not allowed ({node.name!r})")
         elif isinstance(node, ast.Name):
             self._check_name(node)
             self._check_module_use(node)

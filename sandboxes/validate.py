@@ -24,17 +24,29 @@ from sandboxes.isolation import Isolation
 from sandboxes.static import check_source
 
 Stage = Literal["extract", "static", "probe"]
+RejectReason = Literal[
+    "ok",
+    # extraction (agent/extract.py)
+    "empty", "no_code", "syntax", "no_function",
+    # static check
+    "not_allowed",
+    # probe run
+    "exception", "timeout", "crash", "bad_output", "non_finite", "nondeterministic", "stateful", "constant", "slow",
+    # a reviewer's locked / forbidden components
+    "reviewer_constraint",
+    # the JAX backend: tracing and export in the sandbox, the trainer-side module check
+    "not_traceable", "too_large", "bad_module", "backend_mismatch",
+]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ValidationReport:
     """Whether a candidate may be trained, and if not, why (for the designer and the person)."""
 
     accepted: bool
     stage: Stage
-    reason: str
-    """Short machine-readable cause: ok, syntax, not_allowed, exception, timeout, crash, bad_output,
-    non_finite, nondeterministic, stateful, constant, slow."""
+    reason: RejectReason
+    """Short machine-readable cause (the closed set is :data:`RejectReason`)."""
     message: str
     """What is wrong, line-numbered where possible, worded for the designer."""
     components: tuple[str, ...] = ()
@@ -70,19 +82,19 @@ def validate_source(source: str, spec: StateSpec, states: np.ndarray, actions: n
     static_ms = (time.perf_counter() - started) * 1e3
     warnings = tuple(printable(str(w)) for w in static.warnings)
     if not static.ok:
-        reason = "syntax" if static.errors[0].message.startswith("syntax error") else "not_allowed"
-        return ValidationReport(False, "static", reason, printable(static.message()), (), warnings,
-                                {"static_ms": static_ms})
+        reason: RejectReason = "syntax" if static.errors[0].message.startswith("syntax error") else "not_allowed"
+        return ValidationReport(accepted=False, stage="static", reason=reason, message=printable(static.message()),
+                                components=(), warnings=warnings, timings_ms={"static_ms": static_ms})
     probe = _Probe(source, spec, states, actions, limits or SandboxLimits(), isolation, budget or ProbeBudget(),
                    allow_weak_isolation)
     report = probe.run()
     timings = {"static_ms": static_ms, **report.timings_ms}
-    return ValidationReport(report.accepted, "probe", report.reason, printable(report.message), report.components,
-                            warnings + tuple(printable(w) for w in report.warnings), timings, report.sandbox)
+    return ValidationReport(accepted=report.accepted, stage="probe", reason=report.reason, message=printable(report.message), components=report.components,
+                            warnings=warnings + tuple(printable(w) for w in report.warnings), timings_ms=timings, sandbox=report.sandbox)
 
 
 class _Reject(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: RejectReason, message: str) -> None:
         super().__init__(message)
         self.reason, self.message = reason, message
 
@@ -108,7 +120,8 @@ class _Probe:
             if proc.load_printed:
                 self.warnings.append("the module prints when it loads; output is discarded during training")
             timings.update(self._checks(proc))
-            reason, message, accepted = "ok", "accepted", True
+            reason: RejectReason = "ok"
+            message, accepted = "accepted", True
         except CandidateFault as fault:
             reason, message, accepted = fault.kind, fault.message, False
         except _Reject as rej:
@@ -116,8 +129,9 @@ class _Probe:
         finally:
             proc.close()
         timings["probe_ms"] = (time.perf_counter() - started) * 1e3
-        return ValidationReport(accepted, "probe", reason, message, self.components, tuple(self.warnings),
-                                timings, proc.isolation.describe())
+        return ValidationReport(accepted=accepted, stage="probe", reason=reason, message=message,
+                                components=self.components, warnings=tuple(self.warnings), timings_ms=timings,
+                                sandbox=proc.isolation.describe())
 
     def _checked(self, out: RewardOutput, what: str) -> RewardOutput:
         names = tuple(out.components)

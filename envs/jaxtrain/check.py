@@ -37,6 +37,7 @@ from sandboxes.isolation import Isolation
 from sandboxes.jax_export import ExportedReward, ExportFault, ExportLimits, export_reward
 from sandboxes.jax_worker import lifted_constant_names
 from sandboxes.validate import ProbeBudget, ValidationReport, validate_source
+from sandboxes.validate import RejectReason as ReportReason
 
 if TYPE_CHECKING:
     from jax.export import Exported
@@ -284,9 +285,10 @@ def validate_and_export_jax(source: str, spec: StateSpec, states: np.ndarray, ac
         return report, None
     timings = dict(report.timings_ms)
 
-    def refuse(reason: str, message: str) -> tuple[ValidationReport, None]:
-        return ValidationReport(False, "probe", reason, message, report.components, report.warnings, timings,
-                                report.sandbox), None
+    def refuse(reason: ReportReason, message: str) -> tuple[ValidationReport, None]:
+        return ValidationReport(accepted=False, stage="probe", reason=reason, message=message,
+                                components=report.components, warnings=report.warnings, timings_ms=timings,
+                                sandbox=report.sandbox), None
 
     try:
         exported = export_reward(source, spec, opts.export_limits, opts.isolation)
@@ -313,8 +315,8 @@ def validate_and_export_jax(source: str, spec: StateSpec, states: np.ndarray, ac
     warnings = report.warnings + ((f"constants {', '.join(fixed)} are used as sizes, indices or in `if`, so they "
                                    "are fixed numbers in the compiled reward (they cannot be tuned without a new "
                                    "trace)",) if fixed else ())
-    return ValidationReport(True, "probe", "ok", "accepted", report.components, warnings, timings,
-                            report.sandbox), exported
+    return ValidationReport(accepted=True, stage="probe", reason="ok", message="accepted", components=report.components, warnings=warnings, timings_ms=timings,
+                            sandbox=report.sandbox), exported
 
 
 def validate_source_jax(source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,

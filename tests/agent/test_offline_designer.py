@@ -75,7 +75,7 @@ def _result(cid: str, rnd: int, genome: Genome, fitness: float, flags: tuple[Fin
     code = to_code(genome, task.adapter.spec, task.description, "test")
     cand = Candidate(id=cid, round=rnd, index=int(cid[-2:]), code=code, origin=LABEL)
     stats = FitnessStats(fitness, 0.0, (fitness,), (1,))
-    return CandidateResult(candidate=cand, validation=ValidationReport(True, "probe", "ok", "accepted"),
+    return CandidateResult(candidate=cand, validation=ValidationReport(accepted=True, stage="probe", reason="ok", message="accepted"),
                            evaluation=EvaluationResult(stats, stats, 100.0, 1.0),
                            critique=Critique(candidate_id=cid, status="ok", text="", flags=flags, shares=shares or {}))
 

@@ -30,7 +30,7 @@ def _result(cid: str, fitness: float | None, code: str | None = None) -> Candida
     checkpoint = Checkpoint(timesteps=2048, episodes=4, episode_length=100.0, fitness=fitness, env_return=5.0, reward_return=3.0, component_returns={"a": 1.0}, component_step_means={"a": 0.1})
     training = TrainingResult(status="ok", error=None, reward_kind="candidate", steps_done=2048, steps_planned=2048, wall_s=1.0, components=("a",), checkpoints=(checkpoint,), policy=None)
     critique = Critique(candidate_id=cid, status="ok", text=f"fitness {fitness}", flags=(Finding("fitness_zero"), Finding("constant", "a")))
-    return CandidateResult(candidate=cand, validation=ValidationReport(True, "probe", "ok", "", ("a",)), training=training, evaluation=evaluation, critique=critique)
+    return CandidateResult(candidate=cand, validation=ValidationReport(accepted=True, stage="probe", reason="ok", message="", components=("a",)), training=training, evaluation=evaluation, critique=critique)
 
 
 def test_oracle_without_noise_ranks_by_fitness_and_skips_untrained() -> None:

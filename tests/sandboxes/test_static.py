@@ -196,3 +196,20 @@ def test_dtype_messages_say_what_to_write_instead() -> None:
     message = report.message()
     assert message.startswith("line 4: 'O' is the object dtype, which is not allowed")
     assert "np.float64" in message and "'float32'" in message and "x.dtype" in message
+
+
+def test_helpers_with_one_leading_underscore_are_ordinary_style() -> None:
+    src = ("import numpy as np\n\n"
+           "def _uprightness(angle):\n    return np.cos(angle)\n\n"
+           "def compute_reward(state, action):\n    r = _uprightness(state.pole_angle)\n    return r, {'r': r}\n")
+    assert check_source(src).ok
+
+
+@pytest.mark.parametrize("src, message", [
+    ("def __init__(x):\n    return x\n", "dunder names are not allowed ('__init__')"),
+    ("def f(x):\n    return x._data\n", "attributes starting with '_' are not allowed ('_data')"),
+    ("def f(x):\n    return __builtins__\n", "dunder names are not allowed ('__builtins__')"),
+])
+def test_dunder_names_and_underscore_attributes_stay_refused(src: str, message: str) -> None:
+    report = check_source(GOOD + "\n" + src)
+    assert not report.ok and message in str(report)

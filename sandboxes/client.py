@@ -10,7 +10,6 @@ only started with the explicit opt-in (:func:`sandboxes.isolation.require_full_i
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import select
@@ -132,14 +131,14 @@ class RewardProcess:
         self._resp, resp_w = os.pipe()
         self._poll = select.poll()
         self._poll.register(self._resp, select.POLLIN)
-        cfg = {
-            "parent_pid": None if iso.in_pid_namespace else os.getpid(),
-            "in_fd": in_ro, "out_fd": out_fd, "req_fd": req_r, "resp_fd": resp_w,
-            "max_batch": lim.max_batch, "max_components": policy.MAX_COMPONENTS,
-            "fields": [[f.name, list(f.shape)] for f in self.spec.fields], "state_dim": d, "action_dim": a,
-            "memory_mb": lim.memory_mb, "seccomp": iso.seccomp,
-        }
-        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.worker", json.dumps(cfg)])
+        cfg = protocol.WorkerConfig(
+            parent_pid=None if iso.in_pid_namespace else os.getpid(),
+            in_fd=in_ro, out_fd=out_fd, req_fd=req_r, resp_fd=resp_w,
+            max_batch=lim.max_batch, max_components=policy.MAX_COMPONENTS,
+            fields=tuple((f.name, tuple(f.shape)) for f in self.spec.fields), state_dim=d, action_dim=a,
+            memory_mb=lim.memory_mb, seccomp=iso.seccomp,
+        )
+        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.worker", protocol.encode_config(cfg)])
         fds = (in_ro, out_fd, req_r, resp_w)
         try:
             self._proc = subprocess.Popen(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import math
 import os
 import subprocess
@@ -121,11 +120,12 @@ class _ExportProcess:
         req_r, self._req = os.pipe()
         self._resp, resp_w = os.pipe()
         iso, lim = self.isolation, self.limits
-        cfg = {"parent_pid": None if iso.in_pid_namespace else os.getpid(), "req_fd": req_r, "resp_fd": resp_w,
-               "fields": [[f.name, list(f.shape)] for f in self.spec.fields], "action_dim": self.spec.action.dim,
-               "max_components": policy.MAX_COMPONENTS, "memory_mb": lim.memory_mb, "seccomp": iso.seccomp,
-               "max_bytes": lim.max_bytes}
-        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.jax_worker", json.dumps(cfg)])
+        cfg = protocol.ExportWorkerConfig(
+            parent_pid=None if iso.in_pid_namespace else os.getpid(), req_fd=req_r, resp_fd=resp_w,
+            fields=tuple((f.name, tuple(f.shape)) for f in self.spec.fields), action_dim=self.spec.action.dim,
+            max_components=policy.MAX_COMPONENTS, memory_mb=lim.memory_mb, seccomp=iso.seccomp,
+            max_bytes=lim.max_bytes)
+        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.jax_worker", protocol.encode_config(cfg)])
         # CPU only and few threads: the sandbox never touches a GPU (it lowers for cuda without one).
         env = {**iso.child_env(), "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
                "TF_CPP_MIN_LOG_LEVEL": "2"}

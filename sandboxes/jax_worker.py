@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import base64
 import contextlib
-import json
+import dataclasses
 import linecache
 import math
 import os
@@ -29,7 +29,7 @@ import time
 import types
 import typing
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.procs import die_with_parent
@@ -122,7 +122,7 @@ def lifted_constant_names(source: str) -> list[str]:
 class _Tracer:
     """One candidate module, loaded, and the per-row function that JAX traces."""
 
-    def __init__(self, source: str, fields: list[tuple[str, list[int]]], action_dim: int,
+    def __init__(self, source: str, fields: Sequence[tuple[str, Sequence[int]]], action_dim: int,
                  max_components: int) -> None:
         self.fields, self.action_dim, self.max_components = fields, action_dim, max_components
         jnp_module = _jax_numpy()
@@ -210,9 +210,9 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
-def trace_and_export(source: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def trace_and_export(source: str, cfg: protocol.ExportWorkerConfig) -> dict[str, Any]:
     """Load, trace and export; lifted constants fall back to fixed values where code needs them concrete."""
-    tracer = _Tracer(source, cfg["fields"], cfg["action_dim"], cfg["max_components"])
+    tracer = _Tracer(source, cfg.fields, cfg.action_dim, cfg.max_components)
     # Constants used as sizes, indices or in Python `if` cannot be traced values: try all floats and
     # ints, then floats only, then none (those then stay fixed numbers inside the module).
     attempts = [list(tracer.constants), tracer.float_constants, []]
@@ -230,8 +230,8 @@ def trace_and_export(source: str, cfg: dict[str, Any]) -> dict[str, Any]:
         assert error is not None
         raise _Fault("not_traceable", _describe(error)) from None
     blob = bytes(exported.serialize())
-    if len(blob) > cfg["max_bytes"]:
-        raise _Fault("too_large", f"the exported reward is {len(blob)} bytes; at most {cfg['max_bytes']} are allowed "
+    if len(blob) > cfg.max_bytes:
+        raise _Fault("too_large", f"the exported reward is {len(blob)} bytes; at most {cfg.max_bytes} are allowed "
                                   "(Python loops are unrolled when the reward is compiled: vectorise them)")
     return {"blob": base64.b64encode(blob).decode(), "components": tracer.components,
             "constants": {n: tracer.constants[n] for n in lifted}, "trace_ms": (time.perf_counter() - started) * 1e3}
@@ -251,7 +251,7 @@ def compute_reward(state, action):
 """
 
 
-def _warm_up(cfg: dict[str, Any]) -> None:
+def _warm_up(cfg: protocol.ExportWorkerConfig) -> None:
     """Import and exercise jax (backend, thread pools, tracing, lowering, serialization) before the filter."""
     import jax
     import jax.numpy as jnp
@@ -265,7 +265,7 @@ def _warm_up(cfg: dict[str, Any]) -> None:
         getattr(jnp.linalg, name, None)
     jnp.asarray([1.0, 2.0]).block_until_ready()
     jax.jit(lambda a: jnp.sin(a) * 2)(jnp.ones(3)).block_until_ready()
-    trace_and_export(_WARMUP, {**cfg, "fields": [["x", []]], "action_dim": 2, "max_bytes": 1 << 24})
+    trace_and_export(_WARMUP, dataclasses.replace(cfg, fields=(("x", ()),), action_dim=2, max_bytes=1 << 24))
 
 
 def _limit_resources(memory_mb: int) -> None:
@@ -280,14 +280,14 @@ def _limit_resources(memory_mb: int) -> None:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
-    die_with_parent(cfg.get("parent_pid"))
+    cfg = protocol.decode_config(protocol.ExportWorkerConfig, sys.argv[1])
+    die_with_parent(cfg.parent_pid)
     warnings.simplefilter("ignore")  # e.g. "explicitly requested dtype float64 ... truncated to float32"
-    req, resp = cfg["req_fd"], cfg["resp_fd"]
+    req, resp = cfg.req_fd, cfg.resp_fd
     _warm_up(cfg)
-    _limit_resources(cfg["memory_mb"])
+    _limit_resources(cfg.memory_mb)
     layers = ["rlimits"]
-    if cfg["seccomp"]:
+    if cfg.seccomp:
         try:
             seccomp.install()
         except seccomp.SeccompUnavailable as exc:

@@ -13,12 +13,65 @@ byte the worker sends as untrusted and bounds what it reads.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
 import struct
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+_C = TypeVar("_C")
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerConfig:
+    """What the parent tells a reward worker at start-up (as one JSON argument; trusted, but typed)."""
+
+    parent_pid: int | None
+    """The parent's pid for death-with-parent; None inside a pid namespace (bubblewrap kills it there)."""
+    in_fd: int
+    """Read-only shared memory: states and actions."""
+    out_fd: int
+    """Shared memory for results and the control block."""
+    req_fd: int
+    resp_fd: int
+    max_batch: int
+    max_components: int
+    fields: tuple[tuple[str, tuple[int, ...]], ...]
+    """The task's state fields: name and per-env shape."""
+    state_dim: int
+    action_dim: int
+    memory_mb: int
+    seccomp: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportWorkerConfig:
+    """What the parent tells a JAX export worker at start-up."""
+
+    parent_pid: int | None
+    req_fd: int
+    resp_fd: int
+    fields: tuple[tuple[str, tuple[int, ...]], ...]
+    action_dim: int
+    max_components: int
+    memory_mb: int
+    seccomp: bool
+    max_bytes: int
+    """Largest serialized module the worker may send back."""
+
+
+def encode_config(config: WorkerConfig | ExportWorkerConfig) -> str:
+    return json.dumps(dataclasses.asdict(config))
+
+
+def decode_config(kind: type[_C], text: str) -> _C:
+    """A worker's config from its argument; field shapes come back as tuples."""
+    raw = json.loads(text)
+    raw["fields"] = tuple((name, tuple(shape)) for name, shape in raw["fields"])
+    return kind(**raw)
+
 
 HEADER = struct.Struct("<4sI")
 MAX_PAYLOAD = 1 << 20

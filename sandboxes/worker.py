@@ -11,7 +11,6 @@ a convenience that gives clear errors, not the security boundary (that is the OS
 
 from __future__ import annotations
 
-import json
 import linecache
 import math
 import mmap
@@ -130,21 +129,21 @@ class _CandidateFault(Exception):
 
 
 class _Worker:
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.req, self.resp = cfg["req_fd"], cfg["resp_fd"]
-        self.max_batch: int = cfg["max_batch"]
-        self.max_components: int = cfg["max_components"]
-        self.fields: list[tuple[str, list[int]]] = cfg["fields"]
-        self.state_dim: int = cfg["state_dim"]
-        self.action_dim: int = cfg["action_dim"]
+    def __init__(self, cfg: protocol.WorkerConfig) -> None:
+        self.req, self.resp = cfg.req_fd, cfg.resp_fd
+        self.max_batch = cfg.max_batch
+        self.max_components = cfg.max_components
+        self.fields = cfg.fields
+        self.state_dim = cfg.state_dim
+        self.action_dim = cfg.action_dim
         in_size = self.max_batch * (self.state_dim + self.action_dim) * 8
         out_size = (protocol.CONTROL_SLOTS + self.max_batch * (1 + self.max_components)) * 8
         # The input fd was opened read-only by the parent, so not even mprotect can make it writable.
-        self.inp = np.frombuffer(mmap.mmap(cfg["in_fd"], in_size, prot=mmap.PROT_READ), dtype=np.float64)
-        out = np.frombuffer(mmap.mmap(cfg["out_fd"], out_size), dtype=np.float64)
+        self.inp = np.frombuffer(mmap.mmap(cfg.in_fd, in_size, prot=mmap.PROT_READ), dtype=np.float64)
+        out = np.frombuffer(mmap.mmap(cfg.out_fd, out_size), dtype=np.float64)
         self.ctl, self.out = out[: protocol.CONTROL_SLOTS], out[protocol.CONTROL_SLOTS:]
-        os.close(cfg["in_fd"])
-        os.close(cfg["out_fd"])
+        os.close(cfg.in_fd)
+        os.close(cfg.out_fd)
         self.printer = _Printer()
         self.fn: Any = None
         self.last_names: list[str] | None = None
@@ -263,13 +262,13 @@ def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
-    die_with_parent(cfg.get("parent_pid"))
+    cfg = protocol.decode_config(protocol.WorkerConfig, sys.argv[1])
+    die_with_parent(cfg.parent_pid)
     _preload()
     worker = _Worker(cfg)
-    _limit_resources(cfg["memory_mb"])
+    _limit_resources(cfg.memory_mb)
     layers = ["rlimits"]
-    if cfg["seccomp"]:
+    if cfg.seccomp:
         try:
             seccomp.install()
         except seccomp.SeccompUnavailable as exc:

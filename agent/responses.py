@@ -20,10 +20,9 @@ from typing import Any
 
 from agent.prompting import Message
 from agent.records import Usage
+from agent.store import RunStore
 from core.atomic import read_record, write_json
 from core.errors import RunStoreError
-
-RESPONSES_DIR = "responses"
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class ResponseStore:
 
     @classmethod
     def for_run(cls, run_dir: Path) -> ResponseStore:
-        return cls(run_dir / RESPONSES_DIR)
+        return cls(RunStore(run_dir).responses_dir)  # the run directory's layout is the store's
 
     def get(self, request: CallRequest) -> StoredCall | None:
         path = self.root / f"{request.key}.json"

@@ -260,7 +260,7 @@ class RunStore:
     @property
     def responses_dir(self) -> Path:
         """The LLM designer's stored calls (owned by :class:`agent.responses.ResponseStore`)."""
-        return self.root / "llm"
+        return self.root / "responses"
 
     def export_files(self, out: Path | None = None) -> ExportFiles:
         """Where ``rewardsmith export`` writes: ``out``, or ``export/`` inside the run directory."""
@@ -355,7 +355,8 @@ class RunStore:
             raise RunStoreError(f"{f.dir}: candidate has no validation.json")
         outcome = self.outcome(f)
         return CandidateResult(candidate=candidate, validation=validation, training=outcome.training,
-                               evaluation=outcome.evaluation, critique=_maybe(f.critique_json, Critique))
+                               evaluation=outcome.evaluation, critique=_maybe(f.critique_json, Critique),
+                               screen=_maybe(f.screen, ScreenVerdict))
 
     def load_result_by_id(self, cid: str) -> CandidateResult | None:
         """A candidate's result by id (``r01c02``); None if the run has no such candidate."""

@@ -21,9 +21,7 @@ import contextlib
 import dataclasses
 import linecache
 import math
-import os
 import re
-import resource
 import sys
 import time
 import types
@@ -35,7 +33,7 @@ from typing import Any
 from core.procs import die_with_parent
 from core.state import StateBatch
 from sandboxes import policy, protocol, seccomp
-from sandboxes.worker import describe_exception
+from sandboxes.worker import describe_exception, limit_resources
 
 _FILENAME = "reward.py"  # the name sandboxes.worker.describe_exception looks for in tracebacks
 _CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -268,24 +266,13 @@ def _warm_up(cfg: protocol.ExportWorkerConfig) -> None:
     trace_and_export(_WARMUP, dataclasses.replace(cfg, fields=(("x", ()),), action_dim=2, max_bytes=1 << 24))
 
 
-def _limit_resources(memory_mb: int) -> None:
-    # As sandboxes.worker, after jax made its threads: RLIMIT_NPROC also stops new threads.
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-    if os.getuid() != 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-
-
 def main() -> None:
     cfg = protocol.decode_config(protocol.ExportWorkerConfig, sys.argv[1])
     die_with_parent(cfg.parent_pid)
     warnings.simplefilter("ignore")  # e.g. "explicitly requested dtype float64 ... truncated to float32"
     req, resp = cfg.req_fd, cfg.resp_fd
     _warm_up(cfg)
-    _limit_resources(cfg.memory_mb)
+    limit_resources(cfg.memory_mb, open_files=64)  # after jax made its threads
     layers = ["rlimits"]
     if cfg.seccomp:
         try:

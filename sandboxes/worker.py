@@ -58,12 +58,16 @@ def _preload() -> None:
     traceback.extract_tb(None)
 
 
-def _limit_resources(memory_mb: int) -> None:
+def limit_resources(memory_mb: int, open_files: int = 32) -> None:
+    """The worker's rlimits: address space, 1 MiB files, no core dumps, few descriptors, no new processes.
+
+    Called once the worker has made every thread it needs: ``RLIMIT_NPROC`` also stops new threads.
+    """
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
     if os.getuid() != 0:  # root ignores RLIMIT_NPROC (and counting all of root's processes misleads)
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
@@ -266,7 +270,7 @@ def main() -> None:
     die_with_parent(cfg.parent_pid)
     _preload()
     worker = _Worker(cfg)
-    _limit_resources(cfg.memory_mb)
+    limit_resources(cfg.memory_mb)
     layers = ["rlimits"]
     if cfg.seccomp:
         try:

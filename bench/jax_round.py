@@ -50,9 +50,9 @@ def pendulum_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -> tu
 
 
 def mountain_car_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) -> tuple[Any, dict[str, Any]]:
-    # The README's shaped reward with the flag priced above what swinging pays: with the README's flag of 10,
-    # a policy that swings forever (0.5 per step, ~50 discounted) beats one that ends the episode at the flag,
-    # and a well-optimized PPO learns to brake before it (both backends; measured, see the module docstring).
+    # The README's shaped reward. Swinging pays up to 0.5 a step and the flag ends the episode, so PPO on both
+    # backends mostly learns to swing and brake short of the flag at this budget: held-out flag_progress on
+    # training seeds 0/1/2 was 1.00/0.79/0.83 with SB3 and 0.84/0.78/0.90 (seed 3: 0.90) on the jax backend.
     speed = w["w_speed"] * xp.abs(s["velocity"]) / 0.07
     flag = w["w_flag"] * (s["position"] >= 0.45).astype(xp.float32)
     return speed + flag, {"speed": speed, "flag": flag}
@@ -74,7 +74,7 @@ def halfcheetah_reward(xp: Any, w: dict[str, Any], s: dict[str, Any], a: Any) ->
 REWARDS: dict[str, tuple[Formula, dict[str, float]]] = {
     "cartpole": (cartpole_reward, {"w_up": 1.0, "w_centre": 0.1}),
     "pendulum": (pendulum_reward, {"w_angle": 1.0}),
-    "mountain-car": (mountain_car_reward, {"w_speed": 0.5, "w_flag": 100.0}),
+    "mountain-car": (mountain_car_reward, {"w_speed": 0.5, "w_flag": 10.0}),
     "hopper": (hopper_reward, {"w_forward": 1.0, "w_alive": 1.0}),
     "halfcheetah": (halfcheetah_reward, {"w_forward": 1.0}),
 }

@@ -154,3 +154,18 @@ def test_a_second_export_replaces_the_first_and_the_default_folder_is_inside_the
     assert first.files.dir == RunStore(run).export_files().dir and first.files.dir.parent == run
     second = export_run(run)  # an earlier export is overwritten, not refused
     assert second.files.policy.read_bytes() != b"" and second.manifest == first.manifest
+
+
+def test_a_custom_adapters_readme_imports_it_from_the_folder(tmp_path: Path) -> None:
+    from agent.export import ExportManifest, render_readme
+
+    manifest = ExportManifest(task="left", env_id="MountainCarContinuous-v0", env_kwargs={"max_episode_steps": 200},
+                              run_dir="/runs/left", candidate="r02c01", components=("height",), heldout_fitness=None,
+                              adapter="adapter.py:LeftAdapter", ppo={}, n_envs=8, train_steps=1000)
+    readme = render_readme(RunStore(tmp_path).export_files(tmp_path / "out"), manifest, load_task("mountain-car"))
+    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    compile(code, "example.py", "exec")
+    assert "from adapter import LeftAdapter" in code
+    assert ('RewardSmithReward(gym.make("MountainCarContinuous-v0", max_episode_steps=200), "best_reward.py", '
+            "adapter=LeftAdapter())") in code
+    assert "`adapter.py` | the task's own state adapter (class `LeftAdapter`)" in readme

@@ -56,8 +56,10 @@ fi
 
 START=$(date +%s)
 echo "== JAX round on the default device: $CANDS candidates + human + sparse, $STEPS env-steps per arm"
-timeout 480 "$PY" bench/jax_round.py hopper --candidates "$CANDS" --steps "$STEPS" --n-envs "$N_ENVS" \
-  --ppo "$PPO" --eval-arms 3 --sb3-arms "" --sb3-steps "$SB3_STEPS"
+# --timeout-s stops training between compiled calls at 400 s (compile included), so a slower GPU still prints
+# the env-steps it did; the outer timeout only catches a hang.
+timeout 500 "$PY" bench/jax_round.py hopper --candidates "$CANDS" --steps "$STEPS" --n-envs "$N_ENVS" \
+  --ppo "$PPO" --eval-arms 3 --sb3-arms "" --timeout-s 400
 
 echo "== the same round's rate on the CPU backend (SB3, the env's reward, $SB3_STEPS env-steps, one process)"
 timeout 120 "$PY" bench/jax_round.py hopper --no-jax --sb3-arms human --sb3-steps "$SB3_STEPS" | tail -3

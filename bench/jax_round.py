@@ -89,6 +89,8 @@ class Size:
     ppo: dict[str, Any] | None = None
     eval_arms: int | None = None
     """Score only the first N arms on the held-out seeds (None = all)."""
+    timeout_s: float | None = None
+    """Stop the round between compiled calls past this many seconds (arms report what they did)."""
 
 
 @dataclass
@@ -143,7 +145,7 @@ def run_jax(task: Task, candidates: int, seeds: tuple[int, ...], size: Size = Si
     if ignored:
         print(f"  [{task.name}] jax backend ignores PPO settings {', '.join(ignored)} (plain Gaussian policy)")
     started = time.perf_counter()
-    result = train_round(env, arms, config, task.fitness_ref)
+    result = train_round(env, arms, config, task.fitness_ref, timeout_s=size.timeout_s)
     wall = time.perf_counter() - started
     print(f"  [{task.name}] jax round on {jax.devices()[0].device_kind} ({result.platform}): K={len(arms)} arms x "
           f"{config.n_envs} envs, {result.env_steps:,} env-steps in {wall:.1f} s wall (compile {result.compile_s:.1f} s, "
@@ -251,9 +253,10 @@ def main(argv: list[str] | None = None) -> int:
                         '\'{"n_steps": 32, "batch_size": 16384, "n_epochs": 4}\'')
     parser.add_argument("--sb3-steps", type=int, help="env-steps per SB3 arm (default: --steps, else the task's)")
     parser.add_argument("--eval-arms", type=int, help="score only the first N arms on the held-out seeds")
+    parser.add_argument("--timeout-s", type=float, help="bound on the jax round (stops between compiled calls)")
     parser.add_argument("--no-jax", action="store_true", help="skip the jax backend (SB3 arms only)")
     args = parser.parse_args(argv)
-    size = Size(args.steps, args.n_envs, json.loads(args.ppo), args.eval_arms)
+    size = Size(args.steps, args.n_envs, json.loads(args.ppo), args.eval_arms, args.timeout_s)
     _, heldout = seed_sets(0, 5, 10)
     print(f"load average at start: {os.getloadavg()}, cores: {os.cpu_count()}")
     rows: list[Row] = []

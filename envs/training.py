@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.atomic import write_bytes, write_json
+from core.atomic import read_record, write_bytes, write_json
+from envs.sb3_checkpoint import load_checkpoint, save_checkpoint
 from envs.tasks import Task
 from envs.train_stats import Checkpoint, TrainingStats
 
@@ -36,6 +37,16 @@ class TrainOutputs:
     """:class:`Progress` updates while training, for the orchestrator's display."""
     log_dir: str
     """SB3's own logger output (instead of a fresh ``$TMPDIR/SB3-<time>`` directory per job)."""
+    checkpoint_file: str | None = None
+    """Where to write the resumable state (policy + Adam, arrays only; :mod:`envs.sb3_checkpoint`), if wanted."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumeFrom:
+    """A training to continue: the checkpoint and the metrics an earlier job (a halving rung) wrote."""
+
+    checkpoint_file: str
+    metrics_file: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +61,8 @@ class TrainJob:
     outputs: TrainOutputs
     call_timeout_s: float = 5.0
     memory_mb: int = 2048
+    resume_from: ResumeFrom | None = None
+    """Continue that training up to ``steps`` in total (``steps`` counts the earlier job's steps too)."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +89,17 @@ class TrainingResult:
     sandbox: str = ""
     nonfinite_steps: int = 0
     """Steps on which the candidate's reward held NaN/inf (trained on as 0; a long streak ends training)."""
+    resumed_from_steps: int = 0
+    """Steps an earlier job had done before this one continued its training (0: trained from scratch)."""
 
     @property
     def trained(self) -> bool:
         return self.status == "ok" and self.policy is not None
+
+    @property
+    def job_steps(self) -> int:
+        """Environment steps this job itself ran (the cost of this job)."""
+        return max(0, self.steps_done - self.resumed_from_steps)
 
 
 def policy_config_of(task: Task) -> PolicyConfig:
@@ -129,6 +149,8 @@ def train(job: TrainJob) -> TrainingResult:
     status: TrainStatus = "ok"
     error: str | None = None
     model = None
+    resumed = 0
+    previous: TrainingResult | None = None
     try:
         if process is not None:
             process.start()
@@ -137,8 +159,12 @@ def train(job: TrainJob) -> TrainingResult:
         model = PPO("MlpPolicy", env, seed=job.seed, device="cpu", verbose=0, use_sde=policy_config.use_sde,
                     policy_kwargs=dict(policy_config.policy_kwargs), **ppo_kwargs)
         model.set_logger(configure(out.log_dir, format_strings=[]))  # no stray $TMPDIR/SB3-* folders
-        model.learn(total_timesteps=job.steps,
-                    callback=DeferredRewardCallback(env, stats, Path(out.progress_file), job.steps))
+        if job.resume_from is not None:
+            previous = read_record(Path(job.resume_from.metrics_file), TrainingResult)
+            resumed = load_checkpoint(model, Path(job.resume_from.checkpoint_file)).num_timesteps
+        if job.steps > resumed:  # SB3 counts on from the checkpoint's num_timesteps
+            model.learn(total_timesteps=job.steps - resumed, reset_num_timesteps=False,
+                        callback=DeferredRewardCallback(env, stats, Path(out.progress_file), job.steps))
     except NonFiniteReward as exc:
         status, error = "nan", str(exc)
     except CandidateFault as fault:
@@ -152,14 +178,21 @@ def train(job: TrainJob) -> TrainingResult:
         buf = io.BytesIO()
         np.savez(buf, **state)
         write_bytes(Path(out.policy_file), buf.getvalue())
+        if out.checkpoint_file is not None:
+            save_checkpoint(model, Path(out.checkpoint_file))
         policy = policy_config
+    before = previous.checkpoints if previous is not None else ()
+    known = previous.components if previous is not None else ()
     result = TrainingResult(
         status=status, error=error, reward_kind=job.reward_kind,
         steps_done=model.num_timesteps if model is not None else 0, steps_planned=job.steps,
-        wall_s=time.monotonic() - started, components=tuple(stats.components),
-        checkpoints=tuple(stats.checkpoints), policy=policy,
+        wall_s=time.monotonic() - started,
+        components=(*known, *(c for c in stats.components if c not in known)),
+        checkpoints=(*before, *stats.checkpoints), policy=policy,
         sandbox=process.isolation.describe() if process is not None else "",
-        nonfinite_steps=source.nonfinite_steps if isinstance(source, CandidateReward) else 0,
+        nonfinite_steps=(source.nonfinite_steps if isinstance(source, CandidateReward) else 0)
+        + (previous.nonfinite_steps if previous is not None else 0),
+        resumed_from_steps=resumed,
     )
     write_json(Path(out.metrics_file), result)
     return result

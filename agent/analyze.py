@@ -41,7 +41,7 @@ SUGGESTION: dict[FindingKind, str] = {
     "component_up_fitness_down": "cut this term's weight or make it conditional on task progress.",
     "length_farming": "shrink the per-step term or pay it only with progress; make finishing worth more.",
     "motionless": "reward forward movement ({c}), and keep penalties small next to it.",
-    "oscillating": "reward net forward progress (displacement), not speed in either direction.",
+    "oscillating": "reward net progress towards the goal (displacement, closeness to the target), not movement either way.",
     "action_chatter": "add a small penalty on action magnitude or on action changes.",
     "early_termination": "add or strengthen a term that keeps {c} inside its healthy range.",
     "goal_missed": "reward bringing {c} closer to its target more steeply.",
@@ -55,9 +55,10 @@ def critique(result: CandidateResult, spec: StateSpec | None = None, screen: Scr
     Args:
         result: the candidate with its training and evaluation (either may be missing).
         spec: the task's state fields; without it the evaluation episodes are not analysed.
-        screen: the pre-training screen's verdict, when the candidate was screened.
+        screen: the pre-training screen's verdict (default: ``result.screen``).
     """
     cid, status = result.candidate.id, result.status
+    screen = screen or result.screen
     training = result.training
     screened = [_screen_finding(screen)] if screen is not None and screen.skip else []
     if training is None or not training.checkpoints:

@@ -33,6 +33,10 @@ STILL = 0.001
 """Moving less than this fraction of a forward position's range per step (or 0.05 units/s) is standing still."""
 NET_SHARE = 0.15
 """Net progress below this fraction of the distance travelled is oscillating in place."""
+IDLE_ACTION = 0.05
+"""Actions below this fraction of their bound on average: the policy does (almost) nothing."""
+CIRCLING = 3.0
+"""A field with a ``hold`` target that travels more than this many times its range in an episode goes round and round."""
 CHATTER_SWITCH = 0.3
 CHATTER_MAGNITUDE = 0.5
 
@@ -187,7 +191,8 @@ def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness
         eps = _still_scale(fwd)
         moves = [m for m in (_motion(o, fwd) for o in outcomes) if m is not None]
         unit = fwd.unit if fwd.kind != "position" else f"{fwd.unit}/step"
-        still = sum(a < eps for _, a in moves)
+        idle = [o.action.mean_abs < IDLE_ACTION for o in outcomes if fwd.name in o.fields]
+        still = sum(a < eps or (quiet and abs(net) < eps) for (net, a), quiet in zip(moves, idle, strict=True))
         swing = sum(a >= 3 * eps and abs(net) < NET_SHARE * a for net, a in moves)
         med_net = float(np.median([net for net, _ in moves]))
         med_act = float(np.median([a for _, a in moves]))
@@ -200,6 +205,7 @@ def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness
                                f"{_fmt(med_act)} {unit} of movement) for a net forward {_fmt(med_net)} {unit}.",
                                med_net / max(med_act, 1e-12)))
         no_progress = no_progress or med_net < eps
+    out += _circling(outcomes, spec)
     low, high = spec.action.low, spec.action.high
     continuous = low is not None and high is not None and low < 0 < high
     chatter = sum(o.action.switch_rate >= CHATTER_SWITCH and o.action.mean_abs >= CHATTER_MAGNITUDE for o in outcomes)
@@ -209,6 +215,26 @@ def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness
         out.append(Finding("action_chatter", None,
                            f"the actions flipped sign on {rate:.0%} of steps at a median {mag:.0%} of their bound in "
                            f"{chatter} of {n} held-out episodes, without progress.", rate))
+    return out
+
+
+def _circling(outcomes: Sequence[EpisodeOutcome], spec: StateSpec) -> list[Finding]:
+    """A field the task wants held near a target that instead sweeps its whole range again and again."""
+    out = []
+    n = len(outcomes)
+    for f in spec.fields:
+        if f.target_kind != "hold" or f.low is None or f.high is None or f.shape:
+            continue
+        span = f.high - f.low
+        traces = [o.fields[f.name] for o in outcomes if f.name in o.fields]
+        swept = [t for t in traces if t.path >= CIRCLING * span and (t.gap or 0.0) > TARGET_GAP * span]
+        if traces and len(swept) >= MAJORITY * n:
+            unit = "" if f.unit == "1" else f" {f.unit}"
+            travel = float(np.median([t.path for t in swept]))
+            out.append(Finding("oscillating", f.name,
+                               f"`{f.name}` travelled a median {_fmt(travel)}{unit} per episode ({travel / span:.0f}× its "
+                               f"range [{f.low:.3g}, {f.high:.3g}]) in {len(swept)} of {n} held-out episodes instead of "
+                               f"staying near its target {f.target:g}{unit}.", travel / span))
     return out
 
 

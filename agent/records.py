@@ -11,7 +11,7 @@ from envs.training import RewardKind, TrainingResult
 from envs.video import VideoResult
 from sandboxes.validate import ValidationReport
 
-CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pending"]
+CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pending", "skipped"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,16 +216,23 @@ class CandidateResult:
     training: TrainingResult | None = None
     evaluation: EvaluationResult | None = None
     critique: Critique | None = None
+    screen: ScreenVerdict | None = None
+    """The pre-training screen's verdict (round 2 on); ``skip`` means it was not trained."""
 
     @property
     def status(self) -> CandidateStatus:
         if not self.validation.accepted:
             return "rejected"
         if self.training is None:
-            return "pending"
+            return "skipped" if self.skipped else "pending"
         if self.training.status != "ok":
             return self.training.status
         return "ok" if self.evaluation is not None else "crashed"
+
+    @property
+    def skipped(self) -> bool:
+        """The pre-training screen ruled it out, so it is not trained."""
+        return self.screen is not None and self.screen.skip
 
     @property
     def fitness(self) -> float | None:
@@ -250,6 +257,17 @@ class RoundFeedback:
     def stop(self) -> bool:
         """The reviewer chose to stop the run and keep the best so far."""
         return self.human is not None and self.human.action == "stop"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JaxModuleInfo:
+    """``reward_jax.json``: what the JAX backend needs besides the candidate's exported module bytes."""
+
+    components: tuple[str, ...]
+    constants: dict[str, float]
+    """Named constants lifted into the module's per-env ``params`` input, with the designer's values."""
+    export_ms: float
+    sandbox: str
 
 
 @dataclass(frozen=True, kw_only=True)

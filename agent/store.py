@@ -33,6 +33,7 @@ from agent.records import (
     CandidateResult,
     Critique,
     FailureLog,
+    JaxModuleInfo,
     JobFailure,
     RoundFeedback,
     RunSummary,
@@ -149,6 +150,15 @@ class CandidateFiles(TargetFiles):
         return self.dir / "validation.json"
 
     @property
+    def jax_module(self) -> Path:
+        """The candidate traced and exported with ``jax.export`` in the sandbox (untrusted bytes until checked)."""
+        return self.dir / "reward.jaxexport"
+
+    @property
+    def jax_module_info(self) -> Path:
+        return self.dir / "reward_jax.json"
+
+    @property
     def critique_md(self) -> Path:
         return self.dir / "critique.md"
 
@@ -186,9 +196,61 @@ class RoundFiles:
     def stopped(self) -> Path:
         return self.dir / "stopped.json"
 
+    @property
+    def parents(self) -> Path:
+        """Which earlier candidates the round's prompt was built on, and why (``--selection``)."""
+        return self.dir / "parents.json"
+
+    def jax_round(self, name: str) -> Path:
+        """The JAX backend's round job: ``jax_round_job.json``, ``jax_round.log``, ``jax_round_progress.json``,
+        ``jax_round.json`` (compile and run time)."""
+        return self.dir / {"spec": "jax_round_job.json", "log": "jax_round.log", "progress": "jax_round_progress.json",
+                           "stats": "jax_round.json"}[name]
+
     def edit_draft(self, cid: str) -> Path:
         """A terminal reviewer's working copy of a candidate's code (checked before it counts)."""
         return self.dir / "review" / f"edit_{cid}.py"
+
+
+@dataclass(frozen=True)
+class TuneFiles:
+    """One tuning study of a reward's named constants (``rewardsmith tune``, ``--tune``): ``tune/<label>/``.
+
+    The Optuna study lives in ``study.db`` (SQLite), so a tune killed mid-study resumes without
+    redoing finished trials; each trial rung is a trained target of its own.
+    """
+
+    dir: Path
+
+    @property
+    def study(self) -> Path:
+        return self.dir / "study.db"
+
+    @property
+    def source(self) -> Path:
+        """The reward whose constants are tuned, as it was when the study started."""
+        return self.dir / "source_reward.py"
+
+    @property
+    def result(self) -> Path:
+        """The study's outcome (an :class:`agent.tune.TuneResult`)."""
+        return self.dir / "tune.json"
+
+    @property
+    def tuned(self) -> Path:
+        return self.dir / "tuned_reward.py"
+
+    @property
+    def diff(self) -> Path:
+        return self.dir / "tuned.diff"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.dir / "tune.lock"
+
+    def trial(self, key: str, rung: int) -> TargetFiles:
+        """A trial's training at one rung of the successive-halving ladder (``key``: a hash of its constants)."""
+        return TargetFiles(self.dir / f"trial_{key}" / f"rung_{rung}")
 
 
 @dataclass(frozen=True)
@@ -261,6 +323,15 @@ class RunStore:
     def responses_dir(self) -> Path:
         """The LLM designer's stored calls (owned by :class:`agent.responses.ResponseStore`)."""
         return self.root / "responses"
+
+    @property
+    def lineage_file(self) -> Path:
+        """The lineage archive of every candidate (an :class:`agent.lineage.Lineage`)."""
+        return self.root / "lineage.json"
+
+    def tune_files(self, label: str) -> TuneFiles:
+        """A tuning study's folder, ``tune/<label>/`` (label: the tuned candidate's id, or ``reward``)."""
+        return TuneFiles(self.root / "tune" / label)
 
     def export_files(self, out: Path | None = None) -> ExportFiles:
         """Where ``rewardsmith export`` writes: ``out``, or ``export/`` inside the run directory."""
@@ -336,6 +407,16 @@ class RunStore:
         f = self.files_of(candidate)
         f.reward.unlink(missing_ok=True)
         f.validation.unlink(missing_ok=True)
+
+    def save_jax_module(self, candidate: Candidate, blob: bytes, info: JaxModuleInfo) -> None:
+        f = self.files_of(candidate)
+        write_bytes(f.jax_module, blob)
+        write_json(f.jax_module_info, info)
+
+    def load_jax_module_info(self, candidate_files: CandidateFiles) -> JaxModuleInfo | None:
+        if not candidate_files.jax_module.is_file():
+            return None
+        return _maybe(candidate_files.jax_module_info, JaxModuleInfo)
 
     def save_validation(self, candidate: Candidate, report: ValidationReport) -> None:
         write_json(self.files_of(candidate).validation, report)

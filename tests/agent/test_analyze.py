@@ -191,7 +191,9 @@ def test_length_farming_at_evaluation_on_an_alive_term() -> None:
 def test_a_screened_out_candidate_says_why() -> None:
     verdict = ScreenVerdict(candidate_id="r02c01", status="skip", spearman=-0.4, threshold=0.0, trajectories=30,
                             sources=6, reason="ranked against")
-    result = CandidateResult(candidate=Candidate(id="r02c01", round=2, index=1, code="c", origin="test"), validation=OK)
-    crit = critique(result, screen=verdict)
-    assert Finding("screened_out") in crit.flags and crit.screen == verdict
+    result = CandidateResult(candidate=Candidate(id="r02c01", round=2, index=1, code="c", origin="test"), validation=OK,
+                             screen=verdict)
+    assert result.skipped and result.status == "skipped"
+    crit = critique(result)
+    assert Finding("screened_out") in crit.flags and crit.screen == verdict and crit.status == "skipped"
     assert "Spearman -0.40 < +0.00" in crit.text and "not trained" in crit.text

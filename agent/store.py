@@ -4,9 +4,10 @@ This module is the directory's only owner: no other module composes a path insid
 (DESIGN.md)::
 
     config.json  summary.json  best_reward.py  run.lock
-    round_NN/  feedback.json  review.json  human.json  stopped.json
+    fitness.png  final/<arm>/seed_N/  (the final comparison on fresh training seeds)
+    round_NN/  feedback.json  review.json  human.json  stopped.json  curves.png
     round_NN/cand_KK/  prompt.md response.md reward.py candidate.json validation.json
-                       train_job.json train.log progress.json policy.npz metrics.json sb3/
+                       train_job.json train.log progress.json policy.npz metrics.json sb3/ training.png
                        eval_job.json eval.log fitness.json  video_job.json video.log video.mp4 video.json
                        rollouts.npz failures.json critique.md critique.json screen.json  attempt_N/
     baselines/{human,sparse}/  (the training files of a candidate)
@@ -109,6 +110,16 @@ class TargetFiles:
         """Written by the orchestrator only: how job processes of this target died."""
         return self.dir / "failures.json"
 
+    @property
+    def log_dir(self) -> Path:
+        """SB3's logger folder: its TensorBoard event files (``tensorboard --logdir RUN_DIR`` finds them)."""
+        return self.dir / "sb3"
+
+    @property
+    def training_plot(self) -> Path:
+        """Training curves (components, task fitness, episode length) as a PNG (``agent.plots``)."""
+        return self.dir / "training.png"
+
     def job_spec(self, kind: str) -> Path:
         return self.dir / f"{kind}_job.json"
 
@@ -117,7 +128,7 @@ class TargetFiles:
 
     def train_outputs(self) -> TrainOutputs:
         return TrainOutputs(policy_file=str(self.policy), metrics_file=str(self.metrics),
-                            progress_file=str(self.progress), log_dir=str(self.dir / "sb3"))
+                            progress_file=str(self.progress), log_dir=str(self.log_dir))
 
     def eval_job(self, task_file: Path, selection: tuple[int, ...], heldout: tuple[int, ...]) -> EvalJob:
         return EvalJob(task_file=str(task_file), policy_file=str(self.policy), selection_seeds=selection,
@@ -332,6 +343,34 @@ class RunStore:
     def tune_files(self, label: str) -> TuneFiles:
         """A tuning study's folder, ``tune/<label>/`` (label: the tuned candidate's id, or ``reward``)."""
         return TuneFiles(self.root / "tune" / label)
+
+    @property
+    def fitness_plot(self) -> Path:
+        """Fitness per round (every candidate, the selected best, the baselines) as a PNG (``agent.plots``)."""
+        return self.root / "fitness.png"
+
+    def round_plot(self, rnd: int) -> Path:
+        """A round's candidates' training curves overlaid, as a PNG (``agent.plots``)."""
+        return self.round_files(rnd).dir / "curves.png"
+
+    def final_files(self, arm: str, seed: int) -> TargetFiles:
+        """One training of the final comparison on a fresh seed (``agent.final``): ``final/<arm>/seed_N/``."""
+        return TargetFiles(self.root / "final" / arm / f"seed_{seed}")
+
+    def is_held(self) -> bool:
+        """Whether a process holds ``run.lock`` now (a run, resume or review is working on the run).
+
+        Read from the kernel's lock table (``/proc/locks``) without taking the lock, so a run that is
+        starting is never turned away by a reader. False where the table cannot be read.
+        """
+        path = self.root / "run.lock"
+        try:
+            st = path.stat()
+            table = Path("/proc/locks").read_text()
+        except OSError:
+            return False
+        ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        return any(len(f := line.split()) > 5 and f[1] == "FLOCK" and f[5] == ident for line in table.splitlines())
 
     def export_files(self, out: Path | None = None) -> ExportFiles:
         """Where ``rewardsmith export`` writes: ``out``, or ``export/`` inside the run directory."""

@@ -13,9 +13,11 @@ RUN_FILES = {
     "config.json", "summary.json", "best_reward.py", "feedback.json", "review.json", "human.json", "stopped.json",
     "prompt.md", "response.md", "reward.py", "candidate.json", "validation.json", "metrics.json", "fitness.json",
     "policy.npz", "progress.json", "video.mp4", "video.json", "failures.json", "critique.md", "critique.json",
-    "train_job.json", "eval_job.json", "video_job.json", "run.lock",
+    "train_job.json", "eval_job.json", "video_job.json", "run.lock", "training.png", "fitness.png", "curves.png", "reward.jaxexport", "reward_jax.json",
+    "jax_round_job.json", "jax_round.json", "study.db", "source_reward.py", "tune.json", "tuned_reward.py",
+    "tuned.diff", "tune.lock", "parents.json", "lineage.json",
 }
-RUN_DIR_PREFIXES = ("round_", "cand_", "attempt_", "baselines")
+RUN_DIR_PREFIXES = ("round_", "cand_", "attempt_", "baselines", "tune/", "trial_", "rung_")
 # The sandbox compiles candidate code under the name "reward.py" so that tracebacks and line numbers read
 # naturally for the designer; no file of that name is opened there.
 PSEUDO_FILENAMES = {("sandboxes", "reward.py")}
@@ -78,3 +80,11 @@ def test_a_run_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
         assert other.returncode == 7 and "is in use by pid" in other.stdout
     with store.lock():  # released: the same or another process may take it again
         pass
+
+
+def test_whether_a_run_is_held_is_read_without_taking_the_lock(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    assert not store.is_held()  # no lock file yet
+    with store.lock():
+        assert store.is_held()
+    assert not store.is_held()  # released (the file stays)

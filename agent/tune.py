@@ -1,0 +1,287 @@
+"""Tune a reward's named constants with Optuna, apart from its structure (issue 13).
+
+The constants (:mod:`agent.constants`) become the search space; TPE searches it, seeded with the
+designer's own values through an enqueued first trial; a successive-halving pruner stops poor
+settings early. Each trial rung is an ordinary training run through :func:`agent.trainer.train_and_evaluate`
+(its files from :class:`agent.store.TuneFiles`), at ``steps / eta^(rungs-1-r)`` env-steps on rung ``r``,
+and its selection-seed fitness drives the search. The chosen constants are then judged on the
+held-out seeds against the untuned reward trained with the same budget and seed, and the tuned
+reward (the same code with new constants) is written beside a diff.
+
+The Optuna study lives in the run directory (SQLite, ``study.db``): a tune killed mid-study resumes
+without redoing finished trials; a trial that was running when it was killed is run again with the
+same constants, and its rungs that had finished are not trained again (their files are kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from agent.constants import ParamRange, code_diff, reward_constants, rewrite, search_space
+from agent.executor import ExecutorEvent, LocalExecutor
+from agent.records import TargetOutcome
+from agent.store import RunLock, RunStore, TargetFiles, TuneFiles
+from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from core.atomic import read_record, write_json, write_text
+from core.errors import ConfigError
+from envs.tasks import Task
+from envs.training import TrainingResult
+
+STUDY_NAME = "constants"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneSettings:
+    """How a study is run."""
+
+    trials: int = 12
+    """Trials in all (a resumed study only runs the ones still missing)."""
+    rungs: int = 2
+    """Rungs of the successive-halving ladder; the last one trains with the full ``steps``."""
+    eta: int = 3
+    """Reduction factor: each rung trains ``eta`` times longer than the one before, and about 1/eta go on."""
+    seed: int = 0
+    """TPE's seed (the training seed is the settings' own)."""
+    overrides: dict[str, str] = field(default_factory=dict)
+    """Per-constant ranges, ``NAME -> "LOW:HIGH" | "fixed"`` (:func:`agent.constants.search_space`)."""
+
+    def rung_steps(self, steps: int) -> tuple[int, ...]:
+        return tuple(max(256, steps // self.eta ** (self.rungs - 1 - r)) for r in range(self.rungs))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialRecord:
+    number: int
+    state: str
+    values: dict[str, float]
+    fitness: float | None
+    """Selection-seed fitness at the highest rung it reached."""
+    rung: int
+    """The highest rung trained (0-based)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneResult:
+    """``tune.json``: what the study found and how the tuned reward did on held-out seeds."""
+
+    source: str
+    """Where the reward came from: a candidate id or a file path."""
+    space: tuple[ParamRange, ...]
+    trials: tuple[TrialRecord, ...]
+    best_values: dict[str, float]
+    untuned_values: dict[str, float]
+    untuned_selection: float | None
+    tuned_selection: float | None
+    untuned_heldout: float | None
+    tuned_heldout: float | None
+    tuned_heldout_std: float | None
+    untuned_heldout_std: float | None
+    improved: bool
+    """The tuned constants beat the untuned ones on the held-out seeds."""
+    env_steps: int
+    """Env-steps trained by every rung of every trial (the held-out checks included)."""
+    train_wall_s: float
+    wall_s: float
+    steps: int
+    tuned_file: str
+    diff: str
+
+
+Evaluate = Callable[[str, int, TargetFiles], TargetOutcome]
+"""Train and evaluate one reward module's code for ``steps`` env-steps into the given files."""
+
+
+class TrialFailed(Exception):
+    """A trial's training or evaluation produced no fitness (it crashed, timed out or went non-finite)."""
+
+
+def values_key(values: dict[str, float]) -> str:
+    """A short stable hash of a setting of the constants (names trial folders, so a re-run trial reuses them)."""
+    text = json.dumps({k: float(f"{v:.6g}") for k, v in sorted(values.items())})
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+class Tuner:
+    """One study over one reward's constants, in ``files.dir``."""
+
+    def __init__(self, code: str, source: str, store: RunStore, label: str, steps: int, settings: TuneSettings,
+                 evaluate: Evaluate) -> None:
+        self.code = code
+        self.source = source
+        self.store = store
+        self.files = store.tune_files(label)
+        self.steps = steps
+        self.settings = settings
+        self.evaluate = evaluate
+        constants = {c.name: c for c in reward_constants(code)}
+        self.space = search_space(tuple(constants.values()), settings.overrides)
+        if not self.space:
+            raise ConfigError("the reward has no named numeric constants to tune (write weights as NAME = value)")
+        self.untuned = {p.name: constants[p.name].value for p in self.space}
+        self.rungs = settings.rung_steps(steps)
+
+    # -- the study --------------------------------------------------------------------------------
+    def study(self) -> optuna.Study:
+        self.files.dir.mkdir(parents=True, exist_ok=True)
+        optuna.logging.set_verbosity(logging.WARNING)
+        storage = optuna.storages.RDBStorage(f"sqlite:///{self.files.study}",
+                                             engine_kwargs={"connect_args": {"timeout": 30}})
+        study = optuna.create_study(
+            study_name=STUDY_NAME, storage=storage, direction="maximize", load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=self.settings.seed, n_startup_trials=min(5, self.settings.trials)),
+            pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=self.rungs[0], reduction_factor=self.settings.eta))
+        if not study.trials:  # seed TPE with the designer's values (trial 0)
+            study.enqueue_trial(self._params(self.untuned), user_attrs={"origin": "designer"})
+        for t in study.trials:  # left RUNNING by a killed tune: run those constants again
+            if t.state == TrialState.RUNNING:
+                study.tell(t.number, state=TrialState.FAIL)
+                study.enqueue_trial(t.params, user_attrs={"origin": f"re-run of trial {t.number} (interrupted)"})
+        return study
+
+    def run(self, on_trial: Callable[[TrialRecord], None] | None = None) -> TuneResult:
+        started = time.monotonic()
+        write_text(self.files.source, self.code)
+        with RunLock(self.files.lock_file):
+            study = self.study()
+            done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
+            waiting = sum(t.state == TrialState.WAITING for t in study.trials)
+            remaining = max(self.settings.trials - done, waiting if done < self.settings.trials else 0)
+
+            def callback(_study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+                if on_trial is not None:
+                    on_trial(self._record(frozen))
+
+            if remaining:
+                study.optimize(self._objective, n_trials=remaining, catch=(TrialFailed,), callbacks=[callback])
+            result = self._finish(study, time.monotonic() - started)
+        return result
+
+    def _objective(self, trial: optuna.Trial) -> float:
+        values = self._suggest(trial)
+        code = rewrite(self.code, values)
+        key = values_key(values)
+        trial.set_user_attr("key", key)
+        fitness = None
+        for rung, steps in enumerate(self.rungs):
+            fitness = self._train(code, key, rung, steps).selection
+            trial.set_user_attr("rung", rung)
+            if rung < len(self.rungs) - 1:
+                trial.report(fitness, step=steps)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        assert fitness is not None
+        return fitness
+
+    def _train(self, code: str, key: str, rung: int, steps: int) -> _Scores:
+        files = self.files.trial(key, rung)
+        if not files.reward.is_file():
+            write_text(files.reward, code)
+        # A rung trained before (by a killed session, or the same constants proposed again) is not trained again.
+        outcome = self.store.outcome(files) if self.store.is_finished(files) else self.evaluate(code, steps, files)
+        if outcome.evaluation is None:
+            status = outcome.training.status if outcome.training is not None else "not trained"
+            raise TrialFailed(f"rung {rung}: {status}")
+        ev = outcome.evaluation
+        return _Scores(selection=ev.selection.mean, heldout=ev.heldout.mean, heldout_std=ev.heldout.std)
+
+    def _suggest(self, trial: optuna.Trial) -> dict[str, float]:
+        out = {}
+        for p in self.space:
+            if p.integer:
+                mag: float = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+            else:
+                mag = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+            out[p.name] = p.value(mag)
+        return out
+
+    def _params(self, values: dict[str, float]) -> dict[str, float]:
+        """Optuna's parameters (magnitudes for sign-kept constants) for a setting of the constants."""
+        return {p.name: (round(p.magnitude(values[p.name])) if p.integer else p.magnitude(values[p.name]))
+                for p in self.space}
+
+    def _values(self, params: dict[str, float]) -> dict[str, float]:
+        return {p.name: p.value(float(params[p.name])) for p in self.space}
+
+    def _record(self, t: optuna.trial.FrozenTrial) -> TrialRecord:
+        rung = int(t.user_attrs.get("rung", -1))
+        fitness = t.value if t.state == TrialState.COMPLETE else (
+            t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None)
+        return TrialRecord(number=t.number, state=t.state.name.lower(), values=self._values(t.params) if t.params else {},
+                           fitness=fitness, rung=rung)
+
+    # -- the held-out check -----------------------------------------------------------------------
+    def _finish(self, study: optuna.Study, wall_s: float) -> TuneResult:
+        complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+        if not complete:
+            raise TrialFailed("no trial finished its last rung; nothing to choose from")
+        best = max(complete, key=lambda t: t.value if t.value is not None else float("-inf"))
+        best_values = self._values(best.params)
+        last, full = len(self.rungs) - 1, self.rungs[-1]
+        # Both at the full budget, same training seed: the designer's values (trained here unless trial 0 reached the
+        # last rung) and the chosen ones; the evaluation job scores both seed sets, the held-out ones are reported.
+        untuned = self._train(rewrite(self.code, self.untuned), values_key(self.untuned), last, full)
+        tuned = self._train(rewrite(self.code, best_values), values_key(best_values), last, full)
+        tuned_code = rewrite(self.code, best_values)
+        diff = code_diff(self.code, tuned_code, f"{self.source} (designer's constants)", f"{self.source} (tuned)")
+        write_text(self.files.tuned, tuned_code)
+        write_text(self.files.diff, diff)
+        env_steps, train_wall = self._compute(study)
+        result = TuneResult(
+            source=self.source, space=self.space, trials=tuple(self._record(t) for t in study.trials),
+            best_values=best_values, untuned_values=self.untuned, untuned_selection=untuned.selection,
+            tuned_selection=tuned.selection, untuned_heldout=untuned.heldout, tuned_heldout=tuned.heldout,
+            tuned_heldout_std=tuned.heldout_std, untuned_heldout_std=untuned.heldout_std,
+            improved=tuned.heldout > untuned.heldout, env_steps=env_steps, train_wall_s=round(train_wall, 1),
+            wall_s=round(wall_s, 1), steps=full, tuned_file=str(self.files.tuned), diff=diff)
+        write_json(self.files.result, result)
+        return result
+
+    def _compute(self, study: optuna.Study) -> tuple[int, float]:
+        """Env-steps and training seconds of every rung trained for this study, read from the rungs' folders
+        (so work of an earlier, killed session counts once, and a reused rung is not counted twice)."""
+        keys = {t.user_attrs["key"] for t in study.trials if "key" in t.user_attrs} | {values_key(self.untuned)}
+        steps, wall = 0, 0.0
+        for key in sorted(keys):
+            for rung in range(len(self.rungs)):
+                metrics = self.files.trial(key, rung).metrics
+                if metrics.is_file():
+                    training = read_record(metrics, TrainingResult)
+                    steps += training.steps_done
+                    wall += training.wall_s
+        return steps, wall
+
+
+@dataclass(frozen=True)
+class _Scores:
+    selection: float
+    heldout: float
+    heldout_std: float
+
+
+def trainer_evaluate(task: Task, settings: TrainSettings, executor: LocalExecutor, store: RunStore,
+                     on_event: Callable[[ExecutorEvent], None]) -> Evaluate:
+    """Each trial rung as a training run through the executor and the task's backend."""
+
+    def evaluate(code: str, steps: int, files: TargetFiles) -> TargetOutcome:
+        target = TrainTarget(key=f"trial {files.dir.parent.name[6:]}@{steps}", files=files, reward_kind="candidate")
+        return train_and_evaluate(task, [target], replace(settings, steps=steps), executor, store, on_event)[target.key]
+
+    return evaluate
+
+
+def load_result(files: TuneFiles) -> TuneResult | None:
+    return read_record(files.result, TuneResult) if files.result.is_file() else None
+
+
+def tune_label(path: Path) -> str:
+    """A study label for a reward file: its content hash, so the same file and task resume the same study."""
+    return "reward-" + hashlib.sha256(path.read_bytes()).hexdigest()[:10]

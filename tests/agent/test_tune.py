@@ -1,0 +1,111 @@
+"""Tuning a reward's named constants: the Optuna study, its pruning, resuming after a kill, the held-out check."""
+
+from __future__ import annotations
+
+import optuna
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.constants import reward_constants
+from agent.store import RunStore
+from agent.tune import load_result, values_key
+from tune_fake import CODE, tuner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _calls(root: Path) -> list[str]:
+    return (root / "calls.log").read_text().splitlines() if (root / "calls.log").is_file() else []
+
+
+def test_a_study_seeds_tpe_with_the_designers_values_and_finds_better_constants(tmp_path: Path) -> None:
+    result = tuner(tmp_path, trials=14).run()
+    assert result.trials[0].values == {"W_A": 1.0, "W_B": -0.5, "N_SKIP": 3.0}  # the enqueued designer's trial
+    assert {p.name for p in result.space} == {"W_A", "W_B", "N_SKIP"}  # TARGET_X stays fixed
+    assert all(v < 0 for v in (t.values["W_B"] for t in result.trials))  # a penalty stays a penalty
+    assert result.tuned_heldout is not None and result.untuned_heldout is not None
+    assert result.improved and result.tuned_heldout > result.untuned_heldout
+    assert any(t.state == "pruned" for t in result.trials)  # successive halving stopped some at the first rung
+    tuned = (tmp_path / "tune" / "reward" / "tuned_reward.py").read_text()
+    assert tuned.replace(str(reward_constants(tuned)), "") != CODE
+    assert "-W_A = 1.0   # a weight" in result.diff and "# a weight" in tuned  # same structure, comments kept
+    assert tuned.count("\n") == CODE.count("\n")
+    assert load_result(RunStore(tmp_path).tune_files("reward")) == result
+    assert result.env_steps >= 14 * 300
+
+
+def test_a_tune_killed_mid_study_resumes_without_redoing_finished_trials(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, str(ROOT / "tests" / "tune_fake.py"), str(tmp_path), "8", "0.4"], cwd=ROOT,
+                             start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    study_file = tmp_path / "tune" / "reward" / "study.db"
+    deadline = time.monotonic() + 60
+    finished: list[optuna.trial.FrozenTrial] = []
+    while time.monotonic() < deadline and len(finished) < 3:
+        time.sleep(0.2)
+        if study_file.is_file():
+            try:
+                study = optuna.load_study(study_name="constants", storage=f"sqlite:///{study_file}")
+            except KeyError:
+                continue
+            finished = [t for t in study.trials if t.state.is_finished()]
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    assert len(finished) >= 3, "the child finished no trials in time"
+    before = _calls(tmp_path)
+    result = tuner(tmp_path, trials=8).run()
+    after = _calls(tmp_path)[len(before):]
+    done_keys = {t.user_attrs["key"] for t in finished}
+    redone = [c for c in after if c.split("/")[0][6:] in done_keys]
+    assert redone == [], f"finished trials trained again: {redone}"
+    assert sum(t.state in ("complete", "pruned") for t in result.trials) == 8
+    assert values_key(result.untuned_values) in {t.user_attrs["key"] for t in finished}
+
+
+def test_a_range_override_and_a_fixed_constant_shape_the_space(tmp_path: Path) -> None:
+    from agent.store import RunStore as Store
+    from agent.tune import Tuner, TuneSettings
+    from tune_fake import fake_evaluate
+
+    t = Tuner(CODE, "test", Store(tmp_path), "x", 900,
+              TuneSettings(trials=3, overrides={"W_A": "0.5:8", "N_SKIP": "fixed"}), fake_evaluate(tmp_path / "c.log"))
+    assert [(p.name, p.low, p.high) for p in t.space] == [("W_A", 0.5, 8.0), ("W_B", 0.125, 2.0)]
+    result = t.run()
+    assert all(0.5 <= tr.values["W_A"] <= 8.0 for tr in result.trials)
+
+
+@pytest.mark.slow
+def test_tune_trains_real_trials_on_cartpole_and_resumes_after_sigkill(tmp_path: Path) -> None:
+    """The real thing: trials trained by SB3 jobs through the executor; the command killed mid-study and run again."""
+    reward = tmp_path / "r.py"
+    reward.write_text("import numpy as np\n\nW_UP = 1.0\nW_POS = 0.1\n\n\ndef compute_reward(state, action):\n"
+                      "    up = W_UP * np.cos(state.pole_angle)\n    pos = -W_POS * np.abs(state.cart_position)\n"
+                      "    return up + pos, {\"up\": up, \"pos\": pos}\n")
+    out = tmp_path / "tune_dir"
+    cmd = [sys.executable, "-m", "agent.commands.tune", str(reward), "cartpole", "--dir", str(out), "--trials", "4",
+           "--steps", "2048", "--workers", "1", "--allow-weak-sandbox"]
+    child = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    study_file = out / "tune" / "reward" / "study.db"
+    deadline = time.monotonic() + 600
+    finished = 0
+    while time.monotonic() < deadline and finished < 1 and child.poll() is None:
+        time.sleep(1.0)
+        if study_file.is_file():
+            try:
+                finished = sum(t.state.is_finished() for t in optuna.load_study(
+                    study_name="constants", storage=f"sqlite:///{study_file}").trials)
+            except KeyError:
+                pass
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    assert finished >= 1
+    trained = {p: p.stat().st_mtime for p in out.glob("tune/reward/trial_*/rung_*/metrics.json")}
+    assert subprocess.run(cmd, cwd=ROOT, timeout=900).returncode == 0
+    for p, mtime in trained.items():
+        assert p.stat().st_mtime == mtime, f"{p} was trained again"
+    assert (out / "tune" / "reward" / "tuned_reward.py").is_file()

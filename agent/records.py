@@ -335,6 +335,51 @@ class RoundSummary:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FinalArm:
+    """One reward retrained on the final comparison's fresh training seeds (``agent.final``)."""
+
+    arm: Literal["designed", "human", "sparse"]
+    seeds: tuple[int, ...]
+    status: tuple[str, ...]
+    """Per seed: ``ok`` or how its training/evaluation ended."""
+    heldout: tuple[float | None, ...]
+    """Per seed: mean held-out fitness of the trained policy."""
+    mean: float | None
+    std: float | None
+    """Standard deviation over training seeds (not over evaluation episodes)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalScore:
+    """The headline numbers: the best reward (and the baselines) retrained on fresh training seeds."""
+
+    seeds: tuple[int, ...]
+    steps: int
+    designed: FinalArm
+    human: FinalArm | None
+    sparse: FinalArm | None
+    hns: float | None
+    hns_std: float | None
+    """Spread of the per-seed HNS of the designed reward."""
+    hns_meaningful: bool
+    """False when the baselines are not told apart by the training seeds (their difference is within their spread)."""
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunCost:
+    """What a run spent: environment steps, training time, CPU time, designer tokens and money."""
+
+    env_steps: int
+    """Environment steps trained, every candidate, baseline and final-comparison seed together."""
+    train_s: float
+    """Wall-clock seconds of all training jobs added up (each job is one process on one core)."""
+    cpu_s: float | None
+    """CPU seconds of the job processes this session waited for (``getrusage``; a resumed run counts its last session)."""
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunSummary:
     """The run's result, as written to ``summary.json``."""
 
@@ -357,3 +402,8 @@ class RunSummary:
     """Every LLM call the run paid for (from the response store), resumed sessions included."""
     stopped: str | None = None
     """Why the run stopped before its last round (budget cap, designer unreachable); None otherwise."""
+    final: FinalScore | None = None
+    """The best reward retrained on fresh seeds (``--final-seeds``); None when skipped or not run."""
+    hns_meaningful: bool = True
+    """False when the two baselines are within each other's spread: then ``hns`` is not a score to quote."""
+    cost: RunCost | None = None

@@ -1,12 +1,27 @@
-"""The run summary: best reward, baselines, human-normalized score; ``summary.json`` and ``best_reward.py``."""
+"""The run summary: best reward, baselines, human-normalized score, cost; ``summary.json`` and ``best_reward.py``.
+
+The headline numbers are the final comparison's (the best reward retrained on fresh training seeds,
+:mod:`agent.final`) when the run made one. The HNS is flagged as not meaningful when the two
+baselines are within each other's spread, rather than printed as if it were a score.
+"""
 
 from __future__ import annotations
 
+import resource
 from typing import Literal
 
 from agent.config import RunRecord
 from agent.feedback import select_best, select_incumbent
-from agent.records import BaselineScore, CandidateResult, RoundFeedback, RoundSummary, RunSummary
+from agent.final import baselines_apart, not_meaningful_note
+from agent.records import (
+    BaselineScore,
+    CandidateResult,
+    FinalScore,
+    RoundFeedback,
+    RoundSummary,
+    RunCost,
+    RunSummary,
+)
 from agent.responses import ResponseStore
 from agent.scores import hns
 from agent.store import RunStore
@@ -16,8 +31,9 @@ from envs.tasks import Task
 
 def summarize(store: RunStore, record: RunRecord, task: Task, history: list[CandidateResult],
               baselines: list[TrainTarget], wall_s: float, stopped: str | None = None,
-              last_feedback: RoundFeedback | None = None) -> RunSummary:
+              last_feedback: RoundFeedback | None = None, final: FinalScore | None = None) -> RunSummary:
     """``stopped``: why the designer stopped the run early (budget cap, model unreachable), if it did.
+    ``final``: the best reward retrained on fresh seeds (:func:`agent.final.final_seeds`), when it was.
 
     The best reward is the last round's selection, so a reviewer's choice (or, in a preferences-only
     run, the oracle's) wins over fitness, exactly as it did for the rounds themselves.
@@ -30,6 +46,17 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
     by_kind = {b.kind: b.heldout_fitness for b in scores}
     held = best.evaluation.heldout if best is not None and best.evaluation is not None else None
     value, note = hns(held.mean if held else None, by_kind.get("human"), by_kind.get("sparse"))
+    meaningful = value is not None
+    human = next((b for b in scores if b.kind == "human"), None)
+    sparse = next((b for b in scores if b.kind == "sparse"), None)
+    if (value is not None and human is not None and sparse is not None and human.heldout_fitness is not None
+            and sparse.heldout_fitness is not None
+            and not baselines_apart(human.heldout_fitness, human.heldout_std, sparse.heldout_fitness, sparse.heldout_std)):
+        meaningful = False
+        note = not_meaningful_note(human.heldout_fitness, human.heldout_std, sparse.heldout_fitness, sparse.heldout_std,
+                                   "held-out episodes")
+    if final is not None:
+        value, note, meaningful = final.hns, final.note, final.hns_meaningful
     rounds = sorted({r.candidate.round for r in history})
     per_round = []
     for rnd in rounds:
@@ -49,7 +76,25 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
         best_heldout_fitness=held.mean if held else None, best_heldout_std=held.std if held else None,
         baselines=scores, hns=value, hns_note=note, wall_s=wall_s,
         usage=ResponseStore.for_run(store.root).total(), stopped=stopped,
+        final=final, hns_meaningful=meaningful, cost=run_cost(store, history, baselines, final),
     )
+
+
+def run_cost(store: RunStore, history: list[CandidateResult], baselines: list[TrainTarget],
+             final: FinalScore | None) -> RunCost:
+    """Environment steps and training time of every training of the run, its CPU time and its designer usage."""
+    trainings = [r.training for r in history if r.training is not None]
+    trainings += [t for t in (store.outcome(b.files).training for b in baselines) if t is not None]
+    if final is not None:
+        for arm in (final.designed, final.human, final.sparse):
+            for s in arm.seeds if arm is not None else ():
+                t = store.outcome(store.final_files(arm.arm, s)).training if arm is not None else None
+                if t is not None:
+                    trainings.append(t)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return RunCost(env_steps=sum(t.steps_done for t in trainings), train_s=sum(t.wall_s for t in trainings),
+                   cpu_s=children.ru_utime + children.ru_stime or None,
+                   usage=ResponseStore.for_run(store.root).total())
 
 
 def _baseline(store: RunStore, target: TrainTarget) -> BaselineScore:

@@ -87,6 +87,7 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
 
 
 def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int:
+    from agent.backends import resolve_backend
     from agent.designers import make_designer
     from agent.loop import run_loop
     from agent.progress import ProgressView
@@ -96,6 +97,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     from sandboxes.isolation import detect_isolation, require_full_isolation
 
     task = load_task(config.task)
+    config, backend_line = resolve_backend(task, config)
     designer = make_designer(config.designer, llm=config.llm, run_dir=run_dir)
     isolation = require_full_isolation(detect_isolation(), config.allow_weak_sandbox)
     store = RunStore(run_dir)
@@ -108,6 +110,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
                 f"RewardSmith {'run' if new else 'resume'}: {task.name} ({task.env_id}) → {run_dir}",
                 f"designer: {designer.label}",
                 f"{isolation.describe()}",
+                backend_line,
                 f"{config.rounds} rounds × {config.samples} candidates, {steps:,} PPO steps each, "
                 f"{config.workers} workers"
                 + (", plus the env's own and the sparse reward as baselines" if config.baselines else ""),

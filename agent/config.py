@@ -67,6 +67,8 @@ class RunConfig:
     """Seconds ``--review web`` waits for a submission before the run stops, resumable."""
     videos: bool | None = field(default=None, metadata=flag(name="--video", off="--no-video"))
     """Record a rollout video per candidate (default: only when reviewing; --no-video: never)."""
+    backend: Literal["sb3", "jax", "auto"] = "sb3"
+    """Training backend: sb3 (one SB3 PPO process per candidate) | jax (all candidates of a round in one compiled JAX program; classic control and Hopper/HalfCheetah) | auto (jax where the task has a JAX environment and it is the faster one here)."""
     executor: Literal["local"] = "local"
     """Where training jobs run: local worker processes."""
     baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 
 from core.atomic import read_record, write_json
 from core.procs import kill_group
@@ -24,7 +24,7 @@ from envs.jobs import FITNESS_FAILED, NO_POLICY
 from envs.train_stats import Progress
 
 StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped", "fitness_failed"]
-JobKind = Literal["train", "evaluate", "video"]
+JobKind = Literal["train", "jax_round", "evaluate", "video"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +54,8 @@ class StepOutcome:
     status: StepStatus
     wall_s: float
     detail: str = ""
+    cpu_s: float = 0.0
+    """CPU time (user + system) of the step's process and the children it waited for (its reward worker)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +78,17 @@ class _Running:
     started: float
     last_progress_mtime: float = 0.0
     outcomes: list[StepOutcome] = field(default_factory=list)
+
+
+class Executor(Protocol):
+    """Runs pipelines of job steps; the local processes here, or tasks on a Ray cluster (``agent.executors.ray``)."""
+
+    def run(self, pipelines: list[Pipeline], on_event: Callable[[ExecutorEvent], None] | None = None
+            ) -> dict[str, list[StepOutcome]]:
+        """Run every pipeline to completion (a step starts only after the previous one ended ``ok``);
+        return each pipeline's step outcomes by key, skipped steps included. The steps' output files
+        are in the run directory when this returns."""
+        ...
 
 
 class LocalExecutor:
@@ -135,7 +148,7 @@ class LocalExecutor:
     def _check(self, job: _Running, emit: Callable[[ExecutorEvent], None]) -> StepOutcome | None:
         step = job.pipeline.steps[job.index]
         elapsed = time.monotonic() - job.started
-        code = job.proc.poll()
+        code, cpu_s = _reap(job.proc)
         if code is None and elapsed <= step.timeout_s:
             self._report_progress(job, step, emit)
             return None
@@ -143,13 +156,13 @@ class LocalExecutor:
             kill_group(job.proc, wait_s=10)
             outcome = StepOutcome(step.kind, "timeout", elapsed, f"killed after the {step.timeout_s:g} s limit")
         elif code == 0:
-            outcome = StepOutcome(step.kind, "ok", elapsed)
+            outcome = StepOutcome(step.kind, "ok", elapsed, cpu_s=cpu_s)
         elif code == NO_POLICY:
-            outcome = StepOutcome(step.kind, "no_policy", elapsed)
+            outcome = StepOutcome(step.kind, "no_policy", elapsed, cpu_s=cpu_s)
         elif code == FITNESS_FAILED:
-            outcome = StepOutcome(step.kind, "fitness_failed", elapsed, _describe_exit(code, step.log_file))
+            outcome = StepOutcome(step.kind, "fitness_failed", elapsed, _describe_exit(code, step.log_file), cpu_s)
         else:
-            outcome = StepOutcome(step.kind, "crashed", elapsed, _describe_exit(code, step.log_file))
+            outcome = StepOutcome(step.kind, "crashed", elapsed, _describe_exit(code, step.log_file), cpu_s)
         job.log.close()
         emit(ExecutorEvent(key=job.pipeline.key, kind=step.kind, state="ended", fraction=1.0, outcome=outcome))
         return outcome
@@ -169,6 +182,20 @@ class LocalExecutor:
         except (OSError, ValueError):
             return
         emit(ExecutorEvent(key=job.pipeline.key, kind=step.kind, state="progress", fraction=progress.done / max(progress.total, 1)))
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[int | None, float]:
+    """The exit code of a finished process (None while it runs) and its CPU-seconds, from ``wait4``'s rusage."""
+    if proc.returncode is not None:
+        return proc.returncode, 0.0
+    try:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped elsewhere: no usage to read
+        return proc.poll(), 0.0
+    if pid == 0:
+        return None, 0.0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def _describe_exit(code: int, log_file: Path) -> str:

@@ -62,7 +62,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
             results = stages.validate_all(designer, request, candidates, stages.Validation(
                 task=task, sample=sample, store=store, max_fixes=cfg.fix_attempts,
                 human=feedback.human if feedback else None, allow_weak_sandbox=cfg.allow_weak_sandbox,
-                progress=view.update))
+                backend=settings.backend, progress=view.update))
         except DesignerStopped as stop:
             stopped = stages.record_stop(store, rnd, stop)
             break
@@ -72,7 +72,8 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         targets = [TrainTarget(key=r.candidate.id, files=store.files_of(r.candidate), reward_kind="candidate",
                                video=cfg.records_videos) for r in results if r.validation.accepted]
         pending = [b for b in baselines if not store.is_finished(b.files)]
-        outcomes = train_and_evaluate(task, targets + pending, settings, executor, store, view.executor_event)
+        outcomes = train_and_evaluate(task, targets + pending, settings, executor, store, view.executor_event,
+                                      batch=store.round_files(rnd))
         results = [stages.with_outcome(r, outcomes.get(r.candidate.id)) for r in results]
         for b in pending:
             view.baseline(b.key, outcomes[b.key].evaluation)

@@ -44,10 +44,15 @@ def task_context(task: Task) -> dict[str, Any]:
             "fitness_doc": _fitness_doc(task)}
 
 
-def round_messages(task: Task, previous_best_code: str | None, feedback_text: str | None) -> list[Message]:
-    """The prompt of a round: system rules, the task, and (after round 1) the best code and its critique."""
+def round_messages(task: Task, previous_best_code: str | None, feedback_text: str | None,
+                   jax_rules: bool = False) -> list[Message]:
+    """The prompt of a round: system rules, the task, and (after round 1) the best code and its critique.
+
+    ``jax_rules``: the run trains on the jax backend, whose tracing adds rules (no in-place writes, …).
+    """
     ctx = task_context(task)
-    messages = [Message("system", render("system.j2", **ctx)), Message("user", render("initial.j2", **ctx))]
+    messages = [Message("system", render("system.j2", jax_rules=jax_rules, **ctx)),
+                Message("user", render("initial.j2", **ctx))]
     if previous_best_code is not None and feedback_text is not None:
         messages.append(Message("assistant", f"```python\n{previous_best_code.rstrip()}\n```"))
         messages.append(Message("user", feedback_text))

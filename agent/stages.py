@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 from agent.analyze import critique
 from agent.designers import Designer, DesignRequest, FixingDesigner
 from agent.extract import ExtractionError, extract_reward
 from agent.human import HumanFeedback, check_constraints
 from agent.prompting import fix_messages, to_markdown
-from agent.records import Candidate, CandidateResult, StopRecord, TargetOutcome, Usage
+from agent.records import Candidate, CandidateResult, JaxModuleInfo, StopRecord, TargetOutcome, Usage
 from agent.responses import ResponseStore
 from agent.store import RunStore, candidate_id
 from core.errors import DesignerStopped
@@ -70,6 +71,8 @@ class Validation:
     """A reviewer's constraints in force (locked / forbidden components)."""
     allow_weak_sandbox: bool = False
     """Validate even below full isolation (``--allow-weak-sandbox``)."""
+    backend: Literal["sb3", "jax"] = "sb3"
+    """With ``jax`` an accepted candidate is also traced and exported in the sandbox, and the module checked."""
     progress: Callable[..., None] | None = None
     """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
 
@@ -140,15 +143,34 @@ def validate(candidate: Candidate, ctx: Validation) -> ValidationReport:
     keeps a forbidden one is rejected with a message that says so (it goes back to the designer).
     """
     cached = ctx.store.load_validation(candidate)
-    if cached is not None:
+    needs_module = ctx.backend == "jax" and ctx.store.load_jax_module_info(ctx.store.files_of(candidate)) is None
+    if cached is not None and not (cached.accepted and needs_module):
         return cached
     assert candidate.code is not None, "candidates without code get their report when sampled"
-    report = probe(ctx.task, candidate.code, ctx.sample, ctx.allow_weak_sandbox)
+    if ctx.backend == "jax":
+        report = _probe_and_export(ctx, candidate)
+    else:
+        report = probe(ctx.task, candidate.code, ctx.sample, ctx.allow_weak_sandbox)
     human = ctx.human
     problem = check_constraints(report.components, human.locked, human.forbidden) if human else None
     if report.accepted and problem is not None:
         report = replace(report, accepted=False, reason="reviewer_constraint", message=problem)
     ctx.store.save_validation(candidate, report)
+    return report
+
+
+def _probe_and_export(ctx: Validation, candidate: Candidate) -> ValidationReport:
+    """The jax backend's verdict: the same checks, then the export in the sandbox and the module check."""
+    from envs.jaxtrain.check import JaxValidation, validate_and_export_jax
+
+    assert candidate.code is not None
+    report, exported = validate_and_export_jax(candidate.code, ctx.task.adapter.spec, ctx.sample.states,
+                                               ctx.sample.actions,
+                                               JaxValidation(allow_weak_isolation=ctx.allow_weak_sandbox))
+    if exported is not None:
+        ctx.store.save_jax_module(candidate, exported.blob, JaxModuleInfo(
+            components=exported.components, constants=dict(exported.constants), export_ms=exported.export_ms,
+            sandbox=exported.sandbox))
     return report
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -42,9 +42,11 @@ from agent.records import (
     StopRecord,
     TargetOutcome,
 )
+from agent.rungs import Compute, CostLog, EarlyStop, HalvingRecord, JobCost
 from core.atomic import read_record, write_bytes, write_json, write_text
 from core.errors import ConfigError, RunStoreError
 from envs.evaluation import EvalJob, EvaluationResult
+from envs.jaxtrain.job import RoundStats
 from envs.outcomes import Rollout, load_rollouts
 from envs.training import TrainingResult, TrainOutputs
 from envs.video import VideoJob, VideoResult
@@ -119,6 +121,29 @@ class TargetFiles:
     def training_plot(self) -> Path:
         """Training curves (components, task fitness, episode length) as a PNG (``agent.plots``)."""
         return self.dir / "training.png"
+
+    @property
+    def checkpoint(self) -> Path:
+        """A training's resumable state (policy + Adam, arrays only), kept at a successive-halving rung."""
+        return self.dir / "checkpoint.npz"
+
+    @property
+    def early_stop(self) -> Path:
+        """Written by the orchestrator only: successive halving stopped this candidate at a rung."""
+        return self.dir / "early_stop.json"
+
+    @property
+    def costs(self) -> Path:
+        """Written by the orchestrator only: what each job of this target cost (env-steps, CPU-seconds)."""
+        return self.dir / "costs.json"
+
+    def rung(self, index: int) -> TargetFiles:
+        """The files of one successive-halving rung below the full budget: ``rung_N/``."""
+        return TargetFiles(self.dir / f"rung_{index}")
+
+    def resumable_outputs(self) -> TrainOutputs:
+        """:meth:`train_outputs` plus the checkpoint a later rung resumes from."""
+        return replace(self.train_outputs(), checkpoint_file=str(self.checkpoint))
 
     def job_spec(self, kind: str) -> Path:
         return self.dir / f"{kind}_job.json"
@@ -206,6 +231,11 @@ class RoundFiles:
     @property
     def stopped(self) -> Path:
         return self.dir / "stopped.json"
+
+    @property
+    def halving(self) -> Path:
+        """The round's successive-halving schedule and rung decisions (``agent.halving``)."""
+        return self.dir / "halving.json"
 
     @property
     def parents(self) -> Path:
@@ -452,6 +482,10 @@ class RunStore:
         write_bytes(f.jax_module, blob)
         write_json(f.jax_module_info, info)
 
+    def load_round_stats(self, batch: RoundFiles) -> RoundStats | None:
+        """How the jax backend's program ran for a batch (compile and training time), if it finished."""
+        return _maybe(batch.jax_round("stats"), RoundStats)
+
     def load_jax_module_info(self, candidate_files: CandidateFiles) -> JaxModuleInfo | None:
         if not candidate_files.jax_module.is_file():
             return None
@@ -473,7 +507,7 @@ class RunStore:
         validation = self.load_validation(candidate)
         if validation is None:
             raise RunStoreError(f"{f.dir}: candidate has no validation.json")
-        outcome = self.outcome(f)
+        outcome = self.stopped_outcome(f) or self.outcome(f)  # halving: the rung it stopped at
         return CandidateResult(candidate=candidate, validation=validation, training=outcome.training,
                                evaluation=outcome.evaluation, critique=_maybe(f.critique_json, Critique),
                                screen=_maybe(f.screen, ScreenVerdict))
@@ -544,6 +578,48 @@ class RunStore:
 
     def load_screen(self, candidate: Candidate) -> ScreenVerdict | None:
         return _maybe(self.files_of(candidate).screen, ScreenVerdict)
+
+    # -- successive halving and compute ------------------------------------------------------------
+    def save_halving(self, rnd: int, record: HalvingRecord) -> None:
+        write_json(self.round_files(rnd).halving, record)
+
+    def load_halving(self, rnd: int) -> HalvingRecord | None:
+        return _maybe(self.round_files(rnd).halving, HalvingRecord)
+
+    def save_early_stop(self, files: TargetFiles, stop: EarlyStop) -> None:
+        write_json(files.early_stop, stop)
+
+    def load_early_stop(self, files: TargetFiles) -> EarlyStop | None:
+        return _maybe(files.early_stop, EarlyStop)
+
+    def stopped_outcome(self, files: TargetFiles) -> TargetOutcome | None:
+        """A candidate stopped by successive halving: the outcome of the rung it stopped at (else None)."""
+        stop = self.load_early_stop(files)
+        return self.outcome(files.rung(stop.rung)) if stop is not None else None
+
+    def add_costs(self, files: TargetFiles, costs: tuple[JobCost, ...]) -> None:
+        if costs:
+            write_json(files.costs, CostLog((*self.load_costs(files), *costs)))
+
+    def load_costs(self, files: TargetFiles) -> tuple[JobCost, ...]:
+        log = _maybe(files.costs, CostLog)
+        return log.jobs if log is not None else ()
+
+    def compute_of(self, files: TargetFiles) -> Compute:
+        return Compute.of(self.load_costs(files))
+
+    def round_compute(self, rnd: int) -> Compute:
+        """Compute spent by every candidate of a round (halving rungs included)."""
+        total = Compute()
+        for path in sorted(self.round_files(rnd).dir.glob("cand_*/")):
+            total = total + self.compute_of(TargetFiles(path))
+        return total
+
+    def baselines_compute(self) -> Compute:
+        total = Compute()
+        for path in sorted((self.root / "baselines").glob("*/")):
+            total = total + self.compute_of(TargetFiles(path))
+        return total
 
     # -- rounds ---------------------------------------------------------------------------------
     def save_feedback(self, feedback: RoundFeedback) -> None:

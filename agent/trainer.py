@@ -9,16 +9,17 @@ recorded by the store in ``failures.json``, so every target ends with a status.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from agent.config import RunConfig
 from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline, StepOutcome
 from agent.records import JobFailure, TargetOutcome
-from agent.store import RunStore, TargetFiles
-from core.errors import FitnessError
+from agent.store import CandidateFiles, RoundFiles, RunStore, TargetFiles
+from core.errors import FitnessError, RunStoreError
 from envs.evaluation import seed_sets
+from envs.jaxtrain.job import JaxArm, JaxRoundJob
 from envs.tasks import Task
 from envs.training import RewardKind, TrainJob
 from envs.video import render_env
@@ -51,6 +52,8 @@ class TrainSettings:
     video_timeout_s: float = 180.0
     allow_weak_sandbox: bool = False
     """Training jobs may run the candidate below full isolation (``--allow-weak-sandbox``)."""
+    backend: Literal["sb3", "jax"] = "sb3"
+    """sb3: one training process per target; jax: every target of a call trained in one compiled program."""
 
     @classmethod
     def for_run(cls, task: Task, cfg: RunConfig, steps: int | None = None) -> TrainSettings:
@@ -58,12 +61,21 @@ class TrainSettings:
         selection, heldout = seed_sets(cfg.seed, task.eval.selection_episodes, task.eval.heldout_episodes)
         return cls(steps=steps or cfg.steps or task.train.steps, seed=cfg.seed,
                    timeout_s=cfg.train_timeout_s or float(task.train.timeout_s), call_timeout_s=cfg.call_timeout_s,
-                   selection_seeds=selection, heldout_seeds=heldout, allow_weak_sandbox=cfg.allow_weak_sandbox)
+                   selection_seeds=selection, heldout_seeds=heldout, allow_weak_sandbox=cfg.allow_weak_sandbox,
+                   backend="jax" if cfg.backend == "jax" else "sb3")
 
 
 def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: LocalExecutor,
-                       store: RunStore, on_event: Callable[[ExecutorEvent], None]) -> dict[str, TargetOutcome]:
-    """Train and evaluate every target that is not finished yet; return all targets' outcomes."""
+                       store: RunStore, on_event: Callable[[ExecutorEvent], None],
+                       batch: RoundFiles | None = None) -> dict[str, TargetOutcome]:
+    """Train and evaluate every target that is not finished yet; return all targets' outcomes.
+
+    On the jax backend the targets still to train are trained first, together, in one job (its files
+    in ``batch``); their evaluation and videos then run per target as on the sb3 backend.
+    """
+    if settings.backend == "jax":
+        assert batch is not None, "the jax backend trains a batch of targets: say where its files go"
+        _train_together(task, targets, settings, executor, store, on_event, batch)
     pipelines = [p for p in (_pipeline(task, t, settings, store) for t in targets) if p is not None]
     outcomes = executor.run(pipelines, on_event)
     for key, steps in outcomes.items():
@@ -102,7 +114,44 @@ def _pipeline(task: Task, target: TrainTarget, s: TrainSettings, store: RunStore
     return Pipeline(target.key, (*steps, video) if wants_video else steps)
 
 
+def _train_together(task: Task, targets: list[TrainTarget], s: TrainSettings, executor: LocalExecutor,
+                    store: RunStore, on_event: Callable[[ExecutorEvent], None], batch: RoundFiles) -> None:
+    """One ``jax_round`` job for every target that has no training result yet (one compiled program)."""
+    pending = [t for t in targets if not store.is_finished(t.files) and store.outcome(t.files).training is None]
+    if not pending:
+        return
+    arms = []
+    for t in pending:
+        module = t.files if isinstance(t.files, CandidateFiles) and t.reward_kind == "candidate" else None
+        info = store.load_jax_module_info(module) if module is not None else None
+        if t.reward_kind == "candidate" and info is None:
+            raise RunStoreError(f"{t.files.dir}: no exported module for the jax backend; validate it with --backend jax")
+        arms.append(JaxArm(key=t.key, reward_kind=t.reward_kind,
+                           module_file=str(module.jax_module) if module is not None else None,
+                           components=info.components if info else (), constants=info.constants if info else {},
+                           outputs=t.files.train_outputs()))
+    job = JaxRoundJob(task_file=str(task.source), arms=tuple(arms), steps=s.steps, seed=s.seed, timeout_s=s.timeout_s,
+                      progress_file=str(batch.jax_round("progress")), stats_file=str(batch.jax_round("stats")))
+    step = JobStep(kind="jax_round", spec=job, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),
+                   timeout_s=s.timeout_s, progress_file=batch.jax_round("progress"))
+    outcome = executor.run([Pipeline("jax round", (step,))], on_event)["jax round"][0]
+    stats = store.load_round_stats(batch)
+    if outcome.status == "ok" and stats is not None:
+        note = (f"{stats.arms} arms in one program on {stats.platform}: compiled in {stats.compile_s:.1f} s, "
+                f"trained at {stats.steps_per_s:,.0f} env-steps/s")
+        on_event(ExecutorEvent(key="jax round", kind="jax_round", state="ended", fraction=1.0,
+                               outcome=replace(outcome, detail=note)))
+    if outcome.status == "fitness_failed":
+        raise FitnessError(f"the task's fitness function failed in the jax round ({outcome.detail}); "
+                           f"fix {task.fitness_ref} and resume the run")
+    if outcome.status in ("timeout", "crashed"):
+        for t in pending:  # the program held every arm: each is charged with how it ended
+            if store.outcome(t.files).training is None:
+                store.save_failures(t.files, (_failure(outcome, t.reward_kind),))
+
+
 def _failure(outcome: StepOutcome, reward_kind: RewardKind) -> JobFailure:
     status: Literal["timeout", "crashed"] = "timeout" if outcome.status == "timeout" else "crashed"
-    return JobFailure(kind=outcome.kind, status=status, detail=outcome.detail or outcome.status,
-                      wall_s=outcome.wall_s, reward_kind=reward_kind)
+    kind: Literal["train", "evaluate", "video"] = "train" if outcome.kind == "jax_round" else outcome.kind
+    return JobFailure(kind=kind, status=status, detail=outcome.detail or outcome.status, wall_s=outcome.wall_s,
+                      reward_kind=reward_kind)

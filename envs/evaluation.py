@@ -122,7 +122,15 @@ def play_episode(env: Any, adapter: StateAdapter, policy: Any, seed: int, max_st
 
 
 def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action_space: Any) -> Any:
-    """Rebuild an SB3 actor-critic policy from ``policy.npz`` (arrays only, no pickle)."""
+    """Rebuild the trained policy from ``policy.npz`` (arrays only, no pickle).
+
+    An SB3 actor-critic, or — for a policy the JAX backend trained — its actor in NumPy
+    (:class:`envs.jaxtrain.policy.NumpyPolicy`), so both backends are scored on the same env, seeds and fitness.
+    """
+    from envs.jaxtrain.policy import NumpyPolicy, is_jax_policy
+
+    if is_jax_policy(path):
+        return NumpyPolicy.load(path)
     import torch
     from stable_baselines3.common.policies import ActorCriticPolicy
 

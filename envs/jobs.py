@@ -1,4 +1,4 @@
-"""Entry point of job processes: ``python -m envs.jobs train|evaluate|video JOB.json``.
+"""Entry point of job processes: ``python -m envs.jobs train|jax_round|evaluate|video JOB.json PID``.
 
 The orchestrator starts one process per job and enforces its wall-clock timeout from outside.
 Exit codes: 0 = done and the next step may run; 3 = finished but produced no policy (the result
@@ -15,6 +15,7 @@ from core.procs import die_with_parent
 NO_POLICY = 3
 FITNESS_FAILED = 4
 """The task's fitness function raised, returned a non-float or hung: the task is to blame, not the candidate."""
+KINDS = ("train", "jax_round", "evaluate", "video")
 
 
 def main(argv: list[str]) -> int:
@@ -23,8 +24,8 @@ def main(argv: list[str]) -> int:
     Death-with-parent is armed before anything heavy is imported (torch and SB3 take 1-2 s), with the
     orchestrator's pid passed down: a kill of the orchestrator at any moment leaves no job behind.
     """
-    if len(argv) not in (2, 3) or argv[0] not in ("train", "evaluate", "video"):
-        print("usage: python -m envs.jobs train|evaluate|video JOB.json [PARENT_PID]", file=sys.stderr)
+    if len(argv) not in (2, 3) or argv[0] not in KINDS:
+        print(f"usage: python -m envs.jobs {'|'.join(KINDS)} JOB.json [PARENT_PID]", file=sys.stderr)
         return 2
     die_with_parent(int(argv[2]) if len(argv) == 3 else None)
     from core.errors import FitnessError
@@ -44,6 +45,11 @@ def _run(kind: str, path: Path) -> int:
 
         result = train(read_record(path, TrainJob))
         return 0 if result.trained else NO_POLICY
+    if kind == "jax_round":
+        from envs.jaxtrain.job import JaxRoundJob, run_round
+
+        run_round(read_record(path, JaxRoundJob))  # each arm's outcome is in its own metrics file
+        return 0
     if kind == "video":
         from envs.video import VideoJob, record_video
 

@@ -12,11 +12,14 @@ needs neither JAX nor torch for them: :class:`NumpyPolicy` is the actor's forwar
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from core.atomic import write_bytes
 
 FORMAT = "rewardsmith-jax-ppo-1"
 
@@ -46,10 +49,10 @@ def save_policy(path: Path, params: dict[str, np.ndarray], discrete: bool, actio
     """Write ``policy.npz``: the flat weights plus the format tag and the action bounds, arrays only."""
     n_hidden = len({k.split("/")[1] for k in params if k.split("/")[1].removeprefix("pi_").isdigit()})
     meta = np.array([float(discrete), action_low, action_high, float(n_hidden)])
-    tmp = path.with_name(path.name + ".tmp.npz")
     arrays: dict[str, Any] = {**params, "__format__": np.array(FORMAT), "__meta__": meta}
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes(path, buf.getvalue())  # atomic, and the folder is made if needed
 
 
 def is_jax_policy(path: Path) -> bool:

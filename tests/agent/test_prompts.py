@@ -52,7 +52,8 @@ def _cases() -> dict[str, tuple[str, dict[str, Any]]]:
         "forbidden": ["alive"], "reflection": SERIES[:1],
     }
     return {
-        "system": ("system.j2", ctx),
+        "system": ("system.j2", {**ctx, "jax_rules": False}),
+        "system_jax": ("system.j2", {**ctx, "jax_rules": True}),
         "initial": ("initial.j2", ctx),
         "feedback": ("feedback.j2", {"round": 1, "best_line": "The best one by task fitness was r01c02.",
                                      "best_critique": "## r01c02: ok\n\nTask fitness 212.",

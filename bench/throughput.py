@@ -37,13 +37,21 @@ def _toml_value(value: object) -> str:
     return json.dumps(str(value))
 
 
+def _ppo_given(task: Task) -> dict[str, object]:
+    """The task file's own PPO settings (those that differ from SB3's defaults), as TOML-ready values."""
+    given = task.train.ppo.model_dump(exclude_defaults=True)
+    if given.get("net_arch") is not None:
+        given["net_arch"] = list(given["net_arch"])
+    return given
+
+
 def task_with(task: Task, ppo: dict[str, object], n_envs: int | None, out: Path) -> Path:
     """A copy of the task file with PPO settings overridden (fitness resolved to an absolute ref)."""
     fitness = task.fitness_ref
     if ":" in fitness:
         file_part, fn = fitness.rsplit(":", 1)
         fitness = f"{(task.source.parent / file_part).resolve()}:{fn}"
-    merged = {**task.train.ppo, **ppo}
+    merged = {**_ppo_given(task), **ppo}
     lines = [f"name = {_toml_value(task.name)}", f"env = {_toml_value(task.env_id)}",
              f"description = {_toml_value(task.description)}", f"fitness = {_toml_value(fitness)}"]
     if task.env_kwargs:
@@ -97,7 +105,7 @@ def measure(task: Task, reward: str, steps: int, ppo: dict[str, object], n_envs:
         steady_cpu = (marks[-1][0] - marks[0][0]) / max(marks[-1][2] - marks[0][2], 1e-9)
     first = marks[0][1] - started if marks else None
     return {"task": task.name, "reward": reward, "status": result.status, "steps": result.steps_done,
-            "n_envs": n_envs or task.train.n_envs, "ppo": {**task.train.ppo, **ppo},
+            "n_envs": n_envs or task.train.n_envs, "ppo": {**_ppo_given(task), **ppo},
             "wall_s": round(wall, 2), "first_rollout_s": round(first, 2) if first else None,
             "steady_steps_per_s": round(steady) if steady else None,
             "steady_steps_per_trainer_cpu_s": round(steady_cpu) if steady_cpu else None, "cpu_s": round(cpu, 2),

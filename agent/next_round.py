@@ -1,7 +1,7 @@
 """What the next round gets: the designer's request, built from the history and the feedback so far.
 
-The prompt carries the incumbent (the previous round's selection, a reviewer's choice winning) and
-its critique; the offline designer reads the same as typed history plus the reviewers' guidance; a
+The prompt carries the parents the ``--selection`` policy picks from the lineage archive (by default
+the previous round's selection, a reviewer's choice winning) and their critiques; the offline designer reads the same as typed history plus the reviewers' guidance; a
 reviewer's edited reward joins the round as candidate ``K+1``.
 """
 
@@ -11,21 +11,95 @@ from agent.config import RunConfig
 from agent.designers import DesignRequest
 from agent.feedback import select_incumbent
 from agent.human import Guidance, HumanFeedback
+from agent.lineage import (
+    SELECTIONS,
+    Lineage,
+    ParentChoice,
+    PlannedRequest,
+    Selection,
+    build,
+    choose_parents,
+    parents_text,
+)
 from agent.preferences import hide_fitness, preference_scores
-from agent.prompting import round_messages
+from agent.prompting import render, round_messages
 from agent.records import Candidate, CandidateResult, RoundFeedback
 from agent.store import RunStore, candidate_id
+from core.atomic import read_record, write_json
 from envs.tasks import Task
 
 
 def request(task: Task, rnd: int, history: list[CandidateResult], feedback: RoundFeedback | None,
             store: RunStore, cfg: RunConfig) -> tuple[DesignRequest, CandidateResult | None]:
-    """The round's design request, and the incumbent it builds on (None in round 1)."""
+    """The round's design request, and the incumbent it builds on (None in round 1).
+
+    The incumbent is the last-best selection (what the round's feedback compares against); the prompt's
+    parents come from the ``--selection`` policy (:mod:`agent.lineage`), recorded in ``parents.json``.
+    """
     incumbent = select_incumbent(history, feedback, cfg.preference_only)
-    messages = round_messages(task, incumbent.candidate.code if incumbent else None,
-                              feedback.summary if feedback else None)
-    return DesignRequest(task=task, round=rnd, k=cfg.samples, seed=cfg.seed, messages=tuple(messages),
-                         history=designer_history(history, cfg), guidance=guidance(store, rnd, cfg)), incumbent
+    choice, lineage = plan_parents(rnd, history, feedback, incumbent, store, selection_of(cfg), cfg.preference_only)
+    by_id = {r.candidate.id: r for r in history}
+    primary = by_id.get(choice.ids[0]) if choice.ids else incumbent
+    text = parent_feedback(rnd, primary, incumbent, feedback, choice, by_id) if feedback else None
+    messages = round_messages(task, primary.candidate.code if primary else None,
+                              text if primary is not None else (feedback.summary if feedback else None))
+    if rnd > 1:
+        write_json(store.round_files(rnd).parents, choice)
+        write_json(store.lineage_file, lineage)
+    return PlannedRequest(task=task, round=rnd, k=cfg.samples, seed=cfg.seed, messages=tuple(messages),
+                          history=designer_history(history, cfg), guidance=guidance(store, rnd, cfg),
+                          parents=choice.ids), incumbent
+
+
+def selection_of(cfg: RunConfig) -> Selection:
+    """The run's ``--selection`` policy (``last-best`` for a configuration without one)."""
+    value = getattr(cfg, "selection", "last-best")
+    return value if value in SELECTIONS else "last-best"
+
+
+def plan_parents(rnd: int, history: list[CandidateResult], feedback: RoundFeedback | None,
+                 incumbent: CandidateResult | None, store: RunStore, policy: Selection,
+                 preference_only: bool = False) -> tuple[ParentChoice, Lineage]:
+    """The lineage archive so far and the parents the policy picks for round ``rnd``.
+
+    A preferences-only run has no fitness to search the tree by: it keeps the reviewers' last-best choice.
+    """
+    responses = {r.candidate.id: _response(store, r) for r in history}
+    parents = {n: tuple(_recorded_parents(store, n)) for n in range(2, rnd)}
+    lineage = build(history, responses, parents, hide_scores=preference_only)
+    reviewer = feedback is not None and feedback.source == "human" and feedback.best_id is not None
+    codes = {r.candidate.id: r.candidate.code or "" for r in history}
+    choice = choose_parents(rnd, lineage, "last-best" if preference_only else policy,
+                            incumbent.candidate.id if incumbent else None, codes=codes, reviewer_choice=reviewer)
+    return choice, lineage
+
+
+def parent_feedback(rnd: int, primary: CandidateResult | None, incumbent: CandidateResult | None,
+                    feedback: RoundFeedback, choice: ParentChoice, by_id: dict[str, CandidateResult]) -> str:
+    """The feedback text for the prompt: the round's own when it is about the first parent, else that parent's
+    critique; then the runners-up with their code and critiques (within the stated token budget)."""
+    if primary is None or incumbent is None or primary.candidate.id == incumbent.candidate.id:
+        text = feedback.summary
+    else:
+        why = choice.reasons[0] if choice.reasons else choice.policy
+        text = render("feedback.j2", round=rnd - 1,
+                      best_line=(f"The reward shown is {primary.candidate.id} from round {primary.candidate.round}, "
+                                 f"chosen from the whole history by the {choice.policy} selection ({why})."),
+                      best_critique=primary.critique.text if primary.critique is not None else "", others=[])
+    extra = parents_text(choice, by_id)
+    return f"{text.rstrip()}\n\n{extra}" if extra else text
+
+
+def _response(store: RunStore, r: CandidateResult) -> str:
+    try:
+        return store.load_response(r.candidate)
+    except OSError:
+        return ""
+
+
+def _recorded_parents(store: RunStore, rnd: int) -> tuple[str, ...]:
+    path = store.round_files(rnd).parents
+    return read_record(path, ParentChoice).ids if path.is_file() else ()
 
 
 def reviewer_edit(rnd: int, k: int, previous: RoundFeedback | None, store: RunStore) -> list[Candidate]:

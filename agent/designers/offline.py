@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from agent.designers.base import DesignRequest
 from agent.designers.terms import Genome, PoolEntry, Term, term_pool, to_code
 from agent.human import Guidance
+from agent.lineage import PlannedRequest
 from agent.records import CandidateResult, Completion, FindingKind
 
 LABEL = "offline designer (evolutionary search over reward terms, no LLM)"
@@ -47,6 +48,7 @@ class OfflineDesigner:
         guide = request.guidance or Guidance()
         pool = [e for e in term_pool(spec, request.task.description) if e.term.name not in guide.forbidden]
         archive = _archive(request.history, guide)
+        parents = _parents(archive, request.parents if isinstance(request, PlannedRequest) else ())
         locked = _locked_terms(guide, archive)
         seen = {s.genome.key() for s in archive}
         children: list[tuple[Genome, str, str | None]] = []
@@ -54,8 +56,8 @@ class OfflineDesigner:
             for _attempt in range(30):
                 if not archive:
                     genome, note, parent = *_fresh(pool, rng, mode=(i == 0)), None
-                elif i == 0:
-                    genome, note, parent = *_refine(archive[0], pool, rng), archive[0].id
+                elif i < len(parents):  # each parent the selection policy chose gets a critique-guided refinement
+                    genome, note, parent = *_refine(parents[i], pool, rng), parents[i].id
                 else:
                     genome, note, parent = _mutate(archive, pool, rng)
                 genome = _constrained(genome, locked, guide.forbidden)
@@ -88,6 +90,14 @@ def _archive(history: tuple[CandidateResult, ...], guide: Guidance) -> list[_Sco
         else:
             scored.append(_Scored(id=r.candidate.id, genome=genome, fitness=r.fitness if r.fitness is not None else -math.inf, result=r))
     return sorted(scored, key=lambda s: (s.id == guide.best, s.id not in guide.worst, s.fitness), reverse=True)
+
+
+def _parents(archive: list[_Scored], chosen: tuple[str, ...]) -> list[_Scored]:
+    """The parents to refine: the ones the ``--selection`` policy chose (``agent.lineage``; a reviewer's
+    choice is its first), else the archive's elite."""
+    by_id = {s.id: s for s in archive}
+    picked = [by_id[c] for c in chosen if c in by_id]
+    return picked or archive[:1]
 
 
 def _locked_terms(guide: Guidance, archive: list[_Scored]) -> dict[str, Term]:

@@ -63,6 +63,8 @@ class TrainJob:
     memory_mb: int = 2048
     resume_from: ResumeFrom | None = None
     """Continue that training up to ``steps`` in total (``steps`` counts the earlier job's steps too)."""
+    planned_steps: int | None = None
+    """The whole training's budget when this job stops at a rung of it (recorded as ``steps_planned``); None = ``steps``."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def train(job: TrainJob) -> TrainingResult:
     known = previous.components if previous is not None else ()
     result = TrainingResult(
         status=status, error=error, reward_kind=job.reward_kind,
-        steps_done=model.num_timesteps if model is not None else 0, steps_planned=job.steps,
+        steps_done=model.num_timesteps if model is not None else 0, steps_planned=job.planned_steps or job.steps,
         wall_s=time.monotonic() - started,
         components=(*known, *(c for c in stats.components if c not in known)),
         checkpoints=(*before, *stats.checkpoints), policy=policy,

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from agent.config import RunConfig
 from agent.executor import LocalExecutor
+from agent.plan import rollout_budget
 from agent.progress import ProgressView
 from agent.records import TargetOutcome
 from agent.stages import probe
@@ -29,6 +30,11 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
     task = load_task(args.task)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError(f"--steps must be at least 1, got {args.steps}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    budget = rollout_budget(task, args.steps)
     try:
         code = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
@@ -42,12 +48,14 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out) / f"evaluate-{task.name}-{stamp}"
     reward_file = TargetFiles(out).reward
     write_text(reward_file, code)
-    settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=0), steps=args.steps)
+    settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=0), steps=budget.steps)
     store = RunStore(out)
     targets = [TrainTarget(key=f"seed {s}", files=TargetFiles(out / f"seed_{s}"), reward_kind="candidate",
                            reward_file=reward_file, seed=s) for s in range(args.seeds)]
     # With --json, stdout carries only the JSON document; progress lines go to stderr.
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console
+    if budget.rounded:  # PPO trains whole rollouts: say what is trained instead of silently doing more
+        progress.print(f"note: {budget.note()}", markup=False)
     view = ProgressView(progress, live=not args.json)
     view.round_started(1, 1)
     results = train_and_evaluate(task, targets, settings, LocalExecutor(args.workers), store, view.executor_event)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -124,3 +125,16 @@ def screen_round(task: Task, results: Sequence[CandidateResult], store: RunStore
             store.save_screen(r.candidate, cached)
         out[r.candidate.id] = cached
     return out
+
+
+def screened(task: Task, results: Sequence[CandidateResult], store: RunStore, rnd: int,
+             threshold: float = THRESHOLD) -> list[CandidateResult]:
+    """The round's results with their screen verdicts attached (``result.skipped``: do not train it).
+
+    What the loop calls between validation and training::
+
+        results = screen.screened(task, results, store, rnd)
+        targets = [... for r in results if r.validation.accepted and not r.skipped]
+    """
+    verdicts = screen_round(task, results, store, rnd, threshold)
+    return [replace(r, screen=verdicts[r.candidate.id]) if r.candidate.id in verdicts else r for r in results]

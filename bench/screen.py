@@ -43,9 +43,9 @@ def from_labels(folder: Path) -> list[Screened]:
     """Leave-one-out: each labelled run screened against the rollouts of the other runs of its task."""
     runs: dict[str, list[tuple[str, TargetFiles, float]]] = {}
     store = RunStore(folder)
-    for d in sorted(p for p in folder.iterdir() if (p / "fitness.json").is_file() and (p / "rollouts.npz").is_file()):
+    for d in sorted(p for p in folder.iterdir() if TargetFiles(p).fitness.is_file() and TargetFiles(p).rollouts.is_file()):
         files = TargetFiles(d)
-        job = (d / "train_job.json").read_text(encoding="utf-8")
+        job = files.job_spec("train").read_text(encoding="utf-8")
         task = next(t for t in ("cartpole", "mountain-car", "pendulum") if f"{t}.toml" in job)
         runs.setdefault(task, []).append((d.name, files, read_record(files.fitness, EvaluationResult).heldout.mean))
     out = []

@@ -85,3 +85,28 @@ def test_earlier_rollouts_come_from_earlier_rounds_and_baselines(tmp_path: Path)
     save_rollouts(store.baseline_files("human").rollouts, SPEC, [(0, 9.0, ep)])
     found, sources = earlier_rollouts(store, 2)
     assert sorted(r.fitness for r in found) == [1.0, 9.0] and sources == 2
+
+
+def test_screened_attaches_verdicts_from_round_two_and_caches_them(tmp_path: Path) -> None:
+    from agent.records import CandidateResult
+    from agent.screen import screened
+    from envs.tasks import load_task
+    from sandboxes.validate import ValidationReport
+
+    task = load_task("mountain-car")
+    store = RunStore(tmp_path)
+    ok = ValidationReport(accepted=True, stage="probe", reason="ok", message="")
+    earlier = Candidate(id="r01c01", round=1, index=1, code=ALIGNED, origin="test")
+    store.save_sampled(earlier, "p", "r")
+    store.save_validation(earlier, ok)
+    episodes = [(r.seed, r.fitness, Episode.from_rows(SPEC, list(r.states.astype(np.float64)),
+                                                      list(r.actions.astype(np.float64)), [0.0] * 50, False, True))
+                for r in _rollouts()]
+    save_rollouts(store.files_of(earlier).rollouts, SPEC, episodes[:5])  # an earlier round's candidate
+    save_rollouts(store.baseline_files("human").rollouts, SPEC, episodes[5:])  # and a baseline
+    new = [CandidateResult(candidate=Candidate(id=f"r02c0{i}", round=2, index=i, code=code, origin="test"), validation=ok)
+           for i, code in ((1, ALIGNED), (2, REVERSED))]
+    out = screened(task, new, store, 2)
+    assert [r.skipped for r in out] == [False, True] and out[1].status == "skipped"
+    assert store.load_screen(new[1].candidate) == out[1].screen
+    assert screened(task, new, store, 1) == new  # round 1: nothing stored yet, nothing screened

@@ -50,6 +50,8 @@ def classify(exc: BaseException) -> Literal["transient", "fatal"] | None:
     """``transient`` (retry), ``fatal`` (stop), or None when ``exc`` is not a provider/API error at all."""
     import openai  # a litellm dependency; its error classes are the bases of litellm's
 
+    if connection_refused(exc):
+        return "fatal"  # nothing listens there: retrying will not start the server (litellm calls it a 500)
     if isinstance(exc, openai.APIConnectionError | openai.APIResponseValidationError):
         return "transient"  # timeouts (a subclass), dropped connections, bodies that do not parse
     status = getattr(exc, "status_code", None)
@@ -85,6 +87,25 @@ def retry_after_s(exc: BaseException, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def connection_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a refused TCP connection (nothing listens at the address).
+
+    litellm re-raises the openai SDK's ``APIConnectionError`` as ``InternalServerError`` with status
+    500, as if the server had answered; the refusal itself is further down the exception chain.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e):
+            return True
+        todo += [e.__cause__, e.__context__]
+    return False
+
+
 def provider_message(exc: BaseException) -> str:
     text = " ".join(str(getattr(exc, "message", None) or exc).split())
     text = re.sub(r"^(litellm\.\w+:\s*)+(\w+Error:\s*)?", "", text)
@@ -98,6 +119,9 @@ def fatal_message(model: str, exc: BaseException, api_base: str | None) -> str:
     detail = provider_message(exc)
     where = f" at {api_base}" if api_base else ""
     name = type(exc).__name__
+    if connection_refused(exc):
+        return (f"designer {model}: connection refused{where or ' by the provider'}: nothing is listening there; "
+                "start the server (or check --api-base and its port)")
     if status == 401 or name == "AuthenticationError":
         hint = "check the API key in the provider's environment variable (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)"
         return f"designer {model}: the provider{where} refused the credentials (401: {detail}); {hint}"

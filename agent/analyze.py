@@ -36,7 +36,7 @@ SUGGESTION: dict[FindingKind, str] = {
     "fitness_zero": "rewrite the reward: reward the first steps towards the goal.",
     "reward_up_fitness_flat": "find the term the policy collects without doing the task and make the task pay more.",
     "saturated": "widen its temperature or range so it keeps rewarding improvement.",
-    "against_fitness": "drop it or flip its sign: raising it costs fitness.",
+    "against_fitness": "lower its weight or drop it: the policy raises it only by giving up fitness.",
     "improved_not_fitness": "lower its weight or tie it to task progress.",
     "component_up_fitness_down": "cut this term's weight or make it conditional on task progress.",
     "length_farming": "shrink the per-step term or pay it only with progress; make finishing worth more.",

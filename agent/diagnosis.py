@@ -34,6 +34,8 @@ SATURATION_CV = 0.01
 ALIVE_CV = 0.05
 """A component paying the same amount per step (return / length varies by less than this) is alive-style."""
 LENGTH_GROWTH = 0.2
+MIN_SHARE = 0.05
+"""A component below this share of the reward is too small for its correlation with the fitness to matter."""
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -105,7 +107,7 @@ def findings(checkpoints: Sequence[Checkpoint], diagnosis: Sequence[ComponentDia
         if d.saturated:
             out.append(Finding("saturated", d.name, f"`{d.name}` stopped changing over the last quarter of training "
                                                     "after rising before: it is at its bound and no longer steers the policy."))
-        if d.fitness_corr is not None and d.fitness_corr <= AGAINST:
+        if d.fitness_corr is not None and d.fitness_corr <= AGAINST and shares.get(d.name, 0.0) >= MIN_SHARE:
             out.append(Finding("against_fitness", d.name, f"`{d.name}`'s return and the task fitness moved in opposite "
                                                           f"directions over training (Spearman {d.fitness_corr:+.2f}).",
                                d.fitness_corr))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 
-from agent import next_round, review, stages
+from agent import next_round, plots, review, stages
 from agent.config import RunRecord
 from agent.designers import make_designer
 from agent.executor import LocalExecutor
+from agent.final import final_for_run
+from agent.plan import plan_run
 from agent.progress import ProgressView
 from agent.records import CandidateResult, RoundFeedback, RunSummary
 from agent.review import RoundReviewer
@@ -45,6 +47,8 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
     executor = LocalExecutor(cfg.workers)
     baselines = baseline_targets(store) if cfg.baselines else []
     reviewer = reviewer or make_reviewer(cfg, view.console.print)
+    view.plan = plan_run(task, rounds=cfg.rounds, samples=cfg.samples, steps=settings.steps, workers=cfg.workers,
+                         baselines=cfg.baselines, final_seeds=cfg.final_seeds)
     history: list[CandidateResult] = []
     feedback: RoundFeedback | None = None
     stopped: str | None = None
@@ -62,7 +66,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
             results = stages.validate_all(designer, request, candidates, stages.Validation(
                 task=task, sample=sample, store=store, max_fixes=cfg.fix_attempts,
                 human=feedback.human if feedback else None, allow_weak_sandbox=cfg.allow_weak_sandbox,
-                backend=settings.backend, progress=view.update))
+                backend=settings.backend, parallel=cfg.workers, progress=view.update))
         except DesignerStopped as stop:
             stopped = stages.record_stop(store, rnd, stop)
             break
@@ -85,11 +89,15 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         view.stop()  # a reviewer may take over the terminal
         feedback = review.close_round(rnd, results, incumbent, feedback, cfg, store, reviewer)
         history.extend(results)
+        plots.write_round_plots(store, rnd)
         if feedback.stop:
             break
 
     view.stop()
-    summary = summarize(store, record, task, history, baselines, time.monotonic() - started, stopped, feedback)
+    ### 9. Final comparison: the best reward retrained on fresh seeds gives the headline numbers
+    final = final_for_run(store, task, cfg, history, feedback, settings, executor, view) if stopped is None else None
+    summary = summarize(store, record, task, history, baselines, time.monotonic() - started, stopped, feedback,
+                        final)
     store.save_summary(summary)
     return summary
 

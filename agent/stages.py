@@ -6,6 +6,7 @@ Each function reads what is already in the run store and does only the missing w
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -73,21 +74,32 @@ class Validation:
     """Validate even below full isolation (``--allow-weak-sandbox``)."""
     backend: Literal["sb3", "jax"] = "sb3"
     """With ``jax`` an accepted candidate is also traced and exported in the sandbox, and the module checked."""
+    parallel: int = 1
+    """Candidates validated at once (``--workers``)."""
     progress: Callable[..., None] | None = None
     """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
 
 
 def validate_all(designer: Designer, request: DesignRequest, candidates: list[Candidate], ctx: Validation
                  ) -> list[CandidateResult]:
-    """Validate (and fix) every candidate of the round; each result holds its final verdict."""
-    results = []
-    for cand in candidates:
+    """Validate (and fix) every candidate of the round; each result holds its final verdict.
+
+    Candidates are validated ``ctx.parallel`` at a time (each in its own sandbox processes); the
+    results keep the candidates' order, and each candidate's files are its own.
+    """
+
+    def one(cand: Candidate) -> CandidateResult:
         _tell(ctx, cand.id, "validating")
         cand, report = validate_and_fix(designer, request, cand, ctx)
         _tell(ctx, cand.id, "queued" if report.accepted else "rejected",
               "" if report.accepted else report.message.splitlines()[0] if report.message else report.reason)
-        results.append(CandidateResult(candidate=cand, validation=report))
-    return results
+        return CandidateResult(candidate=cand, validation=report)
+
+    # A designer that fixes calls its model during validation: its calls and budget checks stay sequential.
+    if ctx.parallel <= 1 or len(candidates) <= 1 or isinstance(designer, FixingDesigner):
+        return [one(c) for c in candidates]
+    with ThreadPoolExecutor(max_workers=ctx.parallel, thread_name_prefix="validate") as pool:
+        return list(pool.map(one, candidates))
 
 
 def validate_and_fix(designer: Designer, request: DesignRequest, candidate: Candidate, ctx: Validation

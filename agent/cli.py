@@ -66,6 +66,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     task = load_task(args.task)
     config = from_args(RunConfig, args, task=str(task.source), llm=_llm_options(args, LLMOptions()))
     _check_config(config)
+    if config.dry_run:
+        from agent.designers import make_designer
+        from agent.dry_run import dry_run, plan_for
+
+        plan = plan_for(task, rounds=config.rounds, samples=config.samples, steps=config.steps,
+                        workers=config.workers, baselines=config.baselines, final_seeds=config.final_seeds)
+        label = make_designer(config.designer, llm=config.llm, run_dir=None).label
+        return dry_run(task, plan, label, Path(args.out), console)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.out) / f"{task.name}-{stamp}"
     suffix = 1
@@ -90,6 +98,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     from agent.backends import resolve_backend
     from agent.designers import make_designer
     from agent.loop import run_loop
+    from agent.plan import rollout_budget
     from agent.progress import ProgressView
     from agent.run import prepare_run
     from agent.store import RunStore
@@ -105,15 +114,17 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     try:
         with store.lock():  # two processes never work on one run
             record = prepare_run(store, config, designer.label, isolation.describe(), task.name)
-            steps = config.steps or task.train.steps
+            budget = rollout_budget(task, config.steps)
             view.header([
                 f"RewardSmith {'run' if new else 'resume'}: {task.name} ({task.env_id}) → {run_dir}",
                 f"designer: {designer.label}",
                 f"{isolation.describe()}",
                 backend_line,
-                f"{config.rounds} rounds × {config.samples} candidates, {steps:,} PPO steps each, "
+                f"{config.rounds} rounds × {config.samples} candidates, {budget.steps:,} PPO steps each, "
                 f"{config.workers} workers"
-                + (", plus the env's own and the sparse reward as baselines" if config.baselines else ""),
+                + (", plus the env's own and the sparse reward as baselines" if config.baselines else "")
+                + (f"; then the best retrained on {config.final_seeds} fresh seeds" if config.final_seeds else ""),
+                *([f"note: {budget.note()}"] if budget.rounded else []),
             ])
             summary = run_loop(store, record, view)
     finally:
@@ -237,12 +248,21 @@ def _check_config(config: RunConfig) -> None:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
     if config.steps is not None and config.steps < 1:
         raise ConfigError(f"--steps must be at least 1, got {config.steps}")
+    if config.final_seeds < 0:
+        raise ConfigError(f"--final-seeds must be at least 0, got {config.final_seeds}")
     if config.fix_attempts < 0:
         raise ConfigError(f"--fix-attempts must be at least 0, got {config.fix_attempts}")
     if config.preference_only and config.review == "none":
         raise ConfigError("--preferences-only needs a reviewer: --review cli|web|oracle")
     if config.oracle_noise < 0:
         raise ConfigError(f"--oracle-noise must be >= 0, got {config.oracle_noise}")
+
+
+def _version_text() -> str:
+    from agent.run import versions
+
+    v = versions()
+    return f"rewardsmith {v.pop('rewardsmith')} ({', '.join(f'{k} {x}' for k, x in v.items())})"
 
 
 def _read_file(path: Path) -> str:
@@ -256,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     from agent.commands.bench import BenchOptions
 
     p = argparse.ArgumentParser(prog="rewardsmith", description="Design reward functions from a task description.")
+    p.add_argument("--version", action="version", version=_version_text())
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("tasks", help="list built-in tasks with their state fields")

@@ -73,6 +73,10 @@ class RunConfig:
     """Where training jobs run: local worker processes."""
     baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))
     """Also train the env's own reward (human) and the sparse fitness reward, for the HNS."""
+    final_seeds: int = field(default=3, metadata=flag(resume=True))
+    """After the last round, retrain the best reward (and the baselines) on this many fresh training seeds and report mean ± spread over them (0 = skip)."""
+    dry_run: bool = field(default=False, metadata=flag(name="--dry-run"))
+    """Print what the run would train and its estimated time on this machine, and exit without running."""
     call_timeout_s: float = field(default=5.0, metadata=flag(name="--call-timeout"))
     """Wall-clock limit of one reward call during training."""
     train_timeout_s: float | None = field(default=None, metadata=flag(name="--train-timeout"))

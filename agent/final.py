@@ -12,13 +12,17 @@ as not meaningful instead of as a number.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from agent.config import RunConfig
 from agent.executor import ExecutorEvent, LocalExecutor
-from agent.records import FinalArm, FinalScore, TargetOutcome
+from agent.feedback import select_incumbent
+from agent.progress import ProgressView
+from agent.records import CandidateResult, FinalArm, FinalScore, RoundFeedback, TargetOutcome
 from agent.scores import hns
 from agent.store import RunStore
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
@@ -45,6 +49,8 @@ def final_seeds(task: Task, best_reward: Path, settings: TrainSettings, n: int, 
     if n <= 0:
         return None
     seeds = fresh_seeds(settings.seed, n)
+    # One fresh policy per seed on the SB3 backend: the JAX round trains from the round's exported modules.
+    settings = replace(settings, backend="sb3")
     arms: list[Arm] = list(ARMS) if baselines else ["designed"]
     targets = [TrainTarget(key=f"{arm} seed {s}", files=store.final_files(arm, s), reward_kind=ARMS[arm],
                            reward_file=best_reward if arm == "designed" else None, seed=s)
@@ -96,3 +102,18 @@ def score(seeds: tuple[int, ...], steps: int, designed: FinalArm, human: FinalAr
             note = f"held-out fitness over {len(seeds)} fresh training seeds, same budget for all three"
     return FinalScore(seeds=seeds, steps=steps, designed=designed, human=human, sparse=sparse, hns=value,
                       hns_std=spread, hns_meaningful=meaningful, note=note)
+
+
+def final_for_run(store: RunStore, task: Task, cfg: RunConfig, history: list[CandidateResult],
+                  feedback: RoundFeedback | None, settings: TrainSettings, executor: LocalExecutor,
+                  view: ProgressView) -> FinalScore | None:
+    """The loop's last step: retrain the run's selected best reward on ``cfg.final_seeds`` fresh seeds."""
+    best = select_incumbent(history, feedback, cfg.preference_only)
+    if cfg.final_seeds <= 0 or best is None or best.candidate.code is None:
+        return None
+    view.phase_started(f"final comparison: {best.candidate.id} retrained on {cfg.final_seeds} fresh seeds"
+                       + (", with both baselines" if cfg.baselines else ""))
+    result = final_seeds(task, store.files_of(best.candidate).reward, settings, cfg.final_seeds, executor, store,
+                         view.executor_event, baselines=cfg.baselines)
+    view.stop()
+    return result

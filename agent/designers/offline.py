@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass, replace
 
 from agent.designers.base import DesignRequest
-from agent.designers.terms import Genome, PoolEntry, Term, term_pool, to_code
+from agent.designers.terms import Genome, PoolEntry, Term, task_spec, term_pool, to_code
 from agent.human import Guidance
 from agent.lineage import PlannedRequest
 from agent.records import CandidateResult, Completion, FindingKind
@@ -44,7 +44,7 @@ class OfflineDesigner:
 
     def propose(self, request: DesignRequest) -> list[Completion]:
         rng = random.Random(f"{request.seed}:{request.round}:{request.task.name}")
-        spec = request.task.adapter.spec
+        spec = task_spec(request.task.adapter.spec, request.task.description)
         guide = request.guidance or Guidance()
         pool = [e for e in term_pool(spec, request.task.description) if e.term.name not in guide.forbidden]
         archive = _archive(request.history, guide)
@@ -68,7 +68,7 @@ class OfflineDesigner:
         return [self._completion(request, g, note, parent) for g, note, parent in children]
 
     def _completion(self, request: DesignRequest, genome: Genome, note: str, parent: str | None) -> Completion:
-        code = to_code(genome, request.task.adapter.spec, request.task.description, note)
+        code = to_code(genome, task_spec(request.task.adapter.spec, request.task.description), request.task.description, note)
         text = (f"{LABEL}. This is a baseline search procedure, not a language model.\n"
                 f"{note}\n\n```python\n{code}```\n")
         return Completion(text=text, designer=LABEL, parent=parent, meta={"terms": len(genome.terms)})

@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from core.state import StateField, StateSpec
+from core.state import StateField, StateSpec, TargetKind
 
 TermKind = Literal["closeness", "distance", "reached", "progress", "magnitude", "damping", "action_cost", "alive"]
 GENOME_TAG = "# rewardsmith-genome: "
@@ -187,6 +187,7 @@ _INTENTS = {
     "hold": r"\b(balanc\w*|upright|hold\w*|keep\w*|stay\w*|stable|steady|still)\b",
     "fast": r"\b(fast\w*|quick\w*|speed|run\w*|sprint\w*)\b",
     "high": r"\b(high\w*|tall\w*|height|jump\w*|lift\w*)\b",
+    "spin": r"\b(spin\w*|rotat\w*|turn\w*|twirl\w*|revolv\w*)\b",
     "efficient": r"\b(efficient\w*|energy|little torque|as little|smooth\w*|gentl\w*|minimal)\b",
     "survive": r"(without falling|as long as possible|stay alive|not fall|don't fall|upright|healthy)",
     "backward": r"\b(backward|backwards|reverse)\b",
@@ -206,20 +207,119 @@ class PoolEntry:
     p: float
 
 
+# -- direction and sign words against each field's documented sign convention ----------------
+_OPPOSITE = {"forward": "backward", "right": "left", "up": "down", "counter-clockwise": "clockwise",
+             "higher": "lower", "faster": "slower"}
+_OPPOSITE.update({v: k for k, v in list(_OPPOSITE.items())})
+_DIRECTION_WORDS = [  # longest first: "counter-clockwise" must not read as "clockwise"
+    (r"\b(counter[- ]?clockwise|anti[- ]?clockwise|ccw)\b", "counter-clockwise"), (r"\bclockwise\b", "clockwise"),
+    (r"\b(backwards?|in reverse|reverse)\b", "backward"), (r"\bforwards?\b", "forward"),
+    (r"\b(to the )?left(wards?)?\b", "left"), (r"\b(to the )?right(wards?)?\b", "right"),
+    (r"\b(upwards?|up)\b", "up"), (r"\b(downwards?|down)\b", "down"),
+]
+_SIGN_DOC = re.compile(r"positive\s*=\s*(?:moving\s+|turning\s+|pushes\s+)?(counter-clockwise|clockwise|forward|backward|"
+                       r"left|right|up|down)|\+x is (forward)")
+
+
+def field_direction(f: StateField) -> str | None:
+    """The direction a field's positive values mean, as its doc states it (``positive = moving right``), if it does."""
+    if f.forward_sign:
+        return "forward" if f.forward_sign > 0 else "backward"
+    m = _SIGN_DOC.search(f.doc)
+    return next((g for g in m.groups() if g), None) if m else None
+
+
+def directions(description: str) -> set[str]:
+    """The direction words of a description, normalised (``anticlockwise`` → ``counter-clockwise``)."""
+    text = description.lower()
+    found = set()
+    for pattern, word in _DIRECTION_WORDS:
+        if re.search(pattern, text):
+            found.add(word)
+            text = re.sub(pattern, " ", text)
+    return found
+
+
+def direction_sign(f: StateField, wanted: set[str]) -> int:
+    """+1 when the description asks for the field's positive direction, -1 for its opposite, 0 when it names neither."""
+    d = field_direction(f)
+    if d is None:
+        return 0
+    if d in wanted and _OPPOSITE[d] not in wanted:
+        return 1
+    if _OPPOSITE[d] in wanted and d not in wanted:
+        return -1
+    return 0
+
+
+# -- "stay / hold / keep ... at / near / beyond X" ------------------------------------------------
+_REGION = re.compile(r"\b(?:stay|stays|staying|hold|holds|holding|keep|keeps|keeping|remain\w*)\b(?P<what>[^.;]{0,60}?)\b"
+                     r"(?P<rel>at|near|around|beyond|past|above|over|below|under)\s+(?:[a-z_]+\s*=\s*)?"
+                     r"(?P<x>[-+]?\d+(?:\.\d+)?)")
+_REL_KIND = {"at": "hold", "near": "hold", "around": "hold", "above": "reach_at_least", "over": "reach_at_least",
+             "below": "reach_at_most", "under": "reach_at_most"}
+
+
+def region_goals(spec: StateSpec, description: str) -> dict[str, tuple[float, TargetKind]]:
+    """Fields the description asks to hold in a region: ``{field: (X, kind)}``.
+
+    The field is the one whose name words appear in the phrase (``keep the torso height above 1.2``), else the
+    first scalar position field; ``beyond``/``past`` X means at least X for X > 0, at most X for X < 0.
+    """
+    out: dict[str, tuple[float, TargetKind]] = {}
+    text = description.lower()
+    scalars = [f for f in spec.fields if not f.shape]
+    for m in _REGION.finditer(text):
+        what, rel, x = m.group("what"), m.group("rel"), float(m.group("x"))
+        named = [f for f in scalars if all(w in what for w in f.name.split("_"))]
+        named = named or [f for f in scalars if any(w in what for w in f.name.split("_") if len(w) > 3)]
+        candidates = named or [f for f in scalars if f.kind == "position"]
+        if not candidates:
+            continue
+        field = candidates[0]
+        kind: TargetKind = ("reach_at_least" if x >= 0 else "reach_at_most") if rel in ("beyond", "past") else _REL_KIND[rel]  # type: ignore[assignment]
+        out[field.name] = (x, kind)
+    return out
+
+
+def task_spec(spec: StateSpec, description: str) -> StateSpec:
+    """The spec with the description's own regions as the fields' targets (``keep x near 2`` → x: hold 2)."""
+    goals = region_goals(spec, description)
+    if not goals:
+        return spec
+    fields = tuple(replace(f, target=goals[f.name][0], target_kind=goals[f.name][1]) if f.name in goals else f
+                   for f in spec.fields)
+    return replace(spec, fields=fields)
+
+
 def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
+    spec = task_spec(spec, description)
     want = intents(description)
+    wanted = directions(description)
+    regions = region_goals(spec, description)
     pool: list[PoolEntry] = []
+    # A direction asked of a rotation or a motion ("spin counter-clockwise", "move left") is the task: terms
+    # that hold the body still or upright work against it unless the description also asks to hold.
+    # A goal to get past (MountainCar's flag) already says which way, and so does a region to hold ("near 1.0 m,
+    # right of the centre": the word is about where, not which way to keep moving).
+    threshold_goal = any(f.target_kind in ("reach_at_least", "reach_at_most") for f in spec.fields)
+    moving = {f.name for f in spec.fields if not f.shape and f.kind in ("velocity", "angular_velocity")
+              and f.target is None and not threshold_goal and not regions and direction_sign(f, wanted)}
     # A goal to get *past* (a flag up a hill) usually needs momentum first; holding a target does not,
     # and a speed bonus there only makes the body overshoot.
-    threshold_goal = any(f.target_kind in ("reach_at_least", "reach_at_most") for f in spec.fields)
 
     def add(kind: TermKind, field: str | None, p: float, temp: float = 0.3, sign: int = 1) -> None:
         pool.append(PoolEntry(Term(kind=kind, field=field, weight=DEFAULT_WEIGHT[kind], temp=temp, sign=sign), p))
 
+    spinning = any(f.kind == "angular_velocity" for f in spec.fields if f.name in moving)
     for f in spec.fields:
         motion = f.kind in ("velocity", "angular_velocity")
+        if f.name in moving:
+            add("progress", f.name, 0.95, sign=direction_sign(f, wanted))
+            continue
         if f.target is not None and f.target_kind == "hold":
-            add("closeness", f.name, 0.9 if "hold" in want else 0.5)
+            held = ("hold" in want and not (spinning and f.kind == "angle")) or f.name in regions
+            add("closeness", f.name, 0.9 if held else 0.1 if moving else 0.5)
             add("distance", f.name, 0.3)
             add("reached", f.name, 0.15, temp=0.1)
         elif f.target is not None:
@@ -228,13 +328,15 @@ def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
             # can hold still (MountainCar: pushing right forever); measured, it cost half the fitness.
             add("progress", f.name, 0.3, sign=1 if f.target_kind == "reach_at_least" else -1)
         if f.forward_sign and f.target is None:
-            sign = -f.forward_sign if "backward" in want else f.forward_sign
-            add("progress", f.name, 0.9 if "fast" in want else 0.4, sign=sign)
+            add("progress", f.name, 0.9 if "fast" in want else 0.4, sign=direction_sign(f, wanted) or f.forward_sign)
         if motion:
-            add("damping", f.name, 0.4 if "hold" in want else 0.1)
+            slow = "slower" in wanted or re.search(r"\b(slow\w*|still|stop)\b", description.lower()) is not None
+            add("damping", f.name, 0.7 if slow else 0.4 if "hold" in want and not moving else 0.1)
             add("magnitude", f.name, 0.6 if threshold_goal else 0.05)
         if f.kind == "height":
-            add("progress", f.name, 0.8 if "high" in want else 0.4 if want & {"reach", "hold"} else 0.15)
+            lower = "lower" in wanted or "down" in wanted
+            add("progress", f.name, 0.8 if "high" in want or lower else 0.4 if want & {"reach", "hold"} else 0.15,
+                sign=-1 if lower else 1)
         if f.kind == "indicator":
             add("progress", f.name, 0.6 if "survive" in want else 0.2)
     add("action_cost", None, 0.7 if "efficient" in want else 0.3)

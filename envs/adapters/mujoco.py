@@ -101,7 +101,7 @@ def _planar_fields(body: str, joints: str, n_joints: int, height: tuple[float, f
     target = 0.0 if healthy is not None else None
     fields = [
         StateField(name="x_position", shape=(), unit="m", doc=f"x position of the {body}'s torso; +x is forward", kind="position"),
-        StateField(name="x_velocity", shape=(), unit="m/s", doc="forward velocity of the torso (its x displacement over the step / dt)",
+        StateField(name="x_velocity", shape=(), unit="m/s", doc="velocity of the torso along x (its x displacement over the step / dt), positive = forward",
                    kind="velocity", forward_sign=1),
         StateField(name="torso_height", shape=(), unit="m", doc="height of the torso above the ground", kind="height",
                    low=height[0], high=height[1]),
@@ -109,7 +109,7 @@ def _planar_fields(body: str, joints: str, n_joints: int, height: tuple[float, f
                    low=-5.0, high=5.0),
         StateField(name="torso_angle", shape=(), unit="rad", doc="pitch of the torso, 0 = level as at the start, positive = nose down",
                    kind="angle", low=angle[0], high=angle[1], target=target, target_kind="hold" if healthy else None),
-        StateField(name="torso_angular_velocity", shape=(), unit="rad/s", doc="pitch rate of the torso", kind="angular_velocity",
+        StateField(name="torso_angular_velocity", shape=(), unit="rad/s", doc="pitch rate of the torso, positive = pitching nose down", kind="angular_velocity",
                    low=-10.0, high=10.0),
         StateField(name="joint_pos", shape=(n_joints,), unit="rad", doc=f"joint angles: {joints}", kind="angle"),
         StateField(name="joint_vel", shape=(n_joints,), unit="rad/s", doc="joint angular velocities, same order as joint_pos",
@@ -191,13 +191,13 @@ class SwimmerAdapter(MujocoAdapter):
     spec = StateSpec(
         fields=(
             StateField(name="x_position", shape=(), unit="m", doc="x position of the front segment; +x is forward", kind="position"),
-            StateField(name="y_position", shape=(), unit="m", doc="sideways position of the front segment", kind="position"),
-            StateField(name="x_velocity", shape=(), unit="m/s", doc="forward velocity (x displacement over the step / dt)",
+            StateField(name="y_position", shape=(), unit="m", doc="sideways (y) position of the front segment, positive = to the left of +x", kind="position"),
+            StateField(name="x_velocity", shape=(), unit="m/s", doc="velocity along x (x displacement over the step / dt), positive = forward",
                        kind="velocity", forward_sign=1),
             StateField(name="y_velocity", shape=(), unit="m/s", doc="sideways velocity", kind="velocity"),
             StateField(name="heading", shape=(), unit="rad", doc="direction the front segment points in, 0 = +x, counter-clockwise",
                        kind="angle", low=-math.pi, high=math.pi),
-            StateField(name="angular_velocity", shape=(), unit="rad/s", doc="turn rate of the front segment", kind="angular_velocity",
+            StateField(name="angular_velocity", shape=(), unit="rad/s", doc="turn rate of the front segment seen from above, positive = turning counter-clockwise", kind="angular_velocity",
                        low=-5.0, high=5.0),
             StateField(name="joint_pos", shape=(2,), unit="rad", doc="angles of the 2 joints between the 3 segments", kind="angle",
                        low=-1.75, high=1.75),
@@ -228,10 +228,10 @@ def _free_body_fields(body: str, height: tuple[float, float], n_joints: int, joi
         StateField(name="y_position", shape=(), unit="m", doc="sideways (y) position of the torso", kind="position"),
         StateField(name="torso_height", shape=(), unit="m", doc="height of the torso above the ground", kind="height",
                    low=height[0], high=height[1]),
-        StateField(name="x_velocity", shape=(), unit="m/s", doc=f"forward velocity of the {body} (x displacement over the step / dt)",
+        StateField(name="x_velocity", shape=(), unit="m/s", doc=f"velocity of the {body} along x (x displacement over the step / dt), positive = forward",
                    kind="velocity", forward_sign=1),
         StateField(name="y_velocity", shape=(), unit="m/s", doc="sideways velocity", kind="velocity"),
-        StateField(name="z_velocity", shape=(), unit="m/s", doc="vertical velocity of the torso", kind="velocity", low=-5.0, high=5.0),
+        StateField(name="z_velocity", shape=(), unit="m/s", doc="vertical velocity of the torso, positive = moving up", kind="velocity", low=-5.0, high=5.0),
         StateField(name="up_vector", shape=(3,), unit="1", doc="the torso's up axis in world coordinates; (0, 0, 1) = upright, "
                    "up_vector[:, 2] = cosine of the tilt", kind="other", low=-1.0, high=1.0),
         StateField(name="heading", shape=(), unit="rad", doc="direction the torso faces in the horizontal plane, 0 = +x, "

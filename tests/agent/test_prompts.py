@@ -96,6 +96,10 @@ def _cases() -> dict[str, tuple[str, dict[str, Any]]]:
             "findings": ["scored with this reward, 30 stored trajectories of 6 earlier policies rank against their "
                          "fitness (Spearman -0.42 < +0.00), so it was not trained. Suggestion: make the reward rank "
                          "the earlier trajectories as their fitness does."]}),
+        "parents": ("parents.j2", {"policy": "tree", "used": 180, "budget": 1500, "blocks": [
+            {"id": "r01c03", "fitness": "fitness 0.61", "why": "UCB 1.02 (fitness 0.61, 0 children)",
+             "code": "W_UP = 1.0\n\n\ndef compute_reward(state, action):\n    up = W_UP * state.height\n    return up, {\"up\": up}",
+             "critique": "## r01c03: ok\n\nTask fitness 0.61."}]}),
         "human_feedback": ("human_feedback.j2", human),
         "human_feedback_preferences_only": ("human_feedback.j2", {**human, "preference_only": True, "worst": None,
                                                                   "pairs": [], "edited_from": None, "locked": [],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
+import pytest
 from conftest import copy_run
 from rich.console import Console
 
@@ -51,3 +53,25 @@ def test_with_no_earlier_run_the_throughput_is_measured_now_and_said(tmp_path: P
     plan = plan_for(task, rounds=1, samples=1, steps=2048, workers=1, baselines=False, final_seeds=0)
     assert dry_run(task, plan, "offline", tmp_path / "none", Console(file=out, width=200)) == 0
     assert "measured now:" in out.getvalue() and not list(tmp_path.iterdir())  # nothing written under --out
+
+
+def test_cli_version_and_dry_run_write_nothing(run_cli, tmp_path: Path) -> None:
+    version = run_cli("--version", timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("rewardsmith ") and "stable-baselines3" in version.stdout
+    proc = run_cli("run", "cartpole", "--steps", "5000", "--rounds", "2", "--samples", "2", "--dry-run", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "6,144" in proc.stdout and "estimated training time" in proc.stdout and "measured now" in proc.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # ~1 min: a whole tiny run plus four retrainings
+def test_a_run_reports_its_best_reward_over_fresh_training_seeds(run_cli, tmp_path: Path) -> None:
+    proc = run_cli("run", "cartpole", "--rounds", "1", "--samples", "2", "--steps", "2048", "--no-baselines",
+                   "--final-seeds", "2", "--workers", "2", timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "retrained on 2 fresh seeds" in proc.stdout and "env-steps" in proc.stdout
+    run = next((tmp_path / "runs").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final"]["seeds"] == [1, 2] and summary["final"]["designed"]["std"] is not None
+    assert (run / "fitness.png").is_file() and list(run.glob("round_01/cand_*/training.png"))
+    assert list(run.glob("round_01/cand_*/sb3/events.out.tfevents.*"))

@@ -52,3 +52,33 @@ def test_evaluation_result_with_outcomes_round_trips_and_old_files_still_read(tm
                                        '"heldout": {"mean": 1, "std": 0, "values": [1], "seeds": [5]}, '
                                        '"episode_length": 50, "wall_s": 1}')
     assert read_record(tmp_path / "old.json", EvaluationResult).episodes == ()
+
+
+def test_the_evaluation_job_records_every_episode_and_keeps_its_rollouts(tmp_path: Path) -> None:
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from agent.store import RunStore, TargetFiles
+    from envs.evaluation import evaluate, seed_sets
+    from envs.outcomes import load_rollouts
+    from envs.tasks import builtin_task_files, load_task_file
+    from envs.training import policy_config_of
+
+    cartpole = builtin_task_files()["cartpole"]
+    files = TargetFiles(tmp_path)
+    task = load_task_file(cartpole)
+    env = task.make_env()
+    config = policy_config_of(task)  # an untrained policy, saved as the trainer saves one
+    policy = ActorCriticPolicy(env.observation_space, env.action_space, lambda _: 0.0, use_sde=config.use_sde,
+                               **config.policy_kwargs)
+    env.close()
+    np.savez(files.policy, **{k: v.detach().numpy() for k, v in policy.state_dict().items()})
+    selection, heldout = seed_sets(0, 2, 3)
+    result = evaluate(files.eval_job(cartpole, selection, heldout))
+    assert [(o.seed, o.split) for o in result.episodes] == [(s, "selection") for s in selection] + [
+        (s, "heldout") for s in heldout]
+    assert [o.fitness for o in result.episodes if o.split == "heldout"] == list(result.heldout.values)
+    assert all(o.terminated != o.truncated for o in result.episodes)  # CartPole ends one way or the other
+    rollouts = load_rollouts(files.rollouts)
+    assert [r.seed for r in rollouts] == [*selection, *heldout]
+    assert [len(r.states) for r in rollouts] == [o.length for o in result.episodes]
+    assert RunStore(tmp_path).outcome(files).evaluation == result

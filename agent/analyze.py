@@ -97,11 +97,20 @@ def critique(result: CandidateResult, spec: StateSpec | None = None, screen: Scr
                     failure=report, screen=screen)
 
 
+SUBSUMES: dict[FindingKind, tuple[FindingKind, ...]] = {
+    "length_farming": ("constant", "dominant"),
+    "component_up_fitness_down": ("against_fitness", "improved_not_fitness"),
+}
+"""A finding that already says what another says about the same component replaces it (one suggestion each)."""
+
+
 def _unique(flags: list[Finding]) -> list[Finding]:
+    """Drop repeats and findings subsumed by a stronger one about the same component."""
+    covered = {(kind, f.component) for f in flags for kind in SUBSUMES.get(f.kind, ())}
     seen: set[Finding] = set()
     out = []
     for f in flags:
-        if f not in seen:
+        if f not in seen and (f.kind, f.component) not in covered:
             seen.add(f)
             out.append(f)
     return out

@@ -274,6 +274,7 @@ def _read_file(path: Path) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     from agent.commands.bench import BenchOptions
+    from agent.commands.tune import add_tune_parser
 
     p = argparse.ArgumentParser(prog="rewardsmith", description="Design reward functions from a task description.")
     p.add_argument("--version", action="version", version=_version_text())
@@ -325,6 +326,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print bench.json (progress goes to stderr)")
     _add_llm_options(s)
     s.set_defaults(handler=cmd_bench)
+
+    add_tune_parser(sub)
 
     s = sub.add_parser("review", help="review a paused round in the terminal and give feedback")
     s.add_argument("run_dir", help="the run directory")

@@ -81,6 +81,12 @@ class RunConfig:
     """Wall-clock limit of one reward call during training."""
     train_timeout_s: float | None = field(default=None, metadata=flag(name="--train-timeout"))
     """Wall-clock limit of one training job; None = the task file's ``train.timeout_s``."""
+    selection: Literal["last-best", "top-k", "tree"] = "last-best"
+    """Which earlier candidates the next prompt builds on: the last round's best (Eureka), the best plus a different runner-up (top-k), or UCB over the whole lineage tree (RF-Agent-style)."""
+    tune: bool = False
+    """Between rounds, tune the selected reward's named constants with Optuna (TPE + successive halving); the tuned reward joins the next round as candidate K+2."""
+    tune_trials: int = 8
+    """Optuna trials per --tune study."""
     fix_attempts: int = 2
     """How many times a rejected candidate goes back to the designer with the exact problem (designers that fix)."""
     allow_weak_sandbox: bool = field(default=False, metadata=flag(name="--allow-weak-sandbox", resume=True))

@@ -22,6 +22,7 @@ from agent.reviewers import make_reviewer
 from agent.store import RunStore
 from agent.summary import summarize
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from agent.tune import tune_stage
 from core.errors import DesignerStopped, FitnessError
 from envs.fitness import check_fitness_file
 from envs.rollout import StateSample, random_rollout
@@ -60,7 +61,8 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         try:  # the designer may stop the run here (budget cap, model unreachable): cleanly, resumable
             ### 2-3. Sample K candidates and extract their code (plus a reviewer's edit of the last round)
             candidates = (stages.sample_round(designer, request, store)
-                          + next_round.reviewer_edit(rnd, cfg.samples, feedback, store))
+                          + next_round.reviewer_edit(rnd, cfg.samples, feedback, store)
+                          + next_round.tuned_entry(rnd, cfg.samples, feedback, store))
             ### 4. Validate: static checks, then a probe run in the sandbox; a rejected candidate goes
             ###    back to the designer with the exact problem (bounded fix-retry)
             results = stages.validate_all(designer, request, candidates, stages.Validation(
@@ -92,6 +94,9 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         plots.write_round_plots(store, rnd)
         if feedback.stop:
             break
+        if cfg.tune and rnd < cfg.rounds:  ### 8b. Tune the selection's named constants (Optuna); joins the next round
+            tune_stage(task, store, next_round.best_of(history, feedback), settings, executor, view.executor_event,
+                       cfg.tune_trials, cfg.seed)
 
     view.stop()
     ### 9. Final comparison: the best reward retrained on fresh seeds gives the headline numbers

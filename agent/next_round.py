@@ -25,6 +25,7 @@ from agent.preferences import hide_fitness, preference_scores
 from agent.prompting import render, round_messages
 from agent.records import Candidate, CandidateResult, RoundFeedback
 from agent.store import RunStore, candidate_id
+from agent.tune import load_result
 from core.atomic import read_record, write_json
 from envs.tasks import Task
 
@@ -42,7 +43,8 @@ def request(task: Task, rnd: int, history: list[CandidateResult], feedback: Roun
     primary = by_id.get(choice.ids[0]) if choice.ids else incumbent
     text = parent_feedback(rnd, primary, incumbent, feedback, choice, by_id) if feedback else None
     messages = round_messages(task, primary.candidate.code if primary else None,
-                              text if primary is not None else (feedback.summary if feedback else None))
+                              text if primary is not None else (feedback.summary if feedback else None),
+                              jax_rules=cfg.backend == "jax")
     if rnd > 1:
         write_json(store.round_files(rnd).parents, choice)
         write_json(store.lineage_file, lineage)
@@ -52,9 +54,8 @@ def request(task: Task, rnd: int, history: list[CandidateResult], feedback: Roun
 
 
 def selection_of(cfg: RunConfig) -> Selection:
-    """The run's ``--selection`` policy (``last-best`` for a configuration without one)."""
-    value = getattr(cfg, "selection", "last-best")
-    return value if value in SELECTIONS else "last-best"
+    """The run's ``--selection`` policy."""
+    return cfg.selection if cfg.selection in SELECTIONS else "last-best"
 
 
 def plan_parents(rnd: int, history: list[CandidateResult], feedback: RoundFeedback | None,
@@ -112,6 +113,26 @@ def reviewer_edit(rnd: int, k: int, previous: RoundFeedback | None, store: RunSt
     if not store.has_candidate(rnd, k + 1):
         store.save_sampled(cand, f"(written by the reviewer of round {previous.round if previous else ''})\n",
                            f"```python\n{cand.code}```\n")
+    return [cand]
+
+
+def best_of(history: list[CandidateResult], feedback: RoundFeedback) -> CandidateResult | None:
+    """The round's selection (what ``--tune`` tunes)."""
+    return next((r for r in history if r.candidate.id == feedback.best_id), None)
+
+
+def tuned_entry(rnd: int, k: int, previous: RoundFeedback | None, store: RunStore) -> list[Candidate]:
+    """The previous round's selection with its constants tuned (``--tune``), as this round's candidate ``K+2``."""
+    best = previous.best_id if previous is not None else None
+    result = load_result(store.tune_files(best)) if best is not None else None
+    if best is None or result is None or not result.diff:
+        return []  # not tuned, or the designer's constants were the best found
+    code = store.tune_files(best).tuned.read_text(encoding="utf-8")
+    cand = Candidate(id=candidate_id(rnd, k + 2), round=rnd, index=k + 2, code=code,
+                     origin=f"tuned (the named constants of {best} searched with Optuna)", parent=best)
+    if not store.has_candidate(rnd, k + 2):
+        store.save_sampled(cand, f"(the constants of {best} tuned with Optuna: {len(result.trials)} trials)\n",
+                           f"Tuned constants of {best}.\n\n```diff\n{result.diff}```\n\n```python\n{code}```\n")
     return [cand]
 
 

@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 
 from agent.constants import ParamRange, code_diff, reward_constants, rewrite, search_space
 from agent.executor import ExecutorEvent, LocalExecutor
-from agent.records import TargetOutcome
+from agent.records import CandidateResult, TargetOutcome
 from agent.store import RunLock, RunStore, TargetFiles, TuneFiles
 from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from core.atomic import read_record, write_json, write_text
@@ -285,3 +285,22 @@ def load_result(files: TuneFiles) -> TuneResult | None:
 def tune_label(path: Path) -> str:
     """A study label for a reward file: its content hash, so the same file and task resume the same study."""
     return "reward-" + hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+
+def tune_stage(task: Task, store: RunStore, best: CandidateResult | None, settings: TrainSettings,
+               executor: LocalExecutor, on_event: Callable[[ExecutorEvent], None], trials: int,
+               seed: int = 0) -> TuneResult | None:
+    """``--tune``: tune the round's selected reward between rounds (``tune/<id>/``); its tuned version joins
+    the next round as candidate ``K+2`` (:func:`agent.next_round.tuned_entry`). A finished study is not redone."""
+    if best is None or best.candidate.code is None or best.fitness is None:
+        return None
+    files = store.tune_files(best.candidate.id)
+    done = load_result(files)
+    if done is not None:
+        return done
+    try:
+        tuner = Tuner(best.candidate.code, best.candidate.id, store, best.candidate.id, settings.steps,
+                      TuneSettings(trials=trials, seed=seed), trainer_evaluate(task, settings, executor, store, on_event))
+        return tuner.run()
+    except (ConfigError, TrialFailed):
+        return None  # nothing to tune (no named constants) or nothing trained: the run goes on without it

@@ -109,3 +109,20 @@ def test_tune_trains_real_trials_on_cartpole_and_resumes_after_sigkill(tmp_path:
     for p, mtime in trained.items():
         assert p.stat().st_mtime == mtime, f"{p} was trained again"
     assert (out / "tune" / "reward" / "tuned_reward.py").is_file()
+
+
+def test_the_tuned_selection_joins_the_next_round_as_candidate_k_plus_2(tmp_path: Path) -> None:
+    from agent.next_round import tuned_entry
+    from agent.records import RoundFeedback
+    from agent.tune import Tuner, TuneSettings
+    from tune_fake import fake_evaluate
+
+    store = RunStore(tmp_path)
+    feedback = RoundFeedback(round=1, best_id="r01c01", best_fitness=1.0, summary="")
+    assert tuned_entry(2, 2, feedback, store) == []  # not tuned yet
+    Tuner(CODE, "r01c01", store, "r01c01", 900, TuneSettings(trials=6), fake_evaluate(tmp_path / "c.log")).run()
+    [cand] = tuned_entry(2, 2, feedback, store)
+    assert (cand.id, cand.index, cand.parent) == ("r02c04", 4, "r01c01")
+    assert cand.code == (store.tune_files("r01c01").tuned).read_text() and cand.code != CODE
+    assert store.has_candidate(2, 4) and "```diff" in store.load_response(cand)
+    assert tuned_entry(2, 2, feedback, store) == [cand]  # resumed: the same candidate, not a new one

@@ -28,6 +28,8 @@ from typing import Literal
 from agent.designers.base import DesignRequest
 from agent.prompting import render
 from agent.records import CandidateResult
+from agent.store import RunStore
+from core.atomic import read_record
 
 Selection = Literal["last-best", "top-k", "tree"]
 SELECTIONS: tuple[Selection, ...] = ("last-best", "top-k", "tree")
@@ -251,3 +253,28 @@ def parents_text(choice: ParentChoice, results: dict[str, CandidateResult], budg
     if not blocks:
         return ""
     return render("parents.j2", policy=choice.policy, blocks=blocks, used=used, budget=budget)
+
+
+def archive_of(store: RunStore, hide_scores: bool = False) -> Lineage:
+    """The lineage of every candidate a run directory holds so far (the web app's tree view reads this)."""
+    history = [r for rnd in store.rounds() for r in store.round_results(rnd)]
+    responses = {}
+    for r in history:
+        try:
+            responses[r.candidate.id] = store.load_response(r.candidate)
+        except OSError:
+            responses[r.candidate.id] = ""
+    parents = {}
+    for rnd in store.rounds():
+        path = store.round_files(rnd).parents
+        if path.is_file():
+            parents[rnd] = read_record(path, ParentChoice).ids
+    return build(history, responses, parents, hide_scores=hide_scores)
+
+
+def tree_view(store: RunStore) -> list[dict[str, str | int | float | None]]:
+    """Rows for an HTML tree (depth-first; ``depth`` for the indent): id, round, intent, score, held-out, critique."""
+    return [{"id": row.node.id, "depth": row.depth, "round": row.node.round, "parent": row.node.parent,
+             "intent": row.node.intent, "score": row.node.score, "heldout": row.node.heldout,
+             "status": row.node.status, "critique": row.node.critique, "origin": row.node.origin}
+            for row in archive_of(store).tree()]

@@ -11,7 +11,7 @@ uptime
 mkdir -p "$out"
 run_dir=$(ls -d "$out"/"$(basename "$task" .toml)"-* 2>/dev/null | head -1 || true)
 if [ -z "$run_dir" ]; then
-  "$py" -m agent.cli run "$task" --rounds 2 --samples 2 --steps "$steps" --workers 1 --no-baselines --out "$out"
+  "$py" -m agent.cli run "$task" --rounds 2 --samples 2 --steps "$steps" --workers 1 --no-baselines --final-seeds 0 --out "$out"
   run_dir=$(ls -d "$out"/"$(basename "$task" .toml)"-* | head -1)
 else
   "$py" -m agent.cli resume "$run_dir"

@@ -114,3 +114,15 @@ def test_the_request_records_parents_and_the_offline_designer_refines_each(tmp_p
                              parents=choice.ids)
     completions = OfflineDesigner().propose(planned)
     assert [c.parent for c in completions[:2]] == ["r02c01", "r01c03"]
+
+
+def test_the_tree_view_of_a_run_directory(tmp_path: Path) -> None:
+    from agent.lineage import tree_view
+
+    store = RunStore(tmp_path)
+    for r in HISTORY:
+        store.save_sampled(r.candidate, "p", f"Idea of {r.candidate.id}.\n```python\n{r.candidate.code}```\n")
+        store.save_validation(r.candidate, r.validation)
+    rows = tree_view(store)
+    assert [(row["id"], row["depth"]) for row in rows][:3] == [("r01c01", 0), ("r02c01", 1), ("r02c03", 2)]
+    assert rows[0]["intent"] == "Idea of r01c01."

@@ -273,7 +273,10 @@ def trainer_evaluate(task: Task, settings: TrainSettings, executor: LocalExecuto
 
     def evaluate(code: str, steps: int, files: TargetFiles) -> TargetOutcome:
         target = TrainTarget(key=f"trial {files.dir.parent.name[6:]}@{steps}", files=files, reward_kind="candidate")
-        return train_and_evaluate(task, [target], replace(settings, steps=steps), executor, store, on_event)[target.key]
+        # One trial at a time on the sb3 backend. TODO(issue 13): on the jax backend, ask Optuna for a rung's
+        # trials together and train them as one batch (the constants are per-env inputs of the exported reward).
+        return train_and_evaluate(task, [target], replace(settings, steps=steps, backend="sb3"), executor, store,
+                                  on_event)[target.key]
 
     return evaluate
 

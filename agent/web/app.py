@@ -15,7 +15,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent import plots
 from agent.human import HumanFeedback, LockedComponent, PairChoice
 from agent.review import load_result, open_session, submit_feedback
 from agent.store import RunStore
@@ -58,6 +60,14 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
         response.set_cookie(guard.cookie, guard.token, httponly=True, samesite="strict")
         return response
 
+    @app.exception_handler(StarletteHTTPException)
+    async def error_page(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        """Errors (404: no such run, round or candidate) as a page with a way back, not raw JSON."""
+        return page("error.html", exc.status_code, code=exc.status_code, detail=str(exc.detail))
+
+    def png(data: bytes) -> Response:
+        return Response(data, media_type="image/png", headers={"cache-control": "no-store"})
+
     def store_of(run: str) -> RunStore:
         path = runs_dir / run
         # Only names of run directories directly under runs_dir: no path ever comes from the URL.
@@ -77,8 +87,47 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     def run_page(run: str) -> HTMLResponse:
         store = store_of(run)
         record, summary = store.load_record(), store.load_summary()
-        return page("run.html", run=run, record=record, summary=summary, rounds=views.rounds(store),
-                    state=views.run_state(store, summary), plot=views.fitness_plot(store), cost=views.cost(store))
+        state = views.run_state(store, summary)
+        return page("run.html", run=run, record=record, summary=summary, rounds=views.rounds(store), state=state,
+                    live=views.live_progress(store), refresh=state == "running", cost=views.cost(store))
+
+    @app.get("/runs/{run}/fitness.png")
+    def fitness_png(run: str) -> Response:
+        return png(plots.run_fitness_png(store_of(run)))
+
+    @app.get("/runs/{run}/candidates/{cid}/training.png")
+    def training_png(run: str, cid: str) -> Response:
+        store = store_of(run)
+        r = store.load_result_by_id(cid)
+        if r is None or r.training is None or not r.training.checkpoints:
+            raise HTTPException(404, f"{cid} has no training statistics")
+        return png(plots.training_png(plots.Curve(label=cid, training=r.training), plots.baselines_of(store)))
+
+    @app.get("/runs/{run}/rounds/{n}/curves.png")
+    def curves_png(run: str, n: int, request: Request) -> Response:
+        store = store_of(run)
+        chosen = request.query_params.getlist("c")
+        results = [r for r in store.round_results(n) if not chosen or r.candidate.id in chosen]
+        return png(plots.round_compare_png(store, results, f"round {n}: " + (", ".join(chosen) or "every candidate")))
+
+    @app.get("/runs/{run}/rounds/{n}/compare", response_class=HTMLResponse)
+    def compare_page(run: str, n: int, request: Request) -> HTMLResponse:
+        store = store_of(run)
+        if n not in store.rounds():
+            raise HTTPException(404, f"run {run} has no round {n}")
+        results = store.round_results(n)
+        ids = [r.candidate.id for r in results]
+        chosen = [c for c in request.query_params.getlist("c") if c in ids] or ids
+        trained = [r.candidate.id for r in results if r.training is not None and r.training.checkpoints]
+        a = request.query_params.get("a") or (chosen[0] if chosen else "")
+        b = request.query_params.get("b") or (chosen[1] if len(chosen) > 1 else a)
+        by_id = {r.candidate.id: r for r in results}
+        if a not in by_id or b not in by_id:
+            raise HTTPException(404, f"round {n} has no candidate {a if a not in by_id else b}")
+        diff = views.pair_diff_html(store, by_id[a], by_id[b])
+        query = "&".join(f"c={c}" for c in chosen)
+        return page("compare.html", run=run, n=n, ids=ids, chosen=chosen, trained=trained, a=a, b=b, diff=diff,
+                    cards=[views.card(store, run, by_id[c]) for c in chosen], query=query, request=None)
 
     @app.get("/runs/{run}/rounds/{n}", response_class=HTMLResponse)
     def round_page(run: str, n: int, submitted: int = 0) -> HTMLResponse:
@@ -124,7 +173,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
             raise HTTPException(404, str(err)) from None
         critique = r.critique.text if r.critique else ""
         return page("candidate.html", run=run, card=views.card(store, run, r), diff=views.diff_html(store, r),
-                    plot=views.training_plot(r), critique=critique)
+                    has_plot=r.training is not None and bool(r.training.checkpoints), critique=critique)
 
     @app.get("/runs/{run}/candidates/{cid}/video.mp4")
     def video(run: str, cid: str) -> FileResponse:

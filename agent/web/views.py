@@ -1,11 +1,12 @@
-"""What the web pages show, read from run directories: typed view records, highlighted code, SVG plots."""
+"""What the web pages show, read from run directories: typed view records, highlighted code, live progress.
+
+Plots are PNGs drawn by :mod:`agent.plots` (the same figures the run directory holds).
+"""
 
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 
 from markupsafe import Markup
@@ -16,7 +17,7 @@ from pygments.lexers import DiffLexer, PythonLexer
 from agent.human import HumanFeedback, ReviewRequest
 from agent.records import CandidateResult, RoundFeedback, RunSummary, Usage
 from agent.review import load_result
-from agent.store import RunStore
+from agent.store import RunStore, TargetFiles
 from core.errors import RewardSmithError
 
 CODE_CSS = HtmlFormatter(cssclass="hl").get_style_defs(".hl")
@@ -73,10 +74,51 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
 
 
 def run_state(store: RunStore, summary: RunSummary | None) -> str:
+    """``running``, ``waiting for review…``, ``finished``, or how a run that no process holds any more stopped."""
     waiting = store.paused_round()
     if waiting is not None:
         return f"waiting for review of round {waiting}"
-    return "finished" if summary is not None else "running or stopped"
+    if summary is not None and not store.is_held():
+        return "finished" if summary.finished else f"stopped early ({summary.stopped or 'before its last round'})"
+    if store.is_held():
+        return "running"
+    done = [n for n in store.rounds() if store.load_feedback(n) is not None]
+    if not store.rounds():
+        return "stopped before round 1 (failed or interrupted at start; see its terminal output)"
+    return f"stopped after round {done[-1]}" if done else f"stopped in round {store.rounds()[-1]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveRow:
+    key: str
+    fraction: float
+    done: int
+    total: int
+
+
+def live_progress(store: RunStore) -> list[LiveRow]:
+    """Trainings under way (a ``progress.json`` but no ``metrics.json`` yet) in the latest round, baselines, final."""
+    from core.atomic import read_record
+    from envs.train_stats import Progress
+
+    targets: list[tuple[str, TargetFiles]] = []
+    if store.rounds():
+        rnd = store.rounds()[-1]
+        targets += [(r.candidate.id, store.files_of(r.candidate)) for r in store.round_results(rnd)]
+    targets += [(kind, store.baseline_files(kind)) for kind in ("human", "sparse")]
+    record = store.load_record()
+    targets += [(f"{arm} seed {s}", store.final_files(arm, s)) for arm in ("designed", "human", "sparse")
+                for s in range(record.config.seed + 1, record.config.seed + 1 + record.config.final_seeds)]
+    rows = []
+    for key, files in targets:
+        if not files.progress.is_file() or files.metrics.is_file():
+            continue
+        try:
+            pr = read_record(files.progress, Progress)
+        except (OSError, ValueError):
+            continue
+        rows.append(LiveRow(key=key, fraction=min(1.0, pr.done / max(pr.total, 1)), done=pr.done, total=pr.total))
+    return rows
 
 
 def rounds(store: RunStore) -> list[RoundRow]:
@@ -116,6 +158,14 @@ def code_html(code: str) -> Markup:
     return Markup(highlight(code, PythonLexer(), HtmlFormatter(cssclass="hl", linenos="inline")))
 
 
+def pair_diff_html(store: RunStore, a: CandidateResult, b: CandidateResult) -> Markup | None:
+    """The unified diff from ``a``'s code to ``b``'s (any two candidates), highlighted."""
+    diff = "".join(difflib.unified_diff((a.candidate.code or "").splitlines(keepends=True),
+                                        (b.candidate.code or "").splitlines(keepends=True),
+                                        store.code_label(a.candidate.id), store.code_label(b.candidate.id)))
+    return Markup(highlight(diff, DiffLexer(), HtmlFormatter(cssclass="hl"))) if diff else None
+
+
 def diff_html(store: RunStore, r: CandidateResult) -> Markup | None:
     if r.candidate.parent is None or r.candidate.code is None:
         return None
@@ -131,70 +181,6 @@ def diff_html(store: RunStore, r: CandidateResult) -> Markup | None:
 
 def review_state(store: RunStore, n: int) -> tuple[ReviewRequest | None, HumanFeedback | None]:
     return store.load_review_request(n), store.load_human(n)
-
-
-# -- plots ---------------------------------------------------------------------------------------
-def line_plot(series: dict[str, list[tuple[float, float]]], width: int = 560, height: int = 220,
-              x_label: str = "", y_label: str = "", scatter: frozenset[str] = frozenset()) -> Markup:
-    """A small SVG line chart with a legend; points are (x, y); series named in ``scatter`` get dots only."""
-    points = [p for s in series.values() for p in s if math.isfinite(p[1])]
-    if not points:
-        return Markup('<p class="muted">nothing to plot yet</p>')
-    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
-    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
-    left, right, top, bottom = 56, 12, 12, 36
-
-    def sx(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * (width - left - right)
-
-    def sy(y: float) -> float:
-        return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom)
-
-    parts = [f'<svg class="plot" width="{width}" height="{height + 18 * len(series)}" role="img">',
-             f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" '
-             'fill="none" stroke="#ccc"/>',
-             f'<text x="4" y="{top + 10}" font-size="11">{y1:.4g}</text>',
-             f'<text x="4" y="{height - bottom}" font-size="11">{y0:.4g}</text>',
-             f'<text x="{left}" y="{height - bottom + 14}" font-size="11">{x0:.4g}</text>',
-             f'<text x="{width - right - 40}" y="{height - bottom + 14}" font-size="11">{x1:.4g}</text>',
-             f'<text x="{left + 60}" y="{height - 6}" font-size="11">{escape(x_label)}</text>',
-             f'<text x="4" y="{top + 24}" font-size="11">{escape(y_label)}</text>']
-    for i, (name, pts) in enumerate(series.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        good = [(sx(x), sy(y)) for x, y in pts if math.isfinite(y)]
-        if len(good) > 1 and name not in scatter:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in good)
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
-        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in good]
-        ly = height + 14 + 18 * i
-        parts.append(f'<rect x="{left}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{left + 16}" y="{ly}" font-size="12">{escape(name)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def fitness_plot(store: RunStore) -> Markup:
-    best: list[tuple[float, float]] = []
-    every: list[tuple[float, float]] = []
-    for row in rounds(store):
-        results = store.round_results(row.round)
-        every += [(float(row.round), float(r.fitness)) for r in results if r.fitness is not None]
-        if row.best_fitness is not None:
-            best.append((float(row.round), float(row.best_fitness)))
-    return line_plot({"selected best": best, "every candidate": every}, x_label="round", y_label="fitness",
-                     scatter=frozenset({"every candidate"}))
-
-
-def training_plot(r: CandidateResult) -> Markup:
-    training = r.training
-    if training is None or not training.checkpoints:
-        return Markup('<p class="muted">no training statistics</p>')
-    series = {name: [(float(cp.timesteps), cp.component_returns[name]) for cp in training.checkpoints
-                     if name in cp.component_returns] for name in training.components}
-    series["task fitness"] = [(float(cp.timesteps), cp.fitness) for cp in training.checkpoints
-                              if cp.fitness is not None]
-    return line_plot(series, x_label="environment steps", y_label="return per episode")
 
 
 def cost(store: RunStore) -> dict[str, str]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 BASELINE_STYLE = {"human": ("env's own reward (human)", "#555555", "--"),
                   "sparse": ("sparse fitness reward", "#aaaaaa", ":")}
 DPI = 100
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,13 +73,13 @@ def compare_png(curves: Sequence[Curve], baselines: Sequence[tuple[str, Training
     """Several candidates overlaid: task fitness, episode length, and the return of each one's own reward."""
     fig, (ax_f, ax_l, ax_r) = _figure(3, title)
     for i, c in enumerate(curves):
-        colour = _colour(i)
+        # a marker of its own per candidate, so candidates with equal values stay visible on top of each other
+        colour, marker, size = _colour(i), MARKERS[i % len(MARKERS)], 9.0 - 1.5 * (i % 3)
         cps = c.training.checkpoints
-        _line(ax_f, [(cp.timesteps, cp.fitness) for cp in cps if cp.fitness is not None], c.label, colour=colour)
-        _line(ax_l, [(cp.timesteps, cp.episode_length) for cp in cps if cp.episode_length is not None], c.label,
-              colour=colour)
-        _line(ax_r, [(cp.timesteps, cp.reward_return) for cp in cps if cp.reward_return is not None], c.label,
-              colour=colour)
+        for ax, pts in ((ax_f, [(cp.timesteps, cp.fitness) for cp in cps]),
+                        (ax_l, [(cp.timesteps, cp.episode_length) for cp in cps]),
+                        (ax_r, [(cp.timesteps, cp.reward_return) for cp in cps])):
+            _line(ax, pts, c.label, colour=colour, marker=marker, size=size)
     _baselines(ax_f, ax_l, baselines)
     ax_r.set_ylabel("own reward's return\n(not comparable\nacross candidates)")
     return _finish(fig, (ax_f, ax_l, ax_r))
@@ -177,12 +178,14 @@ def _colour(i: int) -> str:
 
 
 def _line(ax: Axes, pts: Sequence[tuple[float, float | None]], label: str, colour: str | None = None,
-          width: float = 1.5, style: str = "-") -> None:
+          width: float = 1.5, style: str = "-", marker: str | None = None, size: float = 5.0) -> None:
     good = [(x, y) for x, y in pts if y is not None]
     if not good:
         return
+    if marker is None and len(good) == 1:
+        marker = "o"
     ax.plot([x for x, _ in good], [y for _, y in good], style, color=colour, linewidth=width, label=label,
-            marker="o" if len(good) == 1 else None)
+            marker=marker if len(good) <= 40 else None, markersize=size, fillstyle="none" if marker else "full")
 
 
 def _baselines(ax_f: Axes, ax_l: Axes, baselines: Sequence[tuple[str, TrainingResult]]) -> None:

@@ -176,3 +176,43 @@ def test_review_in_chromium_continues_the_run(paused_run_template: Path, web: tu
         assert component in report["components"]
     assert json.loads((run / "round_02" / "human.json").read_text())["action"] == "stop"
     assert (run / "summary.json").is_file()
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium (scripts/setup-system.sh)")
+def test_the_round_comparison_page_in_chromium(paused_run_template: Path, web: tuple[str, Path],
+                                               tmp_path: Path) -> None:
+    """Curves overlaid (the image loads), the diff, two videos side by side; screenshots kept.
+
+    ``REWARDSMITH_SCREENSHOTS=docs/screenshots`` keeps the screenshots there (how docs/screenshots/ is made).
+    """
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    base, runs = web
+    run = copy_run(paused_run_template, runs)
+    out = Path(os.environ.get("REWARDSMITH_SCREENSHOTS") or tmp_path / "shots")
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
+                                                        headless=True, args=CHROMIUM_ARGS,
+                                                        viewport={"width": 1400, "height": 900})
+        page = browser.new_page()
+        page.goto(f"{base}/?token={TOKEN}")
+        page.goto(f"{base}/runs/{run.name}")
+        page.wait_for_function("document.querySelector('#fitness-plot').naturalWidth > 0")
+        page.screenshot(path=str(out / "run.png"), full_page=True)
+        page.goto(f"{base}/runs/{run.name}/rounds/1")
+        page.click("a#compare-link")
+        page.wait_for_function("document.querySelector('#curves').naturalWidth > 0")
+        assert page.locator(".compare video").count() == 2
+        boxes = [page.locator(f"#cmp-r01c0{i}").bounding_box() for i in (1, 2)]
+        assert boxes[0] is not None and boxes[1] is not None and boxes[0]["y"] == boxes[1]["y"], "side by side"
+        page.select_option("select[name=a]", "r01c02")
+        page.select_option("select[name=b]", "r01c01")
+        page.click("#choose button")
+        page.wait_for_function("document.querySelector('#curves').naturalWidth > 0")
+        assert "r01c02/reward.py" in page.locator("#diff").inner_text()
+        page.screenshot(path=str(out / "compare.png"), full_page=True)
+        browser.close()
+    assert (out / "compare.png").stat().st_size > 10_000

@@ -57,7 +57,8 @@ def paused_run_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("paused")
     proc = subprocess.run(
         [sys.executable, "-m", "agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2", "--steps", "2048",
-         "--no-baselines", "--review", "web", "--review-timeout", "1", "--workers", "2", "--out", str(out)],
+         "--no-baselines", "--final-seeds", "0", "--review", "web", "--review-timeout", "1", "--workers", "2",
+         "--out", str(out)],
         cwd=out, env=dict(os.environ, COLUMNS="200"), text=True, capture_output=True, timeout=600)
     runs = [p for p in out.iterdir() if (p / "config.json").is_file()]
     assert proc.returncode == 3 and len(runs) == 1, proc.stdout + proc.stderr

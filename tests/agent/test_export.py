@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real, finished CartPole run: one scripted candidate (01_upright.py), 2,048 PPO steps, no baselines."""
     out = tmp_path_factory.mktemp("export_run")
     proc = _cli("run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "1",
-                "--steps", "2048", "--no-baselines", "--out", str(out / "runs"), cwd=out)
+                "--steps", "2048", "--no-baselines", "--final-seeds", "0", "--out", str(out / "runs"), cwd=out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (run,) = (out / "runs").iterdir()
     return run

@@ -34,7 +34,8 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run(server: FakeLLM, out: Path, *extra: str, rounds: int = 1, samples: int = 1) -> int:
     return main(["run", "cartpole", "--designer", "openai/coder", "--api-base", server.url, "--rounds", str(rounds),
-                 "--samples", str(samples), "--steps", "1024", "--no-baselines", "--workers", "2", "--out", str(out),
+                 "--samples", str(samples), "--steps", "1024", "--no-baselines", "--final-seeds", "0", "--workers", "2",
+                 "--out", str(out),
                  *extra])
 
 

@@ -20,7 +20,7 @@ def _run_dir(out: Path) -> Path:
 def test_two_rounds_with_baselines_leave_every_file_and_a_summary(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     proc = run_cli("run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "2", "--samples", "2",
-                   "--steps", "1024", "--workers", "2", "--out", str(out), check=True)
+                   "--steps", "1024", "--workers", "2", "--final-seeds", "1", "--out", str(out), check=True)
     assert "scripted designer" in proc.stdout and "RewardSmith summary" in proc.stdout
     assert "human-normalized score" in proc.stdout
     run_dir = _run_dir(out)
@@ -51,7 +51,8 @@ def test_two_rounds_with_baselines_leave_every_file_and_a_summary(run_cli, tmp_p
 def test_training_that_times_out_is_recorded_and_the_run_still_finishes(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     proc = run_cli("run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "1",
-                   "--steps", "100000000", "--train-timeout", "4", "--no-baselines", "--out", str(out))
+                   "--steps", "100000000", "--train-timeout", "4", "--no-baselines", "--final-seeds", "0",
+                   "--out", str(out))
     # The run finishes (summary written) but says, with a non-zero exit, that nothing was trained.
     assert proc.returncode == 1 and "error: no candidate was trained" in proc.stderr, proc.stderr
     run_dir = _run_dir(out)

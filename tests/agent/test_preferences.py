@@ -140,7 +140,7 @@ def test_preferences_only_run_improves_ground_truth_fitness(run_cli, tmp_path: P
     import json
 
     run_cli("run", "mountain-car", "--rounds", "3", "--samples", "3", "--steps", "60000", "--no-baselines",
-            "--review", "oracle", "--preferences-only", "--oracle-noise", "0.1", "--workers", "2",
+            "--final-seeds", "0", "--review", "oracle", "--preferences-only", "--oracle-noise", "0.1", "--workers", "2",
             "--out", str(tmp_path / "runs"), check=True, timeout=1500)
     (run,) = list((tmp_path / "runs").iterdir())
     best = [json.loads((run / f"round_{r:02d}" / "feedback.json").read_text())["best_fitness"] for r in (1, 2, 3)]

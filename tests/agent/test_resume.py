@@ -15,7 +15,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "scripted_three"
 
 def _start(out: Path) -> subprocess.Popen[str]:
     args = ["run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "3",
-            "--steps", "2048", "--workers", "1", "--no-baselines", "--out", str(out)]
+            "--steps", "2048", "--workers", "1", "--no-baselines", "--final-seeds", "0", "--out", str(out)]
     # A shell that starts jobs in the background (as CI may) ignores SIGINT, and children inherit that;
     # restore the default so the CLI installs Python's KeyboardInterrupt handler.
     return subprocess.Popen([sys.executable, "-m", "agent.cli", *args], stdout=subprocess.PIPE,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.options import flag
+from agent.rungs import HalvingSchedule
+from core.errors import ConfigError
 
 
 def default_workers() -> int:
@@ -69,8 +71,14 @@ class RunConfig:
     """Record a rollout video per candidate (default: only when reviewing; --no-video: never)."""
     backend: Literal["sb3", "jax", "auto"] = "sb3"
     """Training backend: sb3 (one SB3 PPO process per candidate) | jax (all candidates of a round in one compiled JAX program; classic control and Hopper/HalfCheetah) | auto (jax where the task has a JAX environment and it is the faster one here)."""
-    executor: Literal["local"] = "local"
-    """Where training jobs run: local worker processes."""
+    executor: Literal["local", "ray"] = "local"
+    """Where training jobs run: local worker processes, or tasks on a Ray cluster (``pip install 'rewardsmith[ray]'``)."""
+    ray_address: str | None = field(default=None, metadata=flag(resume=True))
+    """With --executor ray: a running cluster's address (``ray start --head``); None = a local Ray instance on 127.0.0.1 for the run."""
+    halving: int | None = None
+    """Successive halving of each round's candidates with this reduction factor (e.g. 3): all train to the first rung, the top 1/ETA continue from their checkpoint; None = every candidate trains to the full budget."""
+    first_rung: float = 1 / 9
+    """With --halving: the first rung's budget as a fraction of the full training budget."""
     baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))
     """Also train the env's own reward (human) and the sparse fitness reward, for the HNS."""
     final_seeds: int = field(default=3, metadata=flag(resume=True))
@@ -93,6 +101,18 @@ class RunConfig:
     """Run candidate code even below bubblewrap + seccomp + rlimits (the static check is then the main barrier; see sandboxes/README.md)."""
     llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))
     """Options of an LLM designer."""
+
+    @property
+    def halving_schedule(self) -> HalvingSchedule | None:
+        """The successive-halving schedule ``--halving`` asks for (None: no halving)."""
+        if self.halving is None:
+            return None
+        if self.backend == "jax":
+            raise ConfigError("--halving works with the sb3 backend so far (the jax round trains every arm in one program)")
+        try:
+            return HalvingSchedule(eta=self.halving, first_rung=self.first_rung)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @property
     def records_videos(self) -> bool:

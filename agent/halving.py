@@ -33,7 +33,7 @@ from agent.executor import Executor, ExecutorEvent, JobStep, Pipeline, StepOutco
 from agent.records import JobFailure, TargetOutcome
 from agent.rungs import EarlyStop, HalvingRecord, HalvingSchedule, RungDecision
 from agent.store import RunStore, TargetFiles
-from agent.trainer import TrainSettings, TrainTarget
+from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from core.errors import FitnessError
 from envs.tasks import Task
 from envs.training import ResumeFrom, TrainJob
@@ -51,6 +51,15 @@ class _Leg:
     resume: TargetFiles | None
     checkpoint: bool
     video: bool
+
+
+def train_round(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: Executor,
+                store: RunStore, on_event: Callable[[ExecutorEvent], None], rnd: int,
+                schedule: HalvingSchedule | None) -> dict[str, TargetOutcome]:
+    """The loop's train-and-evaluate stage: with successive halving when a schedule is given."""
+    if schedule is None:
+        return train_and_evaluate(task, targets, settings, executor, store, on_event, batch=store.round_files(rnd))
+    return train_with_halving(task, targets, settings, executor, store, on_event, schedule, rnd)
 
 
 def train_with_halving(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: Executor,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 
-from agent import next_round, plots, review, stages
+from agent import halving, next_round, plots, review, stages
 from agent.config import RunRecord
 from agent.designers import make_designer
 from agent.executor import LocalExecutor
+from agent.executors import make_executor
 from agent.final import final_for_run
 from agent.plan import plan_run
 from agent.progress import ProgressView
@@ -21,7 +22,7 @@ from agent.review import RoundReviewer
 from agent.reviewers import make_reviewer
 from agent.store import RunStore
 from agent.summary import summarize
-from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from agent.trainer import TrainSettings, TrainTarget
 from agent.tune import tune_stage
 from core.errors import DesignerStopped, FitnessError
 from envs.fitness import check_fitness_file
@@ -45,7 +46,8 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
     sample = random_rollout(task, n=256, seed=cfg.seed)
     check_fitness(task, sample)
     settings = TrainSettings.for_run(task, cfg)
-    executor = LocalExecutor(cfg.workers)
+    executor = LocalExecutor(cfg.workers)  # tuning and the final comparison run here
+    round_executor = make_executor(cfg, store.root)  # --executor: local processes or a Ray cluster
     baselines = baseline_targets(store) if cfg.baselines else []
     reviewer = reviewer or make_reviewer(cfg, view.console.print)
     view.plan = plan_run(task, rounds=cfg.rounds, samples=cfg.samples, steps=settings.steps, workers=cfg.workers,
@@ -78,8 +80,8 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         targets = [TrainTarget(key=r.candidate.id, files=store.files_of(r.candidate), reward_kind="candidate",
                                video=cfg.records_videos) for r in results if r.validation.accepted]
         pending = [b for b in baselines if not store.is_finished(b.files)]
-        outcomes = train_and_evaluate(task, targets + pending, settings, executor, store, view.executor_event,
-                                      batch=store.round_files(rnd))
+        outcomes = halving.train_round(task, targets + pending, settings, round_executor, store, view.executor_event,
+                                       rnd, cfg.halving_schedule)  # --halving: the best 1/η train on
         results = [stages.with_outcome(r, outcomes.get(r.candidate.id)) for r in results]
         for b in pending:
             view.baseline(b.key, outcomes[b.key].evaluation)

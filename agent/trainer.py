@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from agent.compute import record_costs
 from agent.config import RunConfig
-from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline, StepOutcome
+from agent.executor import Executor, ExecutorEvent, JobStep, Pipeline, StepOutcome
 from agent.records import JobFailure, TargetOutcome
 from agent.store import CandidateFiles, RoundFiles, RunStore, TargetFiles
 from core.errors import FitnessError, RunStoreError
@@ -65,7 +66,7 @@ class TrainSettings:
                    backend="jax" if cfg.backend == "jax" else "sb3")
 
 
-def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: LocalExecutor,
+def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: Executor,
                        store: RunStore, on_event: Callable[[ExecutorEvent], None],
                        batch: RoundFiles | None = None) -> dict[str, TargetOutcome]:
     """Train and evaluate every target that is not finished yet; return all targets' outcomes.
@@ -78,6 +79,7 @@ def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSe
         _train_together(task, targets, settings, executor, store, on_event, batch)
     pipelines = [p for p in (_pipeline(task, t, settings, store) for t in targets) if p is not None]
     outcomes = executor.run(pipelines, on_event)
+    record_costs(store, {t.key: t.files for t in targets}, outcomes)
     for key, steps in outcomes.items():
         blamed = next((o for o in steps if o.status == "fitness_failed"), None)
         if blamed is not None:  # every candidate would be charged with it: stop the run instead (resumable)
@@ -114,7 +116,7 @@ def _pipeline(task: Task, target: TrainTarget, s: TrainSettings, store: RunStore
     return Pipeline(target.key, (*steps, video) if wants_video else steps)
 
 
-def _train_together(task: Task, targets: list[TrainTarget], s: TrainSettings, executor: LocalExecutor,
+def _train_together(task: Task, targets: list[TrainTarget], s: TrainSettings, executor: Executor,
                     store: RunStore, on_event: Callable[[ExecutorEvent], None], batch: RoundFiles) -> None:
     """One ``jax_round`` job for every target that has no training result yet (one compiled program)."""
     pending = [t for t in targets if not store.is_finished(t.files) and store.outcome(t.files).training is None]

@@ -1,1 +1,17 @@
 """Executors other than the local one (``agent.executor.LocalExecutor``); each satisfies ``agent.executor.Executor``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.config import RunConfig
+from agent.executor import Executor, LocalExecutor
+
+
+def make_executor(cfg: RunConfig, run_root: Path) -> Executor:
+    """The executor ``--executor`` names; a Ray one connects on its first use (Ray stops it at exit)."""
+    if cfg.executor == "ray":
+        from agent.executors.ray import RayExecutor
+
+        return RayExecutor(run_root, address=cfg.ray_address)
+    return LocalExecutor(cfg.workers)

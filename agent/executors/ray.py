@@ -142,7 +142,8 @@ class _Flight:
 
 
 class RayExecutor:
-    """Runs pipelines as Ray tasks, one task per step; use as a context manager (connects, then disconnects).
+    """Runs pipelines as Ray tasks, one task per step; as a context manager it connects, then disconnects
+    (else it connects on the first :meth:`run`, and Ray stops a local instance when the process exits).
 
     Args:
         run_root: the run directory; paths under it travel as bytes, nothing else is assumed shared.
@@ -166,6 +167,13 @@ class RayExecutor:
         self._remote: Any = None
 
     def __enter__(self) -> RayExecutor:
+        self.connect()
+        return self
+
+    def connect(self) -> None:
+        """Connect to the cluster (or start the local instance); done by :meth:`run` when not yet done."""
+        if self._remote is not None:
+            return
         try:
             import ray
         except ImportError:
@@ -179,7 +187,6 @@ class RayExecutor:
             except (ConnectionError, RuntimeError) as exc:
                 raise ConfigError(f"cannot reach the Ray cluster at {self.address}: {str(exc).splitlines()[0]}") from None
         self._remote = ray.remote(max_calls=1)(run_step)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         import ray
@@ -201,8 +208,7 @@ class RayExecutor:
         """Run every pipeline to completion; returns each pipeline's step outcomes by key."""
         import ray
 
-        if self._remote is None:
-            raise RuntimeError("use RayExecutor as a context manager (with RayExecutor(...) as ex: ex.run(...))")
+        self.connect()
         emit = on_event or (lambda _e: None)
         queue = list(pipelines)
         flying: list[_Flight] = []

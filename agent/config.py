@@ -71,6 +71,8 @@ class RunConfig:
     """Record a rollout video per candidate (default: only when reviewing; --no-video: never)."""
     backend: Literal["sb3", "jax", "auto"] = "sb3"
     """Training backend: sb3 (one SB3 PPO process per candidate) | jax (all candidates of a round in one compiled JAX program; classic control and Hopper/HalfCheetah) | auto (jax where the task has a JAX environment and it is the faster one here)."""
+    screen: bool = field(default=True, metadata=flag(name="--no-screen", negate=True))
+    """From round 2 on, score earlier rounds' stored rollouts with each new candidate and skip training one whose returns rank them against their fitness (CARD-style)."""
     executor: Literal["local", "ray"] = "local"
     """Where training jobs run: local worker processes, or tasks on a Ray cluster (``pip install 'rewardsmith[ray]'``)."""
     ray_address: str | None = field(default=None, metadata=flag(resume=True))

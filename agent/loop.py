@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from agent import halving, next_round, plots, review, stages
+from agent import halving, next_round, plots, review, screen, stages
 from agent.config import RunRecord
 from agent.designers import make_designer
 from agent.executor import LocalExecutor
@@ -77,8 +77,10 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         finally:
             view.llm_usage(stages.llm_usage(store))
         ### 5-6. Train and evaluate the accepted candidates (baselines ride along once)
+        if cfg.screen:  # CARD-style: a reward that ranks earlier rounds' rollouts against their fitness is not trained
+            results = screen.screened(task, results, store, rnd)
         targets = [TrainTarget(key=r.candidate.id, files=store.files_of(r.candidate), reward_kind="candidate",
-                               video=cfg.records_videos) for r in results if r.validation.accepted]
+                               video=cfg.records_videos) for r in results if r.validation.accepted and not r.skipped]
         pending = [b for b in baselines if not store.is_finished(b.files)]
         outcomes = halving.train_round(task, targets + pending, settings, round_executor, store, view.executor_event,
                                        rnd, cfg.halving_schedule)  # --halving: the best 1/η train on
@@ -86,7 +88,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         for b in pending:
             view.baseline(b.key, outcomes[b.key].evaluation)
         ### 7. Analyze: Eureka-style reflection per candidate
-        results = [stages.analyze(r, store) for r in results]
+        results = [stages.analyze(r, store, task.adapter.spec) for r in results]
         for r in results:
             view.result(r)
         ### 8. Select and review: best by fitness or by the reviewer (--review pauses here), feedback for the next round

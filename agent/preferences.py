@@ -82,7 +82,9 @@ def _without_fitness(critique: Critique | None) -> Critique | None:
     if critique is None:
         return None
     flags = tuple(f for f in critique.flags if f.kind not in FITNESS_FINDINGS)
-    return replace(critique, fitness=None, flags=flags, text="")
+    failure = replace(critique.failure, worst_fitness=None, best_fitness=None) if critique.failure else None
+    return replace(critique, fitness=None, flags=flags, text="", failure=failure, screen=None,
+                   diagnosis=tuple(replace(d, fitness_corr=None) for d in critique.diagnosis))
 
 
 def _now() -> str:

@@ -20,6 +20,7 @@ from agent.records import Candidate, CandidateResult, JaxModuleInfo, StopRecord,
 from agent.responses import ResponseStore
 from agent.store import RunStore, candidate_id
 from core.errors import DesignerStopped
+from core.state import StateSpec
 from core.text import printable
 from envs.rollout import StateSample
 from envs.tasks import Task
@@ -196,9 +197,9 @@ def probe(task: Task, code: str, sample: StateSample, allow_weak_sandbox: bool =
                            allow_weak_isolation=allow_weak_sandbox)
 
 
-def analyze(result: CandidateResult, store: RunStore) -> CandidateResult:
-    """Attach (and store) the candidate's critique."""
-    crit = critique(result)
+def analyze(result: CandidateResult, store: RunStore, spec: StateSpec) -> CandidateResult:
+    """Attach (and store) the candidate's critique (``spec``: the task's fields, for the failure causes)."""
+    crit = critique(result, spec, result.screen)
     store.save_critique(result.candidate, crit)
     return replace(result, critique=crit)
 

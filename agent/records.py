@@ -348,6 +348,11 @@ class FinalArm:
     std: float | None
     """Standard deviation over training seeds (not over evaluation episodes)."""
 
+    @property
+    def values(self) -> list[float]:
+        """The held-out fitness of every seed that produced one."""
+        return [v for v in self.heldout if v is not None]
+
 
 @dataclass(frozen=True, kw_only=True)
 class FinalScore:

@@ -36,8 +36,10 @@ from rich.live import Live
 
 from agent.config import LLMOptions, RunConfig, default_workers
 from agent.executor import LocalExecutor
+from agent.final import arm_score
 from agent.options import flag, from_args
 from agent.progress import ProgressView
+from agent.records import FinalArm as ArmScore
 from agent.records import RunSummary, TargetOutcome
 from agent.run import prepare_run, versions
 from agent.scores import hns
@@ -80,25 +82,6 @@ class BenchOptions:
     """Server, timeouts and cost caps when the designer is an LLM (as for ``run``)."""
     fix_attempts: int = 2
     """Times a rejected candidate goes back to the designer with the exact problem."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ArmScore:
-    """One reward (designed, human or sparse) trained on every final seed: held-out fitness per seed."""
-
-    arm: Arm
-    seeds: tuple[int, ...]
-    status: tuple[str, ...]
-    """Per seed: ``ok`` or why there is no fitness (``crashed``, ``timeout``, ``nan``, ``missing``)."""
-    heldout: tuple[float | None, ...]
-    """Per seed: mean fitness over the held-out episodes."""
-    mean: float | None
-    std: float | None
-    """Standard deviation over the training seeds that produced a fitness."""
-
-    @property
-    def values(self) -> list[float]:
-        return [v for v in self.heldout if v is not None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,7 +175,7 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
     results = train_and_evaluate(task, targets, settings, LocalExecutor(options.workers), RunStore(root / "final"),
                                  view.executor_event)
     view.stop()
-    by_arm = {arm: _arm(arm, seeds, [results.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
+    by_arm = {arm: arm_score(arm, seeds, [results.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
               for arm in ("designed", "human", "sparse")}
     ### 3. Scores
     value, spread, note = task_hns(by_arm["designed"], by_arm["human"], by_arm["sparse"])
@@ -225,17 +208,6 @@ def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) 
     summary = run_loop(store, record, view)
     view.stop()
     return summary, record.designer_label
-
-
-def _arm(arm: Arm, seeds: tuple[int, ...], results: list[TargetOutcome]) -> ArmScore:
-    status, heldout = [], []
-    for outcome in results:
-        training, evaluation = outcome.training, outcome.evaluation
-        heldout.append(evaluation.heldout.mean if evaluation is not None else None)
-        status.append("ok" if evaluation is not None else (training.status if training is not None else "missing"))
-    values = [v for v in heldout if v is not None]
-    return ArmScore(arm=arm, seeds=seeds, status=tuple(status), heldout=tuple(heldout),
-                    mean=float(np.mean(values)) if values else None, std=float(np.std(values)) if values else None)
 
 
 def task_hns(designed: ArmScore, human: ArmScore, sparse: ArmScore) -> tuple[float | None, float | None, str]:

@@ -144,7 +144,8 @@ class Tuner:
         for t in study.trials:  # left RUNNING by a killed tune: run those constants again
             if t.state == TrialState.RUNNING:
                 study.tell(t.number, state=TrialState.FAIL)
-                study.enqueue_trial(t.params, user_attrs={"origin": f"re-run of trial {t.number} (interrupted)"})
+                if set(t.params) == {p.name for p in self.space}:  # killed while suggesting: nothing to re-run
+                    study.enqueue_trial(t.params, user_attrs={"origin": f"re-run of trial {t.number} (interrupted)"})
         return study
 
     def run(self, on_trial: Callable[[TrialRecord], None] | None = None) -> TuneResult:
@@ -209,7 +210,7 @@ class Tuner:
                 for p in self.space}
 
     def _values(self, params: dict[str, float]) -> dict[str, float]:
-        return {p.name: p.value(float(params[p.name])) for p in self.space}
+        return {p.name: p.value(float(params[p.name])) for p in self.space if p.name in params}
 
     def _record(self, t: optuna.trial.FrozenTrial) -> TrialRecord:
         rung = int(t.user_attrs.get("rung", -1))

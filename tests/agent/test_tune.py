@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import optuna
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,12 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pytest
+from tune_fake import CODE, tuner
 
 from agent.constants import reward_constants
 from agent.store import RunStore
 from agent.tune import load_result, values_key
-from tune_fake import CODE, tuner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,9 +69,10 @@ def test_a_tune_killed_mid_study_resumes_without_redoing_finished_trials(tmp_pat
 
 
 def test_a_range_override_and_a_fixed_constant_shape_the_space(tmp_path: Path) -> None:
+    from tune_fake import fake_evaluate
+
     from agent.store import RunStore as Store
     from agent.tune import Tuner, TuneSettings
-    from tune_fake import fake_evaluate
 
     t = Tuner(CODE, "test", Store(tmp_path), "x", 900,
               TuneSettings(trials=3, overrides={"W_A": "0.5:8", "N_SKIP": "fixed"}), fake_evaluate(tmp_path / "c.log"))
@@ -96,11 +98,9 @@ def test_tune_trains_real_trials_on_cartpole_and_resumes_after_sigkill(tmp_path:
     while time.monotonic() < deadline and finished < 1 and child.poll() is None:
         time.sleep(1.0)
         if study_file.is_file():
-            try:
+            with contextlib.suppress(KeyError):
                 finished = sum(t.state.is_finished() for t in optuna.load_study(
                     study_name="constants", storage=f"sqlite:///{study_file}").trials)
-            except KeyError:
-                pass
     os.killpg(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
     assert finished >= 1
@@ -112,10 +112,11 @@ def test_tune_trains_real_trials_on_cartpole_and_resumes_after_sigkill(tmp_path:
 
 
 def test_the_tuned_selection_joins_the_next_round_as_candidate_k_plus_2(tmp_path: Path) -> None:
+    from tune_fake import fake_evaluate
+
     from agent.next_round import tuned_entry
     from agent.records import RoundFeedback
     from agent.tune import Tuner, TuneSettings
-    from tune_fake import fake_evaluate
 
     store = RunStore(tmp_path)
     feedback = RoundFeedback(round=1, best_id="r01c01", best_fitness=1.0, summary="")

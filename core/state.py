@@ -59,10 +59,8 @@ class StateField:
         extras = []
         if self.low is not None and self.high is not None:
             extras.append(f"range [{self.low:g}, {self.high:g}]")
-        if self.target is not None:
-            how = {"hold": "keep it near", "reach_at_least": "goal: reach at least",
-                   "reach_at_most": "goal: reach at most"}[self.target_kind or "hold"]
-            extras.append(f"{how} {self.target:g}")
+        if self.target is not None:  # a reference value of the body or the env, not a goal: that is the task's
+            extras.append(f"reference value {self.target:g}")
         tail = f" ({'; '.join(extras)})" if extras else ""
         return f"state.{self.name}: {shape} float, {self.unit} — {self.doc}{tail}"
 

@@ -21,6 +21,7 @@ from agent import plots
 from agent.human import HumanFeedback, LockedComponent, PairChoice
 from agent.review import load_result, open_session, submit_feedback
 from agent.store import RunStore
+from agent.lineage import tree_view
 from agent.web import views
 from agent.web.guard import SAFE_METHODS, Guard
 from core.errors import ReviewError, RewardSmithError
@@ -90,6 +91,10 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
         state = views.run_state(store, summary)
         return page("run.html", run=run, record=record, summary=summary, rounds=views.rounds(store), state=state,
                     live=views.live_progress(store), refresh=state == "running", cost=views.cost(store))
+
+    @app.get("/runs/{run}/lineage", response_class=HTMLResponse)
+    def lineage_page(run: str) -> HTMLResponse:
+        return page("lineage.html", run=run, rows=tree_view(store_of(run)))
 
     @app.get("/runs/{run}/fitness.png")
     def fitness_png(run: str) -> Response:

@@ -137,3 +137,12 @@ def test_serve_prints_the_url_with_a_fresh_token(tmp_path: Path, monkeypatch: py
     assert client.get("/").status_code == 403 and client.get(f"/?token={url.group(1)}").status_code == 200
     with pytest.raises(ConfigError, match="--port"):
         server.serve(tmp_path, "127.0.0.1", 0, None, Console(file=io.StringIO()), environ={})
+
+
+def test_the_lineage_page_shows_every_candidate_under_its_parent(paused_run_template: Path, tmp_path: Path) -> None:
+    run = copy_run(paused_run_template, tmp_path)
+    client = client_for(run.parent)
+    page = client.get(f"/runs/{run.name}/lineage")
+    assert page.status_code == 200
+    assert "r01c01" in page.text and "r01c02" in page.text and 'id="lineage"' in page.text
+    assert f'/runs/{run.name}/lineage' in client.get(f"/runs/{run.name}").text

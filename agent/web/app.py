@@ -19,9 +19,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent import plots
 from agent.human import HumanFeedback, LockedComponent, PairChoice
+from agent.lineage import tree_view
 from agent.review import load_result, open_session, submit_feedback
 from agent.store import RunStore
-from agent.lineage import tree_view
 from agent.web import views
 from agent.web.guard import SAFE_METHODS, Guard
 from core.errors import ReviewError, RewardSmithError

@@ -149,6 +149,8 @@ def _failure_reason(result: CandidateResult) -> str:
         return f"training ended with status {result.training.status}: {result.training.error or 'no details'}"
     if result.training is not None and result.evaluation is None:
         return "the trained policy could not be evaluated"
+    if result.early_stop is not None:
+        return result.early_stop.text
     return ""
 
 

@@ -14,7 +14,7 @@ from agent.records import CandidateResult, RoundFeedback
 
 
 def select_best(results: list[CandidateResult]) -> CandidateResult | None:
-    scored = [r for r in results if r.fitness is not None]
+    scored = [r for r in results if r.fitness is not None and r.early_stop is None]  # never a partial training
     return max(scored, key=lambda r: r.fitness or 0.0) if scored else None
 
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.human import HumanFeedback
+from agent.rungs import EarlyStop
 from envs.evaluation import EvaluationResult
 from envs.training import RewardKind, TrainingResult
 from envs.video import VideoResult
 from sandboxes.validate import ValidationReport
 
-CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pending", "skipped"]
+CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pending", "skipped", "stopped"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +218,8 @@ class CandidateResult:
     evaluation: EvaluationResult | None = None
     critique: Critique | None = None
     screen: ScreenVerdict | None = None
+    early_stop: EarlyStop | None = None
+    """Successive halving stopped it after a rung: its results are partial (status ``stopped``)."""
     """The pre-training screen's verdict (round 2 on); ``skip`` means it was not trained."""
 
     @property
@@ -227,6 +230,8 @@ class CandidateResult:
             return "skipped" if self.skipped else "pending"
         if self.training.status != "ok":
             return self.training.status
+        if self.early_stop is not None:
+            return "stopped"
         return "ok" if self.evaluation is not None else "crashed"
 
     @property
@@ -302,6 +307,8 @@ class TargetOutcome:
     training: TrainingResult | None = None
     evaluation: EvaluationResult | None = None
     video: VideoResult | None = None
+    early_stop: EarlyStop | None = None
+    """Successive halving stopped it: the training and evaluation are those of a partial rung."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -208,4 +208,4 @@ def with_outcome(result: CandidateResult, outcome: TargetOutcome | None) -> Cand
     """The candidate's result with what training and evaluation produced (nothing if it was not trained)."""
     if outcome is None:
         return result
-    return replace(result, training=outcome.training, evaluation=outcome.evaluation)
+    return replace(result, training=outcome.training, evaluation=outcome.evaluation, early_stop=outcome.early_stop)

@@ -510,7 +510,7 @@ class RunStore:
         outcome = self.stopped_outcome(f) or self.outcome(f)  # halving: the rung it stopped at
         return CandidateResult(candidate=candidate, validation=validation, training=outcome.training,
                                evaluation=outcome.evaluation, critique=_maybe(f.critique_json, Critique),
-                               screen=_maybe(f.screen, ScreenVerdict))
+                               screen=_maybe(f.screen, ScreenVerdict), early_stop=outcome.early_stop)
 
     def load_result_by_id(self, cid: str) -> CandidateResult | None:
         """A candidate's result by id (``r01c02``); None if the run has no such candidate."""
@@ -595,7 +595,7 @@ class RunStore:
     def stopped_outcome(self, files: TargetFiles) -> TargetOutcome | None:
         """A candidate stopped by successive halving: the outcome of the rung it stopped at (else None)."""
         stop = self.load_early_stop(files)
-        return self.outcome(files.rung(stop.rung)) if stop is not None else None
+        return replace(self.outcome(files.rung(stop.rung)), early_stop=stop) if stop is not None else None
 
     def add_costs(self, files: TargetFiles, costs: tuple[JobCost, ...]) -> None:
         if costs:

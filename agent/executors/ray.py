@@ -141,6 +141,24 @@ class _Flight:
     outcomes: list[StepOutcome] = field(default_factory=list)
 
 
+LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's own switch: "0" makes every node of a local instance use 127.0.0.1 as its address.
+
+Ray 2.60 ignores ``ray.init(_node_ip_address=...)`` and ``ray start --node-ip-address``: it
+advertises the machine's first interface address. A local instance must talk over the loopback
+only, so the switch is set before Ray is imported (its constants are read at import) and is
+inherited by the processes Ray starts.
+"""
+
+
+def local_only() -> None:
+    """Make a Ray instance started from this process use 127.0.0.1 (measured: ``NodeManagerAddress``)."""
+    os.environ[LOCAL_ONLY_ENV] = "0"  # Ray has no other switch (see LOCAL_ONLY_ENV)
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # Ray already imported: its services read the constant at call time
+        constants.ENABLE_RAY_CLUSTER = False  # type: ignore[attr-defined]
+
+
 class RayExecutor:
     """Runs pipelines as Ray tasks, one task per step; as a context manager it connects, then disconnects
     (else it connects on the first :meth:`run`, and Ray stops a local instance when the process exits).
@@ -174,6 +192,8 @@ class RayExecutor:
         """Connect to the cluster (or start the local instance); done by :meth:`run` when not yet done."""
         if self._remote is not None:
             return
+        if self.address is None or self.address.split(":")[0] in ("127.0.0.1", "localhost"):
+            local_only()
         try:
             import ray
         except ImportError:

@@ -199,3 +199,20 @@ def test_a_screened_out_candidate_says_why() -> None:
     crit = critique(result)
     assert Finding("screened_out") in crit.flags and crit.screen == verdict and crit.status == "skipped"
     assert "Spearman -0.40 < +0.00" in crit.text and "not trained" in crit.text
+
+
+def test_a_candidate_stopped_by_halving_is_never_reported_or_selected_as_fully_trained() -> None:
+    from dataclasses import replace
+
+    from agent.feedback import select_best
+    from agent.rungs import EarlyStop
+
+    cps = [_cp(2048 * (i + 1), 1.0, 0.1, 10.0 + i, 50.0) for i in range(4)]
+    full = replace(_result(cps), candidate=Candidate(id="r01c02", round=1, index=2, code="code", origin="test"))
+    stopped = replace(_result(cps), early_stop=EarlyStop(rung=0, steps_done=8192, steps_planned=73728,
+                                                          selection_fitness=0.9, cutoff_fitness=1.2))
+    stopped = replace(stopped, evaluation=replace(stopped.evaluation, selection=FitnessStats(9.0, 0.0, (9.0,), (1,))))
+    assert stopped.status == "stopped" and full.status == "ok"
+    assert select_best([stopped, full]) is full  # the higher (partial) fitness does not win
+    text = critique(stopped, CART).text
+    assert "Stopped early by successive halving" in text and "8,192 of 73,728 steps" in text

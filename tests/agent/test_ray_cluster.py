@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.executors.ray import LOCAL_ONLY_ENV
+
 pytest.importorskip("ray")
 
 RAY = Path(sys.executable).parent / "ray"
@@ -30,12 +32,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Ray 2.60 ignores --node-ip-address; its own switch keeps every node and the driver on the loopback.
+LOOPBACK_ENV = {**os.environ, LOCAL_ONLY_ENV: "0"}
+
+
 def _node(args: list[str]) -> subprocess.Popen[bytes]:
     """``ray start ... --block``: the node lives in this process group, which teardown kills (no ``ray stop``,
     which would reach every Ray on the machine)."""
     return subprocess.Popen([str(RAY), "start", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
                              "--disable-usage-stats", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=LOOPBACK_ENV)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -66,7 +72,8 @@ def _wait_for_nodes(address: str, n: int, timeout: float = 120) -> None:
             "print(sum(1 for x in ray.nodes() if x['Alive'])); ray.shutdown()")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                             env=LOOPBACK_ENV)
         if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
             return
         time.sleep(1)
@@ -89,17 +96,14 @@ def _check_finished(out: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="ray 2.60's `ray start --head --node-ip-address 127.0.0.1` still advertises the host's "
-                  "interface address (192.0.2.2 here) and its GCS listens on every interface, and a driver on "
-                  "127.0.0.1 cannot connect: the test would leave loopback (issue 11, unfinished)")
 def test_a_two_round_run_on_a_two_node_cluster_survives_losing_a_node(cluster: tuple[str, subprocess.Popen[bytes]],
                                                                       tmp_path: Path) -> None:
     address, worker = cluster
-    subprocess.run(_args(address, tmp_path / "calm"), check=True, capture_output=True, timeout=900)
+    subprocess.run(_args(address, tmp_path / "calm"), check=True, capture_output=True, timeout=900, env=LOOPBACK_ENV)
     _check_finished(tmp_path / "calm")
 
     out = tmp_path / "node_lost"
-    proc = subprocess.Popen(_args(address, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_args(address, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=LOOPBACK_ENV)
     deadline = time.monotonic() + 600
     while not list(out.glob("*/round_01/cand_02/train_job.json")):  # both candidates' trainings are in flight
         assert proc.poll() is None and time.monotonic() < deadline

@@ -14,7 +14,8 @@ RUN_FILES = {
     "prompt.md", "response.md", "reward.py", "candidate.json", "validation.json", "metrics.json", "fitness.json",
     "policy.npz", "progress.json", "video.mp4", "video.json", "failures.json", "critique.md", "critique.json",
     "train_job.json", "eval_job.json", "video_job.json", "run.lock", "training.png", "fitness.png", "curves.png", "reward.jaxexport", "reward_jax.json",
-    "jax_round_job.json", "jax_round.json", "rollouts.npz", "screen.json", "study.db", "source_reward.py", "tune.json", "tuned_reward.py",
+    "jax_round_job.json", "jax_round.json", "rollouts.npz", "screen.json",
+    "checkpoint.npz", "early_stop.json", "costs.json", "halving.json", "study.db", "source_reward.py", "tune.json", "tuned_reward.py",
     "tuned.diff", "tune.lock", "parents.json", "lineage.json",
 }
 RUN_DIR_PREFIXES = ("round_", "cand_", "attempt_", "baselines", "tune/", "trial_", "rung_")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,8 +33,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# Ray 2.60 ignores --node-ip-address; its own switch keeps every node and the driver on the loopback.
-LOOPBACK_ENV = {**os.environ, LOCAL_ONLY_ENV: "0"}
+# Ray 2.60 ignores --node-ip-address; its own switch keeps every node and the driver on the loopback. The
+# cluster gets its own access token (Ray's token auth), so no token file of this machine decides whether
+# the driver may connect.
+LOOPBACK_ENV = {**os.environ, LOCAL_ONLY_ENV: "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def _node(args: list[str]) -> subprocess.Popen[bytes]:

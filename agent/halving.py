@@ -26,31 +26,13 @@ truth. Decisions (ties broken by candidate id) are recorded in ``round_NN/halvin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from agent.compute import record_costs
-from agent.executor import Executor, ExecutorEvent, JobStep, Pipeline, StepOutcome
-from agent.records import JobFailure, TargetOutcome
+from agent.executor import Executor, ExecutorEvent
+from agent.records import TargetOutcome
 from agent.rungs import EarlyStop, HalvingRecord, HalvingSchedule, RungDecision
-from agent.store import RunStore, TargetFiles
-from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
-from core.errors import FitnessError
+from agent.store import RunStore
+from agent.trainer import Leg, TrainSettings, TrainTarget, run_legs, train_and_evaluate
 from envs.tasks import Task
-from envs.training import ResumeFrom, TrainJob
-from envs.video import render_env
-from sandboxes.isolation import ALLOW_WEAK_ENV
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Leg:
-    """One target's training in one executor call: where it writes, how far it trains, what it resumes."""
-
-    target: TrainTarget
-    files: TargetFiles
-    steps: int
-    resume: TargetFiles | None
-    checkpoint: bool
-    video: bool
 
 
 def train_round(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: Executor,
@@ -77,9 +59,9 @@ def train_with_halving(task: Task, targets: list[TrainTarget], settings: TrainSe
     record = HalvingRecord(schedule=schedule, budgets=budgets)
     alive = candidates
     for rung, budget in enumerate(budgets[:-1]):
-        legs = [_Leg(target=t, files=t.files.rung(rung), steps=budget, resume=t.files.rung(rung - 1) if rung else None,
+        legs = [Leg(target=t, files=t.files.rung(rung), steps=budget, resume=t.files.rung(rung - 1) if rung else None,
                      checkpoint=True, video=False) for t in alive]
-        _run_legs(task, legs, settings, executor, store, on_event, rung)
+        run_legs(task, legs, settings, executor, store, on_event, rung)
         decision = _decide(store, schedule, rung, budget, legs)
         record = HalvingRecord(schedule=schedule, budgets=budgets, rungs=(*record.rungs, decision))
         store.save_halving(rnd, record)
@@ -91,15 +73,15 @@ def train_with_halving(task: Task, targets: list[TrainTarget], settings: TrainSe
                     selection_fitness=decision.fitness.get(leg.target.key), cutoff_fitness=cutoff))
         alive = [t for t in alive if t.key in decision.continued]
     last = len(budgets) - 1
-    legs = [_Leg(target=t, files=t.files, steps=settings.steps, resume=t.files.rung(last - 1) if last else None,
+    legs = [Leg(target=t, files=t.files, steps=settings.steps, resume=t.files.rung(last - 1) if last else None,
                  checkpoint=False, video=t.video) for t in alive]
-    legs += [_Leg(target=t, files=t.files, steps=settings.steps, resume=None, checkpoint=False, video=t.video)
+    legs += [Leg(target=t, files=t.files, steps=settings.steps, resume=None, checkpoint=False, video=t.video)
              for t in others]
-    _run_legs(task, legs, settings, executor, store, on_event, last if candidates else None)
+    run_legs(task, legs, settings, executor, store, on_event, last if candidates else None)
     return {t.key: store.stopped_outcome(t.files) or store.outcome(t.files) for t in targets}
 
 
-def _decide(store: RunStore, schedule: HalvingSchedule, rung: int, budget: int, legs: list[_Leg]) -> RungDecision:
+def _decide(store: RunStore, schedule: HalvingSchedule, rung: int, budget: int, legs: list[Leg]) -> RungDecision:
     fitness: dict[str, float | None] = {}
     for leg in legs:
         evaluation = store.outcome(leg.files).evaluation
@@ -108,58 +90,3 @@ def _decide(store: RunStore, schedule: HalvingSchedule, rung: int, budget: int, 
     continued = tuple(ranked[: schedule.survivors(len(legs))])
     return RungDecision(rung=rung, budget=budget, entered=tuple(fitness), fitness=fitness, continued=continued,
                         stopped=tuple(k for k in fitness if k not in continued))
-
-
-def _run_legs(task: Task, legs: list[_Leg], s: TrainSettings, executor: Executor, store: RunStore,
-              on_event: Callable[[ExecutorEvent], None], rung: int | None) -> None:
-    pipelines = [p for p in (_pipeline(task, leg, s, store) for leg in legs) if p is not None]
-    if not pipelines:
-        return
-    outcomes = executor.run(pipelines, on_event)
-    files = {leg.target.key: leg.files for leg in legs}
-    record_costs(store, files, outcomes, rung, log_to={leg.target.key: leg.target.files for leg in legs})
-    for key, steps in outcomes.items():
-        blamed = next((o for o in steps if o.status == "fitness_failed"), None)
-        if blamed is not None:
-            raise FitnessError(f"the task's fitness function failed while {key} was in its {blamed.kind} step "
-                               f"({blamed.detail}); fix {task.fitness_ref} and resume the run")
-    for leg in legs:
-        failures = tuple(_failure(o, leg) for o in outcomes.get(leg.target.key, []) if o.status in ("timeout", "crashed"))
-        if failures:
-            store.save_failures(leg.files, failures)
-
-
-def _pipeline(task: Task, leg: _Leg, s: TrainSettings, store: RunStore) -> Pipeline | None:
-    f, key = leg.files, leg.target.key
-    video = JobStep(kind="video", spec=f.video_job(task.source, s.selection_seeds[:1], key),
-                    spec_file=f.job_spec("video"), log_file=f.job_log("video"), timeout_s=s.video_timeout_s,
-                    env=render_env())
-    outcome = store.outcome(f)
-    wants_video = leg.video and outcome.video is None
-    if store.is_finished(f):
-        evaluated = outcome.evaluation is not None and store.has_policy(f)
-        return Pipeline(key, (video,)) if wants_video and evaluated else None
-    target = leg.target
-    reward_file = str(target.reward_file or target.files.reward) if target.reward_kind == "candidate" else None
-    resume = None
-    if leg.resume is not None:
-        resume = ResumeFrom(checkpoint_file=str(leg.resume.checkpoint), metrics_file=str(leg.resume.metrics))
-    job = TrainJob(task_file=str(task.source), reward_kind=target.reward_kind, reward_file=reward_file,
-                   steps=leg.steps, seed=s.seed if target.seed is None else target.seed,
-                   outputs=f.resumable_outputs() if leg.checkpoint else f.train_outputs(),
-                   call_timeout_s=s.call_timeout_s, resume_from=resume,
-                   planned_steps=s.steps if leg.steps < s.steps else None)
-    train = JobStep(kind="train", spec=job, spec_file=f.job_spec("train"), log_file=f.job_log("train"),
-                    timeout_s=s.timeout_s, progress_file=f.progress,
-                    env={ALLOW_WEAK_ENV: "1"} if s.allow_weak_sandbox else {})
-    evaluate = JobStep(kind="evaluate", spec=f.eval_job(task.source, s.selection_seeds, s.heldout_seeds),
-                       spec_file=f.job_spec("eval"), log_file=f.job_log("eval"), timeout_s=max(120.0, s.timeout_s / 4))
-    steps = (evaluate,) if outcome.training is not None else (train, evaluate)
-    return Pipeline(key, (*steps, video) if wants_video else steps)
-
-
-def _failure(outcome: StepOutcome, leg: _Leg) -> JobFailure:
-    kind = "train" if outcome.kind in ("train", "jax_round") else outcome.kind
-    assert kind in ("train", "evaluate", "video")
-    return JobFailure(kind=kind, status="timeout" if outcome.status == "timeout" else "crashed",
-                      detail=outcome.detail or outcome.status, wall_s=outcome.wall_s, reward_kind=leg.target.reward_kind)

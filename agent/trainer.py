@@ -22,7 +22,7 @@ from core.errors import FitnessError, RunStoreError
 from envs.evaluation import seed_sets
 from envs.jaxtrain.job import JaxArm, JaxRoundJob
 from envs.tasks import Task
-from envs.training import RewardKind, TrainJob
+from envs.training import ResumeFrom, RewardKind, TrainJob
 from envs.video import render_env
 from sandboxes.isolation import ALLOW_WEAK_ENV
 
@@ -77,43 +77,9 @@ def train_and_evaluate(task: Task, targets: list[TrainTarget], settings: TrainSe
     if settings.backend == "jax":
         assert batch is not None, "the jax backend trains a batch of targets: say where its files go"
         _train_together(task, targets, settings, executor, store, on_event, batch)
-    pipelines = [p for p in (_pipeline(task, t, settings, store) for t in targets) if p is not None]
-    outcomes = executor.run(pipelines, on_event)
-    record_costs(store, {t.key: t.files for t in targets}, outcomes)
-    for key, steps in outcomes.items():
-        blamed = next((o for o in steps if o.status == "fitness_failed"), None)
-        if blamed is not None:  # every candidate would be charged with it: stop the run instead (resumable)
-            raise FitnessError(f"the task's fitness function failed while {key} was in its {blamed.kind} step "
-                               f"({blamed.detail}); fix {task.fitness_ref} and resume the run")
-    for target in targets:
-        failures = tuple(_failure(o, target.reward_kind) for o in outcomes.get(target.key, [])
-                         if o.status in ("timeout", "crashed"))
-        if failures:
-            store.save_failures(target.files, failures)
+    run_legs(task, [Leg(target=t, files=t.files, steps=settings.steps, video=t.video) for t in targets], settings,
+             executor, store, on_event)
     return {t.key: store.outcome(t.files) for t in targets}
-
-
-def _pipeline(task: Task, target: TrainTarget, s: TrainSettings, store: RunStore) -> Pipeline | None:
-    f = target.files
-    video = JobStep(kind="video", spec=f.video_job(task.source, s.selection_seeds[:1], target.key),
-                    spec_file=f.job_spec("video"), log_file=f.job_log("video"), timeout_s=s.video_timeout_s,
-                    env=render_env())
-    outcome = store.outcome(f)
-    wants_video = target.video and outcome.video is None
-    if store.is_finished(f):
-        evaluated = outcome.evaluation is not None and store.has_policy(f)
-        return Pipeline(target.key, (video,)) if wants_video and evaluated else None
-    reward_file = str(target.reward_file or f.reward) if target.reward_kind == "candidate" else None
-    train_job = TrainJob(task_file=str(task.source), reward_kind=target.reward_kind, reward_file=reward_file,
-                         steps=s.steps, seed=s.seed if target.seed is None else target.seed,
-                         outputs=f.train_outputs(), call_timeout_s=s.call_timeout_s)
-    train = JobStep(kind="train", spec=train_job, spec_file=f.job_spec("train"), log_file=f.job_log("train"),
-                    timeout_s=s.timeout_s, progress_file=f.progress,
-                    env={ALLOW_WEAK_ENV: "1"} if s.allow_weak_sandbox else {})
-    evaluate = JobStep(kind="evaluate", spec=f.eval_job(task.source, s.selection_seeds, s.heldout_seeds),
-                       spec_file=f.job_spec("eval"), log_file=f.job_log("eval"), timeout_s=max(120.0, s.timeout_s / 4))
-    steps = (evaluate,) if outcome.training is not None else (train, evaluate)
-    return Pipeline(target.key, (*steps, video) if wants_video else steps)
 
 
 def _train_together(task: Task, targets: list[TrainTarget], s: TrainSettings, executor: Executor,
@@ -157,3 +123,71 @@ def _failure(outcome: StepOutcome, reward_kind: RewardKind) -> JobFailure:
     kind: Literal["train", "evaluate", "video"] = "train" if outcome.kind == "jax_round" else outcome.kind
     return JobFailure(kind=kind, status=status, detail=outcome.detail or outcome.status, wall_s=outcome.wall_s,
                       reward_kind=reward_kind)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Leg:
+    """One target's training in one executor call: where it writes, how far it trains, what it resumes."""
+
+    target: TrainTarget
+    files: TargetFiles
+    steps: int
+    resume: TargetFiles | None = None
+    """The earlier rung whose checkpoint this training continues (successive halving)."""
+    checkpoint: bool = False
+    """Also write a checkpoint that a later rung can continue from."""
+    video: bool = False
+    """Record a rollout video after evaluation."""
+
+
+def run_legs(task: Task, legs: list[Leg], s: TrainSettings, executor: Executor, store: RunStore,
+             on_event: Callable[[ExecutorEvent], None], rung: int | None = None) -> None:
+    """Run every leg's pipeline (train, evaluate, video; what is on disk is not redone) and record the
+    outcome: job costs in the target's ``costs.json``, how a job died in the leg's ``failures.json``.
+    A fitness function that failed in a job stops the run instead of being charged to the candidate.
+    """
+    pipelines = [p for p in (_leg_pipeline(task, leg, s, store) for leg in legs) if p is not None]
+    if not pipelines:
+        return
+    outcomes = executor.run(pipelines, on_event)
+    files = {leg.target.key: leg.files for leg in legs}
+    record_costs(store, files, outcomes, rung, log_to={leg.target.key: leg.target.files for leg in legs})
+    for key, steps in outcomes.items():
+        blamed = next((o for o in steps if o.status == "fitness_failed"), None)
+        if blamed is not None:  # every candidate would be charged with it: stop the run instead (resumable)
+            raise FitnessError(f"the task's fitness function failed while {key} was in its {blamed.kind} step "
+                               f"({blamed.detail}); fix {task.fitness_ref} and resume the run")
+    for leg in legs:
+        failures = tuple(_failure(o, leg.target.reward_kind) for o in outcomes.get(leg.target.key, [])
+                         if o.status in ("timeout", "crashed"))
+        if failures:
+            store.save_failures(leg.files, failures)
+
+
+def _leg_pipeline(task: Task, leg: Leg, s: TrainSettings, store: RunStore) -> Pipeline | None:
+    f, key = leg.files, leg.target.key
+    video = JobStep(kind="video", spec=f.video_job(task.source, s.selection_seeds[:1], key),
+                    spec_file=f.job_spec("video"), log_file=f.job_log("video"), timeout_s=s.video_timeout_s,
+                    env=render_env())
+    outcome = store.outcome(f)
+    wants_video = leg.video and outcome.video is None
+    if store.is_finished(f):
+        evaluated = outcome.evaluation is not None and store.has_policy(f)
+        return Pipeline(key, (video,)) if wants_video and evaluated else None
+    target = leg.target
+    reward_file = str(target.reward_file or target.files.reward) if target.reward_kind == "candidate" else None
+    resume = None
+    if leg.resume is not None:
+        resume = ResumeFrom(checkpoint_file=str(leg.resume.checkpoint), metrics_file=str(leg.resume.metrics))
+    job = TrainJob(task_file=str(task.source), reward_kind=target.reward_kind, reward_file=reward_file,
+                   steps=leg.steps, seed=s.seed if target.seed is None else target.seed,
+                   outputs=f.resumable_outputs() if leg.checkpoint else f.train_outputs(),
+                   call_timeout_s=s.call_timeout_s, resume_from=resume,
+                   planned_steps=s.steps if leg.steps < s.steps else None)
+    train = JobStep(kind="train", spec=job, spec_file=f.job_spec("train"), log_file=f.job_log("train"),
+                    timeout_s=s.timeout_s, progress_file=f.progress,
+                    env={ALLOW_WEAK_ENV: "1"} if s.allow_weak_sandbox else {})
+    evaluate = JobStep(kind="evaluate", spec=f.eval_job(task.source, s.selection_seeds, s.heldout_seeds),
+                       spec_file=f.job_spec("eval"), log_file=f.job_log("eval"), timeout_s=max(120.0, s.timeout_s / 4))
+    steps = (evaluate,) if outcome.training is not None else (train, evaluate)
+    return Pipeline(key, (*steps, video) if wants_video else steps)

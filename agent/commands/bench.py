@@ -201,7 +201,8 @@ def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) 
     store = RunStore(run_dir)
     config = RunConfig(task=str(task.source), designer=options.designer, rounds=options.rounds,
                        samples=options.samples, steps=options.steps, seed=options.seed, workers=options.workers,
-                       baselines=False, llm=options.llm, fix_attempts=options.fix_attempts)
+                       baselines=False, llm=options.llm, fix_attempts=options.fix_attempts,
+                       final_seeds=0)  # the bench's own final comparison retrains the best on fresh seeds
     # continuing an interrupted bench: the loop redoes nothing finished
     label = make_designer(options.designer, llm=options.llm, run_dir=run_dir).label
     record = prepare_run(store, config, label, detect_isolation().describe(), task.name)

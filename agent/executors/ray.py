@@ -199,8 +199,8 @@ class RayExecutor:
         except ImportError:
             raise ConfigError("--executor ray needs Ray: pip install 'rewardsmith[ray]'") from None
         if self.address is None:
-            ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                     _node_ip_address="127.0.0.1")
+            # address="local": a new instance, never one that another process started on this machine
+            ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
         else:
             try:
                 ray.init(address=self.address, log_to_driver=False)

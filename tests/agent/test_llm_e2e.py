@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fake_llm import FakeLLM, error, ok
 
-from agent.cli import EXIT_OK, EXIT_STOPPED, main
+from agent.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, main
 from agent.llm import RetryPolicy
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "llm_responses"
@@ -66,7 +66,7 @@ def test_llm_designer_run_end_to_end(fake_llm: FakeLLM, tmp_path: Path, capsys: 
     assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in fake_llm.requests)
     fixed = json.loads((root / "round_01" / "cand_02" / "candidate.json").read_text())
     assert fixed["attempts"] == 2 and (root / "round_01" / "cand_02" / "attempt_1" / "response.md").is_file()
-    assert "LLM usage: 3 calls" in out and "LLM openai/coder" in out
+    assert "designer: 3 calls" in out and "LLM openai/coder" in out  # the summary's cost line
     assert json.loads((root / "config.json").read_text())["config"]["llm"]["api_base"] == fake_llm.url
     assert_no_secret(root)
 
@@ -90,7 +90,8 @@ def test_a_round_where_every_call_fails_stops_cleanly_and_resumes(fake_llm: Fake
     # the model is back (and still refuses: nothing to train keeps this test fast); the round is redone
     fake_llm.script("coder", ok(text("refusal")))
     failed_attempts = len(fake_llm.requests)
-    assert main(["resume", str(root)]) == EXIT_OK
+    assert main(["resume", str(root)]) == EXIT_FAILED  # finished, but nothing was trained: said with exit 1
+    assert "error: no candidate was trained" in capsys.readouterr().err
     summary = json.loads((root / "summary.json").read_text())
     assert summary["finished"] is True and summary["stopped"] is None
     assert summary["rounds"][0]["candidates"] == 1 and summary["usage"]["calls"] == 3  # the sample and 2 fixes
@@ -107,7 +108,7 @@ def test_a_token_cap_stops_before_the_call_that_would_pass_it(fake_llm: FakeLLM,
     assert json.loads((root / "round_01" / "stopped.json").read_text())["kind"] == "BudgetExhausted"
     assert json.loads((root / "summary.json").read_text())["finished"] is False
 
-    assert main(["resume", str(root), "--max-tokens", "1000000"]) == EXIT_OK
+    assert main(["resume", str(root), "--max-tokens", "1000000"]) == EXIT_FAILED  # refusals only: nothing trained
     assert len(fake_llm.requests) == 3, "the first answer came from the store; only the 2 fixes were paid for"
     assert json.loads((root / "round_01" / "cand_01" / "candidate.json").read_text())["attempts"] == 3
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from tune_fake import CODE, tuner
 
 from agent.constants import reward_constants
@@ -50,9 +51,12 @@ def test_a_tune_killed_mid_study_resumes_without_redoing_finished_trials(tmp_pat
     while time.monotonic() < deadline and len(finished) < 3:
         time.sleep(0.2)
         if study_file.is_file():
+            # The child creates the file first and its schema next: reading it in between would race the
+            # child's own set-up (both would write the schema version), so wait and retry on any DB error.
+            time.sleep(1.0)
             try:
                 study = optuna.load_study(study_name="constants", storage=f"sqlite:///{study_file}")
-            except KeyError:
+            except (KeyError, sqlalchemy.exc.SQLAlchemyError):
                 continue
             finished = [t for t in study.trials if t.state.is_finished()]
     os.killpg(child.pid, signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""The run store is the run directory's only owner: no other module names a file inside it."""
+"""The run store (``agent/store.py`` with ``agent/layout.py``) is the run directory's only owner."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_no_module_outside_the_store_names_a_run_directory_file() -> None:
     offenders = []
     for package in ("core", "sandboxes", "envs", "agent"):
         for path in (ROOT / package).rglob("*.py"):
-            if path == ROOT / "agent" / "store.py":
+            if path in (ROOT / "agent" / "store.py", ROOT / "agent" / "layout.py"):  # the store and its layout
                 continue
             for line, text in _literals(path):
                 name = text.strip("/").split("/")[-1]

@@ -23,10 +23,16 @@ demo: setup
 	$(BIN)/rewardsmith run mountain-car --rounds 2 --samples 4
 
 lint: setup
-	$(BIN)/ruff check core agent envs sandboxes prompts tests bench
+	$(BIN)/ruff check rewardsmith core agent envs sandboxes prompts tests bench
 
+# mypy cannot follow rewardsmith/__init__.py's path extension, so it runs in .typecheck/, where
+# rewardsmith/ holds links to the checkout's folders: the module names of an install (rewardsmith.agent, ...).
+PACKAGE_DIRS := core agent envs sandboxes prompts
 typecheck: setup
-	$(BIN)/mypy
+	mkdir -p .typecheck/rewardsmith
+	ln -sfn ../../rewardsmith/__init__.py .typecheck/rewardsmith/__init__.py
+	for d in $(PACKAGE_DIRS); do ln -sfn ../../$$d .typecheck/rewardsmith/$$d; done
+	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml
 
 unit: setup
 	$(BIN)/pytest -q
@@ -37,4 +43,4 @@ slow: setup
 	$(BIN)/pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .typecheck

@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent import diagnosis, failures
-from agent.prompting import render
-from agent.records import CandidateResult, Critique, FailureReport, Finding, FindingKind, ScreenVerdict, SeriesStat
-from core.state import StateSpec
-from envs.train_stats import Checkpoint
+from rewardsmith.agent import diagnosis, failures
+from rewardsmith.agent.prompting import render
+from rewardsmith.agent.records import (
+    CandidateResult,
+    Critique,
+    FailureReport,
+    Finding,
+    FindingKind,
+    ScreenVerdict,
+    SeriesStat,
+)
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.train_stats import Checkpoint
 
 SAMPLES = 10
 DOMINANT_SHARE = 0.8

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from agent.config import RunConfig
-from core.errors import ConfigError
-from envs.tasks import Task
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.core.errors import ConfigError
+from rewardsmith.core.extras import JAX_MODULES, missing_modules, require_extra
+from rewardsmith.envs.tasks import Task
 
 Backend = Literal["sb3", "jax"]
 
@@ -22,9 +23,12 @@ def resolve_backend(task: Task, config: RunConfig) -> tuple[RunConfig, str]:
     """``config`` with ``backend`` resolved to ``sb3`` or ``jax``, and one line saying which and why."""
     if config.backend == "sb3":
         return config, "backend: sb3 (stable-baselines3 PPO, one process per candidate)"
-    from envs.jaxtrain.envs import CLASSIC_ENVS
-    from envs.jaxtrain.fitness import jax_metric
-    from envs.jaxtrain.registry import jax_env_ids
+    if config.backend == "auto" and missing_modules(*JAX_MODULES):
+        return replace(config, backend="sb3"), "backend: sb3 (auto: JAX is not installed; pip install 'rewardsmith[jax]')"
+    require_extra("jax", "--backend jax", *JAX_MODULES)
+    from rewardsmith.envs.jaxtrain.envs import CLASSIC_ENVS
+    from rewardsmith.envs.jaxtrain.fitness import jax_metric
+    from rewardsmith.envs.jaxtrain.registry import jax_env_ids
 
     has_env = task.env_id in jax_env_ids()
     sparse_ok = not config.baselines or jax_metric(task.fitness_ref) is not None

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from agent.config import LLMOptions, RunConfig, default_workers
-from agent.options import add_options, from_args, option_name
-from core.errors import ConfigError, RewardSmithError
-from core.text import printable
+from rewardsmith.agent.config import LLMOptions, RunConfig, default_workers
+from rewardsmith.agent.options import add_options, from_args, option_name
+from rewardsmith.core.errors import ConfigError, RewardSmithError
+from rewardsmith.core.extras import JAX_MODULES, UI_MODULES, require_extra
+from rewardsmith.core.text import printable
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FAILED = 1
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- commands ------------------------------------------------------------------------------------
 def cmd_tasks(args: argparse.Namespace, console: Console) -> int:
-    from envs.tasks import builtin_task_files, load_task_file
+    from rewardsmith.envs.tasks import builtin_task_files, load_task_file
 
     tasks = [load_task_file(p) for p in builtin_task_files().values()]
     if args.json:
@@ -61,14 +62,14 @@ def cmd_tasks(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from envs.tasks import load_task
+    from rewardsmith.envs.tasks import load_task
 
     task = load_task(args.task)
     config = from_args(RunConfig, args, task=str(task.source), llm=_llm_options(args, LLMOptions()))
     _check_config(config)
     if config.dry_run:
-        from agent.designers import make_designer
-        from agent.dry_run import dry_run, plan_for
+        from rewardsmith.agent.designers import make_designer
+        from rewardsmith.agent.dry_run import dry_run, plan_for
 
         plan = plan_for(task, rounds=config.rounds, samples=config.samples, steps=config.steps,
                         workers=config.workers, baselines=config.baselines, final_seeds=config.final_seeds)
@@ -85,7 +86,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
-    from agent.store import RunStore
+    from rewardsmith.agent.store import RunStore
 
     run_dir = Path(args.run_dir)
     record = RunStore(run_dir).load_record()
@@ -95,15 +96,15 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
 
 
 def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int:
-    from agent.backends import resolve_backend
-    from agent.designers import make_designer
-    from agent.loop import run_loop
-    from agent.plan import rollout_budget
-    from agent.progress import ProgressView
-    from agent.run import prepare_run
-    from agent.store import RunStore
-    from envs.tasks import load_task
-    from sandboxes.isolation import detect_isolation, require_full_isolation
+    from rewardsmith.agent.backends import resolve_backend
+    from rewardsmith.agent.designers import make_designer
+    from rewardsmith.agent.loop import run_loop
+    from rewardsmith.agent.plan import rollout_budget
+    from rewardsmith.agent.progress import ProgressView
+    from rewardsmith.agent.run import prepare_run
+    from rewardsmith.agent.store import RunStore
+    from rewardsmith.envs.tasks import load_task
+    from rewardsmith.sandboxes.isolation import detect_isolation, require_full_isolation
 
     task = load_task(config.task)
     config, backend_line = resolve_backend(task, config)
@@ -143,11 +144,11 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import asdict as dc_asdict
 
-    from agent.extract import ExtractionError, extract_reward
-    from agent.stages import probe
-    from envs.rollout import random_rollout
-    from envs.tasks import load_task
-    from sandboxes.validate import ValidationReport
+    from rewardsmith.agent.extract import ExtractionError, extract_reward
+    from rewardsmith.agent.stages import probe
+    from rewardsmith.envs.rollout import random_rollout
+    from rewardsmith.envs.tasks import load_task
+    from rewardsmith.sandboxes.validate import ValidationReport
 
     task = load_task(args.task)
     source = _read_file(Path(args.file))
@@ -155,7 +156,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         code = source if Path(args.file).suffix == ".py" else extract_reward(source).code
         sample = random_rollout(task, n=256, seed=0)
         if args.backend == "jax":
-            from envs.jaxtrain.check import JaxValidation, validate_source_jax
+            require_extra("jax", "--backend jax", *JAX_MODULES)
+            from rewardsmith.envs.jaxtrain.check import JaxValidation, validate_source_jax
 
             report = validate_source_jax(code, task.adapter.spec, sample.states, sample.actions,
                                          JaxValidation(allow_weak_isolation=args.allow_weak_sandbox))
@@ -179,21 +181,21 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
-    from agent.commands.evaluate import evaluate_reward_file
+    from rewardsmith.agent.commands.evaluate import evaluate_reward_file
 
     return evaluate_reward_file(args, console)
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from agent.commands.bench import bench_command
+    from rewardsmith.agent.commands.bench import bench_command
 
     return bench_command(args, console, _llm_options(args, LLMOptions()))
 
 
 def cmd_review(args: argparse.Namespace, console: Console) -> int:
-    from agent.review import open_session
-    from agent.reviewers.terminal import TerminalReviewer
-    from agent.store import RunStore
+    from rewardsmith.agent.review import open_session
+    from rewardsmith.agent.reviewers.terminal import TerminalReviewer
+    from rewardsmith.agent.store import RunStore
 
     store = RunStore(Path(args.run_dir))
     session = open_session(store)
@@ -208,14 +210,15 @@ def cmd_review(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_ui(args: argparse.Namespace, console: Console) -> int:
-    from agent.web.server import serve
+    require_extra("ui", "rewardsmith ui", *UI_MODULES)
+    from rewardsmith.agent.web.server import serve
 
     return serve(Path(args.runs), args.host, args.port, Path(args.token_file) if args.token_file else None, console,
                  allow_hosts=tuple(args.allow_host))
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from agent.export import export_run
+    from rewardsmith.agent.export import export_run
 
     result = export_run(Path(args.run_dir), Path(args.out) if args.out else None, args.candidate)
     m = result.manifest
@@ -256,10 +259,15 @@ def _check_config(config: RunConfig) -> None:
         raise ConfigError("--preferences-only needs a reviewer: --review cli|web|oracle")
     if config.oracle_noise < 0:
         raise ConfigError(f"--oracle-noise must be >= 0, got {config.oracle_noise}")
+    # Extras a run needs only later (the designer's and the backend's are checked when they are made).
+    if config.executor == "ray":
+        require_extra("ray", "--executor ray", "ray")
+    if config.review == "web":
+        require_extra("ui", "--review web (reviewed in rewardsmith ui)", *UI_MODULES)
 
 
 def _version_text() -> str:
-    from agent.run import versions
+    from rewardsmith.agent.run import versions
 
     v = versions()
     return f"rewardsmith {v.pop('rewardsmith')} ({', '.join(f'{k} {x}' for k, x in v.items())})"
@@ -273,8 +281,8 @@ def _read_file(path: Path) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from agent.commands.bench import BenchOptions
-    from agent.commands.tune import add_tune_parser
+    from rewardsmith.agent.commands.bench import BenchOptions
+    from rewardsmith.agent.commands.tune import add_tune_parser
 
     p = argparse.ArgumentParser(prog="rewardsmith", description="Design reward functions from a task description.")
     p.add_argument("--version", action="version", version=_version_text())

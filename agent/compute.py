@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agent.executor import StepOutcome
-from agent.rungs import JobCost
-from agent.store import RunStore, TargetFiles
+from rewardsmith.agent.executor import StepOutcome
+from rewardsmith.agent.rungs import JobCost
+from rewardsmith.agent.store import RunStore, TargetFiles
 
 
 def record_costs(store: RunStore, files: Mapping[str, TargetFiles], outcomes: Mapping[str, list[StepOutcome]],

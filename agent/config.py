@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.options import flag
-from agent.rungs import HalvingSchedule
-from core.errors import ConfigError
+from rewardsmith.agent.options import flag
+from rewardsmith.agent.rungs import HalvingSchedule
+from rewardsmith.core.errors import ConfigError
 
 
 def default_workers() -> int:

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.errors import ConfigError
+from rewardsmith.core.errors import ConfigError
 
 SPREAD = 4.0
 """Default range of a non-zero constant: from ``value / SPREAD`` to ``value × SPREAD``, searched in log scale."""

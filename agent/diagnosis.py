@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from agent.records import ComponentDiagnosis, Finding
-from envs.train_stats import Checkpoint
+from rewardsmith.agent.records import ComponentDiagnosis, Finding
+from rewardsmith.envs.train_stats import Checkpoint
 
 MIN_POINTS = 5
 """Fewer checkpoints with a value than this and no correlation is computed."""

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from agent.final import DEFAULT_FINAL_SEEDS
-from agent.plan import RunPlan, plan_run
-from agent.progress import duration
-from agent.store import RunStore, TargetFiles
-from envs.tasks import Task
+from rewardsmith.agent.final import DEFAULT_FINAL_SEEDS
+from rewardsmith.agent.plan import RunPlan, plan_run
+from rewardsmith.agent.progress import duration
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.envs.tasks import Task
 
 MEASURE_ROLLOUTS = 2
 MIN_STORED = 1
@@ -62,7 +62,7 @@ def stored_throughput(task: Task, runs_dir: Path) -> Throughput | None:
 
 def measure_throughput(task: Task) -> Throughput:
     """Train the env's own reward for a couple of rollouts here and now (start-up included, as in a run)."""
-    from envs.training import TrainJob, train
+    from rewardsmith.envs.training import TrainJob, train
 
     steps = MEASURE_ROLLOUTS * task.train.ppo.n_steps * task.train.n_envs
     with tempfile.TemporaryDirectory(prefix="rewardsmith-dry-run-") as tmp:

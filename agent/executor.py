@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal, Protocol
 
-from core.atomic import read_record, write_json
-from core.procs import kill_group
-from envs.jobs import FITNESS_FAILED, NO_POLICY
-from envs.train_stats import Progress
+from rewardsmith.core.atomic import read_record, write_json
+from rewardsmith.core.procs import kill_group
+from rewardsmith.envs.jobs import FITNESS_FAILED, NO_POLICY
+from rewardsmith.envs.train_stats import Progress
 
 StepStatus = Literal["ok", "no_policy", "crashed", "timeout", "skipped", "fitness_failed"]
 JobKind = Literal["train", "jax_round", "evaluate", "video"]
@@ -139,7 +139,7 @@ class LocalExecutor:
         log = step.log_file.open("ab")
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", **step.env)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "envs.jobs", step.kind, str(step.spec_file), str(os.getpid())],
+            [sys.executable, "-m", "rewardsmith.envs.jobs", step.kind, str(step.spec_file), str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
         )
         emit(ExecutorEvent(key=pipeline.key, kind=step.kind, state="started"))

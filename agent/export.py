@@ -19,12 +19,12 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from agent.store import ExportFiles, RunStore, parse_candidate_id
-from core.atomic import write_bytes, write_json, write_text
-from core.errors import ConfigError, RunStoreError
-from core.state import StateSpec
-from envs.tasks import Task, load_task
-from envs.training import policy_config_of
+from rewardsmith.agent.store import ExportFiles, RunStore, parse_candidate_id
+from rewardsmith.core.atomic import write_bytes, write_json, write_text
+from rewardsmith.core.errors import ConfigError, RunStoreError
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.tasks import Task, load_task
+from rewardsmith.envs.training import policy_config_of
 
 FORMAT_VERSION = 1
 
@@ -192,7 +192,7 @@ import torch
 from stable_baselines3 import PPO
 {% if custom_adapter %}
 from {{ adapter_module }} import {{ adapter_class }}{% endif %}
-from envs.gym_reward import RewardSmithReward
+from rewardsmith.envs.gym_reward import RewardSmithReward
 
 STEPS = 50_000  # RewardSmith trained each candidate for {{ "{:,}".format(m.train_steps) }} steps, with {{ m.n_envs }} envs
 torch.set_num_threads(1)  # a small MLP trains fastest on one thread; more contend with the reward worker

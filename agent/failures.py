@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agent.records import FailureReport, FieldAtEnd, Finding
-from core.state import StateField, StateSpec
-from envs.outcomes import EpisodeOutcome
+from rewardsmith.agent.records import FailureReport, FieldAtEnd, Finding
+from rewardsmith.core.state import StateField, StateSpec
+from rewardsmith.envs.outcomes import EpisodeOutcome
 
 MAJORITY = 0.6
 """A behaviour is reported when it shows in at least this fraction of the held-out episodes."""

@@ -8,9 +8,9 @@ feedback (``--review``) is merged in by :func:`human_feedback` (``prompts/human_
 
 from __future__ import annotations
 
-from agent.human import HumanFeedback
-from agent.prompting import render
-from agent.records import CandidateResult, RoundFeedback
+from rewardsmith.agent.human import HumanFeedback
+from rewardsmith.agent.prompting import render
+from rewardsmith.agent.records import CandidateResult, RoundFeedback
 
 
 def select_best(results: list[CandidateResult]) -> CandidateResult | None:

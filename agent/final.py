@@ -18,16 +18,16 @@ from typing import Literal
 
 import numpy as np
 
-from agent.config import RunConfig
-from agent.executor import ExecutorEvent, LocalExecutor
-from agent.feedback import select_incumbent
-from agent.progress import ProgressView
-from agent.records import CandidateResult, FinalArm, FinalScore, RoundFeedback, TargetOutcome
-from agent.scores import hns
-from agent.store import RunStore
-from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
-from envs.tasks import Task
-from envs.training import RewardKind
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.executor import ExecutorEvent, LocalExecutor
+from rewardsmith.agent.feedback import select_incumbent
+from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.records import CandidateResult, FinalArm, FinalScore, RoundFeedback, TargetOutcome
+from rewardsmith.agent.scores import hns
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from rewardsmith.envs.tasks import Task
+from rewardsmith.envs.training import RewardKind
 
 Arm = Literal["designed", "human", "sparse"]
 ARMS: dict[Arm, RewardKind] = {"designed": "candidate", "human": "env", "sparse": "sparse"}

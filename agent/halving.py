@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent.executor import Executor, ExecutorEvent
-from agent.records import TargetOutcome
-from agent.rungs import EarlyStop, HalvingRecord, HalvingSchedule, RungDecision
-from agent.store import RunStore
-from agent.trainer import Leg, TrainSettings, TrainTarget, run_legs, train_and_evaluate
-from envs.tasks import Task
+from rewardsmith.agent.executor import Executor, ExecutorEvent
+from rewardsmith.agent.records import TargetOutcome
+from rewardsmith.agent.rungs import EarlyStop, HalvingRecord, HalvingSchedule, RungDecision
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.trainer import Leg, TrainSettings, TrainTarget, run_legs, train_and_evaluate
+from rewardsmith.envs.tasks import Task
 
 
 def train_round(task: Task, targets: list[TrainTarget], settings: TrainSettings, executor: Executor,

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from envs.evaluation import EvalJob
-from envs.training import TrainOutputs
-from envs.video import VideoJob
+from rewardsmith.envs.evaluation import EvalJob
+from rewardsmith.envs.training import TrainOutputs
+from rewardsmith.envs.video import VideoJob
 
 _CID = re.compile(r"^r(\d{2,})c(\d{2,})$")
 

@@ -25,11 +25,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.designers.base import DesignRequest
-from agent.prompting import render
-from agent.records import CandidateResult
-from agent.store import RunStore
-from core.atomic import read_record
+from rewardsmith.agent.designers.base import DesignRequest
+from rewardsmith.agent.prompting import render
+from rewardsmith.agent.records import CandidateResult
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.atomic import read_record
 
 Selection = Literal["last-best", "top-k", "tree"]
 SELECTIONS: tuple[Selection, ...] = ("last-best", "top-k", "tree")

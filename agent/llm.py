@@ -39,12 +39,12 @@ from functools import cache
 from types import ModuleType
 from typing import Any, Literal
 
-from agent.config import LLMOptions
-from agent.llm_errors import classify, fatal_message, n_rejected, provider_message, redact, retry_after_s
-from agent.prompting import Message
-from agent.records import Usage
-from agent.responses import CallRequest, ResponseStore, StoredCall
-from core.errors import BudgetExhausted, DesignerError
+from rewardsmith.agent.config import LLMOptions
+from rewardsmith.agent.llm_errors import classify, fatal_message, n_rejected, provider_message, redact, retry_after_s
+from rewardsmith.agent.prompting import Message
+from rewardsmith.agent.records import Usage
+from rewardsmith.agent.responses import CallRequest, ResponseStore, StoredCall
+from rewardsmith.core.errors import BudgetExhausted, DesignerError
 
 MAX_ANSWER_BYTES = 64 * 1024
 """Longest text kept of one choice (UTF-8 bytes); the rest is cut, and the cut is marked in the text."""

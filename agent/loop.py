@@ -9,25 +9,25 @@ from __future__ import annotations
 
 import time
 
-from agent import halving, next_round, plots, review, screen, stages
-from agent.config import RunRecord
-from agent.designers import make_designer
-from agent.executor import LocalExecutor
-from agent.executors import make_executor
-from agent.final import final_for_run
-from agent.plan import plan_run
-from agent.progress import ProgressView
-from agent.records import CandidateResult, RoundFeedback, RunSummary
-from agent.review import RoundReviewer
-from agent.reviewers import make_reviewer
-from agent.store import RunStore
-from agent.summary import summarize
-from agent.trainer import TrainSettings, TrainTarget
-from agent.tune import tune_stage
-from core.errors import DesignerStopped, FitnessError
-from envs.fitness import check_fitness_file
-from envs.rollout import StateSample, random_rollout
-from envs.tasks import Task, load_task
+from rewardsmith.agent import halving, next_round, plots, review, screen, stages
+from rewardsmith.agent.config import RunRecord
+from rewardsmith.agent.designers import make_designer
+from rewardsmith.agent.executor import LocalExecutor
+from rewardsmith.agent.executors import make_executor
+from rewardsmith.agent.final import final_for_run
+from rewardsmith.agent.plan import plan_run
+from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.records import CandidateResult, RoundFeedback, RunSummary
+from rewardsmith.agent.review import RoundReviewer
+from rewardsmith.agent.reviewers import make_reviewer
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.summary import summarize
+from rewardsmith.agent.trainer import TrainSettings, TrainTarget
+from rewardsmith.agent.tune import tune_stage
+from rewardsmith.core.errors import DesignerStopped, FitnessError
+from rewardsmith.envs.fitness import check_fitness_file
+from rewardsmith.envs.rollout import StateSample, random_rollout
+from rewardsmith.envs.tasks import Task, load_task
 
 FITNESS_CHECK_TIMEOUT_S = 60.0
 """Importing the task's fitness module and scoring the sample episodes must take less than this."""

@@ -7,11 +7,11 @@ reviewer's edited reward joins the round as candidate ``K+1``.
 
 from __future__ import annotations
 
-from agent.config import RunConfig
-from agent.designers import DesignRequest
-from agent.feedback import select_incumbent
-from agent.human import Guidance, HumanFeedback
-from agent.lineage import (
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.designers import DesignRequest
+from rewardsmith.agent.feedback import select_incumbent
+from rewardsmith.agent.human import Guidance, HumanFeedback
+from rewardsmith.agent.lineage import (
     SELECTIONS,
     Lineage,
     ParentChoice,
@@ -21,13 +21,13 @@ from agent.lineage import (
     choose_parents,
     parents_text,
 )
-from agent.preferences import hide_fitness, preference_scores
-from agent.prompting import render, round_messages
-from agent.records import Candidate, CandidateResult, RoundFeedback
-from agent.store import RunStore, candidate_id
-from agent.tune import load_result
-from core.atomic import read_record, write_json
-from envs.tasks import Task
+from rewardsmith.agent.preferences import hide_fitness, preference_scores
+from rewardsmith.agent.prompting import render, round_messages
+from rewardsmith.agent.records import Candidate, CandidateResult, RoundFeedback
+from rewardsmith.agent.store import RunStore, candidate_id
+from rewardsmith.agent.tune import load_result
+from rewardsmith.core.atomic import read_record, write_json
+from rewardsmith.envs.tasks import Task
 
 
 def request(task: Task, rnd: int, history: list[CandidateResult], feedback: RoundFeedback | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from envs.tasks import Task
+from rewardsmith.envs.tasks import Task
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.records import CandidateResult
-from agent.store import RunStore
-from core.atomic import write_bytes
-from envs.training import TrainingResult
+from rewardsmith.agent.records import CandidateResult
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.atomic import write_bytes
+from rewardsmith.envs.training import TrainingResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -16,8 +16,8 @@ import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from agent.human import HumanFeedback, ReviewRequest
-from agent.records import FITNESS_FINDINGS, CandidateResult, Critique
+from rewardsmith.agent.human import HumanFeedback, ReviewRequest
+from rewardsmith.agent.records import FITNESS_FINDINGS, CandidateResult, Critique
 
 ELO_K = 32.0
 ELO_START = 1500.0

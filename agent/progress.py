@@ -18,11 +18,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from agent.executor import ExecutorEvent
-from agent.plan import RunPlan
-from agent.records import CandidateResult, FinalArm, RunSummary, Usage
-from core.text import printable
-from envs.evaluation import EvaluationResult
+from rewardsmith.agent.executor import ExecutorEvent
+from rewardsmith.agent.plan import RunPlan
+from rewardsmith.agent.records import CandidateResult, FinalArm, RunSummary, Usage
+from rewardsmith.core.text import printable
+from rewardsmith.envs.evaluation import EvaluationResult
 
 HEARTBEAT_S = 30.0
 """Without a terminal, the longest the display stays silent while a round runs."""

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import jinja2
 
-import prompts
-from envs.tasks import Task
+from rewardsmith import prompts
+from rewardsmith.envs.tasks import Task
 
 TEMPLATE_DIR = Path(prompts.__file__).parent
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.human import HumanFeedback
-from agent.rungs import EarlyStop
-from envs.evaluation import EvaluationResult
-from envs.training import RewardKind, TrainingResult
-from envs.video import VideoResult
-from sandboxes.validate import ValidationReport
+from rewardsmith.agent.human import HumanFeedback
+from rewardsmith.agent.rungs import EarlyStop
+from rewardsmith.envs.evaluation import EvaluationResult
+from rewardsmith.envs.training import RewardKind, TrainingResult
+from rewardsmith.envs.video import VideoResult
+from rewardsmith.sandboxes.validate import ValidationReport
 
 CandidateStatus = Literal["ok", "rejected", "crashed", "timeout", "nan", "pending", "skipped", "stopped"]
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.prompting import Message
-from agent.records import Usage
-from agent.store import RunStore
-from core.atomic import read_record, write_json
-from core.errors import RunStoreError
+from rewardsmith.agent.prompting import Message
+from rewardsmith.agent.records import Usage
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.atomic import read_record, write_json
+from rewardsmith.core.errors import RunStoreError
 
 
 @dataclass(frozen=True)

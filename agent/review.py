@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from agent.config import RunConfig
-from agent.feedback import automatic_feedback, human_feedback
-from agent.human import HumanFeedback, LockedComponent, ReviewRequest, check_constraints, component_form
-from agent.records import CandidateResult, RoundFeedback
-from agent.store import RunStore
-from core.errors import ReviewError, ReviewPending
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.feedback import automatic_feedback, human_feedback
+from rewardsmith.agent.human import HumanFeedback, LockedComponent, ReviewRequest, check_constraints, component_form
+from rewardsmith.agent.records import CandidateResult, RoundFeedback
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.errors import ReviewError, ReviewPending
 
 
 class RoundReviewer(Protocol):
@@ -132,10 +132,10 @@ def check_edit(session: ReviewSession, feedback: HumanFeedback) -> str:
 
     Returns the edited module (a pasted response with a code fence is reduced to its code).
     """
-    from agent.extract import ExtractionError, extract_reward
-    from agent.stages import probe
-    from envs.rollout import random_rollout
-    from envs.tasks import load_task
+    from rewardsmith.agent.extract import ExtractionError, extract_reward
+    from rewardsmith.agent.stages import probe
+    from rewardsmith.envs.rollout import random_rollout
+    from rewardsmith.envs.tasks import load_task
 
     source = feedback.edited_from
     if source is None or source not in session.results or session.results[source].candidate.code is None:

@@ -11,8 +11,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from agent.config import RunConfig, RunRecord
-from agent.store import RunStore
+from rewardsmith.agent.config import RunConfig, RunRecord
+from rewardsmith.agent.store import RunStore
 
 PACKAGES = ("rewardsmith", "torch", "stable-baselines3", "gymnasium", "mujoco", "numpy")
 

@@ -20,14 +20,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from agent.diagnosis import spearman
-from agent.records import CandidateResult, ScreenVerdict
-from agent.store import RunStore, TargetFiles
-from core.state import StateSpec
-from envs.outcomes import Rollout
-from envs.tasks import Task
-from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
-from sandboxes.isolation import Isolation
+from rewardsmith.agent.diagnosis import spearman
+from rewardsmith.agent.records import CandidateResult, ScreenVerdict
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.outcomes import Rollout
+from rewardsmith.envs.tasks import Task
+from rewardsmith.sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.isolation import Isolation
 
 THRESHOLD = 0.0
 """Skip a candidate whose returns correlate with the stored trajectories' fitness below this."""

@@ -11,20 +11,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from agent.analyze import critique
-from agent.designers import Designer, DesignRequest, FixingDesigner
-from agent.extract import ExtractionError, extract_reward
-from agent.human import HumanFeedback, check_constraints
-from agent.prompting import fix_messages, to_markdown
-from agent.records import Candidate, CandidateResult, JaxModuleInfo, StopRecord, TargetOutcome, Usage
-from agent.responses import ResponseStore
-from agent.store import RunStore, candidate_id
-from core.errors import DesignerStopped
-from core.state import StateSpec
-from core.text import printable
-from envs.rollout import StateSample
-from envs.tasks import Task
-from sandboxes.validate import ValidationReport, validate_source
+from rewardsmith.agent.analyze import critique
+from rewardsmith.agent.designers import Designer, DesignRequest, FixingDesigner
+from rewardsmith.agent.extract import ExtractionError, extract_reward
+from rewardsmith.agent.human import HumanFeedback, check_constraints
+from rewardsmith.agent.prompting import fix_messages, to_markdown
+from rewardsmith.agent.records import Candidate, CandidateResult, JaxModuleInfo, StopRecord, TargetOutcome, Usage
+from rewardsmith.agent.responses import ResponseStore
+from rewardsmith.agent.store import RunStore, candidate_id
+from rewardsmith.core.errors import DesignerStopped
+from rewardsmith.core.state import StateSpec
+from rewardsmith.core.text import printable
+from rewardsmith.envs.rollout import StateSample
+from rewardsmith.envs.tasks import Task
+from rewardsmith.sandboxes.validate import ValidationReport, validate_source
 
 
 def sample_round(designer: Designer, request: DesignRequest, store: RunStore) -> list[Candidate]:
@@ -174,7 +174,7 @@ def validate(candidate: Candidate, ctx: Validation) -> ValidationReport:
 
 def _probe_and_export(ctx: Validation, candidate: Candidate) -> ValidationReport:
     """The jax backend's verdict: the same checks, then the export in the sandbox and the module check."""
-    from envs.jaxtrain.check import JaxValidation, validate_and_export_jax
+    from rewardsmith.envs.jaxtrain.check import JaxValidation, validate_and_export_jax
 
     assert candidate.code is not None
     report, exported = validate_and_export_jax(candidate.code, ctx.task.adapter.spec, ctx.sample.states,

@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TypeVar
 
-from agent.config import RunRecord
-from agent.human import HumanFeedback, ReviewRequest
-from agent.layout import (
+from rewardsmith.agent.config import RunRecord
+from rewardsmith.agent.human import HumanFeedback, ReviewRequest
+from rewardsmith.agent.layout import (
     CandidateFiles,
     ExportFiles,
     RoundFiles,
@@ -38,7 +38,7 @@ from agent.layout import (
     candidate_id,
     parse_candidate_id,
 )
-from agent.records import (
+from rewardsmith.agent.records import (
     Candidate,
     CandidateResult,
     Critique,
@@ -51,15 +51,15 @@ from agent.records import (
     StopRecord,
     TargetOutcome,
 )
-from agent.rungs import Compute, CostLog, EarlyStop, HalvingRecord, JobCost
-from core.atomic import read_record, write_bytes, write_json, write_text
-from core.errors import ConfigError, RunStoreError
-from envs.evaluation import EvaluationResult
-from envs.jaxtrain.job import RoundStats
-from envs.outcomes import Rollout, load_rollouts
-from envs.training import TrainingResult
-from envs.video import VideoResult
-from sandboxes.validate import ValidationReport
+from rewardsmith.agent.rungs import Compute, CostLog, EarlyStop, HalvingRecord, JobCost
+from rewardsmith.core.atomic import read_record, write_bytes, write_json, write_text
+from rewardsmith.core.errors import ConfigError, RunStoreError
+from rewardsmith.envs.evaluation import EvaluationResult
+from rewardsmith.envs.jaxtrain.job import RoundStats
+from rewardsmith.envs.outcomes import Rollout, load_rollouts
+from rewardsmith.envs.training import TrainingResult
+from rewardsmith.envs.video import VideoResult
+from rewardsmith.sandboxes.validate import ValidationReport
 
 T = TypeVar("T")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import resource
 from typing import Literal
 
-from agent.config import RunRecord
-from agent.feedback import select_best, select_incumbent
-from agent.final import baselines_apart, not_meaningful_note
-from agent.records import (
+from rewardsmith.agent.config import RunRecord
+from rewardsmith.agent.feedback import select_best, select_incumbent
+from rewardsmith.agent.final import baselines_apart, not_meaningful_note
+from rewardsmith.agent.records import (
     BaselineScore,
     CandidateResult,
     FinalScore,
@@ -22,11 +22,11 @@ from agent.records import (
     RunCost,
     RunSummary,
 )
-from agent.responses import ResponseStore
-from agent.scores import hns
-from agent.store import RunStore
-from agent.trainer import TrainTarget
-from envs.tasks import Task
+from rewardsmith.agent.responses import ResponseStore
+from rewardsmith.agent.scores import hns
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.trainer import TrainTarget
+from rewardsmith.envs.tasks import Task
 
 
 def summarize(store: RunStore, record: RunRecord, task: Task, history: list[CandidateResult],

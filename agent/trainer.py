@@ -13,18 +13,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from agent.compute import record_costs
-from agent.config import RunConfig
-from agent.executor import Executor, ExecutorEvent, JobStep, Pipeline, StepOutcome
-from agent.records import JobFailure, TargetOutcome
-from agent.store import CandidateFiles, RoundFiles, RunStore, TargetFiles
-from core.errors import FitnessError, RunStoreError
-from envs.evaluation import seed_sets
-from envs.jaxtrain.job import JaxArm, JaxRoundJob
-from envs.tasks import Task
-from envs.training import ResumeFrom, RewardKind, TrainJob
-from envs.video import render_env
-from sandboxes.isolation import ALLOW_WEAK_ENV
+from rewardsmith.agent.compute import record_costs
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.executor import Executor, ExecutorEvent, JobStep, Pipeline, StepOutcome
+from rewardsmith.agent.records import JobFailure, TargetOutcome
+from rewardsmith.agent.store import CandidateFiles, RoundFiles, RunStore, TargetFiles
+from rewardsmith.core.errors import FitnessError, RunStoreError
+from rewardsmith.envs.evaluation import seed_sets
+from rewardsmith.envs.jaxtrain.job import JaxArm, JaxRoundJob
+from rewardsmith.envs.tasks import Task
+from rewardsmith.envs.training import ResumeFrom, RewardKind, TrainJob
+from rewardsmith.envs.video import render_env
+from rewardsmith.sandboxes.isolation import ALLOW_WEAK_ENV
 
 
 @dataclass(frozen=True, kw_only=True)

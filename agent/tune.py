@@ -26,15 +26,15 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from agent.constants import ParamRange, code_diff, reward_constants, rewrite, search_space
-from agent.executor import ExecutorEvent, LocalExecutor
-from agent.records import CandidateResult, TargetOutcome
-from agent.store import RunLock, RunStore, TargetFiles, TuneFiles
-from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
-from core.atomic import read_record, write_json, write_text
-from core.errors import ConfigError
-from envs.tasks import Task
-from envs.training import TrainingResult
+from rewardsmith.agent.constants import ParamRange, code_diff, reward_constants, rewrite, search_space
+from rewardsmith.agent.executor import ExecutorEvent, LocalExecutor
+from rewardsmith.agent.records import CandidateResult, TargetOutcome
+from rewardsmith.agent.store import RunLock, RunStore, TargetFiles, TuneFiles
+from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from rewardsmith.core.atomic import read_record, write_json, write_text
+from rewardsmith.core.errors import ConfigError
+from rewardsmith.envs.tasks import Task
+from rewardsmith.envs.training import TrainingResult
 
 STUDY_NAME = "constants"
 

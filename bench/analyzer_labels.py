@@ -21,13 +21,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.analyze import critique
-from agent.records import Candidate, CandidateResult, FindingKind
-from core.atomic import read_record, write_json, write_text
-from envs.evaluation import EvaluationResult
-from envs.tasks import load_task
-from envs.training import TrainingResult
-from sandboxes.validate import ValidationReport
+from rewardsmith.agent.analyze import critique
+from rewardsmith.agent.records import Candidate, CandidateResult, FindingKind
+from rewardsmith.core.atomic import read_record, write_json, write_text
+from rewardsmith.envs.evaluation import EvaluationResult
+from rewardsmith.envs.tasks import load_task
+from rewardsmith.envs.training import TrainingResult
+from rewardsmith.sandboxes.validate import ValidationReport
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "tests" / "data" / "analyzer_labels"
@@ -206,10 +206,10 @@ def compute_reward(state, action):
 
 
 def train_all(out: Path, workers: int, only: list[str], seed: int) -> None:
-    from agent.config import RunConfig
-    from agent.executor import LocalExecutor
-    from agent.store import RunStore, TargetFiles
-    from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+    from rewardsmith.agent.config import RunConfig
+    from rewardsmith.agent.executor import LocalExecutor
+    from rewardsmith.agent.store import RunStore, TargetFiles
+    from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 
     records = RECORDS / f"seed{seed}"
     records.mkdir(parents=True, exist_ok=True)

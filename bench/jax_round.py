@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.evaluation import play_episode, seed_sets
-from envs.fitness import compute_fitness
-from envs.tasks import Task, load_task
+from rewardsmith.envs.evaluation import play_episode, seed_sets
+from rewardsmith.envs.fitness import compute_fitness
+from rewardsmith.envs.tasks import Task, load_task
 
 # -- the designed rewards: one formula, written for numpy (SB3) and jax.numpy (JAX) ---------------
 # Each takes (xp, weights, state: name -> (B, ...), action (B, A)) -> (total, {component: (B,)}).
@@ -125,10 +125,10 @@ def run_jax(task: Task, candidates: int, seeds: tuple[int, ...], size: Size = Si
     import jax
     import jax.numpy as jnp
 
-    from envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
-    from envs.jaxtrain.ppo import PPOConfig, _as_dict
-    from envs.jaxtrain.registry import make_jax_env
-    from envs.jaxtrain.round import Arm, RoundConfig, train_round
+    from rewardsmith.envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
+    from rewardsmith.envs.jaxtrain.ppo import PPOConfig, _as_dict
+    from rewardsmith.envs.jaxtrain.registry import make_jax_env
+    from rewardsmith.envs.jaxtrain.round import Arm, RoundConfig, train_round
 
     formula, base = REWARDS[task.name]
 
@@ -167,7 +167,7 @@ def _sb3_reward_env(task: Task, arm: str) -> Any:
     """The task's Gymnasium env with the arm's reward put in place of the env's (bench code, in-process)."""
     import gymnasium as gym
 
-    from envs.fitness import Episode
+    from rewardsmith.envs.fitness import Episode
 
     formula, base = REWARDS[task.name]
     adapter = task.adapter
@@ -209,7 +209,7 @@ def run_sb3(task: Task, arms: list[str], seeds: tuple[int, ...], steps: int | No
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from envs.jaxtrain.ppo import _as_dict
+    from rewardsmith.envs.jaxtrain.ppo import _as_dict
 
     torch.set_num_threads(1)
     settings = {k: v for k, v in _as_dict(task.train.ppo).items() if v is not None}

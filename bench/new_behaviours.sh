@@ -6,7 +6,7 @@ out=$1; rounds=${2:-2}; samples=${3:-2}
 py=${PYTHON:-.venv/bin/python}
 run() {  # task steps
   uptime
-  "$py" -m agent.cli run "$1" --rounds "$rounds" --samples "$samples" --steps "$2" --workers 1 --out "$out"
+  "$py" -m rewardsmith run "$1" --rounds "$rounds" --samples "$samples" --steps "$2" --workers 1 --out "$out"
 }
 run examples/pendulum-spin/pendulum-spin.toml 20000
 run examples/cartpole-hold-right/cartpole-hold-right.toml 20000

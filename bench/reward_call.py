@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from core.state import ActionSpec, StateField, StateSpec
-from sandboxes.client import RewardProcess, SandboxLimits
-from sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation
-from sandboxes.validate import validate_source
+from rewardsmith.core.state import ActionSpec, StateField, StateSpec
+from rewardsmith.sandboxes.client import RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation
+from rewardsmith.sandboxes.validate import validate_source
 
 SPEC = StateSpec(
     fields=(StateField(name="x_velocity", shape=(), unit="m/s", doc="forward velocity"),
@@ -203,9 +203,9 @@ def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, An
     in-process call's would be, so the overhead is if anything overstated). CartPole is the worst case:
     its physics step is so cheap that the reward call is a large part of a step.
     """
-    from agent.store import TargetFiles
-    from envs.tasks import load_task
-    from envs.training import TrainJob, train
+    from rewardsmith.agent.store import TargetFiles
+    from rewardsmith.envs.tasks import load_task
+    from rewardsmith.envs.training import TrainJob, train
 
     task_file = str(PROJECT_ROOT / "envs" / "tasks" / f"{task_name}.toml")
     task = load_task(task_file)

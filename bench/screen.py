@@ -19,13 +19,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.records import ScreenVerdict
-from agent.screen import THRESHOLD, earlier_rollouts, screen
-from agent.store import RunStore, TargetFiles
-from core.atomic import read_record
-from envs.evaluation import EvaluationResult
-from envs.outcomes import Rollout
-from envs.tasks import load_task
+from rewardsmith.agent.records import ScreenVerdict
+from rewardsmith.agent.screen import THRESHOLD, earlier_rollouts, screen
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.core.atomic import read_record
+from rewardsmith.envs.evaluation import EvaluationResult
+from rewardsmith.envs.outcomes import Rollout
+from rewardsmith.envs.tasks import load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP = (-0.3, -0.1, 0.0, 0.1, 0.3, 0.5)

@@ -21,10 +21,10 @@ import threading
 import time
 from pathlib import Path
 
-from agent.store import TargetFiles
-from envs.adapters.env_rewards import env_reward_file
-from envs.tasks import Task, load_task
-from envs.training import TrainJob, train
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.envs.adapters.env_rewards import env_reward_file
+from rewardsmith.envs.tasks import Task, load_task
+from rewardsmith.envs.training import TrainJob, train
 
 
 def _toml_value(value: object) -> str:

@@ -11,10 +11,10 @@ uptime
 mkdir -p "$out"
 run_dir=$(ls -d "$out"/"$(basename "$task" .toml)"-* 2>/dev/null | head -1 || true)
 if [ -z "$run_dir" ]; then
-  "$py" -m agent.cli run "$task" --rounds 2 --samples 2 --steps "$steps" --workers 1 --no-baselines --final-seeds 0 --out "$out"
+  "$py" -m rewardsmith run "$task" --rounds 2 --samples 2 --steps "$steps" --workers 1 --no-baselines --final-seeds 0 --out "$out"
   run_dir=$(ls -d "$out"/"$(basename "$task" .toml)"-* | head -1)
 else
-  "$py" -m agent.cli resume "$run_dir"
+  "$py" -m rewardsmith resume "$run_dir"
 fi
-"$py" -m agent.commands.tune "$run_dir" --trials "$trials" --steps "$steps" --workers 1
+"$py" -m rewardsmith.agent.commands.tune "$run_dir" --trials "$trials" --steps "$steps" --workers 1
 uptime

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import write_json
-from envs.adapters import StateAdapter
-from envs.fitness import FITNESS_CALL_TIMEOUT_S, Episode, compute_fitness
-from envs.outcomes import EpisodeOutcome, Split, outcome_of, save_rollouts
-from envs.training import PolicyConfig, policy_config_of
+from rewardsmith.core.atomic import write_json
+from rewardsmith.envs.adapters import StateAdapter
+from rewardsmith.envs.fitness import FITNESS_CALL_TIMEOUT_S, Episode, compute_fitness
+from rewardsmith.envs.outcomes import EpisodeOutcome, Split, outcome_of, save_rollouts
+from rewardsmith.envs.training import PolicyConfig, policy_config_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +64,7 @@ def evaluate(job: EvalJob) -> EvaluationResult:
     """Run the policy on both seed sets and write the result to ``job.out_file``."""
     import torch
 
-    from envs.tasks import load_task_file
+    from rewardsmith.envs.tasks import load_task_file
 
     torch.set_num_threads(1)
     started = time.monotonic()
@@ -127,7 +127,7 @@ def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action
     An SB3 actor-critic, or — for a policy the JAX backend trained — its actor in NumPy
     (:class:`envs.jaxtrain.policy.NumpyPolicy`), so both backends are scored on the same env, seeds and fitness.
     """
-    from envs.jaxtrain.policy import NumpyPolicy, is_jax_policy
+    from rewardsmith.envs.jaxtrain.policy import NumpyPolicy, is_jax_policy
 
     if is_jax_policy(path):
         return NumpyPolicy.load(path)

@@ -30,9 +30,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.errors import FitnessError, TaskError
-from core.procs import kill_group
-from core.state import StateBatch, StateSpec
+from rewardsmith.core.errors import FitnessError, TaskError
+from rewardsmith.core.procs import kill_group
+from rewardsmith.core.state import StateBatch, StateSpec
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def check_fitness_file(task: HasFitness, sample_episodes: Sequence[Episode], tim
 def _run_child(ref: str, base_dir: Path, folder: Path, timeout_s: float) -> tuple[list[dict[str, Any]], str, int, bool]:
     """Run :mod:`envs.fitness_child` on ``folder``; its results file (JSON lines), stderr's end, exit code, timed out."""
     results, errors = folder / "results.jsonl", folder / "stderr.txt"
-    argv = [sys.executable, "-m", "envs.fitness_child", ref, str(base_dir), str(folder), str(os.getpid())]
+    argv = [sys.executable, "-m", "rewardsmith.envs.fitness_child", ref, str(base_dir), str(folder), str(os.getpid())]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with errors.open("wb") as err:
         # stdout and stderr go to a file, not a pipe: a function that prints a lot must not block on a full pipe

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from core.procs import die_with_parent
+from rewardsmith.core.procs import die_with_parent
 
 
 def _say(out: IO[str], record: dict[str, Any]) -> None:
@@ -26,8 +26,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m envs.fitness_child REF BASE_DIR FOLDER PARENT_PID", file=sys.stderr)
         return 2
     die_with_parent(int(argv[3]))
-    from core.errors import FitnessError, TaskError
-    from envs.fitness import compute_fitness, load_episodes, load_fitness
+    from rewardsmith.core.errors import FitnessError, TaskError
+    from rewardsmith.envs.fitness import compute_fitness, load_episodes, load_fitness
 
     ref, base_dir, folder = argv[0], Path(argv[1]), Path(argv[2])
     episodes = load_episodes(folder / "episodes.npz")

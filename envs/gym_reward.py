@@ -28,11 +28,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from core.errors import RewardSmithError, TaskError
-from core.state import StateSpec
-from envs.adapters import StateAdapter
-from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
-from sandboxes.static import check_source
+from rewardsmith.core.errors import RewardSmithError, TaskError
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.adapters import StateAdapter
+from rewardsmith.sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.static import check_source
 
 ENV_REWARD_KEY = "env_reward"
 COMPONENT_PREFIX = "reward_"
@@ -56,7 +56,7 @@ def adapter_for(env: gym.Env, task: str | Path | None = None) -> StateAdapter:
         TaskError: the env has no built-in adapter (the valid ids are listed), or ``task`` is for
             another environment.
     """
-    from envs.tasks import ADAPTERS, load_task
+    from rewardsmith.envs.tasks import ADAPTERS, load_task
 
     env_id = env.spec.id if env.spec is not None else None
     if task is not None:

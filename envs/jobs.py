@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.procs import die_with_parent
+from rewardsmith.core.procs import die_with_parent
 
 NO_POLICY = 3
 FITNESS_FAILED = 4
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
         print(f"usage: python -m envs.jobs {'|'.join(KINDS)} JOB.json [PARENT_PID]", file=sys.stderr)
         return 2
     die_with_parent(int(argv[2]) if len(argv) == 3 else None)
-    from core.errors import FitnessError
+    from rewardsmith.core.errors import FitnessError
 
     try:
         return _run(argv[0], Path(argv[1]))
@@ -38,24 +38,24 @@ def main(argv: list[str]) -> int:
 
 
 def _run(kind: str, path: Path) -> int:
-    from core.atomic import read_record
+    from rewardsmith.core.atomic import read_record
 
     if kind == "train":
-        from envs.training import TrainJob, train
+        from rewardsmith.envs.training import TrainJob, train
 
         result = train(read_record(path, TrainJob))
         return 0 if result.trained else NO_POLICY
     if kind == "jax_round":
-        from envs.jaxtrain.job import JaxRoundJob, run_round
+        from rewardsmith.envs.jaxtrain.job import JaxRoundJob, run_round
 
         run_round(read_record(path, JaxRoundJob))  # each arm's outcome is in its own metrics file
         return 0
     if kind == "video":
-        from envs.video import VideoJob, record_video
+        from rewardsmith.envs.video import VideoJob, record_video
 
         record_video(read_record(path, VideoJob))  # a render failure is recorded in video.json, not raised
         return 0
-    from envs.evaluation import EvalJob, evaluate
+    from rewardsmith.envs.evaluation import EvalJob, evaluate
 
     evaluate(read_record(path, EvalJob))
     return 0

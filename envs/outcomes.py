@@ -19,9 +19,9 @@ from typing import Literal
 
 import numpy as np
 
-from core.atomic import write_bytes
-from core.state import StateField, StateSpec
-from envs.fitness import Episode
+from rewardsmith.core.atomic import write_bytes
+from rewardsmith.core.state import StateField, StateSpec
+from rewardsmith.envs.fitness import Episode
 
 Split = Literal["selection", "heldout"]
 TAIL = 0.1

@@ -23,12 +23,12 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from core.state import StateSpec
-from envs.adapters import StateAdapter
-from envs.fitness import Episode, FitnessFn, compute_fitness
-from envs.train_stats import TrainingStats
-from sandboxes.client import RewardProcess
-from sandboxes.validate import finite_in_training
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.adapters import StateAdapter
+from rewardsmith.envs.fitness import Episode, FitnessFn, compute_fitness
+from rewardsmith.envs.train_stats import TrainingStats
+from rewardsmith.sandboxes.client import RewardProcess
+from rewardsmith.sandboxes.validate import finite_in_training
 
 STATE_KEY = "rewardsmith_state"
 ACTION_KEY = "rewardsmith_action"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.fitness import Episode
-from envs.tasks import Task
+from rewardsmith.envs.fitness import Episode
+from rewardsmith.envs.tasks import Task
 
 
 @dataclass(frozen=True)

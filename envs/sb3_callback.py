@@ -16,8 +16,8 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, make_output_format
 
-from core.atomic import write_json
-from envs.train_stats import Progress, TrainingStats
+from rewardsmith.core.atomic import write_json
+from rewardsmith.envs.train_stats import Progress, TrainingStats
 
 
 class DeferredRewardCallback(BaseCallback):

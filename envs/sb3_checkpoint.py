@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import write_bytes
+from rewardsmith.core.atomic import write_bytes
 
 _META = "meta"
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictInt, ValidationError, model_validator
 
-from core.errors import TaskError
-from envs.adapters import StateAdapter
-from envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
-from envs.adapters.mujoco import MUJOCO_ADAPTERS
-from envs.fitness import FitnessFn, check_fitness_ref, load_fitness
+from rewardsmith.core.errors import TaskError
+from rewardsmith.envs.adapters import StateAdapter
+from rewardsmith.envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
+from rewardsmith.envs.adapters.mujoco import MUJOCO_ADAPTERS
+from rewardsmith.envs.fitness import FitnessFn, check_fitness_ref, load_fitness
 
 BUILTIN_DIR = Path(__file__).parent / "tasks"
 

@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.atomic import read_record, write_bytes, write_json
-from envs.sb3_checkpoint import load_checkpoint, save_checkpoint
-from envs.tasks import Task
-from envs.train_stats import Checkpoint, TrainingStats
+from rewardsmith.core.atomic import read_record, write_bytes, write_json
+from rewardsmith.envs.sb3_checkpoint import load_checkpoint, save_checkpoint
+from rewardsmith.envs.tasks import Task
+from rewardsmith.envs.train_stats import Checkpoint, TrainingStats
 
 RewardKind = Literal["candidate", "env", "sparse"]
 TrainStatus = Literal["ok", "crashed", "timeout", "nan"]
@@ -116,7 +116,7 @@ def train(job: TrainJob) -> TrainingResult:
     from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from envs.reward_wrapper import (
+    from rewardsmith.envs.reward_wrapper import (
         BatchReward,
         CandidateReward,
         EnvReward,
@@ -125,9 +125,9 @@ def train(job: TrainJob) -> TrainingResult:
         SparseReward,
         StateCapture,
     )
-    from envs.sb3_callback import DeferredRewardCallback
-    from envs.tasks import load_task_file
-    from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
+    from rewardsmith.envs.sb3_callback import DeferredRewardCallback
+    from rewardsmith.envs.tasks import load_task_file
+    from rewardsmith.sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
 
     torch.set_num_threads(1)
     started = time.monotonic()

@@ -24,12 +24,12 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from core.errors import SandboxError
-from core.procs import kill_group
-from core.state import StateSpec
-from core.text import printable
-from sandboxes import policy, protocol
-from sandboxes.isolation import Isolation, detect_isolation, require_full_isolation
+from rewardsmith.core.errors import SandboxError
+from rewardsmith.core.procs import kill_group
+from rewardsmith.core.state import StateSpec
+from rewardsmith.core.text import printable
+from rewardsmith.sandboxes import policy, protocol
+from rewardsmith.sandboxes.isolation import Isolation, detect_isolation, require_full_isolation
 
 FaultKind = Literal["exception", "timeout", "crash", "bad_output"]
 _FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
@@ -138,7 +138,7 @@ class RewardProcess:
             fields=tuple((f.name, tuple(f.shape)) for f in self.spec.fields), state_dim=d, action_dim=a,
             memory_mb=lim.memory_mb, seccomp=iso.seccomp,
         )
-        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.worker", protocol.encode_config(cfg)])
+        argv = iso.wrap([sys.executable, "-s", "-m", "rewardsmith.sandboxes.worker", protocol.encode_config(cfg)])
         fds = (in_ro, out_fd, req_r, resp_w)
         try:
             self._proc = subprocess.Popen(

@@ -33,12 +33,16 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from core.errors import SandboxError
-from sandboxes import seccomp
+import rewardsmith
+from rewardsmith.core.errors import SandboxError
+from rewardsmith.sandboxes import seccomp
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The folder holding ``sandboxes/`` and ``core/``: the checkout's root, or ``site-packages/rewardsmith``."""
+IMPORT_ROOT = Path(rewardsmith.__file__).resolve().parent.parent
+"""The folder holding the ``rewardsmith`` package: the checkout's root, or ``site-packages``."""
 SANDBOX_ROOT = "/opt/rewardsmith"
-"""Where the worker's own modules appear inside a bubblewrap sandbox."""
+"""Where the worker's own modules appear inside a bubblewrap sandbox (as ``rewardsmith.sandboxes``, ...)."""
 
 Level = Literal["bubblewrap", "namespaces", "rlimits"]
 _LABEL = {"bubblewrap": "bubblewrap", "namespaces": "namespaces (no network)", "rlimits": "rlimits only"}
@@ -55,14 +59,14 @@ class Isolation:
         level: the process-level wrapper in force.
         prefix: the wrapper's command line, put before the worker's.
         seccomp: whether the worker installs the seccomp allow-list before loading candidate code.
-        module_root: the directory that holds ``sandboxes/`` as the worker sees it.
+        module_root: the directory that holds the ``rewardsmith`` package as the worker sees it.
         note: why a stronger layer is missing, shown to the user (empty when nothing is missing).
     """
 
     level: Level
     prefix: tuple[str, ...] = ()
     seccomp: bool = False
-    module_root: str = str(PROJECT_ROOT)
+    module_root: str = str(IMPORT_ROOT)
     note: str = ""
 
     @property
@@ -135,7 +139,10 @@ def _system_binds() -> list[str]:
 
 
 def _python_binds() -> list[str]:
-    """The interpreter, its standard library and the environment holding numpy, read-only."""
+    """The interpreter, its standard library and the environment holding numpy, read-only.
+
+    An installed RewardSmith lies inside that environment; its folder is then covered by an empty
+    tmpfs, so the worker sees only what :func:`_project_binds` puts back."""
     import numpy
 
     dirs = {Path(sys.base_prefix), Path(sys.base_exec_prefix), Path(sys.prefix), Path(sys.exec_prefix),
@@ -153,16 +160,19 @@ def _python_binds() -> list[str]:
     args: list[str] = []
     for d in keep:
         args += ["--ro-bind", str(d), str(d)]
+    if any(PROJECT_ROOT.is_relative_to(k) for k in keep) or PROJECT_ROOT.is_relative_to("/usr"):
+        args += ["--tmpfs", str(PROJECT_ROOT)]
     return args
 
 
 def _project_binds() -> list[str]:
-    """Only what the worker imports: ``sandboxes/``, ``core/state.py`` and ``core/procs.py`` (never
-    tasks, fitness functions or the rest of ``core``)."""
-    root = SANDBOX_ROOT
-    binds = ["--ro-bind", str(PROJECT_ROOT / "sandboxes"), f"{root}/sandboxes"]
+    """Only what the worker imports: ``rewardsmith/__init__.py``, ``sandboxes/``, ``core/state.py`` and
+    ``core/procs.py`` (never tasks, fitness functions or the rest of ``core``)."""
+    pkg = f"{SANDBOX_ROOT}/rewardsmith"
+    binds = ["--ro-bind", str(Path(rewardsmith.__file__).resolve()), f"{pkg}/__init__.py",
+             "--ro-bind", str(PROJECT_ROOT / "sandboxes"), f"{pkg}/sandboxes"]
     for name in ("__init__.py", "state.py", "procs.py"):
-        binds += ["--ro-bind", str(PROJECT_ROOT / "core" / name), f"{root}/core/{name}"]
+        binds += ["--ro-bind", str(PROJECT_ROOT / "core" / name), f"{pkg}/core/{name}"]
     return binds
 
 

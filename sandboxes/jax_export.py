@@ -26,11 +26,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from core.errors import SandboxError
-from core.procs import kill_group
-from core.state import StateSpec
-from sandboxes import policy, protocol
-from sandboxes.isolation import Isolation, detect_isolation
+from rewardsmith.core.errors import SandboxError
+from rewardsmith.core.procs import kill_group
+from rewardsmith.core.state import StateSpec
+from rewardsmith.sandboxes import policy, protocol
+from rewardsmith.sandboxes.isolation import Isolation, detect_isolation
 
 ExportFaultKind = Literal["exception", "timeout", "crash", "bad_output", "not_traceable", "too_large"]
 _KINDS: frozenset[str] = frozenset(get_args(ExportFaultKind))
@@ -125,7 +125,7 @@ class _ExportProcess:
             fields=tuple((f.name, tuple(f.shape)) for f in self.spec.fields), action_dim=self.spec.action.dim,
             max_components=policy.MAX_COMPONENTS, memory_mb=lim.memory_mb, seccomp=iso.seccomp,
             max_bytes=lim.max_bytes)
-        argv = iso.wrap([sys.executable, "-s", "-m", "sandboxes.jax_worker", protocol.encode_config(cfg)])
+        argv = iso.wrap([sys.executable, "-s", "-m", "rewardsmith.sandboxes.jax_worker", protocol.encode_config(cfg)])
         # CPU only and few threads: the sandbox never touches a GPU (it lowers for cuda without one).
         env = {**iso.child_env(), "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
                "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -30,10 +30,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.procs import die_with_parent
-from core.state import StateBatch
-from sandboxes import policy, protocol, seccomp
-from sandboxes.worker import describe_exception, limit_resources
+from rewardsmith.core.procs import die_with_parent
+from rewardsmith.core.state import StateBatch
+from rewardsmith.sandboxes import policy, protocol, seccomp
+from rewardsmith.sandboxes.worker import describe_exception, limit_resources
 
 _FILENAME = "reward.py"  # the name sandboxes.worker.describe_exception looks for in tracebacks
 _CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sandboxes import policy
+from rewardsmith.sandboxes import policy
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.AugAssign,

@@ -17,11 +17,11 @@ from typing import Literal
 
 import numpy as np
 
-from core.state import StateSpec
-from core.text import printable
-from sandboxes.client import CandidateFault, RewardOutput, RewardProcess, SandboxLimits
-from sandboxes.isolation import Isolation
-from sandboxes.static import check_source
+from rewardsmith.core.state import StateSpec
+from rewardsmith.core.text import printable
+from rewardsmith.sandboxes.client import CandidateFault, RewardOutput, RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.isolation import Isolation
+from rewardsmith.sandboxes.static import check_source
 
 Stage = Literal["extract", "static", "probe"]
 RejectReason = Literal[

@@ -28,9 +28,9 @@ import numpy.fft
 import numpy.linalg
 import numpy.random
 
-from core.procs import die_with_parent
-from core.state import StateBatch
-from sandboxes import policy, protocol, seccomp
+from rewardsmith.core.procs import die_with_parent
+from rewardsmith.core.state import StateBatch
+from rewardsmith.sandboxes import policy, protocol, seccomp
 
 _FILENAME = "reward.py"
 _MAX_PRINT = 4096

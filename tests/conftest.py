@@ -18,7 +18,7 @@ def run_cli(tmp_path: Path):
 
     def _run(*args: str, timeout: float = 600, check: bool = False) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, COLUMNS="200")
-        proc = subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=tmp_path, env=env, text=True,
+        proc = subprocess.run([sys.executable, "-m", "rewardsmith.agent.cli", *args], cwd=tmp_path, env=env, text=True,
                               capture_output=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"rewardsmith {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
@@ -56,7 +56,7 @@ def paused_run_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     out = tmp_path_factory.mktemp("paused")
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2", "--steps", "2048",
+        [sys.executable, "-m", "rewardsmith.agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2", "--steps", "2048",
          "--no-baselines", "--final-seeds", "0", "--review", "web", "--review-timeout", "1", "--workers", "2",
          "--out", str(out)],
         cwd=out, env=dict(os.environ, COLUMNS="200"), text=True, capture_output=True, timeout=600)

@@ -30,10 +30,10 @@ def test_loopback_servers_still_work(fake_llm) -> None:
 
 
 def test_litellm_reaching_for_a_real_provider_is_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.config import LLMOptions
-    from agent.llm import CallFailed, LLMClient, RetryPolicy
-    from agent.prompting import Message
-    from core.errors import DesignerError
+    from rewardsmith.agent.config import LLMOptions
+    from rewardsmith.agent.llm import CallFailed, LLMClient, RetryPolicy
+    from rewardsmith.agent.prompting import Message
+    from rewardsmith.core.errors import DesignerError
 
     guard = install(monkeypatch)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-a-real-key-000000")

@@ -7,13 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from agent.constants import reward_constants
-from agent.records import TargetOutcome
-from agent.store import TargetFiles
-from agent.tune import Evaluate, Tuner, TuneSettings
-from core.atomic import write_json
-from envs.evaluation import EvaluationResult, FitnessStats
-from envs.training import TrainingResult
+from rewardsmith.agent.constants import reward_constants
+from rewardsmith.agent.records import TargetOutcome
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.agent.tune import Evaluate, Tuner, TuneSettings
+from rewardsmith.core.atomic import write_json
+from rewardsmith.envs.evaluation import EvaluationResult, FitnessStats
+from rewardsmith.envs.training import TrainingResult
 
 CODE = '''import numpy as np
 
@@ -48,7 +48,7 @@ def fake_evaluate(log: Path, sleep_s: float = 0.0) -> Evaluate:
 
 
 def tuner(root: Path, trials: int, sleep_s: float = 0.0) -> Tuner:
-    from agent.store import RunStore
+    from rewardsmith.agent.store import RunStore
 
     return Tuner(CODE, "test", RunStore(root), "reward", 2700, TuneSettings(trials=trials, rungs=2),
                  fake_evaluate(root / "calls.log", sleep_s))

@@ -34,21 +34,21 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.live import Live
 
-from agent.config import LLMOptions, RunConfig, default_workers
-from agent.executor import LocalExecutor
-from agent.final import arm_score
-from agent.options import flag, from_args
-from agent.progress import ProgressView
-from agent.records import FinalArm as ArmScore
-from agent.records import RunSummary, TargetOutcome
-from agent.run import prepare_run, versions
-from agent.scores import hns
-from agent.store import RunStore, TargetFiles
-from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
-from core.atomic import read_record, write_json, write_text
-from core.errors import ConfigError
-from envs.tasks import Task, load_task
-from envs.training import RewardKind
+from rewardsmith.agent.config import LLMOptions, RunConfig, default_workers
+from rewardsmith.agent.executor import LocalExecutor
+from rewardsmith.agent.final import arm_score
+from rewardsmith.agent.options import flag, from_args
+from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.records import FinalArm as ArmScore
+from rewardsmith.agent.records import RunSummary, TargetOutcome
+from rewardsmith.agent.run import prepare_run, versions
+from rewardsmith.agent.scores import hns
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from rewardsmith.core.atomic import read_record, write_json, write_text
+from rewardsmith.core.errors import ConfigError
+from rewardsmith.envs.tasks import Task, load_task
+from rewardsmith.envs.training import RewardKind
 
 DEFAULT_TASKS = ("halfcheetah", "hopper", "reacher")
 HNS_CLIP = (0.0, 3.0)
@@ -194,9 +194,9 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
 
 
 def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) -> tuple[RunSummary, str]:
-    from agent.designers import make_designer
-    from agent.loop import run_loop
-    from sandboxes.isolation import detect_isolation
+    from rewardsmith.agent.designers import make_designer
+    from rewardsmith.agent.loop import run_loop
+    from rewardsmith.sandboxes.isolation import detect_isolation
 
     store = RunStore(run_dir)
     config = RunConfig(task=str(task.source), designer=options.designer, rounds=options.rounds,

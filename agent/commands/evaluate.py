@@ -12,18 +12,18 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
-from agent.config import RunConfig
-from agent.executor import LocalExecutor
-from agent.plan import rollout_budget
-from agent.progress import ProgressView
-from agent.records import TargetOutcome
-from agent.stages import probe
-from agent.store import RunStore, TargetFiles
-from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
-from core.atomic import write_json, write_text
-from core.errors import ConfigError
-from envs.rollout import random_rollout
-from envs.tasks import load_task
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.executor import LocalExecutor
+from rewardsmith.agent.plan import rollout_budget
+from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.records import TargetOutcome
+from rewardsmith.agent.stages import probe
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from rewardsmith.core.atomic import write_json, write_text
+from rewardsmith.core.errors import ConfigError
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import load_task
 
 
 def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:

@@ -16,18 +16,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from agent.config import RunConfig, default_workers
-from agent.constants import parse_overrides
-from agent.executor import LocalExecutor
-from agent.progress import ProgressView
-from agent.stages import probe
-from agent.store import RunStore
-from agent.trainer import TrainSettings
-from agent.tune import TrialFailed, Tuner, TuneResult, TuneSettings, trainer_evaluate, tune_label
-from core.errors import ConfigError, RewardSmithError
-from core.text import printable
-from envs.rollout import random_rollout
-from envs.tasks import Task, load_task
+from rewardsmith.agent.config import RunConfig, default_workers
+from rewardsmith.agent.constants import parse_overrides
+from rewardsmith.agent.executor import LocalExecutor
+from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.stages import probe
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.trainer import TrainSettings
+from rewardsmith.agent.tune import TrialFailed, Tuner, TuneResult, TuneSettings, trainer_evaluate, tune_label
+from rewardsmith.core.errors import ConfigError, RewardSmithError
+from rewardsmith.core.text import printable
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import Task, load_task
 
 
 def add_tune_parser(sub: argparse._SubParsersAction) -> None:

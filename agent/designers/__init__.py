@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import LLMOptions
-from agent.designers.base import Designer, DesignRequest, FixingDesigner
+from rewardsmith.agent.config import LLMOptions
+from rewardsmith.agent.designers.base import Designer, DesignRequest, FixingDesigner
+from rewardsmith.core.extras import require_extra
 
 __all__ = ["DesignRequest", "Designer", "FixingDesigner", "make_designer"]
 
@@ -22,17 +23,19 @@ def make_designer(spec: str, base_dir: Path | None = None, *, llm: LLMOptions | 
     only imported when the first call is made.
     """
     if spec == "offline":
-        from agent.designers.offline import OfflineDesigner
+        from rewardsmith.agent.designers.offline import OfflineDesigner
 
         return OfflineDesigner()
     if spec.startswith("scripted:"):
-        from agent.designers.scripted import ScriptedDesigner
+        from rewardsmith.agent.designers.scripted import ScriptedDesigner
 
         path = Path(spec.split(":", 1)[1])
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         return ScriptedDesigner.from_dir(path)
-    from agent.designers.llm import LLMDesigner
+    if not spec.startswith("replay:"):
+        require_extra("llm", f"--designer {spec}", "litellm", "openai")
+    from rewardsmith.agent.designers.llm import LLMDesigner
 
     if spec.startswith("replay:"):
         source = Path(spec.split(":", 1)[1])

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from agent.human import Guidance
-from agent.prompting import Message
-from agent.records import CandidateResult, Completion
-from envs.tasks import Task
+from rewardsmith.agent.human import Guidance
+from rewardsmith.agent.prompting import Message
+from rewardsmith.agent.records import CandidateResult, Completion
+from rewardsmith.envs.tasks import Task
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import LLMOptions, RunRecord
-from agent.designers.base import DesignRequest
-from agent.llm import CallFailed, LLMClient, Reply, RetryPolicy
-from agent.prompting import Message
-from agent.records import Completion
-from agent.responses import ResponseStore
-from agent.store import RunStore
-from core.errors import DesignerError, DesignerUnavailable, RunStoreError
+from rewardsmith.agent.config import LLMOptions, RunRecord
+from rewardsmith.agent.designers.base import DesignRequest
+from rewardsmith.agent.llm import CallFailed, LLMClient, Reply, RetryPolicy
+from rewardsmith.agent.prompting import Message
+from rewardsmith.agent.records import Completion
+from rewardsmith.agent.responses import ResponseStore
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.errors import DesignerError, DesignerUnavailable, RunStoreError
 
 
 @dataclass

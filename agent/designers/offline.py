@@ -20,11 +20,11 @@ import math
 import random
 from dataclasses import dataclass, replace
 
-from agent.designers.base import DesignRequest
-from agent.designers.terms import Genome, PoolEntry, Term, task_spec, term_pool, to_code
-from agent.human import Guidance
-from agent.lineage import PlannedRequest
-from agent.records import CandidateResult, Completion, FindingKind
+from rewardsmith.agent.designers.base import DesignRequest
+from rewardsmith.agent.designers.terms import Genome, PoolEntry, Term, task_spec, term_pool, to_code
+from rewardsmith.agent.human import Guidance
+from rewardsmith.agent.lineage import PlannedRequest
+from rewardsmith.agent.records import CandidateResult, Completion, FindingKind
 
 LABEL = "offline designer (evolutionary search over reward terms, no LLM)"
 

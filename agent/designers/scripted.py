@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.designers.base import DesignRequest
-from agent.records import Completion
-from core.errors import DesignerError
+from rewardsmith.agent.designers.base import DesignRequest
+from rewardsmith.agent.records import Completion
+from rewardsmith.core.errors import DesignerError
 
 
 @dataclass

@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from core.state import StateField, StateSpec, TargetKind
+from rewardsmith.core.state import StateField, StateSpec, TargetKind
 
 TermKind = Literal["closeness", "distance", "reached", "progress", "magnitude", "damping", "action_cost", "alive"]
 GENOME_TAG = "# rewardsmith-genome: "

@@ -36,10 +36,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from agent.executor import ExecutorEvent, JobStep, Pipeline, StepOutcome, StepStatus
-from core.atomic import write_bytes, write_json
-from core.errors import ConfigError
-from envs.jobs import FITNESS_FAILED, NO_POLICY
+from rewardsmith.agent.executor import ExecutorEvent, JobStep, Pipeline, StepOutcome, StepStatus
+from rewardsmith.core.atomic import write_bytes, write_json
+from rewardsmith.core.errors import ConfigError
+from rewardsmith.envs.jobs import FITNESS_FAILED, NO_POLICY
 
 GRACE_S = 30.0
 """The worker's own backstop: it kills its job this long after the orchestrator's limit, should the cancel be lost."""
@@ -113,7 +113,7 @@ def run_step(request: StepRequest) -> StepResult:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", **request.env)
         before = os.times()
         with log_file.open("wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "envs.jobs", request.kind, str(spec_file), str(os.getpid())],
+            proc = subprocess.Popen([sys.executable, "-m", "rewardsmith.envs.jobs", request.kind, str(spec_file), str(os.getpid())],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True, env=env)
             try:

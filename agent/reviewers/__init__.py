@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent.config import RunConfig
-from agent.review import RoundReviewer
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.review import RoundReviewer
 
 
 def make_reviewer(cfg: RunConfig, say: Callable[[str], None]) -> RoundReviewer | None:
     """The reviewer ``cfg.review`` asks for; None without review."""
     if cfg.review == "oracle":
-        from agent.preferences import PreferenceOracle
-        from agent.reviewers.oracle import OracleReviewer
+        from rewardsmith.agent.preferences import PreferenceOracle
+        from rewardsmith.agent.reviewers.oracle import OracleReviewer
 
         return OracleReviewer(PreferenceOracle(cfg.oracle_noise, cfg.seed))
     if cfg.review == "web":
-        from agent.reviewers.web import WebWaiter
+        from rewardsmith.agent.reviewers.web import WebWaiter
 
         return WebWaiter(cfg.review_timeout_s, say)
     if cfg.review == "cli":
-        from agent.reviewers.terminal import TerminalReviewer
+        from rewardsmith.agent.reviewers.terminal import TerminalReviewer
 
         return TerminalReviewer.interactive()
     return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.preferences import PreferenceOracle
-from agent.review import ReviewSession, submit_feedback
+from rewardsmith.agent.preferences import PreferenceOracle
+from rewardsmith.agent.review import ReviewSession, submit_feedback
 
 
 @dataclass(frozen=True)

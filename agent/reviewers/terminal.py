@@ -23,12 +23,19 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.human import HumanFeedback, LockedComponent, PairChoice
-from agent.records import CandidateResult
-from agent.review import ReviewSession, check_edit, check_offered, load_result, resolve_lock, submit_feedback
-from core.atomic import write_text
-from core.errors import ReviewError, ReviewPending
-from core.text import printable
+from rewardsmith.agent.human import HumanFeedback, LockedComponent, PairChoice
+from rewardsmith.agent.records import CandidateResult
+from rewardsmith.agent.review import (
+    ReviewSession,
+    check_edit,
+    check_offered,
+    load_result,
+    resolve_lock,
+    submit_feedback,
+)
+from rewardsmith.core.atomic import write_text
+from rewardsmith.core.errors import ReviewError, ReviewPending
+from rewardsmith.core.text import printable
 
 T = TypeVar("T")
 Ask = Callable[[str], str]

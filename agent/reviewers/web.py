@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.review import ReviewSession
-from core.errors import ReviewPending
+from rewardsmith.agent.review import ReviewSession
+from rewardsmith.core.errors import ReviewPending
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent import plots
-from agent.human import HumanFeedback, LockedComponent, PairChoice
-from agent.lineage import tree_view
-from agent.review import load_result, open_session, submit_feedback
-from agent.store import RunStore
-from agent.web import views
-from agent.web.guard import SAFE_METHODS, Guard
-from core.errors import ReviewError, RewardSmithError
+from rewardsmith.agent import plots
+from rewardsmith.agent.human import HumanFeedback, LockedComponent, PairChoice
+from rewardsmith.agent.lineage import tree_view
+from rewardsmith.agent.review import load_result, open_session, submit_feedback
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.web import views
+from rewardsmith.agent.web.guard import SAFE_METHODS, Guard
+from rewardsmith.core.errors import ReviewError, RewardSmithError
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from core.errors import ConfigError
+from rewardsmith.core.errors import ConfigError
 
 TOKEN_ENV = "REWARDSMITH_UI_TOKEN"
 MIN_TOKEN_CHARS = 16
@@ -68,8 +68,8 @@ def serve(runs_dir: Path, host: str, port: int, token_file: Path | None, console
     """
     import uvicorn
 
-    from agent.web.app import create_app
-    from agent.web.guard import Guard, host_name
+    from rewardsmith.agent.web.app import create_app
+    from rewardsmith.agent.web.guard import Guard, host_name
 
     if not runs_dir.is_dir():
         raise ConfigError(f"--runs {runs_dir}: no such directory")

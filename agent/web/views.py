@@ -14,11 +14,11 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
 
-from agent.human import HumanFeedback, ReviewRequest
-from agent.records import CandidateResult, RoundFeedback, RunSummary, Usage
-from agent.review import load_result
-from agent.store import RunStore, TargetFiles
-from core.errors import RewardSmithError
+from rewardsmith.agent.human import HumanFeedback, ReviewRequest
+from rewardsmith.agent.records import CandidateResult, RoundFeedback, RunSummary, Usage
+from rewardsmith.agent.review import load_result
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.core.errors import RewardSmithError
 
 CODE_CSS = HtmlFormatter(cssclass="hl").get_style_defs(".hl")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -98,8 +98,8 @@ class LiveRow:
 
 def live_progress(store: RunStore) -> list[LiveRow]:
     """Trainings under way (a ``progress.json`` but no ``metrics.json`` yet) in the latest round, baselines, final."""
-    from core.atomic import read_record
-    from envs.train_stats import Progress
+    from rewardsmith.core.atomic import read_record
+    from rewardsmith.envs.train_stats import Progress
 
     targets: list[tuple[str, TargetFiles]] = []
     if store.rounds():

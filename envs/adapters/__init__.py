@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from core.state import StateSpec
+from rewardsmith.core.state import StateSpec
 
 
 class StateAdapter(ABC):

@@ -11,8 +11,8 @@ import math
 import gymnasium as gym
 import numpy as np
 
-from core.state import ActionSpec, StateField, StateSpec
-from envs.adapters import StateAdapter
+from rewardsmith.core.state import ActionSpec, StateField, StateSpec
+from rewardsmith.envs.adapters import StateAdapter
 
 
 class CartPoleAdapter(StateAdapter):

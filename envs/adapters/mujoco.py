@@ -22,8 +22,8 @@ import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
-from core.state import ActionSpec, StateField, StateSpec
-from envs.adapters import StateAdapter
+from rewardsmith.core.state import ActionSpec, StateField, StateSpec
+from rewardsmith.envs.adapters import StateAdapter
 
 Values = Mapping[str, ArrayLike]
 _log = logging.getLogger(__name__)

@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from core.procs import kill_group
-from core.state import StateSpec
-from sandboxes.client import RewardProcess, SandboxLimits
-from sandboxes.isolation import Isolation
-from sandboxes.jax_export import ExportedReward, ExportFault, ExportLimits, export_reward
-from sandboxes.jax_worker import lifted_constant_names
-from sandboxes.validate import ProbeBudget, ValidationReport, validate_source
-from sandboxes.validate import RejectReason as ReportReason
+from rewardsmith.core.procs import kill_group
+from rewardsmith.core.state import StateSpec
+from rewardsmith.sandboxes.client import RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.isolation import Isolation
+from rewardsmith.sandboxes.jax_export import ExportedReward, ExportFault, ExportLimits, export_reward
+from rewardsmith.sandboxes.jax_worker import lifted_constant_names
+from rewardsmith.sandboxes.validate import ProbeBudget, ValidationReport, validate_source
+from rewardsmith.sandboxes.validate import RejectReason as ReportReason
 
 if TYPE_CHECKING:
     from jax.export import Exported
@@ -215,7 +215,7 @@ def check_in_subprocess(blob: bytes, spec: StateSpec, component_names: Sequence[
                "probe": None if probe is None else [np.asarray(probe[0]).tolist(), np.asarray(probe[1]).tolist()]}
     env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    proc = subprocess.Popen([sys.executable, "-m", "envs.jaxtrain.check"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "rewardsmith.envs.jaxtrain.check"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
     try:
         out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout_s)
@@ -251,7 +251,7 @@ def call_exported(exported: Exported, spec: StateSpec, constants: dict[str, floa
 
 
 def _child_main() -> None:
-    from core.state import ActionSpec, StateField
+    from rewardsmith.core.state import ActionSpec, StateField
 
     req = json.loads(sys.stdin.read())
     spec = StateSpec(fields=tuple(StateField(name=n, shape=tuple(s), unit="", doc="") for n, s in req["fields"]),

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from core.state import StateSpec
-from envs.adapters import StateAdapter
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.adapters import StateAdapter
 
 Array = jax.Array
 Fields = dict[str, Array]
@@ -120,7 +120,7 @@ class CartPoleJax(_Gymnax):
     def __init__(self) -> None:
         from gymnax.environments.classic_control.cartpole import CartPole
 
-        from envs.adapters.classic import CartPoleAdapter
+        from rewardsmith.envs.adapters.classic import CartPoleAdapter
 
         super().__init__(CartPole())
         self.spec = _spec(CartPoleAdapter)
@@ -144,7 +144,7 @@ class PendulumJax(_Gymnax):
     def __init__(self) -> None:
         from gymnax.environments.classic_control.pendulum import Pendulum
 
-        from envs.adapters.classic import PendulumAdapter
+        from rewardsmith.envs.adapters.classic import PendulumAdapter
 
         super().__init__(Pendulum())
         self.spec = _spec(PendulumAdapter)
@@ -172,7 +172,7 @@ class MountainCarContinuousJax(_Gymnax):
     def __init__(self) -> None:
         from gymnax.environments.classic_control.continuous_mountain_car import ContinuousMountainCar
 
-        from envs.adapters.classic import MountainCarContinuousAdapter
+        from rewardsmith.envs.adapters.classic import MountainCarContinuousAdapter
 
         super().__init__(ContinuousMountainCar())
         self.spec = _spec(MountainCarContinuousAdapter)

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.atomic import write_json
-from envs.train_stats import Progress
-from envs.training import RewardKind, TrainingResult, TrainOutputs
+from rewardsmith.core.atomic import write_json
+from rewardsmith.envs.train_stats import Progress
+from rewardsmith.envs.training import RewardKind, TrainingResult, TrainOutputs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,13 +62,13 @@ class RoundStats:
 
 def run_round(job: JaxRoundJob) -> RoundStats:
     """Check every module, train all arms in one program, and write each arm's results and policy."""
-    from envs.jaxtrain.check import check_exported
-    from envs.jaxtrain.policy import save_policy
-    from envs.jaxtrain.ppo import PPOConfig
-    from envs.jaxtrain.registry import make_jax_env
-    from envs.jaxtrain.round import Arm, RoundConfig, train_round
-    from envs.tasks import load_task_file
-    from envs.training import PolicyConfig
+    from rewardsmith.envs.jaxtrain.check import check_exported
+    from rewardsmith.envs.jaxtrain.policy import save_policy
+    from rewardsmith.envs.jaxtrain.ppo import PPOConfig
+    from rewardsmith.envs.jaxtrain.registry import make_jax_env
+    from rewardsmith.envs.jaxtrain.round import Arm, RoundConfig, train_round
+    from rewardsmith.envs.tasks import load_task_file
+    from rewardsmith.envs.training import PolicyConfig
 
     started = time.monotonic()
     task = load_task_file(Path(job.task_file))

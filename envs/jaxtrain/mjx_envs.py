@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from core.state import StateSpec
-from envs.jaxtrain.envs import Fields, JaxEnv, Step
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.jaxtrain.envs import Fields, JaxEnv, Step
 
 Array = jax.Array
 
@@ -124,7 +124,7 @@ class HopperMjx(_PlanarWalkerMjx):
     clip_obs_qvel = True
 
     def __init__(self) -> None:
-        from envs.adapters.mujoco import HopperAdapter
+        from rewardsmith.envs.adapters.mujoco import HopperAdapter
 
         super().__init__(HopperAdapter.spec)
 
@@ -142,7 +142,7 @@ class HalfCheetahMjx(_PlanarWalkerMjx):
     noise_qvel_normal = True
 
     def __init__(self) -> None:
-        from envs.adapters.mujoco import HalfCheetahAdapter
+        from rewardsmith.envs.adapters.mujoco import HalfCheetahAdapter
 
         super().__init__(HalfCheetahAdapter.spec)
 

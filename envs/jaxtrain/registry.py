@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envs.jaxtrain.envs import CLASSIC_ENVS, JaxEnv
+from rewardsmith.envs.jaxtrain.envs import CLASSIC_ENVS, JaxEnv
 
 MJX_ENV_IDS = ("Hopper-v5", "HalfCheetah-v5")
 
@@ -17,7 +17,7 @@ def make_jax_env(env_id: str) -> JaxEnv:
     if env_id in CLASSIC_ENVS:
         return CLASSIC_ENVS[env_id]()
     if env_id in MJX_ENV_IDS:
-        from envs.jaxtrain.mjx_envs import MJX_ENVS
+        from rewardsmith.envs.jaxtrain.mjx_envs import MJX_ENVS
 
         return MJX_ENVS[env_id]()
     raise KeyError(f"no JAX environment for {env_id!r}; the jax backend has: {', '.join(jax_env_ids())}")

@@ -29,10 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs.jaxtrain.envs import JaxEnv
-from envs.jaxtrain.fitness import EpisodeMetric, jax_metric
-from envs.jaxtrain.ppo import ActorCritic, Batch, PPOConfig, distribution, gae, optimizer, update
-from envs.train_stats import Checkpoint
+from rewardsmith.envs.jaxtrain.envs import JaxEnv
+from rewardsmith.envs.jaxtrain.fitness import EpisodeMetric, jax_metric
+from rewardsmith.envs.jaxtrain.ppo import ActorCritic, Batch, PPOConfig, distribution, gae, optimizer, update
+from rewardsmith.envs.train_stats import Checkpoint
 
 Array = jax.Array
 RewardFn = Callable[[dict[str, Array], dict[str, Array], Array], tuple[Array, dict[str, Array]]]
@@ -333,7 +333,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         timeout_s: wall-clock bound on training (compile included); past it no further call is made and
             every arm still training ends with status ``"timeout"`` (its policy so far is kept).
     """
-    from envs.jaxtrain.policy import flatten_params
+    from rewardsmith.envs.jaxtrain.policy import flatten_params
 
     started = time.perf_counter()
     program = _Program(env, arms, config, fitness_ref)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.analyze import critique
-from agent.records import Candidate, CandidateResult, Finding, ScreenVerdict
-from envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter
-from envs.evaluation import EvaluationResult, FitnessStats
-from envs.fitness import Episode
-from envs.outcomes import EpisodeOutcome, outcome_of
-from envs.train_stats import Checkpoint
-from envs.training import PolicyConfig, TrainingResult
-from sandboxes.validate import ValidationReport
+from rewardsmith.agent.analyze import critique
+from rewardsmith.agent.records import Candidate, CandidateResult, Finding, ScreenVerdict
+from rewardsmith.envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter
+from rewardsmith.envs.evaluation import EvaluationResult, FitnessStats
+from rewardsmith.envs.fitness import Episode
+from rewardsmith.envs.outcomes import EpisodeOutcome, outcome_of
+from rewardsmith.envs.train_stats import Checkpoint
+from rewardsmith.envs.training import PolicyConfig, TrainingResult
+from rewardsmith.sandboxes.validate import ValidationReport
 
 OK = ValidationReport(accepted=True, stage="probe", reason="ok", message="accepted", components=("speed", "alive"))
 CART = CartPoleAdapter.spec
@@ -204,8 +204,8 @@ def test_a_screened_out_candidate_says_why() -> None:
 def test_a_candidate_stopped_by_halving_is_never_reported_or_selected_as_fully_trained() -> None:
     from dataclasses import replace
 
-    from agent.feedback import select_best
-    from agent.rungs import EarlyStop
+    from rewardsmith.agent.feedback import select_best
+    from rewardsmith.agent.rungs import EarlyStop
 
     cps = [_cp(2048 * (i + 1), 1.0, 0.1, 10.0 + i, 50.0) for i in range(4)]
     full = replace(_result(cps), candidate=Candidate(id="r01c02", round=1, index=2, code="code", origin="test"))

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-from agent.commands.bench import ArmScore, BenchOptions, BenchReport, TaskScore, _aggregate, task_hns, to_markdown
+from rewardsmith.agent.commands.bench import (
+    ArmScore,
+    BenchOptions,
+    BenchReport,
+    TaskScore,
+    _aggregate,
+    task_hns,
+    to_markdown,
+)
 
 
 def _arm(arm: str, *values: float | None) -> ArmScore:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.designers.base import DesignRequest
-from agent.designers.offline import OfflineDesigner
-from agent.designers.terms import Genome, directions, field_direction, region_goals
-from agent.extract import extract_reward
-from envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
-from envs.tasks import builtin_task_files, load_task
+from rewardsmith.agent.designers.base import DesignRequest
+from rewardsmith.agent.designers.offline import OfflineDesigner
+from rewardsmith.agent.designers.terms import Genome, directions, field_direction, region_goals
+from rewardsmith.agent.extract import extract_reward
+from rewardsmith.envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
+from rewardsmith.envs.tasks import builtin_task_files, load_task
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import copy_run
 from rich.console import Console
 
-from agent.dry_run import Throughput, describe, dry_run, estimate_s, plan_for, stored_throughput
-from agent.plan import rollout_budget
-from envs.tasks import load_task
+from rewardsmith.agent.dry_run import Throughput, describe, dry_run, estimate_s, plan_for, stored_throughput
+from rewardsmith.agent.plan import rollout_budget
+from rewardsmith.envs.tasks import load_task
 
 
 def test_a_budget_that_is_not_whole_rollouts_is_rounded_up_and_said() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline
-from agent.store import TargetFiles
-from envs.training import TrainJob
+from rewardsmith.agent.executor import ExecutorEvent, JobStep, LocalExecutor, Pipeline
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.envs.training import TrainJob
 
 
 def _step(tmp: Path, name: str, timeout: float, task_file: str = "/nonexistent.toml") -> JobStep:

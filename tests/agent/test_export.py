@@ -13,12 +13,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agent.export import export_run
-from agent.store import RunStore
-from envs.evaluation import load_policy
-from envs.gym_reward import RewardSmithReward
-from envs.tasks import load_task
-from envs.training import policy_config_of
+from rewardsmith.agent.export import export_run
+from rewardsmith.agent.store import RunStore
+from rewardsmith.envs.evaluation import load_policy
+from rewardsmith.envs.gym_reward import RewardSmithReward
+from rewardsmith.envs.tasks import load_task
+from rewardsmith.envs.training import policy_config_of
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "scripted_cartpole"
@@ -27,7 +27,7 @@ README_STEPS = "STEPS = 50_000"
 
 
 def _cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=dict(os.environ, COLUMNS="200"),
+    return subprocess.run([sys.executable, "-m", "rewardsmith.agent.cli", *args], cwd=cwd, env=dict(os.environ, COLUMNS="200"),
                           text=True, capture_output=True, timeout=timeout)
 
 
@@ -157,7 +157,7 @@ def test_a_second_export_replaces_the_first_and_the_default_folder_is_inside_the
 
 
 def test_a_custom_adapters_readme_imports_it_from_the_folder(tmp_path: Path) -> None:
-    from agent.export import ExportManifest, render_readme
+    from rewardsmith.agent.export import ExportManifest, render_readme
 
     manifest = ExportManifest(task="left", env_id="MountainCarContinuous-v0", env_kwargs={"max_episode_steps": 200},
                               run_dir="/runs/left", candidate="r02c01", components=("height",), heldout_fitness=None,

@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from agent.extract import ExtractionError, extract_reward
+from rewardsmith.agent.extract import ExtractionError, extract_reward
 
 GOOD = '''I will reward forward progress and penalise effort.
 

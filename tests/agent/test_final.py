@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent.executor import LocalExecutor
-from agent.final import final_seeds, fresh_seeds, score
-from agent.progress import ProgressView, hns_line
-from agent.records import FinalArm, RunCost, RunSummary, Usage
-from agent.store import RunStore
-from agent.trainer import TrainSettings
-from envs.tasks import load_task
+from rewardsmith.agent.executor import LocalExecutor
+from rewardsmith.agent.final import final_seeds, fresh_seeds, score
+from rewardsmith.agent.progress import ProgressView, hns_line
+from rewardsmith.agent.records import FinalArm, RunCost, RunSummary, Usage
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.trainer import TrainSettings
+from rewardsmith.envs.tasks import load_task
 
 UPRIGHT = """
 import numpy as np
@@ -66,7 +66,7 @@ def test_the_terminal_summary_says_not_meaningful_and_shows_seed_spread_and_cost
 
 @pytest.mark.slow  # ~30 s: four PPO trainings on two cores
 def test_final_seeds_retrains_the_best_reward_on_fresh_seeds(tmp_path: Path) -> None:
-    from agent.config import RunConfig
+    from rewardsmith.agent.config import RunConfig
 
     task = load_task("cartpole")
     store = RunStore(tmp_path)

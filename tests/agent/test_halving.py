@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.executor import ExecutorEvent, LocalExecutor, Pipeline, StepOutcome
-from agent.halving import train_with_halving
-from agent.rungs import HalvingSchedule
-from agent.store import RunStore
-from agent.trainer import TrainSettings, TrainTarget
-from core.atomic import read_record, write_bytes, write_json, write_text
-from envs.evaluation import EvalJob, EvaluationResult, FitnessStats, seed_sets
-from envs.tasks import load_task
-from envs.training import PolicyConfig, TrainingResult, TrainJob
+from rewardsmith.agent.executor import ExecutorEvent, LocalExecutor, Pipeline, StepOutcome
+from rewardsmith.agent.halving import train_with_halving
+from rewardsmith.agent.rungs import HalvingSchedule
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.trainer import TrainSettings, TrainTarget
+from rewardsmith.core.atomic import read_record, write_bytes, write_json, write_text
+from rewardsmith.envs.evaluation import EvalJob, EvaluationResult, FitnessStats, seed_sets
+from rewardsmith.envs.tasks import load_task
+from rewardsmith.envs.training import PolicyConfig, TrainingResult, TrainJob
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scripted_three"
 

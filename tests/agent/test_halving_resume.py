@@ -34,7 +34,7 @@ def test_kill_in_the_last_rung_then_resume_continues_from_the_checkpoint(run_cli
     args = ["run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "3", "--steps", "4096",
             "--halving", "3", "--first-rung", "0.5", "--workers", "1", "--no-baselines", "--final-seeds", "0",
             "--out", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "rewardsmith.agent.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
         rnd = _wait(lambda: sorted(out.glob("*/round_01")), proc)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import RunConfig
-from agent.designers.offline import LABEL, OfflineDesigner
-from agent.designers.terms import Genome, Term, to_code
-from agent.lineage import PlannedRequest, build, choose_parents, estimate_tokens, intent_of, parents_text
-from agent.next_round import plan_parents, request
-from agent.records import Candidate, CandidateResult, Critique, RoundFeedback
-from agent.store import RunStore
-from core.atomic import read_record
-from envs.evaluation import EvaluationResult, FitnessStats
-from envs.tasks import load_task
-from sandboxes.validate import ValidationReport
+from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.designers.offline import LABEL, OfflineDesigner
+from rewardsmith.agent.designers.terms import Genome, Term, to_code
+from rewardsmith.agent.lineage import PlannedRequest, build, choose_parents, estimate_tokens, intent_of, parents_text
+from rewardsmith.agent.next_round import plan_parents, request
+from rewardsmith.agent.records import Candidate, CandidateResult, Critique, RoundFeedback
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.atomic import read_record
+from rewardsmith.envs.evaluation import EvaluationResult, FitnessStats
+from rewardsmith.envs.tasks import load_task
+from rewardsmith.sandboxes.validate import ValidationReport
 
 TASK = load_task("mountain-car")
 FLAG = Term(kind="reached", field="position", weight=10.0)
@@ -117,7 +117,7 @@ def test_the_request_records_parents_and_the_offline_designer_refines_each(tmp_p
 
 
 def test_the_tree_view_of_a_run_directory(tmp_path: Path) -> None:
-    from agent.lineage import tree_view
+    from rewardsmith.agent.lineage import tree_view
 
     store = RunStore(tmp_path)
     for r in HISTORY:

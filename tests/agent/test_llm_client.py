@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from fake_llm import FakeLLM, Reply, error, ok
 
-from agent.config import LLMOptions
-from agent.llm import MAX_ANSWER_BYTES, CallFailed, LLMClient, RetryPolicy, import_litellm
-from agent.llm_errors import redact, retry_after_s
-from agent.prompting import Message
-from agent.responses import ResponseStore
-from core.errors import BudgetExhausted, DesignerError
+from rewardsmith.agent.config import LLMOptions
+from rewardsmith.agent.llm import MAX_ANSWER_BYTES, CallFailed, LLMClient, RetryPolicy, import_litellm
+from rewardsmith.agent.llm_errors import redact, retry_after_s
+from rewardsmith.agent.prompting import Message
+from rewardsmith.agent.responses import ResponseStore
+from rewardsmith.core.errors import BudgetExhausted, DesignerError
 
 MESSAGES = (Message("system", "You write reward functions."), Message("user", "Write one for CartPole."))
 SECRET = "sk-test-SECRET-0123456789abcdef"
@@ -340,11 +340,11 @@ def test_retry_after_accepts_seconds_milliseconds_and_dates() -> None:
 def test_litellm_is_not_imported_by_the_cli_or_by_making_a_designer() -> None:
     code = (
         "import sys\n"
-        "import agent, agent.cli, agent.loop, agent.llm, agent.designers.llm\n"
-        "from agent.designers import make_designer\n"
-        "from agent.config import LLMOptions\n"
+        "import rewardsmith.agent.cli, rewardsmith.agent.loop, rewardsmith.agent.llm, rewardsmith.agent.designers.llm\n"
+        "from rewardsmith.agent.designers import make_designer\n"
+        "from rewardsmith.agent.config import LLMOptions\n"
         "d = make_designer('openai/gpt-4o-mini', llm=LLMOptions(api_base='http://127.0.0.1:1/v1'))\n"
-        "try:\n    agent.cli.main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    rewardsmith.agent.cli.main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
         "assert 'litellm' not in sys.modules and 'openai' not in sys.modules, 'litellm was imported'\n"
         "print(d.label)\n"
     )

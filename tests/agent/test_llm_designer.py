@@ -13,19 +13,19 @@ from pathlib import Path
 import pytest
 from fake_llm import FakeLLM, ok
 
-from agent import stages
-from agent.config import LLMOptions
-from agent.designers import DesignRequest, FixingDesigner, make_designer
-from agent.designers.llm import LLMDesigner
-from agent.designers.offline import OfflineDesigner
-from agent.designers.scripted import ScriptedDesigner
-from agent.llm import RetryPolicy
-from agent.prompting import round_messages
-from agent.records import Candidate
-from agent.store import RunStore
-from core.errors import DesignerUnavailable
-from envs.rollout import StateSample, random_rollout
-from envs.tasks import Task, load_task
+from rewardsmith.agent import stages
+from rewardsmith.agent.config import LLMOptions
+from rewardsmith.agent.designers import DesignRequest, FixingDesigner, make_designer
+from rewardsmith.agent.designers.llm import LLMDesigner
+from rewardsmith.agent.designers.offline import OfflineDesigner
+from rewardsmith.agent.designers.scripted import ScriptedDesigner
+from rewardsmith.agent.llm import RetryPolicy
+from rewardsmith.agent.prompting import round_messages
+from rewardsmith.agent.records import Candidate
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.errors import DesignerUnavailable
+from rewardsmith.envs.rollout import StateSample, random_rollout
+from rewardsmith.envs.tasks import Task, load_task
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "llm_responses"
 
@@ -192,8 +192,8 @@ def test_a_failed_fix_call_leaves_the_candidate_rejected(fake_llm: FakeLLM, tmp_
 
 def test_replay_designer_reuses_another_runs_answers(fake_llm: FakeLLM, tmp_path: Path,
                                                      cartpole: tuple[Task, StateSample]) -> None:
-    from agent.config import RunConfig, RunRecord
-    from core.atomic import write_json
+    from rewardsmith.agent.config import RunConfig, RunRecord
+    from rewardsmith.core.atomic import write_json
 
     task, _ = cartpole
     fake_llm.script("coder", ok(text("good_upright"), text("good_alive")))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fake_llm import FakeLLM, error, ok
 
-from agent.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, main
-from agent.llm import RetryPolicy
+from rewardsmith.agent.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, main
+from rewardsmith.agent.llm import RetryPolicy
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "llm_responses"
 SECRET = "sk-test-SECRET-e2e-0123456789"
@@ -28,7 +28,7 @@ def text(name: str) -> str:
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Transient failures are retried twice with 10 ms backoff instead of seconds."""
-    monkeypatch.setattr("agent.designers.llm.RetryPolicy", lambda: RetryPolicy(max_attempts=2, backoff_s=0.01))
+    monkeypatch.setattr("rewardsmith.agent.designers.llm.RetryPolicy", lambda: RetryPolicy(max_attempts=2, backoff_s=0.01))
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
 
 

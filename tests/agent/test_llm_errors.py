@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import LLMOptions
-from agent.llm import LLMClient, RetryPolicy
-from agent.prompting import Message
-from agent.responses import ResponseStore
-from core.errors import DesignerError
+from rewardsmith.agent.config import LLMOptions
+from rewardsmith.agent.llm import LLMClient, RetryPolicy
+from rewardsmith.agent.prompting import Message
+from rewardsmith.agent.responses import ResponseStore
+from rewardsmith.core.errors import DesignerError
 
 
 def closed_port() -> int:

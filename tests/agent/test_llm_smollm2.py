@@ -19,16 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from agent import stages
-from agent.config import LLMOptions
-from agent.designers import DesignRequest
-from agent.designers.llm import LLMDesigner
-from agent.llm import LLMClient, RetryPolicy
-from agent.prompting import Message, round_messages
-from agent.responses import ResponseStore
-from agent.store import RunStore
-from envs.rollout import random_rollout
-from envs.tasks import load_task
+from rewardsmith.agent import stages
+from rewardsmith.agent.config import LLMOptions
+from rewardsmith.agent.designers import DesignRequest
+from rewardsmith.agent.designers.llm import LLMDesigner
+from rewardsmith.agent.llm import LLMClient, RetryPolicy
+from rewardsmith.agent.prompting import Message, round_messages
+from rewardsmith.agent.responses import ResponseStore
+from rewardsmith.agent.store import RunStore
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import load_task
 
 pytestmark = pytest.mark.llm
 

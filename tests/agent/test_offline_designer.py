@@ -6,16 +6,16 @@ from dataclasses import replace
 
 import pytest
 
-from agent.designers.base import DesignRequest
-from agent.designers.offline import LABEL, OfflineDesigner
-from agent.designers.terms import Genome, Term
-from agent.extract import extract_reward
-from agent.records import Candidate, CandidateResult, Critique, Finding, SeriesStat
-from envs.evaluation import EvaluationResult, FitnessStats
-from envs.rollout import random_rollout
-from envs.tasks import builtin_task_files, load_task
-from sandboxes.static import check_source
-from sandboxes.validate import ValidationReport, validate_source
+from rewardsmith.agent.designers.base import DesignRequest
+from rewardsmith.agent.designers.offline import LABEL, OfflineDesigner
+from rewardsmith.agent.designers.terms import Genome, Term
+from rewardsmith.agent.extract import extract_reward
+from rewardsmith.agent.records import Candidate, CandidateResult, Critique, Finding, SeriesStat
+from rewardsmith.envs.evaluation import EvaluationResult, FitnessStats
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import builtin_task_files, load_task
+from rewardsmith.sandboxes.static import check_source
+from rewardsmith.sandboxes.validate import ValidationReport, validate_source
 
 CLASSIC = ["cartpole", "pendulum", "mountain-car"]
 
@@ -69,7 +69,7 @@ def test_genome_round_trips_through_code_and_honours_edited_constants() -> None:
 
 def _result(cid: str, rnd: int, genome: Genome, fitness: float, flags: tuple[Finding, ...] = (),
             shares: dict[str, float] | None = None) -> CandidateResult:
-    from agent.designers.terms import to_code
+    from rewardsmith.agent.designers.terms import to_code
 
     task = load_task("mountain-car")
     code = to_code(genome, task.adapter.spec, task.description, "test")

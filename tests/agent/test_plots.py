@@ -9,10 +9,10 @@ import numpy as np
 from conftest import copy_run
 from PIL import Image
 
-from agent import plots
-from agent.store import RunStore
-from envs.train_stats import Checkpoint
-from envs.training import TrainingResult
+from rewardsmith.agent import plots
+from rewardsmith.agent.store import RunStore
+from rewardsmith.envs.train_stats import Checkpoint
+from rewardsmith.envs.training import TrainingResult
 
 
 def _training(slope: float, components: tuple[str, ...] = ("speed", "flag")) -> TrainingResult:

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from agent.designers import DesignRequest
-from agent.designers.offline import OfflineDesigner
-from agent.designers.terms import Genome
-from agent.extract import extract_reward
-from agent.human import Guidance, HumanFeedback, LockedComponent, PairChoice, ReviewRequest
-from agent.preferences import PreferenceOracle, comparisons, hide_fitness, preference_scores
-from agent.records import Candidate, CandidateResult, Critique, Finding
-from envs.evaluation import EvaluationResult, FitnessStats
-from envs.tasks import load_task
-from envs.train_stats import Checkpoint
-from envs.training import TrainingResult
-from sandboxes.validate import ValidationReport
+from rewardsmith.agent.designers import DesignRequest
+from rewardsmith.agent.designers.offline import OfflineDesigner
+from rewardsmith.agent.designers.terms import Genome
+from rewardsmith.agent.extract import extract_reward
+from rewardsmith.agent.human import Guidance, HumanFeedback, LockedComponent, PairChoice, ReviewRequest
+from rewardsmith.agent.preferences import PreferenceOracle, comparisons, hide_fitness, preference_scores
+from rewardsmith.agent.records import Candidate, CandidateResult, Critique, Finding
+from rewardsmith.envs.evaluation import EvaluationResult, FitnessStats
+from rewardsmith.envs.tasks import load_task
+from rewardsmith.envs.train_stats import Checkpoint
+from rewardsmith.envs.training import TrainingResult
+from rewardsmith.sandboxes.validate import ValidationReport
 
 
 def _result(cid: str, fitness: float | None, code: str | None = None) -> CandidateResult:
@@ -109,7 +109,7 @@ def test_offline_designer_ranks_by_preference_when_fitness_is_hidden() -> None:
 
 
 def test_reviewed_run_directory_records_round_trip(tmp_path: Path) -> None:
-    from core.atomic import read_record, write_json
+    from rewardsmith.core.atomic import read_record, write_json
 
     feedback = HumanFeedback(round=1, reviewer="web", best="r01c01", locked=(LockedComponent("a", "r01c01", "W * x"),))
     write_json(tmp_path / "human.json", feedback)
@@ -118,7 +118,7 @@ def test_reviewed_run_directory_records_round_trip(tmp_path: Path) -> None:
 
 
 def test_preferences_only_feedback_text_quotes_no_fitness() -> None:
-    from agent.feedback import automatic_feedback, human_feedback
+    from rewardsmith.agent.feedback import automatic_feedback, human_feedback
 
     results = [_result("r01c01", 0.7, "def compute_reward(state, action):\n    return 1\n"),
                _result("r01c02", 0.2, "def compute_reward(state, action):\n    return 2\n")]

@@ -14,10 +14,10 @@ from typing import Any
 import jinja2
 import pytest
 
-from agent.human import LockedComponent, PairChoice
-from agent.prompting import TEMPLATE_DIR, fix_messages, render, round_messages, task_context, to_markdown
-from agent.records import SeriesStat
-from envs.tasks import load_task
+from rewardsmith.agent.human import LockedComponent, PairChoice
+from rewardsmith.agent.prompting import TEMPLATE_DIR, fix_messages, render, round_messages, task_context, to_markdown
+from rewardsmith.agent.records import SeriesStat
+from rewardsmith.envs.tasks import load_task
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "data" / "prompt_snapshots"
 UPDATE = os.environ.get("REWARDSMITH_UPDATE_SNAPSHOTS") == "1"

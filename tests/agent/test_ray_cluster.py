@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.executors.ray import LOCAL_ONLY_ENV
+from rewardsmith.agent.executors.ray import LOCAL_ONLY_ENV
 
 pytest.importorskip("ray")
 
@@ -84,7 +84,7 @@ def _wait_for_nodes(address: str, n: int, timeout: float = 120) -> None:
 
 
 def _args(address: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2", "--steps", "2048",
+    return [sys.executable, "-m", "rewardsmith.agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2", "--steps", "2048",
             "--executor", "ray", "--ray-address", address, "--no-baselines", "--final-seeds", "0", "--out", str(out)]
 
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.executor import ExecutorEvent, JobStep, Pipeline
-from agent.store import RunStore, TargetFiles
-from core.atomic import read_record
-from envs.evaluation import EvaluationResult, seed_sets
-from envs.training import TrainingResult, TrainJob
+from rewardsmith.agent.executor import ExecutorEvent, JobStep, Pipeline
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.core.atomic import read_record
+from rewardsmith.envs.evaluation import EvaluationResult, seed_sets
+from rewardsmith.envs.training import TrainingResult, TrainJob
 
 pytest.importorskip("ray")
 
-from agent.executors.ray import RayExecutor
+from rewardsmith.agent.executors.ray import RayExecutor
 
 TASK = Path(__file__).resolve().parents[2] / "envs" / "tasks" / "cartpole.toml"
 

@@ -11,13 +11,13 @@ import pytest
 from conftest import copy_run
 from rich.console import Console
 
-from agent.human import HumanFeedback, LockedComponent, check_constraints, component_form
-from agent.loop import run_loop
-from agent.progress import ProgressView
-from agent.review import open_session, submit_feedback
-from agent.reviewers.terminal import TerminalReviewer
-from agent.store import RunStore
-from core.errors import ReviewError, ReviewPending, RunStoreError
+from rewardsmith.agent.human import HumanFeedback, LockedComponent, check_constraints, component_form
+from rewardsmith.agent.loop import run_loop
+from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.review import open_session, submit_feedback
+from rewardsmith.agent.reviewers.terminal import TerminalReviewer
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.errors import ReviewError, ReviewPending, RunStoreError
 
 
 def _components(run: Path, cid: str) -> list[str]:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.records import Candidate
-from agent.screen import earlier_rollouts, screen
-from agent.store import RunStore
-from envs.adapters.classic import MountainCarContinuousAdapter
-from envs.fitness import Episode
-from envs.outcomes import Rollout, save_rollouts
+from rewardsmith.agent.records import Candidate
+from rewardsmith.agent.screen import earlier_rollouts, screen
+from rewardsmith.agent.store import RunStore
+from rewardsmith.envs.adapters.classic import MountainCarContinuousAdapter
+from rewardsmith.envs.fitness import Episode
+from rewardsmith.envs.outcomes import Rollout, save_rollouts
 
 SPEC = MountainCarContinuousAdapter.spec
 ALIGNED = '''import numpy as np
@@ -72,7 +72,7 @@ def test_rollouts_round_trip_through_the_store(tmp_path: Path) -> None:
 
 
 def test_earlier_rollouts_come_from_earlier_rounds_and_baselines(tmp_path: Path) -> None:
-    from sandboxes.validate import ValidationReport
+    from rewardsmith.sandboxes.validate import ValidationReport
 
     store = RunStore(tmp_path)
     rows = [np.array([-0.5, 0.0, 0.0])] * 5
@@ -88,10 +88,10 @@ def test_earlier_rollouts_come_from_earlier_rounds_and_baselines(tmp_path: Path)
 
 
 def test_screened_attaches_verdicts_from_round_two_and_caches_them(tmp_path: Path) -> None:
-    from agent.records import CandidateResult
-    from agent.screen import screened
-    from envs.tasks import load_task
-    from sandboxes.validate import ValidationReport
+    from rewardsmith.agent.records import CandidateResult
+    from rewardsmith.agent.screen import screened
+    from rewardsmith.envs.tasks import load_task
+    from rewardsmith.sandboxes.validate import ValidationReport
 
     task = load_task("mountain-car")
     store = RunStore(tmp_path)

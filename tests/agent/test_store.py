@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from agent.records import JobFailure
-from agent.store import RunStore
+from rewardsmith.agent.records import JobFailure
+from rewardsmith.agent.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_FILES = {
@@ -73,8 +73,8 @@ def test_a_run_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     with store.lock():
         other = subprocess.run([sys.executable, "-c", (
-            "import sys; from pathlib import Path; from agent.store import RunStore\n"
-            "from core.errors import ConfigError\n"
+            "import sys; from pathlib import Path; from rewardsmith.agent.store import RunStore\n"
+            "from rewardsmith.core.errors import ConfigError\n"
             f"try:\n    RunStore(Path({str(tmp_path)!r})).lock().__enter__()\n"
             "except ConfigError as e:\n    print(e); sys.exit(7)\n")], capture_output=True, text=True, timeout=60,
             cwd=ROOT)

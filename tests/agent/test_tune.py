@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy.exc
 from tune_fake import CODE, tuner
 
-from agent.constants import reward_constants
-from agent.store import RunStore
-from agent.tune import load_result, values_key
+from rewardsmith.agent.constants import reward_constants
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.tune import load_result, values_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,8 +75,8 @@ def test_a_tune_killed_mid_study_resumes_without_redoing_finished_trials(tmp_pat
 def test_a_range_override_and_a_fixed_constant_shape_the_space(tmp_path: Path) -> None:
     from tune_fake import fake_evaluate
 
-    from agent.store import RunStore as Store
-    from agent.tune import Tuner, TuneSettings
+    from rewardsmith.agent.store import RunStore as Store
+    from rewardsmith.agent.tune import Tuner, TuneSettings
 
     t = Tuner(CODE, "test", Store(tmp_path), "x", 900,
               TuneSettings(trials=3, overrides={"W_A": "0.5:8", "N_SKIP": "fixed"}), fake_evaluate(tmp_path / "c.log"))
@@ -93,7 +93,7 @@ def test_tune_trains_real_trials_on_cartpole_and_resumes_after_sigkill(tmp_path:
                       "    up = W_UP * np.cos(state.pole_angle)\n    pos = -W_POS * np.abs(state.cart_position)\n"
                       "    return up + pos, {\"up\": up, \"pos\": pos}\n")
     out = tmp_path / "tune_dir"
-    cmd = [sys.executable, "-m", "agent.commands.tune", str(reward), "cartpole", "--dir", str(out), "--trials", "4",
+    cmd = [sys.executable, "-m", "rewardsmith.agent.commands.tune", str(reward), "cartpole", "--dir", str(out), "--trials", "4",
            "--steps", "2048", "--workers", "1", "--allow-weak-sandbox"]
     child = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     study_file = out / "tune" / "reward" / "study.db"
@@ -118,9 +118,9 @@ def test_tune_trains_real_trials_on_cartpole_and_resumes_after_sigkill(tmp_path:
 def test_the_tuned_selection_joins_the_next_round_as_candidate_k_plus_2(tmp_path: Path) -> None:
     from tune_fake import fake_evaluate
 
-    from agent.next_round import tuned_entry
-    from agent.records import RoundFeedback
-    from agent.tune import Tuner, TuneSettings
+    from rewardsmith.agent.next_round import tuned_entry
+    from rewardsmith.agent.records import RoundFeedback
+    from rewardsmith.agent.tune import Tuner, TuneSettings
 
     store = RunStore(tmp_path)
     feedback = RoundFeedback(round=1, best_id="r01c01", best_fitness=1.0, summary="")

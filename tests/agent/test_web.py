@@ -11,10 +11,10 @@ from conftest import copy_run
 from fastapi.testclient import TestClient
 from rich.console import Console
 
-from agent.web import server
-from agent.web.app import create_app
-from agent.web.guard import Guard
-from core.errors import ConfigError
+from rewardsmith.agent.web import server
+from rewardsmith.agent.web.app import create_app
+from rewardsmith.agent.web.guard import Guard
+from rewardsmith.core.errors import ConfigError
 
 TOKEN = "s3cret-token-for-tests"
 PORT = 8765

@@ -26,11 +26,11 @@ import uvicorn
 from conftest import copy_run
 from rich.console import Console
 
-from agent.loop import run_loop
-from agent.progress import ProgressView
-from agent.store import RunStore
-from agent.web.app import create_app
-from agent.web.guard import Guard
+from rewardsmith.agent.loop import run_loop
+from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.web.app import create_app
+from rewardsmith.agent.web.guard import Guard
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

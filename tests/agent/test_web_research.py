@@ -7,9 +7,9 @@ from pathlib import Path
 from conftest import copy_run
 from test_web import client_for
 
-from agent.store import RunStore
-from core.atomic import write_json
-from envs.train_stats import Progress
+from rewardsmith.agent.store import RunStore
+from rewardsmith.core.atomic import write_json
+from rewardsmith.envs.train_stats import Progress
 
 
 def test_plots_are_pngs_and_the_comparison_page_overlays_diffs_and_shows_videos(paused_run_template: Path,

@@ -14,10 +14,14 @@ LAYERS = ["core", "sandboxes", "envs", "agent"]
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = ["rewardsmith", *path.relative_to(ROOT).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def _layer(module: str) -> int:
+    return LAYERS.index(module.split(".")[1])
 
 
 def _imports(path: Path) -> set[str]:
@@ -43,8 +47,7 @@ def _graph() -> dict[str, set[str]]:
 def test_no_package_imports_a_higher_layer() -> None:
     upward = []
     for module, targets in _graph().items():
-        own = LAYERS.index(module.split(".")[0])
-        upward += [f"{module} -> {t}" for t in targets if LAYERS.index(t.split(".")[0]) > own]
+        upward += [f"{module} -> {t}" for t in targets if _layer(t) > _layer(module)]
     assert upward == []
 
 
@@ -75,5 +78,14 @@ def test_no_import_cycles_between_modules() -> None:
 
 def test_the_graph_is_read_from_real_imports() -> None:
     graph = _graph()
-    assert "core.state" in graph["sandboxes.worker"]
-    assert "core.atomic" in graph["agent.store"]
+    assert "rewardsmith.core.state" in graph["rewardsmith.sandboxes.worker"]
+    assert "rewardsmith.core.atomic" in graph["rewardsmith.agent.store"]
+
+
+def test_own_modules_are_imported_only_under_the_rewardsmith_name() -> None:
+    """``import agent`` would work in a checkout (the folders are there) and fail once installed."""
+    bare = sorted(f"{path.relative_to(ROOT)}: {imp}"
+                  for top in [*LAYERS, "prompts", "tests", "bench"] for path in (ROOT / top).rglob("*.py")
+                  if "corpus" not in path.parts and "data" not in path.relative_to(ROOT).parts[:2]
+                  for imp in _imports(path) if imp.split(".")[0] in {*LAYERS, "prompts"})
+    assert bare == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.text import printable
+from rewardsmith.core.text import printable
 
 ATTACKS = {
     "osc52 clipboard write": "\x1b]52;c;cm0gLXJmIH4K\x07",

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import FitnessError, TaskError
-from envs.fitness import check_fitness_file
-from envs.rollout import random_rollout
-from envs.tasks import Task, load_task
+from rewardsmith.core.errors import FitnessError, TaskError
+from rewardsmith.envs.fitness import check_fitness_file
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import Task, load_task
 
 TASK = """
 name = "cartpole-mine"

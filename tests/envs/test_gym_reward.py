@@ -12,8 +12,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from core.errors import TaskError
-from envs.gym_reward import RewardError, RewardSmithReward, TrustedRewardWarning
+from rewardsmith.core.errors import TaskError
+from rewardsmith.envs.gym_reward import RewardError, RewardSmithReward, TrustedRewardWarning
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scripted_cartpole"
 UPRIGHT = DATA / "01_upright.py"  # upright = exp(-(pole_angle / 0.1)^2), centre = -0.1 |cart_position|

@@ -18,8 +18,8 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 from jax import export  # noqa: E402
 
-from core.state import ActionSpec, StateField, StateSpec  # noqa: E402
-from envs.jaxtrain.check import (  # noqa: E402
+from rewardsmith.core.state import ActionSpec, StateField, StateSpec  # noqa: E402
+from rewardsmith.envs.jaxtrain.check import (  # noqa: E402
     JaxValidation,
     ModuleLimits,
     ModuleRejected,
@@ -28,8 +28,8 @@ from envs.jaxtrain.check import (  # noqa: E402
     check_in_subprocess,
     validate_source_jax,
 )
-from sandboxes.client import RewardProcess, SandboxLimits  # noqa: E402
-from sandboxes.jax_export import ExportedReward, export_reward  # noqa: E402
+from rewardsmith.sandboxes.client import RewardProcess, SandboxLimits  # noqa: E402
+from rewardsmith.sandboxes.jax_export import ExportedReward, export_reward  # noqa: E402
 
 SPEC = StateSpec(
     fields=(StateField(name="height", shape=(), unit="m", doc="torso height", low=0.0, high=2.0),
@@ -186,8 +186,8 @@ def _cases(names: list[str] | None) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def sample():
-    from envs.rollout import random_rollout
-    from envs.tasks import load_task
+    from rewardsmith.envs.rollout import random_rollout
+    from rewardsmith.envs.tasks import load_task
 
     task = load_task("cartpole")
     return task.adapter.spec, random_rollout(task, n=256, seed=0)

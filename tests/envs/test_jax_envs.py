@@ -13,9 +13,9 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
-from envs.jaxtrain.envs import CLASSIC_ENVS, JaxEnv  # noqa: E402
-from envs.jaxtrain.registry import jax_env_ids, make_jax_env  # noqa: E402
-from envs.tasks import ADAPTERS  # noqa: E402
+from rewardsmith.envs.jaxtrain.envs import CLASSIC_ENVS, JaxEnv  # noqa: E402
+from rewardsmith.envs.jaxtrain.registry import jax_env_ids, make_jax_env  # noqa: E402
+from rewardsmith.envs.tasks import ADAPTERS  # noqa: E402
 
 # Physical states (the Gymnasium env's ``state`` vector) and actions, chosen to cover the interesting cases:
 # a terminal step, the left wall of the valley, the flag, a pendulum past ±pi.

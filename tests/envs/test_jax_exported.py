@@ -8,12 +8,12 @@ import pytest
 
 pytest.importorskip("jax")
 
-from envs.jaxtrain.check import check_exported
-from envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
-from envs.jaxtrain.ppo import PPOConfig
-from envs.jaxtrain.registry import make_jax_env
-from envs.jaxtrain.round import Arm, RoundConfig, train_round
-from sandboxes.jax_export import export_reward
+from rewardsmith.envs.jaxtrain.check import check_exported
+from rewardsmith.envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
+from rewardsmith.envs.jaxtrain.ppo import PPOConfig
+from rewardsmith.envs.jaxtrain.registry import make_jax_env
+from rewardsmith.envs.jaxtrain.round import Arm, RoundConfig, train_round
+from rewardsmith.sandboxes.jax_export import export_reward
 
 SOURCE = '''import numpy as np
 

@@ -9,8 +9,8 @@ jax = pytest.importorskip("jax")
 pytest.importorskip("mujoco.mjx")
 import jax.numpy as jnp  # noqa: E402
 
-from envs.jaxtrain.registry import make_jax_env  # noqa: E402
-from envs.tasks import ADAPTERS  # noqa: E402
+from rewardsmith.envs.jaxtrain.registry import make_jax_env  # noqa: E402
+from rewardsmith.envs.tasks import ADAPTERS  # noqa: E402
 
 
 @pytest.mark.parametrize("env_id", ["Hopper-v5", "HalfCheetah-v5"])

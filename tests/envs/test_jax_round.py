@@ -11,14 +11,14 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
-from envs.evaluation import play_episode  # noqa: E402
-from envs.fitness import BUILTIN_METRICS, Episode  # noqa: E402
-from envs.jaxtrain.fitness import JAX_METRICS  # noqa: E402
-from envs.jaxtrain.policy import NumpyPolicy, is_jax_policy, save_policy  # noqa: E402
-from envs.jaxtrain.ppo import ActorCritic, PPOConfig  # noqa: E402
-from envs.jaxtrain.registry import make_jax_env  # noqa: E402
-from envs.jaxtrain.round import Arm, RoundConfig, RoundResult, train_round  # noqa: E402
-from envs.tasks import load_task  # noqa: E402
+from rewardsmith.envs.evaluation import play_episode  # noqa: E402
+from rewardsmith.envs.fitness import BUILTIN_METRICS, Episode  # noqa: E402
+from rewardsmith.envs.jaxtrain.fitness import JAX_METRICS  # noqa: E402
+from rewardsmith.envs.jaxtrain.policy import NumpyPolicy, is_jax_policy, save_policy  # noqa: E402
+from rewardsmith.envs.jaxtrain.ppo import ActorCritic, PPOConfig  # noqa: E402
+from rewardsmith.envs.jaxtrain.registry import make_jax_env  # noqa: E402
+from rewardsmith.envs.jaxtrain.round import Arm, RoundConfig, RoundResult, train_round  # noqa: E402
+from rewardsmith.envs.tasks import load_task  # noqa: E402
 
 
 def push_right(params, state, action):
@@ -107,7 +107,7 @@ def test_numpy_policy_is_the_trained_network(mc_round: RoundResult) -> None:
 
 
 def _meta(env):
-    from envs.jaxtrain.policy import PolicyMeta
+    from rewardsmith.envs.jaxtrain.policy import PolicyMeta
 
     return PolicyMeta(env.discrete, env.action_low, env.action_high, 2)
 

@@ -9,15 +9,15 @@ import sys
 import time
 from pathlib import Path
 
-from agent.store import TargetFiles
-from core.atomic import write_json
-from envs.training import TrainJob
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.core.atomic import write_json
+from rewardsmith.envs.training import TrainJob
 
 REPO = Path(__file__).resolve().parents[2]
 
 ORCHESTRATOR = """
 import os, subprocess, sys, time
-job = subprocess.Popen([sys.executable, "-m", "envs.jobs", "train", sys.argv[1], str(os.getpid())],
+job = subprocess.Popen([sys.executable, "-m", "rewardsmith.envs.jobs", "train", sys.argv[1], str(os.getpid())],
                        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 print(job.pid, flush=True)
 time.sleep(600)

@@ -10,14 +10,20 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agent.designers.terms import term_pool
-from core.state import StateSpec
-from envs.adapters.env_rewards import env_reward_file
-from envs.fitness import Episode, compute_fitness, forward_distance, neg_object_goal_distance, neg_target_distance
-from envs.reward_wrapper import STATE_KEY, StateCapture
-from envs.rollout import random_rollout
-from envs.tasks import load_task
-from sandboxes.validate import validate_source
+from rewardsmith.agent.designers.terms import term_pool
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.adapters.env_rewards import env_reward_file
+from rewardsmith.envs.fitness import (
+    Episode,
+    compute_fitness,
+    forward_distance,
+    neg_object_goal_distance,
+    neg_target_distance,
+)
+from rewardsmith.envs.reward_wrapper import STATE_KEY, StateCapture
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import load_task
+from rewardsmith.sandboxes.validate import validate_source
 
 REPO = Path(__file__).resolve().parents[2]
 HOPPER_BACKWARD = REPO / "examples" / "hopper-backward" / "hopper-backward.toml"

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.executor import LocalExecutor
-from agent.store import RunStore, TargetFiles
-from agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
-from envs.adapters.env_rewards import env_reward_file
-from envs.evaluation import seed_sets
-from envs.tasks import load_task
+from rewardsmith.agent.executor import LocalExecutor
+from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from rewardsmith.envs.adapters.env_rewards import env_reward_file
+from rewardsmith.envs.evaluation import seed_sets
+from rewardsmith.envs.tasks import load_task
 
 STEPS, SEEDS = 2048, 2
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import read_record, write_json
-from envs.adapters.mujoco import HopperAdapter
-from envs.evaluation import EvaluationResult, FitnessStats
-from envs.fitness import Episode
-from envs.outcomes import outcome_of
+from rewardsmith.core.atomic import read_record, write_json
+from rewardsmith.envs.adapters.mujoco import HopperAdapter
+from rewardsmith.envs.evaluation import EvaluationResult, FitnessStats
+from rewardsmith.envs.fitness import Episode
+from rewardsmith.envs.outcomes import outcome_of
 
 
 def _hopper_episode() -> Episode:
@@ -57,11 +57,11 @@ def test_evaluation_result_with_outcomes_round_trips_and_old_files_still_read(tm
 def test_the_evaluation_job_records_every_episode_and_keeps_its_rollouts(tmp_path: Path) -> None:
     from stable_baselines3.common.policies import ActorCriticPolicy
 
-    from agent.store import RunStore, TargetFiles
-    from envs.evaluation import evaluate, seed_sets
-    from envs.outcomes import load_rollouts
-    from envs.tasks import builtin_task_files, load_task_file
-    from envs.training import policy_config_of
+    from rewardsmith.agent.store import RunStore, TargetFiles
+    from rewardsmith.envs.evaluation import evaluate, seed_sets
+    from rewardsmith.envs.outcomes import load_rollouts
+    from rewardsmith.envs.tasks import builtin_task_files, load_task_file
+    from rewardsmith.envs.training import policy_config_of
 
     cartpole = builtin_task_files()["cartpole"]
     files = TargetFiles(tmp_path)

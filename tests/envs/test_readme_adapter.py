@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.rollout import random_rollout
-from envs.tasks import load_task_file
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import load_task_file
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.store import TargetFiles
-from envs.training import ResumeFrom, TrainJob, TrainOutputs, train
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.envs.training import ResumeFrom, TrainJob, TrainOutputs, train
 
 TASK = Path(__file__).resolve().parents[2] / "envs" / "tasks" / "cartpole.toml"
 
@@ -47,7 +47,7 @@ def test_a_resumed_training_continues_from_the_saved_policy_and_optimizer(tmp_pa
 def test_a_checkpoint_that_does_not_fit_the_policy_is_refused(tmp_path: Path) -> None:
     from stable_baselines3 import PPO
 
-    from envs.sb3_checkpoint import load_checkpoint, save_checkpoint
+    from rewardsmith.envs.sb3_checkpoint import load_checkpoint, save_checkpoint
 
     small = PPO("MlpPolicy", "CartPole-v1", policy_kwargs={"net_arch": [8]}, device="cpu", n_steps=64, batch_size=64)
     save_checkpoint(small, tmp_path / "c.npz")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.state import ActionSpec, StateField, StateSpec
+from rewardsmith.core.state import ActionSpec, StateField, StateSpec
 
 SPEC = StateSpec(
     fields=(StateField(name="x_velocity", shape=(), unit="m/s", doc="forward speed", kind="velocity", forward_sign=1),

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.loop import check_fitness
-from core.errors import FitnessError, TaskError
-from envs.fitness import compute_fitness
-from envs.rollout import random_rollout
-from envs.tasks import PpoSettings, builtin_task_files, load_task
+from rewardsmith.agent.loop import check_fitness
+from rewardsmith.core.errors import FitnessError, TaskError
+from rewardsmith.envs.fitness import compute_fitness
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import PpoSettings, builtin_task_files, load_task
 
 BASE = 'name = "x"\nenv = "CartPole-v1"\ndescription = "d"\nfitness = "balance_steps"\n[train]\nsteps = 10\n'
 

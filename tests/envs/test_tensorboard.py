@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agent.store import TargetFiles
-from envs.tasks import builtin_task_files
-from envs.training import TrainJob, train
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.envs.tasks import builtin_task_files
+from rewardsmith.envs.training import TrainJob, train
 
 CARTPOLE = str(builtin_task_files()["cartpole"])
 UPRIGHT = """

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.store import TargetFiles
-from envs.evaluation import EvalJob, evaluate, seed_sets
-from envs.tasks import builtin_task_files
-from envs.training import TrainJob, train
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.envs.evaluation import EvalJob, evaluate, seed_sets
+from rewardsmith.envs.tasks import builtin_task_files
+from rewardsmith.envs.training import TrainJob, train
 
 CARTPOLE = str(builtin_task_files()["cartpole"])
 
@@ -82,7 +82,7 @@ def test_rewards_computed_once_per_rollout_train_exactly_like_per_step_rewards(t
     """The sandboxed candidate is called once per rollout and its rewards put into SB3's buffer before
     returns are recomputed; with the env's own reward written as a reward file, the policy must come
     out bit-identical to training on the env's reward step by step (same seed, two rollouts)."""
-    from envs.adapters.env_rewards import env_reward_file
+    from rewardsmith.envs.adapters.env_rewards import env_reward_file
 
     per_step, deferred = tmp_path / "env", tmp_path / "file"
     train(TrainJob(task_file=CARTPOLE, reward_kind="env", reward_file=None, steps=4096, seed=0, outputs=TargetFiles(Path(per_step)).train_outputs()))

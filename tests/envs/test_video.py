@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.video import VideoJob, annotate, record_video, render_env
+from rewardsmith.envs.video import VideoJob, annotate, record_video, render_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,9 +56,9 @@ def test_mujoco_renders_headless_in_a_job_process(tmp_path: Path) -> None:
 
 
 def test_a_video_step_that_hangs_is_recorded_and_the_pipeline_ends(tmp_path: Path) -> None:
-    from agent.executor import JobStep, LocalExecutor, Pipeline
-    from agent.store import RunStore, TargetFiles
-    from agent.trainer import _failure
+    from rewardsmith.agent.executor import JobStep, LocalExecutor, Pipeline
+    from rewardsmith.agent.store import RunStore, TargetFiles
+    from rewardsmith.agent.trainer import _failure
 
     (tmp_path / "policy.npz").write_bytes(b"")
     job = VideoJob(task_file=str(REPO / "envs" / "tasks" / "cartpole.toml"), policy_file=str(tmp_path / "policy.npz"), video_file=str(tmp_path / "video.mp4"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.state import StateSpec
-from envs.rollout import StateSample, random_rollout
-from envs.tasks import Task, load_task
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.rollout import StateSample, random_rollout
+from rewardsmith.envs.tasks import Task, load_task
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import SandboxError
-from core.state import StateSpec
-from envs.rollout import StateSample
-from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
-from sandboxes.isolation import Isolation
+from rewardsmith.core.errors import SandboxError
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.rollout import StateSample
+from rewardsmith.sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.isolation import Isolation
 
 FAKE = """
 import json, os, struct, sys, time

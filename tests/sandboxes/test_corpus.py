@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from core.state import StateSpec
-from core.text import printable
-from envs.rollout import StateSample
-from sandboxes.client import SandboxLimits
-from sandboxes.validate import validate_source
+from rewardsmith.core.state import StateSpec
+from rewardsmith.core.text import printable
+from rewardsmith.envs.rollout import StateSample
+from rewardsmith.sandboxes.client import SandboxLimits
+from rewardsmith.sandboxes.validate import validate_source
 
 CORPUS = Path(__file__).parent / "corpus"
 # Short limits keep the hanging cases quick; generous enough for a loaded 2-core machine.

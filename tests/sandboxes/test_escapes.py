@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.state import StateSpec
-from envs.rollout import StateSample
-from sandboxes.client import RewardProcess
-from sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation, try_bubblewrap
-from sandboxes.seccomp import availability as seccomp_missing
-from sandboxes.static import check_source
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.rollout import StateSample
+from rewardsmith.sandboxes.client import RewardProcess
+from rewardsmith.sandboxes.isolation import PROJECT_ROOT, Isolation, detect_isolation, try_bubblewrap
+from rewardsmith.sandboxes.seccomp import availability as seccomp_missing
+from rewardsmith.sandboxes.static import check_source
 
 ESCAPE = '''
 import numpy as np

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import SandboxError
-from core.state import StateSpec
-from envs.rollout import StateSample
-from sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
-from sandboxes.isolation import (
+from rewardsmith.core.errors import SandboxError
+from rewardsmith.core.state import StateSpec
+from rewardsmith.envs.rollout import StateSample
+from rewardsmith.sandboxes.client import CandidateFault, RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.isolation import (
     ALLOW_WEAK_ENV,
     PROJECT_ROOT,
     Isolation,
@@ -29,7 +29,7 @@ from sandboxes.isolation import (
     try_bubblewrap,
     try_namespaces,
 )
-from sandboxes.validate import validate_source
+from rewardsmith.sandboxes.validate import validate_source
 
 BWRAP = try_bubblewrap()
 needs_bwrap = pytest.mark.skipif(BWRAP is None, reason="bubblewrap is not installed or cannot create namespaces here")
@@ -162,6 +162,8 @@ def test_bubblewrap_view_of_the_machine(tmp_path: Path) -> None:
         out["venv_visible"] = os.path.exists({sys.prefix!r})
         out["host_tmp_visible"] = os.path.exists({str(tmp_path / 'host-secret')!r})
         out["modules"] = sorted(os.listdir("/opt/rewardsmith"))
+        out["package"] = sorted(os.listdir("/opt/rewardsmith/rewardsmith"))
+        out["core"] = sorted(os.listdir("/opt/rewardsmith/rewardsmith/core"))
         try:
             open("/usr/pwned", "w")
             out["usr_writable"] = True
@@ -183,7 +185,9 @@ def test_bubblewrap_view_of_the_machine(tmp_path: Path) -> None:
     seen = json.loads(done.stdout)
     assert seen["uid"] == 65534 or BWRAP.prefix.count("--unshare-user") == 0
     assert not seen["project_visible"] and not seen["host_tmp_visible"] and not seen["usr_writable"]
-    assert seen["venv_visible"] and seen["modules"] == ["core", "sandboxes"]
+    assert seen["venv_visible"] and seen["modules"] == ["rewardsmith"]
+    assert seen["package"] == ["__init__.py", "core", "sandboxes"]
+    assert seen["core"] == ["__init__.py", "procs.py", "state.py"]
     # The host's listener on 127.0.0.1 is not there: the sandbox has its own, empty network namespace.
     assert seen["net_errno"] in (errno.ECONNREFUSED, errno.ENETUNREACH)
     assert not Path("/tmp/inside").exists() or Path("/tmp/inside").read_text() != "private"
@@ -212,16 +216,16 @@ def test_timeout_kills_the_whole_worker_tree(level: str, spec: StateSpec) -> Non
 PARENT = """
 import json, sys, time
 import numpy as np
-from envs.tasks import load_task
-from sandboxes.client import RewardProcess
-from sandboxes.isolation import Isolation, detect_isolation
+from rewardsmith.envs.tasks import load_task
+from rewardsmith.sandboxes.client import RewardProcess
+from rewardsmith.sandboxes.isolation import Isolation, detect_isolation
 spec = load_task("cartpole").adapter.spec
 iso = detect_isolation() if sys.argv[1] == "detected" else Isolation("rlimits")
 proc = RewardProcess(sys.argv[2], spec, isolation=iso, allow_weak_isolation=True)
 proc.start()
 print(proc._proc.pid, flush=True)
 proc._ctl[0] = 1
-from sandboxes import protocol
+from rewardsmith.sandboxes import protocol
 protocol.ring(proc._req, protocol.CALL)   # the worker now spins forever
 time.sleep(60)
 """

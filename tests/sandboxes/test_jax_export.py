@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("jax")
 
-from core.state import ActionSpec, StateField, StateSpec
-from sandboxes.jax_export import ExportFault, ExportLimits, export_reward
-from sandboxes.jax_worker import lifted_constant_names
+from rewardsmith.core.state import ActionSpec, StateField, StateSpec
+from rewardsmith.sandboxes.jax_export import ExportFault, ExportLimits, export_reward
+from rewardsmith.sandboxes.jax_worker import lifted_constant_names
 
 SPEC = StateSpec(
     fields=(StateField(name="x", shape=(), unit="m", doc="position"),

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sandboxes import policy
-from sandboxes.static import check_source
+from rewardsmith.sandboxes import policy
+from rewardsmith.sandboxes.static import check_source
 
 GOOD = """import numpy as np
 

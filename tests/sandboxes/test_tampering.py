@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.store import TargetFiles
-from envs.evaluation import EvalJob, evaluate
-from envs.training import TrainJob, train
-from sandboxes.static import check_source
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.envs.evaluation import EvalJob, evaluate
+from rewardsmith.envs.training import TrainJob, train
+from rewardsmith.sandboxes.static import check_source
 
 TASKS = Path(__file__).resolve().parents[2] / "envs" / "tasks"
 STEPS = 2048

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.store import TargetFiles
-from envs.training import TrainJob, train
+from rewardsmith.agent.store import TargetFiles
+from rewardsmith.envs.training import TrainJob, train
 
 TASK = Path(__file__).resolve().parents[2] / "envs" / "tasks" / "cartpole.toml"
 

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from rewardsmith.agent.config import RunConfig
-from rewardsmith.agent.executor import ExecutorEvent, LocalExecutor
+from rewardsmith.agent.executor import Executor, ExecutorEvent
 from rewardsmith.agent.feedback import select_incumbent
 from rewardsmith.agent.progress import ProgressView
 from rewardsmith.agent.records import CandidateResult, FinalArm, FinalScore, RoundFeedback, TargetOutcome
@@ -39,7 +39,7 @@ def fresh_seeds(seed: int, n: int) -> tuple[int, ...]:
     return tuple(range(seed + 1, seed + 1 + n))
 
 
-def final_seeds(task: Task, best_reward: Path, settings: TrainSettings, n: int, executor: LocalExecutor,
+def final_seeds(task: Task, best_reward: Path, settings: TrainSettings, n: int, executor: Executor,
                 store: RunStore, on_event: Callable[[ExecutorEvent], None], *, baselines: bool = True
                 ) -> FinalScore | None:
     """Retrain ``best_reward`` (and the baselines) on ``n`` fresh seeds; None when ``n`` is 0.
@@ -105,7 +105,7 @@ def score(seeds: tuple[int, ...], steps: int, designed: FinalArm, human: FinalAr
 
 
 def final_for_run(store: RunStore, task: Task, cfg: RunConfig, history: list[CandidateResult],
-                  feedback: RoundFeedback | None, settings: TrainSettings, executor: LocalExecutor,
+                  feedback: RoundFeedback | None, settings: TrainSettings, executor: Executor,
                   view: ProgressView) -> FinalScore | None:
     """The loop's last step: retrain the run's selected best reward on ``cfg.final_seeds`` fresh seeds."""
     best = select_incumbent(history, feedback, cfg.preference_only)

@@ -8,7 +8,9 @@ the output paths they write.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -254,6 +256,15 @@ class TuneFiles:
     def trial(self, key: str, rung: int) -> TargetFiles:
         """A trial's training at one rung of the successive-halving ladder (``key``: a hash of its constants)."""
         return TargetFiles(self.dir / f"trial_{key}" / f"rung_{rung}")
+
+    def trial_module(self, key: str) -> CandidateFiles:
+        """A trial's own folder: on the jax backend its reward with these constants, exported once for every rung."""
+        return CandidateFiles(self.dir / f"trial_{key}")
+
+    def batch(self, rung: int, keys: Sequence[str]) -> RoundFiles:
+        """The jax backend's one program for a batch of trials at one rung (named by the trials it trains)."""
+        digest = hashlib.sha256(" ".join(keys).encode()).hexdigest()[:10]
+        return RoundFiles(self.dir / f"batch_{rung}_{digest}")
 
 
 @dataclass(frozen=True)

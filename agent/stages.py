@@ -18,7 +18,7 @@ from rewardsmith.agent.human import HumanFeedback, check_constraints
 from rewardsmith.agent.prompting import fix_messages, to_markdown
 from rewardsmith.agent.records import Candidate, CandidateResult, JaxModuleInfo, StopRecord, TargetOutcome, Usage
 from rewardsmith.agent.responses import ResponseStore
-from rewardsmith.agent.store import RunStore, candidate_id
+from rewardsmith.agent.store import CandidateFiles, RunStore, candidate_id
 from rewardsmith.core.errors import DesignerStopped
 from rewardsmith.core.state import StateSpec
 from rewardsmith.core.text import printable
@@ -174,14 +174,20 @@ def validate(candidate: Candidate, ctx: Validation) -> ValidationReport:
 
 def _probe_and_export(ctx: Validation, candidate: Candidate) -> ValidationReport:
     """The jax backend's verdict: the same checks, then the export in the sandbox and the module check."""
+    assert candidate.code is not None
+    return export_jax(ctx.task, candidate.code, ctx.sample, ctx.store, ctx.store.files_of(candidate),
+                      ctx.allow_weak_sandbox)
+
+
+def export_jax(task: Task, code: str, sample: StateSample, store: RunStore, files: CandidateFiles,
+               allow_weak_sandbox: bool = False) -> ValidationReport:
+    """Validate ``code`` for the jax backend and, when accepted, keep its checked module in ``files``."""
     from rewardsmith.envs.jaxtrain.check import JaxValidation, validate_and_export_jax
 
-    assert candidate.code is not None
-    report, exported = validate_and_export_jax(candidate.code, ctx.task.adapter.spec, ctx.sample.states,
-                                               ctx.sample.actions,
-                                               JaxValidation(allow_weak_isolation=ctx.allow_weak_sandbox))
+    report, exported = validate_and_export_jax(code, task.adapter.spec, sample.states, sample.actions,
+                                               JaxValidation(allow_weak_isolation=allow_weak_sandbox))
     if exported is not None:
-        ctx.store.save_jax_module(candidate, exported.blob, JaxModuleInfo(
+        store.save_jax_module(files, exported.blob, JaxModuleInfo(
             components=exported.components, constants=dict(exported.constants), export_ms=exported.export_ms,
             sandbox=exported.sandbox))
     return report

@@ -215,8 +215,8 @@ class RunStore:
         f.reward.unlink(missing_ok=True)
         f.validation.unlink(missing_ok=True)
 
-    def save_jax_module(self, candidate: Candidate, blob: bytes, info: JaxModuleInfo) -> None:
-        f = self.files_of(candidate)
+    def save_jax_module(self, f: CandidateFiles, blob: bytes, info: JaxModuleInfo) -> None:
+        """A reward's exported module (a candidate's, or a tuning trial's) and what its check found."""
         write_bytes(f.jax_module, blob)
         write_json(f.jax_module_info, info)
 

@@ -40,6 +40,15 @@ class TrainTarget:
     """Training seed; None = the settings' seed (shared by all targets of a run)."""
     video: bool = False
     """Record a rollout video (``video.mp4``) after evaluation."""
+    module: CandidateFiles | None = None
+    """Where the reward's exported JAX module lies (jax backend); None = the target's own files."""
+
+    @property
+    def module_files(self) -> CandidateFiles | None:
+        """The files holding this target's exported module, if it is a reward module's target at all."""
+        if self.module is not None:
+            return self.module
+        return self.files if isinstance(self.files, CandidateFiles) and self.reward_kind == "candidate" else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +99,7 @@ def _train_together(task: Task, targets: list[TrainTarget], s: TrainSettings, ex
         return
     arms = []
     for t in pending:
-        module = t.files if isinstance(t.files, CandidateFiles) and t.reward_kind == "candidate" else None
+        module = t.module_files
         info = store.load_jax_module_info(module) if module is not None else None
         if t.reward_kind == "candidate" and info is None:
             raise RunStoreError(f"{t.files.dir}: no exported module for the jax backend; validate it with --backend jax")

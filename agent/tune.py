@@ -4,7 +4,10 @@ The constants (:mod:`agent.constants`) become the search space; TPE searches it,
 designer's own values through an enqueued first trial; a successive-halving pruner stops poor
 settings early. Each trial rung is an ordinary training run through :func:`agent.trainer.train_and_evaluate`
 (its files from :class:`agent.store.TuneFiles`), at ``steps / eta^(rungs-1-r)`` env-steps on rung ``r``,
-and its selection-seed fitness drives the search. The chosen constants are then judged on the
+and its selection-seed fitness drives the search. Trials are asked for in batches (Optuna's ask-and-tell,
+TPE with the constant liar for a batch): each rung of a batch is one training call, so on the jax
+backend a batch's settings train together in one compiled program, each arm with its own exported
+module (the same structure, its own constants). The chosen constants are then judged on the
 held-out seeds against the untuned reward trained with the same budget and seed, and the tuned
 reward (the same code with new constants) is written beside a diff.
 
@@ -27,12 +30,14 @@ import optuna
 from optuna.trial import TrialState
 
 from rewardsmith.agent.constants import ParamRange, code_diff, reward_constants, rewrite, search_space
-from rewardsmith.agent.executor import ExecutorEvent, LocalExecutor
-from rewardsmith.agent.records import CandidateResult, TargetOutcome
-from rewardsmith.agent.store import RunLock, RunStore, TargetFiles, TuneFiles
+from rewardsmith.agent.executor import Executor, ExecutorEvent
+from rewardsmith.agent.records import CandidateResult, JobFailure, TargetOutcome
+from rewardsmith.agent.stages import export_jax
+from rewardsmith.agent.store import CandidateFiles, RoundFiles, RunLock, RunStore, TargetFiles, TuneFiles
 from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from rewardsmith.core.atomic import read_record, write_json, write_text
 from rewardsmith.core.errors import ConfigError
+from rewardsmith.envs.rollout import random_rollout
 from rewardsmith.envs.tasks import Task
 from rewardsmith.envs.training import TrainingResult
 
@@ -53,6 +58,8 @@ class TuneSettings:
     """TPE's seed (the training seed is the settings' own)."""
     overrides: dict[str, str] = field(default_factory=dict)
     """Per-constant ranges, ``NAME -> "LOW:HIGH" | "fixed"`` (:func:`agent.constants.search_space`)."""
+    batch: int = 1
+    """Trials asked for together; each rung of a batch trains in one call (one program on the jax backend)."""
 
     def rung_steps(self, steps: int) -> tuple[int, ...]:
         return tuple(max(256, steps // self.eta ** (self.rungs - 1 - r)) for r in range(self.rungs))
@@ -96,8 +103,21 @@ class TuneResult:
     diff: str
 
 
-Evaluate = Callable[[str, int, TargetFiles], TargetOutcome]
-"""Train and evaluate one reward module's code for ``steps`` env-steps into the given files."""
+@dataclass(frozen=True, kw_only=True)
+class TrialRun:
+    """One trial's training at one rung."""
+
+    code: str
+    """The reward with the trial's constants."""
+    files: TargetFiles
+    """Where this rung's training and evaluation go."""
+    module: CandidateFiles
+    """The trial's own folder (its exported module on the jax backend, shared by its rungs)."""
+
+
+Evaluate = Callable[[list[TrialRun], int, RoundFiles], list[TargetOutcome]]
+"""Train and evaluate a batch of trial rungs for ``steps`` env-steps each (the batch's own files in the
+``RoundFiles``); one outcome per run, in order."""
 
 
 class TrialFailed(Exception):
@@ -137,7 +157,8 @@ class Tuner:
                                              engine_kwargs={"connect_args": {"timeout": 30}})
         study = optuna.create_study(
             study_name=STUDY_NAME, storage=storage, direction="maximize", load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=self.settings.seed, n_startup_trials=min(5, self.settings.trials)),
+            sampler=optuna.samplers.TPESampler(seed=self.settings.seed, n_startup_trials=min(5, self.settings.trials),
+                                               constant_liar=self.settings.batch > 1),
             pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=self.rungs[0], reduction_factor=self.settings.eta))
         if not study.trials:  # seed TPE with the designer's values (trial 0)
             study.enqueue_trial(self._params(self.untuned), user_attrs={"origin": "designer"})
@@ -156,43 +177,67 @@ class Tuner:
             done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
             waiting = sum(t.state == TrialState.WAITING for t in study.trials)
             remaining = max(self.settings.trials - done, waiting if done < self.settings.trials else 0)
-
-            def callback(_study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
-                if on_trial is not None:
-                    on_trial(self._record(frozen))
-
-            if remaining:
-                study.optimize(self._objective, n_trials=remaining, catch=(TrialFailed,), callbacks=[callback])
+            while remaining > 0:
+                size = min(self.settings.batch, remaining)
+                self._run_batch(study, [study.ask() for _ in range(size)], on_trial)
+                remaining -= size
             result = self._finish(study, time.monotonic() - started)
         return result
 
-    def _objective(self, trial: optuna.Trial) -> float:
-        values = self._suggest(trial)
-        code = rewrite(self.code, values)
-        key = values_key(values)
-        trial.set_user_attr("key", key)
-        fitness = None
-        for rung, steps in enumerate(self.rungs):
-            fitness = self._train(code, key, rung, steps).selection
-            trial.set_user_attr("rung", rung)
-            if rung < len(self.rungs) - 1:
-                trial.report(fitness, step=steps)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-        assert fitness is not None
-        return fitness
+    def _run_batch(self, study: optuna.Study, trials: list[optuna.Trial],
+                   on_trial: Callable[[TrialRecord], None] | None) -> None:
+        """Every rung for a batch of trials: the rung trains them together, the pruner decides who goes on."""
 
-    def _train(self, code: str, key: str, rung: int, steps: int) -> _Scores:
-        files = self.files.trial(key, rung)
-        if not files.reward.is_file():
-            write_text(files.reward, code)
-        # A rung trained before (by a killed session, or the same constants proposed again) is not trained again.
-        outcome = self.store.outcome(files) if self.store.is_finished(files) else self.evaluate(code, steps, files)
-        if outcome.evaluation is None:
-            status = outcome.training.status if outcome.training is not None else "not trained"
-            raise TrialFailed(f"rung {rung}: {status}")
-        ev = outcome.evaluation
-        return _Scores(selection=ev.selection.mean, heldout=ev.heldout.mean, heldout_std=ev.heldout.std)
+        def tell(trial: optuna.Trial, value: float | None = None, state: TrialState = TrialState.COMPLETE) -> None:
+            study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+            if on_trial is not None:
+                on_trial(self._record(study.trials[trial.number]))
+
+        alive: list[tuple[optuna.Trial, str, str]] = []
+        for trial in trials:
+            values = self._suggest(trial)
+            key = values_key(values)
+            trial.set_user_attr("key", key)
+            alive.append((trial, rewrite(self.code, values), key))
+        last = len(self.rungs) - 1
+        for rung, steps in enumerate(self.rungs):
+            scores = self._train([(code, key) for _, code, key in alive], rung, steps)
+            going_on = []
+            for (trial, code, key), score in zip(alive, scores, strict=True):
+                if score is None:
+                    tell(trial, state=TrialState.FAIL)
+                    continue
+                trial.set_user_attr("rung", rung)
+                if rung == last:
+                    tell(trial, score.selection)
+                    continue
+                trial.report(score.selection, step=steps)
+                if trial.should_prune():
+                    tell(trial, state=TrialState.PRUNED)
+                else:
+                    going_on.append((trial, code, key))
+            alive = going_on
+
+    def _train(self, settings: list[tuple[str, str]], rung: int, steps: int) -> list[_Scores | None]:
+        """Train ``(code, key)`` settings at one rung, in one call; None for one that produced no fitness.
+
+        A rung trained before (by a killed session, or the same constants proposed again) is not trained again."""
+        runs = []
+        for code, key in settings:
+            files = self.files.trial(key, rung)
+            if not files.reward.is_file():
+                write_text(files.reward, code)
+            runs.append(TrialRun(code=code, files=files, module=self.files.trial_module(key)))
+        todo = [r for r in runs if not self.store.is_finished(r.files)]
+        if todo:
+            batch = self.files.batch(rung, [r.files.dir.parent.name for r in todo])
+            self.evaluate(todo, steps, batch)
+        scores: list[_Scores | None] = []
+        for r in runs:
+            ev = self.store.outcome(r.files).evaluation
+            scores.append(None if ev is None else
+                          _Scores(selection=ev.selection.mean, heldout=ev.heldout.mean, heldout_std=ev.heldout.std))
+        return scores
 
     def _suggest(self, trial: optuna.Trial) -> dict[str, float]:
         out = {}
@@ -229,8 +274,11 @@ class Tuner:
         last, full = len(self.rungs) - 1, self.rungs[-1]
         # Both at the full budget, same training seed: the designer's values (trained here unless trial 0 reached the
         # last rung) and the chosen ones; the evaluation job scores both seed sets, the held-out ones are reported.
-        untuned = self._train(rewrite(self.code, self.untuned), values_key(self.untuned), last, full)
-        tuned = self._train(rewrite(self.code, best_values), values_key(best_values), last, full)
+        untuned, tuned = self._train([(rewrite(self.code, self.untuned), values_key(self.untuned)),
+                                      (rewrite(self.code, best_values), values_key(best_values))], last, full)
+        if untuned is None or tuned is None:
+            raise TrialFailed(f"the held-out check at {full:,} steps trained no {'untuned' if untuned is None else 'tuned'} "
+                              f"policy")
         tuned_code = rewrite(self.code, best_values)
         diff = code_diff(self.code, tuned_code, f"{self.source} (designer's constants)", f"{self.source} (tuned)")
         write_text(self.files.tuned, tuned_code)
@@ -268,18 +316,39 @@ class _Scores:
     heldout_std: float
 
 
-def trainer_evaluate(task: Task, settings: TrainSettings, executor: LocalExecutor, store: RunStore,
+def trainer_evaluate(task: Task, settings: TrainSettings, executor: Executor, store: RunStore,
                      on_event: Callable[[ExecutorEvent], None]) -> Evaluate:
-    """Each trial rung as a training run through the executor and the task's backend."""
+    """Each batch of trial rungs as one training call through the executor and the settings' backend.
 
-    def evaluate(code: str, steps: int, files: TargetFiles) -> TargetOutcome:
-        target = TrainTarget(key=f"trial {files.dir.parent.name[6:]}@{steps}", files=files, reward_kind="candidate")
-        # One trial at a time on the sb3 backend. TODO(issue 13): on the jax backend, ask Optuna for a rung's
-        # trials together and train them as one batch (the constants are per-env inputs of the exported reward).
-        return train_and_evaluate(task, [target], replace(settings, steps=steps, backend="sb3"), executor, store,
-                                  on_event)[target.key]
+    On the jax backend each trial's reward is exported once (validated in the sandbox like a candidate)
+    into the trial's folder, and the batch trains in one compiled program; a trial whose export is
+    refused is recorded as failed."""
+
+    sample = random_rollout(task, n=256, seed=0) if settings.backend == "jax" else None
+
+    def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> list[TargetOutcome]:
+        s = replace(settings, steps=steps)
+        targets = []
+        for r in runs:
+            label = f"trial {r.module.dir.name[6:]}@{steps}"
+            if sample is not None and store.load_jax_module_info(r.module) is None:
+                report = export_jax(task, r.code, sample, store, r.module, s.allow_weak_sandbox)
+                if not report.accepted:
+                    store.save_failures(r.files, (JobFailure(kind="train", status="crashed", wall_s=0.0,
+                                                             detail=f"export refused: {report.message}",
+                                                             reward_kind="candidate"),))
+                    continue
+            targets.append(TrainTarget(key=label, files=r.files, reward_kind="candidate",
+                                       module=r.module if s.backend == "jax" else None))
+        train_and_evaluate(task, targets, s, executor, store, on_event, batch=batch)
+        return [store.outcome(r.files) for r in runs]
 
     return evaluate
+
+
+def default_batch(backend: str, trials: int) -> int:
+    """Trials per batch: one at a time on sb3 (TPE learns from every trial), up to 8 in one program on jax."""
+    return min(trials, 8) if backend == "jax" else 1
 
 
 def load_result(files: TuneFiles) -> TuneResult | None:
@@ -292,7 +361,7 @@ def tune_label(path: Path) -> str:
 
 
 def tune_stage(task: Task, store: RunStore, best: CandidateResult | None, settings: TrainSettings,
-               executor: LocalExecutor, on_event: Callable[[ExecutorEvent], None], trials: int,
+               executor: Executor, on_event: Callable[[ExecutorEvent], None], trials: int,
                seed: int = 0) -> TuneResult | None:
     """``--tune``: tune the round's selected reward between rounds (``tune/<id>/``); its tuned version joins
     the next round as candidate ``K+2`` (:func:`agent.next_round.tuned_entry`). A finished study is not redone."""
@@ -304,7 +373,8 @@ def tune_stage(task: Task, store: RunStore, best: CandidateResult | None, settin
         return done
     try:
         tuner = Tuner(best.candidate.code, best.candidate.id, store, best.candidate.id, settings.steps,
-                      TuneSettings(trials=trials, seed=seed), trainer_evaluate(task, settings, executor, store, on_event))
+                      TuneSettings(trials=trials, seed=seed, batch=default_batch(settings.backend, trials)),
+                      trainer_evaluate(task, settings, executor, store, on_event))
         return tuner.run()
     except (ConfigError, TrialFailed):
         return None  # nothing to tune (no named constants) or nothing trained: the run goes on without it

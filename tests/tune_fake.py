@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rewardsmith.agent.constants import reward_constants
 from rewardsmith.agent.records import TargetOutcome
-from rewardsmith.agent.store import TargetFiles
-from rewardsmith.agent.tune import Evaluate, Tuner, TuneSettings
+from rewardsmith.agent.store import RoundFiles, TargetFiles
+from rewardsmith.agent.tune import Evaluate, TrialRun, Tuner, TuneSettings
 from rewardsmith.core.atomic import write_json
 from rewardsmith.envs.evaluation import EvaluationResult, FitnessStats
 from rewardsmith.envs.training import TrainingResult
@@ -30,10 +30,15 @@ def compute_reward(state, action):
 
 
 def fake_evaluate(log: Path, sleep_s: float = 0.0) -> Evaluate:
-    def evaluate(code: str, steps: int, files: TargetFiles) -> TargetOutcome:
+    """Scores each run of a batch; logs ``trial_KEY/rung_R STEPS BATCH`` per run (BATCH: the batch folder)."""
+
+    def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> list[TargetOutcome]:
+        return [one(r.code, steps, r.files, batch) for r in runs]
+
+    def one(code: str, steps: int, files: TargetFiles, batch: RoundFiles) -> TargetOutcome:
         consts = {c.name: c.value for c in reward_constants(code)}
         with log.open("a") as fh:
-            fh.write(f"{files.dir.parent.name}/{files.dir.name} {steps}\n")
+            fh.write(f"{files.dir.parent.name}/{files.dir.name} {steps} {batch.dir.name}\n")
         time.sleep(sleep_s)
         fit = -math.log(consts["W_A"] / 2.0) ** 2 - math.log(consts["W_B"] / -1.5) ** 2 + math.log(steps)
         training = TrainingResult(status="ok", error=None, reward_kind="candidate", steps_done=steps, steps_planned=steps,

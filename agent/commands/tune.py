@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from rewardsmith.agent.backends import resolve_backend
 from rewardsmith.agent.config import RunConfig, default_workers
 from rewardsmith.agent.constants import parse_overrides
 from rewardsmith.agent.executor import LocalExecutor
@@ -23,7 +25,15 @@ from rewardsmith.agent.progress import ProgressView
 from rewardsmith.agent.stages import probe
 from rewardsmith.agent.store import RunStore
 from rewardsmith.agent.trainer import TrainSettings
-from rewardsmith.agent.tune import TrialFailed, Tuner, TuneResult, TuneSettings, trainer_evaluate, tune_label
+from rewardsmith.agent.tune import (
+    TrialFailed,
+    Tuner,
+    TuneResult,
+    TuneSettings,
+    default_batch,
+    trainer_evaluate,
+    tune_label,
+)
 from rewardsmith.core.errors import ConfigError, RewardSmithError
 from rewardsmith.core.text import printable
 from rewardsmith.envs.rollout import random_rollout
@@ -50,19 +60,24 @@ def add_tune_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
                    help="search NAME in [LOW, HIGH] (or NAME=fixed to keep it); repeatable")
     s.add_argument("--workers", type=int, default=default_workers())
+    s.add_argument("--backend", choices=["sb3", "jax", "auto"], default="sb3",
+                   help="sb3: one training process per trial; jax: a batch of trials in one compiled program")
+    s.add_argument("--batch", type=int, default=None,
+                   help="trials asked for and trained together per rung (default: 1 on sb3, up to 8 on jax)")
     s.add_argument("--dir", default=None, help="study folder for a reward file (default runs/tune-<task>-<hash>)")
     s.add_argument("--allow-weak-sandbox", action="store_true",
                    help="train even below bubblewrap + seccomp + rlimits (see sandboxes/README.md)")
 
 
 def cmd_tune(args: argparse.Namespace, console: Console) -> int:
-    for name in ("trials", "rungs", "workers"):
-        if getattr(args, name) < 1:
+    for name in ("trials", "rungs", "workers", "batch"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.eta < 2:
         raise ConfigError(f"--eta must be at least 2, got {args.eta}")
     source = Path(args.source)
     task, store, label, code, cfg = _source(args, source)
+    cfg, backend_line = resolve_backend(task, replace(cfg, backend=args.backend))
     if not probe(task, code, random_rollout(task, n=256, seed=0), cfg.allow_weak_sandbox).accepted:
         raise ConfigError(f"{args.source}: the reward is rejected by the sandbox (see rewardsmith validate)")
     settings = TrainSettings.for_run(task, cfg, steps=args.steps)
@@ -70,11 +85,13 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
     view.round_started(1, 1)
     tuner = Tuner(code, label, store, label, settings.steps,
                   TuneSettings(trials=args.trials, rungs=args.rungs, eta=args.eta, seed=cfg.seed,
-                               overrides=parse_overrides(args.range)),
+                               overrides=parse_overrides(args.range),
+                               batch=args.batch or default_batch(settings.backend, args.trials)),
                   trainer_evaluate(task, settings, LocalExecutor(args.workers), store, view.executor_event))
     console.print(f"tuning {len(tuner.space)} constants of {label} ({task.name}): "
                   + ", ".join(f"{p.name} in {'-' if p.sign < 0 else ''}[{p.low:g}, {p.high:g}]{' log' if p.log else ''}"
-                              for p in tuner.space) + f"; rungs {tuner.rungs}; study in {tuner.files.study}", markup=False)
+                              for p in tuner.space) + f"; rungs {tuner.rungs}; {backend_line}; batches of {tuner.settings.batch}; "
+                  f"study in {tuner.files.study}", markup=False)
     try:
         result = tuner.run(on_trial=lambda t: console.print(
             f"  trial {t.number}: {t.state} at rung {t.rung}, fitness "

@@ -131,3 +131,82 @@ def test_the_tuned_selection_joins_the_next_round_as_candidate_k_plus_2(tmp_path
     assert cand.code == (store.tune_files("r01c01").tuned).read_text() and cand.code != CODE
     assert store.has_candidate(2, 4) and "```diff" in store.load_response(cand)
     assert tuned_entry(2, 2, feedback, store) == [cand]  # resumed: the same candidate, not a new one
+
+
+def test_a_batch_of_trials_trains_each_rung_in_one_call(tmp_path: Path) -> None:
+    from tune_fake import fake_evaluate
+
+    from rewardsmith.agent.tune import Tuner, TuneSettings
+
+    t = Tuner(CODE, "test", RunStore(tmp_path), "reward", 2700, TuneSettings(trials=6, rungs=2, batch=3),
+              fake_evaluate(tmp_path / "calls.log"))
+    result = t.run()
+    assert sum(tr.state in ("complete", "pruned") for tr in result.trials) == 6
+    calls = [c.split() for c in _calls(tmp_path)]
+    first_rung = [c for c in calls if c[1] == "900"]
+    # Six trials at rung 0 in two batches of three: two calls (batch folders), each with three trials.
+    assert sorted(sum(c[2] == b for c in first_rung) for b in {c[2] for c in first_rung}) == [3, 3]
+    assert all(c[2].startswith("batch_0_") for c in first_rung)
+    last = [c for c in calls if c[1] == "2700"]
+    assert last and all(c[2].startswith("batch_1_") for c in last)
+    # The untuned and the tuned constants were checked together at the full budget (one call), or reused.
+    assert len({c[2] for c in last}) <= 3
+
+
+@pytest.mark.slow
+def test_tune_on_the_jax_backend_trains_a_batch_in_one_program(tmp_path: Path) -> None:
+    """Real trials: each trial's reward exported in the sandbox, a rung's batch trained by one jax_round job."""
+    pytest.importorskip("jax")
+    reward = tmp_path / "r.py"
+    reward.write_text("import numpy as np\n\nW_UP = 1.0\nW_POS = 0.1\n\n\ndef compute_reward(state, action):\n"
+                      "    up = W_UP * np.cos(state.pole_angle)\n    pos = -W_POS * np.abs(state.cart_position)\n"
+                      "    return up + pos, {\"up\": up, \"pos\": pos}\n")
+    out = tmp_path / "tune_dir"
+    cmd = [sys.executable, "-m", "rewardsmith.agent.commands.tune", str(reward), "cartpole", "--dir", str(out),
+           "--trials", "4", "--batch", "4", "--rungs", "2", "--steps", "8192", "--backend", "jax", "--workers", "2",
+           "--allow-weak-sandbox"]
+    done = subprocess.run(cmd, cwd=ROOT, timeout=900, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    study = out / "tune" / "reward"
+    batches = sorted(p.name for p in study.glob("batch_*") if (p / "jax_round.json").is_file())
+    assert batches and batches[0].startswith("batch_0_")
+    import json
+
+    first = json.loads((study / batches[0] / "jax_round.json").read_text())
+    assert first["arms"] == 4  # the four trials of rung 0 in one compiled program
+    assert len(list(study.glob("trial_*/reward.jaxexport"))) >= 4
+    assert (study / "tuned_reward.py").is_file() and "batches of 4" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_run_with_tune_killed_mid_study_resumes_without_redoing_finished_trials(tmp_path: Path) -> None:
+    """``run --tune`` killed (SIGKILL to its process group) while the study runs; ``resume`` finishes it."""
+    out = tmp_path / "runs"
+    args = [sys.executable, "-m", "rewardsmith.agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2",
+            "--steps", "2048", "--workers", "1", "--no-baselines", "--final-seeds", "0", "--tune", "--tune-trials", "4",
+            "--allow-weak-sandbox", "--out", str(out)]
+    child = subprocess.Popen(args, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, finished = time.monotonic() + 600, 0
+    study_files: list[Path] = []
+    while time.monotonic() < deadline and finished < 1 and child.poll() is None:
+        time.sleep(1.0)
+        study_files = list(out.glob("*/tune/*/study.db"))
+        if study_files:
+            with contextlib.suppress(KeyError, sqlalchemy.exc.OperationalError):
+                finished = sum(t.state.is_finished() for t in optuna.load_study(
+                    study_name="constants", storage=f"sqlite:///{study_files[0]}").trials)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    assert finished >= 1, "no trial finished before the deadline"
+    study_dir = study_files[0].parent
+    assert not (study_dir / "tune.json").exists(), "the study had already finished: nothing was killed mid-study"
+    trained = {p: p.stat().st_mtime for p in study_dir.glob("trial_*/rung_*/metrics.json")}
+    run_dir = study_dir.parents[1]
+    done = subprocess.run([sys.executable, "-m", "rewardsmith.agent.cli", "resume", str(run_dir)], cwd=ROOT,
+                          timeout=900, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for p, mtime in trained.items():
+        assert p.stat().st_mtime == mtime, f"{p} was trained again"
+    assert (study_dir / "tune.json").is_file() and (run_dir / "summary.json").is_file()
+    study = optuna.load_study(study_name="constants", storage=f"sqlite:///{study_dir / 'study.db'}")
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials) >= 4

@@ -42,7 +42,7 @@ def test_candidate_training_logs_every_component_and_saves_a_policy(tmp_path: Pa
     assert result.checkpoints and all(set(cp.component_step_means) == {"up", "centre"} for cp in result.checkpoints)
     assert any(cp.fitness is not None for cp in result.checkpoints)
     assert (tmp_path / "policy.npz").is_file() and (tmp_path / "metrics.json").is_file()
-    assert "envs.reward_wrapper" in sys.modules
+    assert "rewardsmith.envs.reward_wrapper" in sys.modules
     assert not any(name == "reward" or name.startswith("reward.") for name in sys.modules)
 
 

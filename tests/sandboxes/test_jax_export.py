@@ -51,7 +51,7 @@ def compute_reward(state, action):
 
 
 def test_the_parent_side_does_not_import_jax() -> None:
-    code = "import sys, sandboxes.jax_export; assert 'jax' not in sys.modules, 'jax imported'"
+    code = "import sys, rewardsmith.sandboxes.jax_export; assert 'jax' not in sys.modules, 'jax imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

@@ -50,6 +50,7 @@ SUGGESTION: dict[FindingKind, str] = {
     "length_farming": "shrink the per-step term or pay it only with progress; make finishing worth more.",
     "motionless": "reward forward movement ({c}), and keep penalties small next to it.",
     "oscillating": "reward net progress towards the goal (displacement, closeness to the target), not movement either way.",
+    "wrong_direction": "check the sign of the term on {c}: reward movement the way the task asks, not the opposite.",
     "action_chatter": "add a small penalty on action magnitude or on action changes.",
     "early_termination": "add or strengthen a term that keeps {c} inside its healthy range.",
     "goal_missed": "reward bringing {c} closer to its target more steeply.",

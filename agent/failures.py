@@ -8,8 +8,9 @@ drives everything — units, ranges, targets, the forward direction — so nothi
   for terminations that were not the goal, which fields were out of their range or far beyond their
   usual magnitude at that moment (``early_termination``);
 - the task's targets missed (``goal_missed``);
-- standing still or oscillating in place when a field says which way is forward (``motionless``,
-  ``oscillating``), and bang-bang action chatter without progress (``action_chatter``);
+- standing still, oscillating in place or going the wrong way when a field says which way is forward
+  (``motionless``, ``oscillating``, ``wrong_direction``; forward as the task asks, see
+  :func:`agent.designers.terms.goal_spec`), and bang-bang action chatter without progress (``action_chatter``);
 - episodes run to the time limit on a term that pays per step alive (``length_farming``).
 """
 
@@ -194,11 +195,18 @@ def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness
         idle = [o.action.mean_abs < IDLE_ACTION for o in outcomes if fwd.name in o.fields]
         still = sum(a < eps or (quiet and abs(net) < eps) for (net, a), quiet in zip(moves, idle, strict=True))
         swing = sum(a >= 3 * eps and abs(net) < NET_SHARE * a for net, a in moves)
+        wrong = sum(net <= -eps and -net >= NET_SHARE * a for net, a in moves)
         med_net = float(np.median([net for net, _ in moves]))
         med_act = float(np.median([a for _, a in moves]))
         if still >= MAJORITY * n:
             out.append(Finding("motionless", fwd.name, f"`{fwd.name}` barely changed: median movement {_fmt(med_act)} "
                                                        f"{unit} in {still} of {n} held-out episodes.", med_act))
+        elif wrong >= MAJORITY * n:
+            way = "forward" if fwd.forward_sign > 0 else "backward"
+            out.append(Finding("wrong_direction", fwd.name,
+                               f"in {wrong} of {n} held-out episodes the body went the wrong way: a median net "
+                               f"{_fmt(med_net)} {unit} along `{fwd.name}`, against the task's direction "
+                               f"({way}: {'+' if fwd.forward_sign > 0 else '-'}{fwd.name}).", med_net))
         elif swing >= MAJORITY * n:
             out.append(Finding("oscillating", fwd.name,
                                f"in {swing} of {n} held-out episodes the body moved back and forth (median "

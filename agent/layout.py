@@ -264,7 +264,7 @@ class TuneFiles:
     def batch(self, rung: int, keys: Sequence[str]) -> RoundFiles:
         """The jax backend's one program for a batch of trials at one rung (named by the trials it trains)."""
         digest = hashlib.sha256(" ".join(keys).encode()).hexdigest()[:10]
-        return RoundFiles(self.dir / f"batch_{rung}_{digest}")
+        return RoundFiles(self.dir / f"batch-{rung}-{digest}")
 
 
 @dataclass(frozen=True)

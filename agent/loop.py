@@ -12,6 +12,7 @@ import time
 from rewardsmith.agent import halving, next_round, plots, review, screen, stages
 from rewardsmith.agent.config import RunRecord
 from rewardsmith.agent.designers import make_designer
+from rewardsmith.agent.designers.terms import goal_spec
 from rewardsmith.agent.executor import LocalExecutor
 from rewardsmith.agent.executors import make_executor
 from rewardsmith.agent.final import final_for_run
@@ -88,7 +89,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         for b in pending:
             view.baseline(b.key, outcomes[b.key].evaluation)
         ### 7. Analyze: Eureka-style reflection per candidate
-        results = [stages.analyze(r, store, task.adapter.spec) for r in results]
+        results = [stages.analyze(r, store, goal_spec(task.adapter.spec, task.description)) for r in results]
         for r in results:
             view.result(r)
         ### 8. Select and review: best by fitness or by the reviewer (--review pauses here), feedback for the next round

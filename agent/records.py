@@ -85,7 +85,7 @@ FindingKind = Literal[
     # per-component diagnosis over training
     "saturated", "against_fitness", "improved_not_fitness",
     # reward-hacking detectors
-    "component_up_fitness_down", "length_farming", "motionless", "oscillating", "action_chatter",
+    "component_up_fitness_down", "length_farming", "motionless", "oscillating", "action_chatter", "wrong_direction",
     # failure causes from the evaluation rollouts
     "early_termination", "goal_missed",
     # the pre-training screen

@@ -12,7 +12,7 @@ mkdir -p "$out"
 for t in "${tasks[@]}"; do
   "$py" -m rewardsmith run "$t" --rounds 1 --samples 1 --steps "$steps" --no-baselines --final-seeds 0 --no-screen \
     --workers 1 --video --out "$out/runs-$t" > "$out/$t.log" 2>&1 || { echo "$t: run failed (see $out/$t.log)"; continue; }
-  "$py" - "$out" "$t" <<'PY'
+  "$py" - "$out" "$t" <<'PY' || echo "$t: could not read the video"
 import sys
 from pathlib import Path
 
@@ -22,12 +22,13 @@ from PIL import Image
 
 out, task = Path(sys.argv[1]), sys.argv[2]
 cand = next((out / f"runs-{task}").glob("*/round_01/cand_01"))
-frames = list(imageio.get_reader(cand / "video.mp4"))
-picks = [frames[i] for i in np.linspace(0, len(frames) - 1, 8).astype(int)]
+reader = imageio.get_reader(cand / "video.mp4", format="FFMPEG")
+n = reader.count_frames()
+picks = [reader.get_data(int(i)) for i in np.linspace(0, n - 1, 8)]
 strip = np.concatenate([np.asarray(Image.fromarray(f).resize((160, 160))) for f in picks], axis=1)
 Image.fromarray(strip).save(out / f"{task}.png")
 critique = (cand / "critique.md").read_text()
-print(f"== {task}: {len(frames)} video frames -> {out / f'{task}.png'}")
+print(f"== {task}: {n} video frames -> {out / f'{task}.png'}")
 lines = critique.splitlines()
 print("\n".join(lines[:3]))
 start = next((i for i, line in enumerate(lines) if line.startswith("Findings")), None)

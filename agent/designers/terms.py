@@ -292,6 +292,18 @@ def task_spec(spec: StateSpec, description: str) -> StateSpec:
     return replace(spec, fields=fields)
 
 
+def goal_spec(spec: StateSpec, description: str) -> StateSpec:
+    """The spec as the task's goal reads it, for judging behaviour: :func:`task_spec`'s regions, and the
+    forward field's sign turned when the description asks for its opposite (``hop backwards``).
+
+    Not for the designer, which reads the direction words itself (:func:`direction_sign`)."""
+    spec = task_spec(spec, description)
+    wanted = directions(description)
+    fields = tuple(replace(f, forward_sign=-f.forward_sign) if f.forward_sign and direction_sign(f, wanted) < 0 else f
+                   for f in spec.fields)
+    return replace(spec, fields=fields)
+
+
 def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
     spec = task_spec(spec, description)
     want = intents(description)

@@ -174,6 +174,22 @@ def test_oscillating_in_place_and_action_chatter() -> None:
     assert Finding("motionless", "position") not in flags
 
 
+def test_going_the_wrong_way_is_named_and_judged_by_the_tasks_own_direction() -> None:
+    from rewardsmith.agent.designers.terms import goal_spec
+
+    back = np.linspace(-0.5, -1.1, 200)  # a steady drive away from the flag, towards the left wall
+    episodes = tuple(_car_episode(s, back, -np.ones(200)) for s in range(10))
+    flags = critique(_result(_steady(), episodes), spec=CAR).flags
+    wrong = next(f for f in flags if f.kind == "wrong_direction")
+    assert wrong.component == "position" and "in 10 of 10 held-out episodes the body went the wrong way" in wrong.evidence
+    assert not {f.kind for f in flags} & {"motionless", "oscillating"}
+    # The same episodes for a task that asks for that direction are no longer wrong.
+    leftward = goal_spec(CAR, "Drive the car backward, to the left, as far as it can go.")
+    assert next(f for f in leftward.fields if f.name == "position").forward_sign == -1
+    assert "wrong_direction" not in {f.kind for f in critique(_result(_steady(), episodes), spec=leftward).flags}
+    assert goal_spec(CAR, "Drive the car up the hill and reach the flag.") == CAR
+
+
 def test_reaching_the_goal_is_not_a_failure() -> None:
     path = np.concatenate([-0.5 - 0.4 * np.sin(np.linspace(0, np.pi, 60)), np.linspace(-0.5, 0.46, 60)])
     episodes = tuple(_car_episode(s, path, np.sign(np.diff(path, prepend=path[0]))) for s in range(10))

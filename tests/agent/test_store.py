@@ -18,7 +18,7 @@ RUN_FILES = {
     "checkpoint.npz", "early_stop.json", "costs.json", "halving.json", "study.db", "source_reward.py", "tune.json", "tuned_reward.py",
     "tuned.diff", "tune.lock", "parents.json", "lineage.json",
 }
-RUN_DIR_PREFIXES = ("round_", "cand_", "attempt_", "baselines", "tune/", "trial_", "rung_", "batch_")
+RUN_DIR_PREFIXES = ("round_", "cand_", "attempt_", "baselines", "tune/", "trial_", "rung_", "batch-")
 # The sandbox compiles candidate code under the name "reward.py" so that tracebacks and line numbers read
 # naturally for the designer; no file of that name is opened there.
 PSEUDO_FILENAMES = {("sandboxes", "reward.py")}

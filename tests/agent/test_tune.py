@@ -146,9 +146,9 @@ def test_a_batch_of_trials_trains_each_rung_in_one_call(tmp_path: Path) -> None:
     first_rung = [c for c in calls if c[1] == "900"]
     # Six trials at rung 0 in two batches of three: two calls (batch folders), each with three trials.
     assert sorted(sum(c[2] == b for c in first_rung) for b in {c[2] for c in first_rung}) == [3, 3]
-    assert all(c[2].startswith("batch_0_") for c in first_rung)
+    assert all(c[2].startswith("batch-0-") for c in first_rung)
     last = [c for c in calls if c[1] == "2700"]
-    assert last and all(c[2].startswith("batch_1_") for c in last)
+    assert last and all(c[2].startswith("batch-1-") for c in last)
     # The untuned and the tuned constants were checked together at the full budget (one call), or reused.
     assert len({c[2] for c in last}) <= 3
 
@@ -168,8 +168,8 @@ def test_tune_on_the_jax_backend_trains_a_batch_in_one_program(tmp_path: Path) -
     done = subprocess.run(cmd, cwd=ROOT, timeout=900, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     study = out / "tune" / "reward"
-    batches = sorted(p.name for p in study.glob("batch_*") if (p / "jax_round.json").is_file())
-    assert batches and batches[0].startswith("batch_0_")
+    batches = sorted(p.name for p in study.glob("batch-*") if (p / "jax_round.json").is_file())
+    assert batches and batches[0].startswith("batch-0-")
     import json
 
     first = json.loads((study / batches[0] / "jax_round.json").read_text())

@@ -269,8 +269,9 @@ class ProgressView:
         self.console.print(table)
         self.console.print(hns_line(s), highlight=False, markup=False)
         for r in s.rounds:
+            spent = f"; {r.env_steps:,} env-steps, {r.cpu_s / 60:.1f} CPU-min of jobs" if r.cpu_s else ""
             self.console.print(f"round {r.round}: {r.trained}/{r.candidates} trained, best {r.best_id or '-'} "
-                               f"({_fmt(r.best_fitness)})", highlight=False)
+                               f"({_fmt(r.best_fitness)}){spent}", highlight=False, markup=False)
         if s.best_reward_file:
             self.console.print(f"best reward: {s.best_reward_file}", highlight=False)
         if s.cost is not None:
@@ -296,7 +297,8 @@ def cost_text(s: RunSummary) -> str:
     """e.g. ``1,228,800 env-steps, 21.4 min of training jobs (38.0 CPU-min), designer: no LLM``."""
     c = s.cost
     assert c is not None
-    cpu = f" ({c.cpu_s / 60:.1f} CPU-min this session)" if c.cpu_s else ""
+    cpu = (f" ({c.job_cpu_s / 60:.1f} CPU-min of jobs)" if c.job_cpu_s else
+           f" ({c.cpu_s / 60:.1f} CPU-min this session)" if c.cpu_s else "")
     designer = usage_text(c.usage) if c.usage.calls else "no LLM calls"
     return f"{c.env_steps:,} env-steps, {c.train_s / 60:.1f} min of training jobs{cpu}; designer: {designer}"
 

@@ -339,6 +339,10 @@ class RoundSummary:
     accepted: int
     trained: int
     candidates: int
+    env_steps: int = 0
+    """Env-steps trained by the round's candidates (every job in their ``costs.json``, halving rungs included)."""
+    cpu_s: float = 0.0
+    """CPU seconds of the round's candidates' jobs (training, evaluation, video), from ``costs.json``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -388,6 +392,8 @@ class RunCost:
     """Wall-clock seconds of all training jobs added up (each job is one process on one core)."""
     cpu_s: float | None
     """CPU seconds of the job processes this session waited for (``getrusage``; a resumed run counts its last session)."""
+    job_cpu_s: float = 0.0
+    """CPU seconds of every job of the run in every session: candidates, baselines, final seeds (``costs.json``)."""
     usage: Usage = field(default_factory=Usage)
 
 

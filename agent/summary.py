@@ -23,8 +23,9 @@ from rewardsmith.agent.records import (
     RunSummary,
 )
 from rewardsmith.agent.responses import ResponseStore
+from rewardsmith.agent.rungs import Compute
 from rewardsmith.agent.scores import hns
-from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.store import RunStore, TargetFiles
 from rewardsmith.agent.trainer import TrainTarget
 from rewardsmith.envs.tasks import Task
 
@@ -62,10 +63,12 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
     for rnd in rounds:
         rs = [r for r in history if r.candidate.round == rnd]
         rb = select_best(rs)
+        spent = sum((store.compute_of(store.files_of(r.candidate)) for r in rs), Compute())
         per_round.append(RoundSummary(round=rnd, best_id=rb.candidate.id if rb else None,
                                       best_fitness=rb.fitness if rb else None,
                                       accepted=sum(r.validation.accepted for r in rs),
-                                      trained=sum(r.fitness is not None for r in rs), candidates=len(rs)))
+                                      trained=sum(r.fitness is not None for r in rs), candidates=len(rs),
+                                      env_steps=spent.env_steps, cpu_s=spent.cpu_s))
     return RunSummary(
         task=task.name, designer=record.designer_label, sandbox=record.sandbox,
         finished=stopped is None and (len(rounds) >= record.config.rounds
@@ -84,16 +87,16 @@ def run_cost(store: RunStore, history: list[CandidateResult], baselines: list[Tr
              final: FinalScore | None) -> RunCost:
     """Environment steps and training time of every training of the run, its CPU time and its designer usage."""
     trainings = [r.training for r in history if r.training is not None]
-    trainings += [t for t in (store.outcome(b.files).training for b in baselines) if t is not None]
+    targets: list[TargetFiles] = [store.files_of(r.candidate) for r in history]
+    targets += [b.files for b in baselines]
     if final is not None:
         for arm in (final.designed, final.human, final.sparse):
-            for s in arm.seeds if arm is not None else ():
-                t = store.outcome(store.final_files(arm.arm, s)).training if arm is not None else None
-                if t is not None:
-                    trainings.append(t)
+            targets += [store.final_files(arm.arm, s) for s in arm.seeds] if arm is not None else []
+    trainings += [t for t in (store.outcome(f).training for f in targets[len(history):]) if t is not None]
+    jobs = sum((store.compute_of(f) for f in targets), Compute())
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return RunCost(env_steps=sum(t.steps_done for t in trainings), train_s=sum(t.wall_s for t in trainings),
-                   cpu_s=children.ru_utime + children.ru_stime or None,
+                   cpu_s=children.ru_utime + children.ru_stime or None, job_cpu_s=jobs.cpu_s,
                    usage=ResponseStore.for_run(store.root).total())
 
 

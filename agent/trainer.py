@@ -17,6 +17,7 @@ from rewardsmith.agent.compute import record_costs
 from rewardsmith.agent.config import RunConfig
 from rewardsmith.agent.executor import Executor, ExecutorEvent, JobStep, Pipeline, StepOutcome
 from rewardsmith.agent.records import JobFailure, TargetOutcome
+from rewardsmith.agent.rungs import JobCost
 from rewardsmith.agent.store import CandidateFiles, RoundFiles, RunStore, TargetFiles
 from rewardsmith.core.errors import FitnessError, RunStoreError
 from rewardsmith.envs.evaluation import seed_sets
@@ -112,6 +113,10 @@ def _train_together(task: Task, targets: list[TrainTarget], s: TrainSettings, ex
     step = JobStep(kind="jax_round", spec=job, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),
                    timeout_s=s.timeout_s, progress_file=batch.jax_round("progress"))
     outcome = executor.run([Pipeline("jax round", (step,))], on_event)["jax round"][0]
+    for t in pending:  # one process trained every arm: each is charged its own env-steps and an equal share of the CPU
+        training = store.outcome(t.files).training
+        store.add_costs(t.files, (JobCost(kind="jax_round", rung=None, env_steps=training.job_steps if training else 0,
+                                          cpu_s=round(outcome.cpu_s / len(pending), 3), wall_s=round(outcome.wall_s, 3)),))
     stats = store.load_round_stats(batch)
     if outcome.status == "ok" and stats is not None:
         note = (f"{stats.arms} arms in one program on {stats.platform}: compiled in {stats.compile_s:.1f} s, "

@@ -27,3 +27,5 @@ def test_a_jax_backend_run_trains_the_round_in_one_program_and_evaluates_on_gymn
     assert len(fitness["heldout"]["values"]) == 10
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["best_id"] == "r01c01" and all(b["heldout_fitness"] is not None for b in summary["baselines"])
+    jobs = json.loads((cand / "costs.json").read_text())["jobs"]  # the round program's share, then the evaluation
+    assert [j["kind"] for j in jobs] == ["jax_round", "evaluate"] and jobs[0]["env_steps"] > 0 and jobs[0]["cpu_s"] > 0

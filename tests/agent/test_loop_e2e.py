@@ -44,6 +44,9 @@ def test_two_rounds_with_baselines_leave_every_file_and_a_summary(run_cli, tmp_p
     assert summary["best_heldout_fitness"] is not None
     assert {b["kind"] for b in summary["baselines"]} == {"human", "sparse"}
     assert all(b["heldout_fitness"] is not None for b in summary["baselines"])
+    # Compute per round and in total, from every job's costs.json (the final seeds and baselines are in the total).
+    assert all(r["env_steps"] > 0 and r["cpu_s"] > 0 for r in summary["rounds"])
+    assert summary["cost"]["job_cpu_s"] > sum(r["cpu_s"] for r in summary["rounds"])
     assert (run_dir / "best_reward.py").read_text().startswith("import numpy")
     assert (run_dir / "baselines/human/fitness.json").is_file()
 

@@ -10,6 +10,7 @@ take ~10 s to come up on the 2-core machine, and each run trains.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -43,6 +44,19 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any, Any]]:
         c.shutdown()
 
 
+def _training_on(node: Any) -> bool:
+    """Whether a training job process runs under this node's raylet (its Ray worker's child)."""
+    import psutil
+    from ray._private import ray_constants
+
+    raylet = psutil.Process(node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid)
+    for p in raylet.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "rewardsmith.envs.jobs" in p.cmdline() and "train" in p.cmdline():
+                return True
+    return False
+
+
 def _args(address: str, out: Path) -> list[str]:
     return [sys.executable, "-m", "rewardsmith.agent.cli", "run", "cartpole", "--rounds", "2", "--samples", "2", "--steps", "2048",
             "--executor", "ray", "--ray-address", address, "--no-baselines", "--final-seeds", "0", "--out", str(out)]
@@ -68,10 +82,9 @@ def test_a_two_round_run_on_a_two_node_cluster_survives_losing_a_node(cluster: t
     out = tmp_path / "node_lost"
     proc = subprocess.Popen(_args(address, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=LOOPBACK_ENV)
     deadline = time.monotonic() + 600
-    while not list(out.glob("*/round_01/cand_02/train_job.json")):  # both candidates' trainings are in flight
-        assert proc.poll() is None and time.monotonic() < deadline
+    while not _training_on(worker):  # wait until the second node is running a training job
+        assert proc.poll() is None and time.monotonic() < deadline, "no training ran on the second node"
         time.sleep(0.2)
-    time.sleep(3)
     c.remove_node(worker, allow_graceful=False)  # the second node dies mid-round (its processes are killed)
     _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err.decode()[-2000:]

@@ -42,6 +42,7 @@ from rewardsmith.agent.progress import ProgressView
 from rewardsmith.agent.records import FinalArm as ArmScore
 from rewardsmith.agent.records import RunSummary, TargetOutcome
 from rewardsmith.agent.run import prepare_run, versions
+from rewardsmith.agent.rungs import Compute
 from rewardsmith.agent.scores import hns
 from rewardsmith.agent.store import RunStore, TargetFiles
 from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
@@ -113,6 +114,10 @@ class TaskScore:
     wall_s: float
     load_avg: tuple[float, float]
     """1-minute load average when the task started and ended (2 cores: above ~2.2 means other work ran too)."""
+    design_compute: Compute = field(default_factory=Compute)
+    """What the design loop's candidates spent (env-steps, CPU-s of every job; per round in its summary)."""
+    final_compute: Compute = field(default_factory=Compute)
+    """What the final comparison's trainings and evaluations spent."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +187,8 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
     gap = (summary.best_selection_fitness - by_arm["designed"].mean
            if summary.best_selection_fitness is not None and by_arm["designed"].mean is not None else None)
     trained = sum(r.trained for r in summary.rounds)
+    final_store = RunStore(root / "final")
+    design = Compute(env_steps=sum(r.env_steps for r in summary.rounds), cpu_s=round(sum(r.cpu_s for r in summary.rounds), 3))
     score = TaskScore(
         task=task.name, env=task.env_id, fitness=_fitness_line(task), steps=steps, design_dir=str(root / "design"),
         best_id=summary.best_id, candidates=sum(r.candidates for r in summary.rounds), candidates_trained=trained,
@@ -189,6 +196,7 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
         designed=by_arm["designed"], human=by_arm["human"], sparse=by_arm["sparse"],
         hns=value, hns_std=spread, hns_note=note, gap=gap,
         wall_s=time.monotonic() - started, load_avg=(round(load0, 2), round(os.getloadavg()[0], 2)),
+        design_compute=design, final_compute=sum((final_store.compute_of(t.files) for t in targets), Compute()),
     )
     return score, designer
 
@@ -326,12 +334,14 @@ def to_markdown(r: BenchReport) -> str:
         "best chosen on the selection episodes. \"selection\" is that chosen reward's selection fitness, "
         "\"retrained\" its held-out mean on the fresh seeds; the gap is how much selection flattered it.",
         "",
-        "| task | fitness | candidates trained | chosen | notes | wall | load avg (start → end) |",
-        "|---|---|---:|---|---|---:|---|",
+        "| task | fitness | candidates trained | chosen | notes | compute: design / final | wall | load avg (start → end) |",
+        "|---|---|---:|---|---|---|---:|---|",
     ]
     for s in r.tasks:
+        d, f = s.design_compute, s.final_compute
+        spent = f"{d.env_steps:,} env-steps, {d.cpu_s / 60:.1f} CPU-min / {f.env_steps:,}, {f.cpu_s / 60:.1f} CPU-min"
         lines.append(f"| {s.task} | {s.fitness} | {s.candidates_trained} of {s.candidates} | {s.best_id or '–'} | "
-                     f"{s.hns_note} | {s.wall_s / 60:.1f} min | {s.load_avg[0]} → {s.load_avg[1]} |")
+                     f"{s.hns_note} | {spent} | {s.wall_s / 60:.1f} min | {s.load_avg[0]} → {s.load_avg[1]} |")
     lines += [
         "",
         f"- Command: `{r.command}`",

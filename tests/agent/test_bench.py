@@ -88,6 +88,10 @@ def test_tiny_bench_end_to_end_and_continue(tmp_path: Path, run_cli) -> None:
     assert json.loads((bench_dir / "bench.json").read_text())["tasks"][0]["task"] == "reacher"
     assert "| reacher | 512 |" in (bench_dir / "bench.md").read_text()
     assert "design loop: 1 rounds × 1 candidates" in (bench_dir / "bench.md").read_text()
+    # Compute of the design loop and of the final comparison, from the jobs' costs.json.
+    assert score.design_compute.env_steps >= 512 and score.design_compute.cpu_s > 0
+    assert score.final_compute.env_steps >= 3 * 512 and score.final_compute.cpu_s > 0
+    assert "CPU-min /" in (bench_dir / "bench.md").read_text()
     assert (bench_dir / "reacher" / "design" / "config.json").is_file()
 
     policies = sorted(bench_dir.glob("reacher/**/policy.npz"))

@@ -185,6 +185,11 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
             else:
                 del terms[name]
                 actions.append(f"dropped constant `{name}`")
+        elif kind == "wrong_direction":
+            # The policy went against the task's direction although the progress terms on that field already
+            # point the task's way (to_code signs them from the description): make going the right way pay more.
+            for n in [n for n, t in terms.items() if t.kind == "progress" and t.field == name]:
+                scale(n, 2.0, f"the body went the wrong way along `{name}`: strengthened")
         elif kind == "fitness_zero":
             genome_terms = list(terms.values())
             for _ in range(2):
@@ -201,7 +206,7 @@ def _refine(best: _Scored, pool: list[PoolEntry], rng: random.Random) -> tuple[G
 
 _FLAG_ORDER: dict[FindingKind, int] = {
     "reward_up_fitness_flat": 0, "component_up_fitness_down": 1, "length_farming": 2, "fitness_zero": 3, "dominant": 4,
-    "against_fitness": 5, "improved_not_fitness": 6, "constant": 7, "saturated": 8,
+    "against_fitness": 5, "improved_not_fitness": 6, "constant": 7, "saturated": 8, "wrong_direction": 9,
 }
 """The findings the refinement acts on, most telling first; the others (failure causes, motion) only inform."""
 

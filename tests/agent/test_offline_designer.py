@@ -96,6 +96,21 @@ def test_refinement_acts_on_the_critique_of_the_best() -> None:
     assert by_name["position_reached"].weight == pytest.approx(10.0)
 
 
+def test_going_the_wrong_way_strengthens_the_progress_term_on_that_field() -> None:
+    # As the HalfCheetah hand-check saw: the body went backwards although its progress term paid the task's way.
+    progress = Term(kind="progress", field="position", weight=1.0)
+    alive = Term(kind="alive", field=None, weight=0.5)
+    best = _result("r01c01", 1, Genome((progress, alive)), 0.1, flags=(Finding("wrong_direction", "position"),),
+                   shares={"position_progress": 0.5, "alive": 0.5})
+    first = OfflineDesigner().propose(_request("mountain-car", rnd=2, history=(best,), k=1))[0]
+    assert "went the wrong way along `position`" in first.text
+    child = Genome.from_code(extract_reward(first.text).code)
+    assert child is not None
+    by_name = {t.name: t for t in child.terms}
+    assert by_name["position_progress"].weight == pytest.approx(2.0) and by_name["position_progress"].sign == 1
+    assert by_name["alive"].weight == pytest.approx(0.5)
+
+
 def test_later_rounds_never_repeat_an_evaluated_reward() -> None:
     g = Genome((Term(kind="reached", field="position", weight=10.0), Term(kind="magnitude", field="velocity", weight=0.5)))
     history = (_result("r01c01", 1, g, 0.5), _result("r01c02", 1, replace(g, terms=g.terms[:1]), 0.2))

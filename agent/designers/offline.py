@@ -208,7 +208,7 @@ _FLAG_ORDER: dict[FindingKind, int] = {
     "reward_up_fitness_flat": 0, "component_up_fitness_down": 1, "length_farming": 2, "fitness_zero": 3, "dominant": 4,
     "against_fitness": 5, "improved_not_fitness": 6, "constant": 7, "saturated": 8, "wrong_direction": 9,
 }
-"""The findings the refinement acts on, most telling first; the others (failure causes, motion) only inform."""
+"""The findings the refinement acts on, most telling first; the others (failure causes, the other motion findings) only inform."""
 
 
 def _mutate(archive: list[_Scored], pool: list[PoolEntry], rng: random.Random) -> tuple[Genome, str, str]:

@@ -202,11 +202,11 @@ def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness
             out.append(Finding("motionless", fwd.name, f"`{fwd.name}` barely changed: median movement {_fmt(med_act)} "
                                                        f"{unit} in {still} of {n} held-out episodes.", med_act))
         elif wrong >= MAJORITY * n:
-            way = "forward" if fwd.forward_sign > 0 else "backward"
+            way = "+" if fwd.forward_sign > 0 else "-"
             out.append(Finding("wrong_direction", fwd.name,
                                f"in {wrong} of {n} held-out episodes the body went the wrong way: a median net "
                                f"{_fmt(med_net)} {unit} along `{fwd.name}`, against the task's direction "
-                               f"({way}: {'+' if fwd.forward_sign > 0 else '-'}{fwd.name}).", med_net))
+                               f"({way}{fwd.name}).", med_net))
         elif swing >= MAJORITY * n:
             out.append(Finding("oscillating", fwd.name,
                                f"in {swing} of {n} held-out episodes the body moved back and forth (median "

@@ -47,6 +47,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
     sample = random_rollout(task, n=256, seed=cfg.seed)
     check_fitness(task, sample)
     settings = TrainSettings.for_run(task, cfg)
+    goal = goal_spec(task.adapter.spec, task.description)  # the fields as the task's goal reads them (the analyzer's)
     executor = LocalExecutor(cfg.workers)  # tuning and the final comparison run here
     round_executor = make_executor(cfg, store.root)  # --executor: local processes or a Ray cluster
     baselines = baseline_targets(store) if cfg.baselines else []
@@ -89,7 +90,7 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
         for b in pending:
             view.baseline(b.key, outcomes[b.key].evaluation)
         ### 7. Analyze: Eureka-style reflection per candidate
-        results = [stages.analyze(r, store, goal_spec(task.adapter.spec, task.description)) for r in results]
+        results = [stages.analyze(r, store, goal) for r in results]
         for r in results:
             view.result(r)
         ### 8. Select and review: best by fitness or by the reviewer (--review pauses here), feedback for the next round

@@ -63,7 +63,7 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
     for rnd in rounds:
         rs = [r for r in history if r.candidate.round == rnd]
         rb = select_best(rs)
-        spent = sum((store.compute_of(store.files_of(r.candidate)) for r in rs), Compute())
+        spent = store.round_compute(rnd)
         per_round.append(RoundSummary(round=rnd, best_id=rb.candidate.id if rb else None,
                                       best_fitness=rb.fitness if rb else None,
                                       accepted=sum(r.validation.accepted for r in rs),
@@ -86,14 +86,14 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
 def run_cost(store: RunStore, history: list[CandidateResult], baselines: list[TrainTarget],
              final: FinalScore | None) -> RunCost:
     """Environment steps and training time of every training of the run, its CPU time and its designer usage."""
-    trainings = [r.training for r in history if r.training is not None]
-    targets: list[TargetFiles] = [store.files_of(r.candidate) for r in history]
-    targets += [b.files for b in baselines]
+    others: list[TargetFiles] = [b.files for b in baselines]  # every training that is not a candidate's
     if final is not None:
         for arm in (final.designed, final.human, final.sparse):
-            targets += [store.final_files(arm.arm, s) for s in arm.seeds] if arm is not None else []
-    trainings += [t for t in (store.outcome(f).training for f in targets[len(history):]) if t is not None]
-    jobs = sum((store.compute_of(f) for f in targets), Compute())
+            others += [store.final_files(arm.arm, s) for s in arm.seeds] if arm is not None else []
+    trainings = [r.training for r in history if r.training is not None]
+    trainings += [t for t in (store.outcome(f).training for f in others) if t is not None]
+    jobs = sum((store.round_compute(rnd) for rnd in sorted({r.candidate.round for r in history})), Compute())
+    jobs = sum((store.compute_of(f) for f in others), jobs)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return RunCost(env_steps=sum(t.steps_done for t in trainings), train_s=sum(t.wall_s for t in trainings),
                    cpu_s=children.ru_utime + children.ru_stime or None, job_cpu_s=jobs.cpu_s,

@@ -31,7 +31,7 @@ from optuna.trial import TrialState
 
 from rewardsmith.agent.constants import ParamRange, code_diff, reward_constants, rewrite, search_space
 from rewardsmith.agent.executor import Executor, ExecutorEvent
-from rewardsmith.agent.records import CandidateResult, JobFailure, TargetOutcome
+from rewardsmith.agent.records import CandidateResult, JobFailure
 from rewardsmith.agent.stages import export_jax
 from rewardsmith.agent.store import CandidateFiles, RoundFiles, RunLock, RunStore, TargetFiles, TuneFiles
 from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
@@ -115,9 +115,9 @@ class TrialRun:
     """The trial's own folder (its exported module on the jax backend, shared by its rungs)."""
 
 
-Evaluate = Callable[[list[TrialRun], int, RoundFiles], list[TargetOutcome]]
+Evaluate = Callable[[list[TrialRun], int, RoundFiles], None]
 """Train and evaluate a batch of trial rungs for ``steps`` env-steps each (the batch's own files in the
-``RoundFiles``); one outcome per run, in order."""
+``RoundFiles``); each run's outcome is left in its files, where the Tuner reads it (as it does on resume)."""
 
 
 class TrialFailed(Exception):
@@ -326,7 +326,7 @@ def trainer_evaluate(task: Task, settings: TrainSettings, executor: Executor, st
 
     sample = random_rollout(task, n=256, seed=0) if settings.backend == "jax" else None
 
-    def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> list[TargetOutcome]:
+    def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> None:
         s = replace(settings, steps=steps)
         targets = []
         for r in runs:
@@ -341,7 +341,6 @@ def trainer_evaluate(task: Task, settings: TrainSettings, executor: Executor, st
             targets.append(TrainTarget(key=label, files=r.files, reward_kind="candidate",
                                        module=r.module if s.backend == "jax" else None))
         train_and_evaluate(task, targets, s, executor, store, on_event, batch=batch)
-        return [store.outcome(r.files) for r in runs]
 
     return evaluate
 

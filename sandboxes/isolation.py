@@ -39,7 +39,9 @@ from rewardsmith.sandboxes import seccomp
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The folder holding ``sandboxes/`` and ``core/``: the checkout's root, or ``site-packages/rewardsmith``."""
-IMPORT_ROOT = Path(rewardsmith.__file__).resolve().parent.parent
+PACKAGE_INIT = Path(rewardsmith.__file__).resolve()
+"""``rewardsmith/__init__.py``: the one file of the package above ``sandboxes/`` that the worker imports."""
+IMPORT_ROOT = PACKAGE_INIT.parent.parent
 """The folder holding the ``rewardsmith`` package: the checkout's root, or ``site-packages``."""
 SANDBOX_ROOT = "/opt/rewardsmith"
 """Where the worker's own modules appear inside a bubblewrap sandbox (as ``rewardsmith.sandboxes``, ...)."""
@@ -169,7 +171,7 @@ def _project_binds() -> list[str]:
     """Only what the worker imports: ``rewardsmith/__init__.py``, ``sandboxes/``, ``core/state.py`` and
     ``core/procs.py`` (never tasks, fitness functions or the rest of ``core``)."""
     pkg = f"{SANDBOX_ROOT}/rewardsmith"
-    binds = ["--ro-bind", str(Path(rewardsmith.__file__).resolve()), f"{pkg}/__init__.py",
+    binds = ["--ro-bind", str(PACKAGE_INIT), f"{pkg}/__init__.py",
              "--ro-bind", str(PROJECT_ROOT / "sandboxes"), f"{pkg}/sandboxes"]
     for name in ("__init__.py", "state.py", "procs.py"):
         binds += ["--ro-bind", str(PROJECT_ROOT / "core" / name), f"{pkg}/core/{name}"]

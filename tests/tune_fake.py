@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from rewardsmith.agent.constants import reward_constants
-from rewardsmith.agent.records import TargetOutcome
 from rewardsmith.agent.store import RoundFiles, TargetFiles
 from rewardsmith.agent.tune import Evaluate, TrialRun, Tuner, TuneSettings
 from rewardsmith.core.atomic import write_json
@@ -32,10 +31,11 @@ def compute_reward(state, action):
 def fake_evaluate(log: Path, sleep_s: float = 0.0) -> Evaluate:
     """Scores each run of a batch; logs ``trial_KEY/rung_R STEPS BATCH`` per run (BATCH: the batch folder)."""
 
-    def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> list[TargetOutcome]:
-        return [one(r.code, steps, r.files, batch) for r in runs]
+    def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> None:
+        for r in runs:
+            one(r.code, steps, r.files, batch)
 
-    def one(code: str, steps: int, files: TargetFiles, batch: RoundFiles) -> TargetOutcome:
+    def one(code: str, steps: int, files: TargetFiles, batch: RoundFiles) -> None:
         consts = {c.name: c.value for c in reward_constants(code)}
         with log.open("a") as fh:
             fh.write(f"{files.dir.parent.name}/{files.dir.name} {steps} {batch.dir.name}\n")
@@ -47,7 +47,6 @@ def fake_evaluate(log: Path, sleep_s: float = 0.0) -> Evaluate:
                                       episode_length=1.0, wall_s=0.0)
         write_json(files.metrics, training)
         write_json(files.fitness, evaluation)
-        return TargetOutcome(training=training, evaluation=evaluation)
 
     return evaluate
 

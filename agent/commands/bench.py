@@ -188,7 +188,7 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
            if summary.best_selection_fitness is not None and by_arm["designed"].mean is not None else None)
     trained = sum(r.trained for r in summary.rounds)
     final_store = RunStore(root / "final")
-    design = Compute(env_steps=sum(r.env_steps for r in summary.rounds), cpu_s=round(sum(r.cpu_s for r in summary.rounds), 3))
+    design = sum((RunStore(root / "design").round_compute(r.round) for r in summary.rounds), Compute())
     score = TaskScore(
         task=task.name, env=task.env_id, fitness=_fitness_line(task), steps=steps, design_dir=str(root / "design"),
         best_id=summary.best_id, candidates=sum(r.candidates for r in summary.rounds), candidates_trained=trained,

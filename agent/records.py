@@ -389,7 +389,8 @@ class RunCost:
     env_steps: int
     """Environment steps trained, every candidate, baseline and final-comparison seed together."""
     train_s: float
-    """Wall-clock seconds of all training jobs added up (each job is one process on one core)."""
+    """Wall-clock seconds of all training jobs added up (each job is one process; the jax backend's one job per
+    round is counted once)."""
     cpu_s: float | None
     """CPU seconds of the job processes this session waited for (``getrusage``; a resumed run counts its last session)."""
     job_cpu_s: float = 0.0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 JobCostKind = Literal["train", "jax_round", "evaluate", "video"]
+TRAINING_JOBS: tuple[JobCostKind, ...] = ("train", "jax_round")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +110,7 @@ class JobCost:
     """Environment steps the job trained for (0 for evaluation and video jobs)."""
     cpu_s: float
     wall_s: float
+    """For a ``jax_round`` job (every arm of a round in one process): this arm's equal share, as ``cpu_s``."""
 
 
 @dataclass(frozen=True)
@@ -125,12 +127,15 @@ class Compute:
     env_steps: int = 0
     cpu_s: float = 0.0
     jobs: int = 0
+    train_wall_s: float = 0.0
+    """Wall-clock seconds of the training jobs (``train``, ``jax_round``) added up."""
 
     def __add__(self, other: Compute) -> Compute:
         return Compute(env_steps=self.env_steps + other.env_steps, cpu_s=round(self.cpu_s + other.cpu_s, 3),
-                       jobs=self.jobs + other.jobs)
+                       jobs=self.jobs + other.jobs, train_wall_s=round(self.train_wall_s + other.train_wall_s, 3))
 
     @classmethod
     def of(cls, costs: tuple[JobCost, ...]) -> Compute:
         return cls(env_steps=sum(c.env_steps for c in costs), cpu_s=round(sum(c.cpu_s for c in costs), 3),
-                   jobs=len(costs))
+                   jobs=len(costs), train_wall_s=round(sum(c.wall_s for c in costs if c.kind in TRAINING_JOBS), 3))
+

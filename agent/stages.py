@@ -5,11 +5,12 @@ Each function reads what is already in the run store and does only the missing w
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rewardsmith.agent.analyze import critique
 from rewardsmith.agent.designers import Designer, DesignRequest, FixingDesigner
@@ -25,6 +26,9 @@ from rewardsmith.core.text import printable
 from rewardsmith.envs.rollout import StateSample
 from rewardsmith.envs.tasks import Task
 from rewardsmith.sandboxes.validate import ValidationReport, validate_source
+
+if TYPE_CHECKING:
+    from rewardsmith.envs.jaxtrain.check import ModuleChecker
 
 
 def sample_round(designer: Designer, request: DesignRequest, store: RunStore) -> list[Candidate]:
@@ -77,6 +81,8 @@ class Validation:
     """With ``jax`` an accepted candidate is also traced and exported in the sandbox, and the module checked."""
     parallel: int = 1
     """Candidates validated at once (``--workers``)."""
+    checker: ModuleChecker | None = None
+    """The jax backend's module checker, shared by the round's candidates (:func:`validate_all` starts one)."""
     progress: Callable[..., None] | None = None
     """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
 
@@ -96,11 +102,16 @@ def validate_all(designer: Designer, request: DesignRequest, candidates: list[Ca
               "" if report.accepted else report.message.splitlines()[0] if report.message else report.reason)
         return CandidateResult(candidate=cand, validation=report)
 
-    # A designer that fixes calls its model during validation: its calls and budget checks stay sequential.
-    if ctx.parallel <= 1 or len(candidates) <= 1 or isinstance(designer, FixingDesigner):
-        return [one(c) for c in candidates]
-    with ThreadPoolExecutor(max_workers=ctx.parallel, thread_name_prefix="validate") as pool:
-        return list(pool.map(one, candidates))
+    with contextlib.ExitStack() as stack:
+        if ctx.backend == "jax" and ctx.checker is None:  # one checker child for the round, not one per module
+            from rewardsmith.envs.jaxtrain.check import ModuleChecker
+
+            ctx = replace(ctx, checker=stack.enter_context(ModuleChecker()))
+        # A designer that fixes calls its model during validation: its calls and budget checks stay sequential.
+        if ctx.parallel <= 1 or len(candidates) <= 1 or isinstance(designer, FixingDesigner):
+            return [one(c) for c in candidates]
+        with ThreadPoolExecutor(max_workers=ctx.parallel, thread_name_prefix="validate") as pool:
+            return list(pool.map(one, candidates))
 
 
 def validate_and_fix(designer: Designer, request: DesignRequest, candidate: Candidate, ctx: Validation
@@ -176,16 +187,17 @@ def _probe_and_export(ctx: Validation, candidate: Candidate) -> ValidationReport
     """The jax backend's verdict: the same checks, then the export in the sandbox and the module check."""
     assert candidate.code is not None
     return export_jax(ctx.task, candidate.code, ctx.sample, ctx.store, ctx.store.files_of(candidate),
-                      ctx.allow_weak_sandbox)
+                      ctx.allow_weak_sandbox, ctx.checker)
 
 
 def export_jax(task: Task, code: str, sample: StateSample, store: RunStore, files: CandidateFiles,
-               allow_weak_sandbox: bool = False) -> ValidationReport:
-    """Validate ``code`` for the jax backend and, when accepted, keep its checked module in ``files``."""
+               allow_weak_sandbox: bool = False, checker: ModuleChecker | None = None) -> ValidationReport:
+    """Validate ``code`` for the jax backend and, when accepted, keep its checked module in ``files``
+    (``checker``: a module checker shared with other validations; None = a fresh one)."""
     from rewardsmith.envs.jaxtrain.check import JaxValidation, validate_and_export_jax
 
     report, exported = validate_and_export_jax(code, task.adapter.spec, sample.states, sample.actions,
-                                               JaxValidation(allow_weak_isolation=allow_weak_sandbox))
+                                               JaxValidation(allow_weak_isolation=allow_weak_sandbox, checker=checker))
     if exported is not None:
         store.save_jax_module(files, exported.blob, JaxModuleInfo(
             components=exported.components, constants=dict(exported.constants), export_ms=exported.export_ms,

@@ -95,7 +95,7 @@ def run_cost(store: RunStore, history: list[CandidateResult], baselines: list[Tr
     jobs = sum((store.round_compute(rnd) for rnd in sorted({r.candidate.round for r in history})), Compute())
     jobs = sum((store.compute_of(f) for f in others), jobs)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return RunCost(env_steps=sum(t.steps_done for t in trainings), train_s=sum(t.wall_s for t in trainings),
+    return RunCost(env_steps=sum(t.steps_done for t in trainings), train_s=jobs.train_wall_s,
                    cpu_s=children.ru_utime + children.ru_stime or None, job_cpu_s=jobs.cpu_s,
                    usage=ResponseStore.for_run(store.root).total())
 

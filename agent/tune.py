@@ -18,6 +18,7 @@ same constants, and its rungs that had finished are not trained again (their fil
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -329,17 +330,23 @@ def trainer_evaluate(task: Task, settings: TrainSettings, executor: Executor, st
     def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> None:
         s = replace(settings, steps=steps)
         targets = []
-        for r in runs:
-            label = f"trial {r.module.dir.name[6:]}@{steps}"
-            if sample is not None and store.load_jax_module_info(r.module) is None:
-                report = export_jax(task, r.code, sample, store, r.module, s.allow_weak_sandbox)
-                if not report.accepted:
-                    store.save_failures(r.files, (JobFailure(kind="train", status="crashed", wall_s=0.0,
-                                                             detail=f"export refused: {report.message}",
-                                                             reward_kind="candidate"),))
-                    continue
-            targets.append(TrainTarget(key=label, files=r.files, reward_kind="candidate",
-                                       module=r.module if s.backend == "jax" else None))
+        with contextlib.ExitStack() as stack:
+            checker = None
+            if sample is not None:  # one module checker child for the batch's exports
+                from rewardsmith.envs.jaxtrain.check import ModuleChecker
+
+                checker = stack.enter_context(ModuleChecker())
+            for r in runs:
+                label = f"trial {r.module.dir.name[6:]}@{steps}"
+                if sample is not None and store.load_jax_module_info(r.module) is None:
+                    report = export_jax(task, r.code, sample, store, r.module, s.allow_weak_sandbox, checker)
+                    if not report.accepted:
+                        store.save_failures(r.files, (JobFailure(kind="train", status="crashed", wall_s=0.0,
+                                                                 detail=f"export refused: {report.message}",
+                                                                 reward_kind="candidate"),))
+                        continue
+                targets.append(TrainTarget(key=label, files=r.files, reward_kind="candidate",
+                                           module=r.module if s.backend == "jax" else None))
         train_and_evaluate(task, targets, s, executor, store, on_event, batch=batch)
 
     return evaluate

@@ -62,11 +62,8 @@ class EvaluationResult:
 
 def evaluate(job: EvalJob) -> EvaluationResult:
     """Run the policy on both seed sets and write the result to ``job.out_file``."""
-    import torch
-
     from rewardsmith.envs.tasks import load_task_file
 
-    torch.set_num_threads(1)
     started = time.monotonic()
     task = load_task_file(Path(job.task_file))
     env = task.make_env()
@@ -130,10 +127,11 @@ def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action
     from rewardsmith.envs.jaxtrain.policy import NumpyPolicy, is_jax_policy
 
     if is_jax_policy(path):
-        return NumpyPolicy.load(path)
+        return NumpyPolicy.load(path)  # torch is not imported for it (a second saved per evaluation)
     import torch
     from stable_baselines3.common.policies import ActorCriticPolicy
 
+    torch.set_num_threads(1)  # a small MLP acts fastest on one thread; jobs run side by side
     policy = ActorCriticPolicy(observation_space, action_space, lr_schedule=lambda _: 0.0,
                                use_sde=config.use_sde, **config.policy_kwargs)
     with np.load(path, allow_pickle=False) as data:

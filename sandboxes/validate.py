@@ -77,6 +77,15 @@ def validate_source(source: str, spec: StateSpec, states: np.ndarray, actions: n
     below the full level and neither ``allow_weak_isolation`` nor ``REWARDSMITH_ALLOW_WEAK_SANDBOX=1``
     allows it; a candidate's faults are never raised, they are the report.
     """
+    return probe_source(source, spec, states, actions, limits, isolation, budget, allow_weak_isolation)[0]
+
+
+def probe_source(source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
+                 limits: SandboxLimits | None = None, isolation: Isolation | None = None,
+                 budget: ProbeBudget | None = None, allow_weak_isolation: bool = False
+                 ) -> tuple[ValidationReport, RewardOutput | None]:
+    """:func:`validate_source`, and for an accepted reward its output on the first ``min(64, N)`` recorded
+    states (what another backend's numbers are compared with)."""
     started = time.perf_counter()
     static = check_source(source)
     static_ms = (time.perf_counter() - started) * 1e3
@@ -84,13 +93,14 @@ def validate_source(source: str, spec: StateSpec, states: np.ndarray, actions: n
     if not static.ok:
         reason: RejectReason = "syntax" if static.errors[0].message.startswith("syntax error") else "not_allowed"
         return ValidationReport(accepted=False, stage="static", reason=reason, message=printable(static.message()),
-                                components=(), warnings=warnings, timings_ms={"static_ms": static_ms})
+                                components=(), warnings=warnings, timings_ms={"static_ms": static_ms}), None
     probe = _Probe(source, spec, states, actions, limits or SandboxLimits(), isolation, budget or ProbeBudget(),
                    allow_weak_isolation)
     report = probe.run()
     timings = {"static_ms": static_ms, **report.timings_ms}
     return ValidationReport(accepted=report.accepted, stage="probe", reason=report.reason, message=printable(report.message), components=report.components,
-                            warnings=warnings + tuple(printable(w) for w in report.warnings), timings_ms=timings, sandbox=report.sandbox)
+                            warnings=warnings + tuple(printable(w) for w in report.warnings), timings_ms=timings,
+                            sandbox=report.sandbox), probe.reference if report.accepted else None
 
 
 class _Reject(Exception):
@@ -109,6 +119,8 @@ class _Probe:
         self.actions = np.ascontiguousarray(actions, dtype=np.float64)
         self.components: tuple[str, ...] = ()
         self.warnings: list[str] = []
+        self.reference: RewardOutput | None = None
+        """The output on the first ``min(64, N)`` recorded states."""
 
     def run(self) -> ValidationReport:
         started = time.perf_counter()
@@ -165,7 +177,7 @@ class _Probe:
         n = min(64, len(self.states))
         a_states, a_actions = self.states[:n], self.actions[:n]
         b_states, b_actions = self.states[n: 2 * n], self.actions[n: 2 * n]
-        first = self._run("the recorded states", a_states, a_actions)
+        first = self.reference = self._run("the recorded states", a_states, a_actions)
         again = self._run("the recorded states (second call)", a_states, a_actions)
         if not _same(first, again):
             raise _Reject("nondeterministic", "the reward gave different values for the same states twice; "

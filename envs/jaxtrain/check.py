@@ -10,33 +10,38 @@ task's schema: ``(params {NAME: (b,)}, state {field: (b, *shape)}, action (b, A)
 except ``shape_assertion``; no infeed/outfeed/send/recv or collectives; only ``builtin``/``func``/
 ``stablehlo`` ops; size and op-count caps; platforms including cpu (and the one in use).
 
-:func:`check_in_subprocess` runs the same check in a short-lived child (``python -m
-envs.jaxtrain.check``), so bytes that crash the MLIR parser take down that child, not the trainer; it
-can also evaluate the checked module on probe inputs. :func:`validate_source_jax` is what
-``rewardsmith validate TASK FILE --backend jax`` calls.
+:class:`ModuleChecker` runs the same check in a child (``python -m envs.jaxtrain.check``) that
+serves a round's modules one after another, so bytes that crash the MLIR parser take down that
+child, not the trainer; it also evaluates a checked module on probe inputs (:func:`check_in_subprocess`
+is one check in a fresh child). :func:`validate_source_jax` is what ``rewardsmith validate TASK FILE
+--backend jax`` calls.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import select
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from rewardsmith.core.procs import kill_group
 from rewardsmith.core.state import StateSpec
-from rewardsmith.sandboxes.client import RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.client import SandboxLimits
 from rewardsmith.sandboxes.isolation import Isolation
 from rewardsmith.sandboxes.jax_export import ExportedReward, ExportFault, ExportLimits, export_reward
 from rewardsmith.sandboxes.jax_worker import lifted_constant_names
-from rewardsmith.sandboxes.validate import ProbeBudget, ValidationReport, validate_source
+from rewardsmith.sandboxes.validate import ProbeBudget, ValidationReport, probe_source
 from rewardsmith.sandboxes.validate import RejectReason as ReportReason
 
 if TYPE_CHECKING:
@@ -203,38 +208,129 @@ class CheckVerdict:
     components: dict[str, np.ndarray] | None = None
 
 
+class ModuleChecker:
+    """A checker child (``python -m envs.jaxtrain.check``) that checks modules one at a time.
+
+    Importing jax costs the child about a second, more than a check itself, so one child serves every
+    module of a round (or of a tuning stage) in turn: a line of JSON in, a line out. Bytes that crash
+    the MLIR parser or hang it take down that child only: the module is refused (``malformed``) and
+    the next check starts a fresh child. Sharing the child between candidates exposes nothing the
+    trainer does not: the round's job deserializes all of the round's modules in one process too, and
+    the child only ever runs a module after the checks passed. Thread-safe (checks queue on a lock).
+    """
+
+    def __init__(self, limits: ModuleLimits | None = None, timeout_s: float = 60.0) -> None:
+        self.limits = limits or ModuleLimits()
+        self.timeout_s = timeout_s
+        """Bound on one check (the first includes the child's start and its jax import)."""
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._pending = b""
+
+    def __enter__(self) -> ModuleChecker:
+        return self  # the child starts with the first check
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def check(self, blob: bytes, spec: StateSpec, component_names: Sequence[str], constants: dict[str, float],
+              probe: tuple[np.ndarray, np.ndarray] | None = None) -> CheckVerdict:
+        """:func:`check_exported` in the child (and, if given, the module on ``probe = (states (N, D),
+        actions (N, A))`` with the module's own constants), bounded by ``timeout_s``."""
+        lim = self.limits
+        request = {"blob": base64.b64encode(blob).decode(), "fields": [[f.name, list(f.shape)] for f in spec.fields],
+                   "act_dim": spec.action.dim, "components": list(component_names), "constants": constants,
+                   "max_bytes": lim.max_bytes, "max_ops": lim.max_ops,
+                   "probe": None if probe is None else [np.asarray(probe[0]).tolist(), np.asarray(probe[1]).tolist()]}
+        with self._lock:
+            line = self._ask(json.dumps(request).encode() + b"\n")
+        if isinstance(line, CheckVerdict):
+            return line
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            return CheckVerdict(False, "malformed", "the module checker sent no verdict")
+        if not reply["accepted"]:
+            return CheckVerdict(False, reply["reason"], reply["message"])
+        if reply.get("total") is None:
+            return CheckVerdict(True, "ok", "accepted")
+        comps = {k: np.asarray(v, dtype=np.float64) for k, v in reply["components"].items()}
+        return CheckVerdict(True, "ok", "accepted", np.asarray(reply["total"], dtype=np.float64), comps)
+
+    def _ask(self, request: bytes) -> bytes | CheckVerdict:
+        """Send one request and read one reply line; a dead or late child is killed (and restarted next time)."""
+        proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            proc.stdin.write(request)
+            proc.stdin.flush()
+        except OSError:
+            return self._died()
+        fd = proc.stdout.fileno()
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self._stop()
+                return CheckVerdict(False, "malformed", f"checking the module took longer than {self.timeout_s:g} s")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return self._died()
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._stop()
+            env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop
+            self._proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=self._stderr, start_new_session=True, env=env)
+            self._pending = b""
+        return self._proc
+
+    def command(self) -> list[str]:
+        """The child's command line (it dies with this process)."""
+        return [sys.executable, "-m", "rewardsmith.envs.jaxtrain.check", str(os.getpid())]
+
+    def _died(self) -> CheckVerdict:
+        proc = self._proc
+        assert proc is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2.0)
+        tail = [""]
+        if self._stderr is not None:
+            self._stderr.seek(0)
+            tail = self._stderr.read()[-600:].decode(errors="replace").strip().splitlines()[-1:] or [""]
+        self._stop()
+        return CheckVerdict(False, "malformed", f"the module checker died (exit code {proc.returncode}) {tail[0]}"[:300])
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            kill_group(proc)
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+
 def check_in_subprocess(blob: bytes, spec: StateSpec, component_names: Sequence[str],
                         constants: dict[str, float], probe: tuple[np.ndarray, np.ndarray] | None = None,
                         limits: ModuleLimits | None = None, timeout_s: float = 60.0) -> CheckVerdict:
-    """Run :func:`check_exported` (and, if given, the module on ``probe = (states (N, D), actions (N, A))``
-    with the module's own constants) in a fresh child process, bounded by ``timeout_s``."""
-    lim = limits or ModuleLimits()
-    request = {"blob": base64.b64encode(blob).decode(), "fields": [[f.name, list(f.shape)] for f in spec.fields],
-               "act_dim": spec.action.dim, "components": list(component_names), "constants": constants,
-               "max_bytes": lim.max_bytes, "max_ops": lim.max_ops,
-               "probe": None if probe is None else [np.asarray(probe[0]).tolist(), np.asarray(probe[1]).tolist()]}
-    env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    proc = subprocess.Popen([sys.executable, "-m", "rewardsmith.envs.jaxtrain.check"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
-    try:
-        out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        return CheckVerdict(False, "malformed", f"checking the module took longer than {timeout_s:g} s")
-    if proc.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        return CheckVerdict(False, "malformed", f"the module checker died (exit code {proc.returncode}) {tail[0]}"[:300])
-    try:
-        reply = json.loads(out)
-    except ValueError:
-        return CheckVerdict(False, "malformed", "the module checker sent no verdict")
-    if not reply["accepted"]:
-        return CheckVerdict(False, reply["reason"], reply["message"])
-    if reply.get("total") is None:
-        return CheckVerdict(True, "ok", "accepted")
-    comps = {k: np.asarray(v, dtype=np.float64) for k, v in reply["components"].items()}
-    return CheckVerdict(True, "ok", "accepted", np.asarray(reply["total"], dtype=np.float64), comps)
+    """One check in a fresh child (:class:`ModuleChecker` for one module)."""
+    with ModuleChecker(limits, timeout_s) as checker:
+        return checker.check(blob, spec, component_names, constants, probe)
 
 
 def call_exported(exported: Exported, spec: StateSpec, constants: dict[str, float], states: np.ndarray,
@@ -250,10 +346,18 @@ def call_exported(exported: Exported, spec: StateSpec, constants: dict[str, floa
     return np.asarray(total), {k: np.asarray(v) for k, v in comps.items()}
 
 
-def _child_main() -> None:
+def _child_main(argv: list[str]) -> None:
+    """Serve checks: one JSON request per line on stdin, one JSON verdict per line on stdout, until EOF."""
+    from rewardsmith.core.procs import die_with_parent
+
+    die_with_parent(int(argv[0]) if argv else None)
+    for line in sys.stdin.buffer:
+        print(json.dumps(_serve_one(json.loads(line))), flush=True)
+
+
+def _serve_one(req: dict[str, Any]) -> dict[str, Any]:
     from rewardsmith.core.state import ActionSpec, StateField
 
-    req = json.loads(sys.stdin.read())
     spec = StateSpec(fields=tuple(StateField(name=n, shape=tuple(s), unit="", doc="") for n, s in req["fields"]),
                      action=ActionSpec(dim=req["act_dim"], doc=""))
     constants = {str(k): float(v) for k, v in req["constants"].items()}
@@ -261,13 +365,12 @@ def _child_main() -> None:
         exported = check_exported(base64.b64decode(req["blob"]), spec, spec.action.dim, req["components"],
                                   list(constants), ModuleLimits(req["max_bytes"], req["max_ops"]))
     except ModuleRejected as rej:
-        print(json.dumps({"accepted": False, "reason": rej.reason, "message": rej.message}))
-        return
+        return {"accepted": False, "reason": rej.reason, "message": rej.message}
     reply: dict[str, Any] = {"accepted": True}
     if req["probe"] is not None:
         total, comps = call_exported(exported, spec, constants, np.asarray(req["probe"][0]), np.asarray(req["probe"][1]))
         reply.update(total=total.tolist(), components={k: v.tolist() for k, v in comps.items()})
-    print(json.dumps(reply))
+    return reply
 
 
 # -- validation for the jax backend --------------------------------------------------------------
@@ -279,10 +382,11 @@ def validate_and_export_jax(source: str, spec: StateSpec, states: np.ndarray, ac
     Returns the report and, when accepted, the checked export for the trainer.
     """
     opts = options or JaxValidation()
-    report = validate_source(source, spec, states, actions, opts.limits, opts.isolation, opts.budget,
-                             allow_weak_isolation=opts.allow_weak_isolation)
+    report, reference = probe_source(source, spec, states, actions, opts.limits, opts.isolation, opts.budget,
+                                     allow_weak_isolation=opts.allow_weak_isolation)
     if not report.accepted:
         return report, None
+    assert reference is not None
     timings = dict(report.timings_ms)
 
     def refuse(reason: ReportReason, message: str) -> tuple[ValidationReport, None]:
@@ -298,16 +402,17 @@ def validate_and_export_jax(source: str, spec: StateSpec, states: np.ndarray, ac
     if exported.components != report.components:
         return refuse("bad_output", f"the components traced with jax.numpy are {list(exported.components)}; "
                                     f"with numpy they are {list(report.components)}")
-    n = min(64, len(states))
+    n = len(reference.total)  # the numpy probe's first call: the first min(64, N) recorded states
     probe = (np.asarray(states[:n], dtype=np.float64), np.asarray(actions[:n], dtype=np.float64))
     started = time.perf_counter()
-    verdict = check_in_subprocess(exported.blob, spec, exported.components, exported.constants, probe,
-                                  opts.module_limits)
+    if opts.checker is not None:
+        verdict = opts.checker.check(exported.blob, spec, exported.components, exported.constants, probe)
+    else:
+        verdict = check_in_subprocess(exported.blob, spec, exported.components, exported.constants, probe,
+                                      opts.module_limits)
     timings["check_ms"] = (time.perf_counter() - started) * 1e3
     if not verdict.accepted or verdict.total is None or verdict.components is None:
         return refuse("bad_module", f"the exported module was refused ({verdict.reason}): {verdict.message}")
-    with RewardProcess(source, spec, opts.limits, opts.isolation) as proc:
-        reference = proc.call(*probe)
     mismatch = _first_mismatch(verdict.total, verdict.components, reference.total, reference.components, opts.rtol)
     if mismatch:
         return refuse("backend_mismatch", mismatch)
@@ -337,6 +442,8 @@ class JaxValidation:
     allow_weak_isolation: bool = False
     rtol: float = 1e-3
     """float32 against float64: allowed relative difference between the backends' numbers."""
+    checker: ModuleChecker | None = None
+    """A checker child shared by several validations (its own limits apply); None = a fresh child for this one."""
 
 
 def _first_mismatch(total: np.ndarray, comps: dict[str, np.ndarray], ref_total: np.ndarray,
@@ -357,4 +464,4 @@ def _first_mismatch(total: np.ndarray, comps: dict[str, np.ndarray], ref_total: 
 
 
 if __name__ == "__main__":
-    _child_main()
+    _child_main(sys.argv[1:])

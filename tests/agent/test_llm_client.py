@@ -225,7 +225,7 @@ def test_a_missing_key_is_named_before_any_request(monkeypatch: pytest.MonkeyPat
 
 # -- accounting and budget caps ------------------------------------------------------------------------------
 def test_cost_comes_from_litellm_price_map_for_known_models(fake_llm: FakeLLM, tmp_path: Path) -> None:
-    import litellm
+    litellm = import_litellm()  # offline-configured: a bare `import litellm` first would fetch the price map
 
     fake_llm.script("gpt-4o-mini", ok("a", "b"))
     client, _ = make_client(fake_llm, tmp_path, model="gpt-4o-mini")

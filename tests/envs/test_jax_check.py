@@ -9,6 +9,7 @@ numpy worker gives on the same inputs. Then the adversarial corpus goes through 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from jax import export  # noqa: E402
 from rewardsmith.core.state import ActionSpec, StateField, StateSpec  # noqa: E402
 from rewardsmith.envs.jaxtrain.check import (  # noqa: E402
     JaxValidation,
+    ModuleChecker,
     ModuleLimits,
     ModuleRejected,
     call_exported,
@@ -161,6 +163,47 @@ def test_the_validator_subprocess_accepts_the_good_module_and_evaluates_it(good:
     verdict = check_in_subprocess(good.blob, SPEC, good.components, good.constants, (states, actions))
     assert verdict.accepted, verdict.message
     assert verdict.total is not None and verdict.total.shape == (8,)
+
+
+def test_one_checker_child_serves_many_modules(good: ExportedReward) -> None:
+    states, actions = _inputs(4)
+    hidden = dataclasses.replace(_craft(_callback_target, disabled=(
+        export.DisabledSafetyCheck.custom_call("xla_ffi_python_cpu_callback"),)), disabled_safety_checks=())
+    with ModuleChecker(timeout_s=60.0) as checker:
+        first = checker.check(good.blob, SPEC, good.components, good.constants, (states, actions))
+        pid = checker._proc.pid if checker._proc else None
+        refused = checker.check(hidden.serialize(), SPEC, COMPONENTS, {})
+        again = checker.check(good.blob, SPEC, good.components, good.constants, (states, actions))
+        assert first.accepted and again.accepted and not refused.accepted and refused.reason == "custom_call"
+        assert checker._proc is not None and checker._proc.pid == pid  # the same child, not one per module
+        np.testing.assert_array_equal(first.total, again.total)
+    assert checker._proc is None  # closed with the block
+
+
+class _Fake(ModuleChecker):
+    """A checker whose child reads one request and then does ``then`` (crash, hang), then is a real one."""
+
+    def __init__(self, then: str, timeout_s: float) -> None:
+        super().__init__(timeout_s=timeout_s)
+        self.then, self.started = then, 0
+
+    def command(self) -> list[str]:
+        self.started += 1
+        if self.started > 1:
+            return super().command()
+        return [sys.executable, "-c", f"import sys, time; sys.stdin.readline(); {self.then}"]
+
+
+@pytest.mark.parametrize(("then", "says"), [("sys.exit(7)", "died (exit code 7)"),
+                                            ("time.sleep(60)", "took longer than 2 s")])
+def test_a_child_that_dies_or_hangs_on_a_module_refuses_it_and_the_next_check_gets_a_new_child(
+        good: ExportedReward, then: str, says: str) -> None:
+    with _Fake(then, timeout_s=2.0) as checker:
+        verdict = checker.check(good.blob, SPEC, good.components, good.constants)
+        assert not verdict.accepted and verdict.reason == "malformed" and says in verdict.message, verdict
+        checker.timeout_s = 60.0
+        assert checker.check(good.blob, SPEC, good.components, good.constants).accepted
+        assert checker.started == 2
 
 
 # -- the adversarial corpus on the jax backend --------------------------------------------------------

@@ -132,6 +132,8 @@ class _Program:
         self.net = ActorCritic(env.n_actions, env.discrete, config.ppo.hidden, config.ppo.log_std_init)
         self.tx = optimizer(config.ppo)
         self.components = tuple(self._component_names(a) for a in arms)
+        self.c = max(len(names) for names in self.components)
+        """Components per arm in the stacked ``(K, C, n)`` arrays (an arm with fewer has zero rows)."""
         rollout = config.ppo.n_steps * config.n_envs
         if rollout % config.ppo.batch_size:
             raise ValueError(f"batch_size {config.ppo.batch_size} must divide n_steps*n_envs = {rollout}")
@@ -187,7 +189,7 @@ class _Program:
             "nonfinite": jnp.zeros(self.k, jnp.int32), "died_at": jnp.full(self.k, -1, jnp.int32),
             "timestep": jnp.zeros((), jnp.int32),
             "ep_len": jnp.zeros((self.k, self.n), jnp.int32), "env_ret": zeros, "total_ret": zeros,
-            "comp_ret": tuple({c: jnp.zeros(self.n, jnp.float32) for c in names} for names in self.components),
+            "comp_ret": jnp.zeros((self.k, self.c, self.n), jnp.float32),
             "fit": jax.tree.map(stack, metric_acc), "first": jnp.ones((self.k, self.n), bool),
         })
 
@@ -213,17 +215,19 @@ class _Program:
             end_fit = jnp.where(done, vv(self.metric.value)(fit, ep_len), jnp.nan)
         else:
             fit, end_fit = c["fit"], jnp.full((self.k, self.n), jnp.nan)
-        totals, comps, bad = [], [], []
+        # The rewards are K different programs: only their calls are per arm; everything after works on
+        # (K, n) totals and (K, C, n) components (fewer, larger ops: the round compiles faster).
+        totals, comps = [], []
         for i in range(self.k):
             total, parts = self._reward(i, {f: v[i] for f, v in fields.items()}, rows[i], out.env_reward[i], end_fit[i])
-            finite = jnp.all(jnp.isfinite(total))
-            for v in parts.values():
-                finite = jnp.logical_and(finite, jnp.all(jnp.isfinite(v)))
-            bad.append(jnp.logical_not(finite))
-            totals.append(_finite0(total))
-            comps.append({n: _finite0(v) for n, v in parts.items()})
-        total = jnp.stack(totals)
-        step_bad = jnp.stack(bad)
+            names = self.components[i]
+            totals.append(total)
+            comps.append(jnp.stack([parts[name] for name in names]
+                                   + [jnp.zeros_like(total)] * (self.c - len(names))))
+        raw_total, raw_comps = jnp.stack(totals), jnp.stack(comps)
+        step_bad = jnp.logical_not(jnp.logical_and(jnp.all(jnp.isfinite(raw_total), axis=1),
+                                                   jnp.all(jnp.isfinite(raw_comps), axis=(1, 2))))
+        total, comp = _finite0(raw_total), _finite0(raw_comps)
         streak = jnp.where(step_bad, c["streak"] + 1, 0)
         dies = jnp.logical_and(c["alive"], streak >= self.config.max_nonfinite_streak)
         timestep = c["timestep"] + self.n
@@ -231,12 +235,12 @@ class _Program:
         # SB3's time-out bootstrap: a truncated episode's last reward gets gamma * V(its last state).
         train_reward = total + cfg.gamma * next_value * out.truncated
         env_ret, total_ret = c["env_ret"] + out.env_reward, c["total_ret"] + total
-        comp_ret = tuple({n: c["comp_ret"][i][n] + comps[i][n] for n in comps[i]} for i in range(self.k))
+        comp_ret = c["comp_ret"] + comp
         record = {
             "obs": c["obs"], "raw": raw, "log_prob": log_prob, "value": value, "reward": train_reward,
             "done": done, "next_value": jnp.where(out.terminated, 0.0, next_value),
             "ended": done, "ep_len": ep_len, "env_ret": env_ret, "total_ret": total_ret, "end_fit": end_fit,
-            "comp_step": tuple(comps), "comp_ret": comp_ret,
+            "comp_step": comp, "comp_ret": comp_ret,
         }
         r_state, r_obs = jax.vmap(env.reset)(jax.random.split(k_reset, self.n))
         r_state = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k, *x.shape)), r_state)
@@ -248,7 +252,7 @@ class _Program:
              "alive": jnp.logical_and(c["alive"], jnp.logical_not(dies)),
              "died_at": jnp.where(dies, timestep, c["died_at"]), "timestep": timestep,
              "ep_len": keep(ep_len), "env_ret": keep(env_ret), "total_ret": keep(total_ret),
-             "comp_ret": tuple({n: jnp.where(done[i], 0.0, v) for n, v in d.items()} for i, d in enumerate(comp_ret)),
+             "comp_ret": jnp.where(done[:, None, :], 0.0, comp_ret),
              "fit": fit, "first": done}
         return c, record
 
@@ -268,8 +272,8 @@ class _Program:
         keys = jnp.broadcast_to(k_upd, (self.k, 2))
         params, opt, info = jax.vmap(lambda p, o, b, k: update(p, o, b, k, self.net, cfg, self.tx))(
             c["params"], c["opt"], batch, keys)
-        finite = jnp.stack([jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf[i])) for leaf in jax.tree.leaves(params)]))
-                            for i in range(self.k)])
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf.reshape(self.k, -1)), axis=1)
+                                    for leaf in jax.tree.leaves(params)]), axis=0)
         broke = jnp.logical_and(c["alive"], jnp.logical_not(finite))
         alive = jnp.logical_and(c["alive"], finite)
         mask = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
@@ -287,9 +291,8 @@ class _Program:
             "episodes": jnp.sum(ended, axis=(0, 2)), "len": on_end(tr["ep_len"].astype(jnp.float32)),
             "env_ret": on_end(tr["env_ret"]), "total_ret": on_end(tr["total_ret"]),
             "fit": jnp.sum(jnp.where(fit_ok, tr["end_fit"], 0.0), axis=(0, 2)), "fit_n": jnp.sum(fit_ok, axis=(0, 2)),
-            "comp_step": tuple({n: jnp.sum(v) for n, v in d.items()} for d in tr["comp_step"]),
-            "comp_ret": tuple({n: jnp.sum(jnp.where(ended[:, i], v, 0.0)) for n, v in d.items()}
-                              for i, d in enumerate(tr["comp_ret"])),
+            "comp_step": jnp.sum(tr["comp_step"], axis=(0, 3)),  # (T, K, C, n) -> (K, C)
+            "comp_ret": jnp.sum(jnp.where(ended[:, :, None, :], tr["comp_ret"], 0.0), axis=(0, 3)),
         }
 
     def chunk(self, c: dict[str, Any], rollouts: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -309,8 +312,8 @@ def _checkpoints(window: dict[str, Any], names: tuple[str, ...], i: int, start_s
             timesteps=start_step + (u + 1) * rollout_steps, episodes=eps, episode_length=mean("len"),
             fitness=float(window["fit"][u, i]) / fit_n if fit_n else None, env_return=mean("env_ret"),
             reward_return=mean("total_ret"),
-            component_returns={n: float(window["comp_ret"][i][n][u]) / eps for n in names} if eps else {},
-            component_step_means={n: float(window["comp_step"][i][n][u]) / rollout_steps for n in names},
+            component_returns={n: float(window["comp_ret"][u, i, j]) / eps for j, n in enumerate(names)} if eps else {},
+            component_step_means={n: float(window["comp_step"][u, i, j]) / rollout_steps for j, n in enumerate(names)},
         ))
     return out
 
@@ -340,7 +343,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     rollout_steps = config.ppo.n_steps * config.n_envs
     n_rollouts = max(1, math.ceil(config.steps / rollout_steps))
     per_call = _divisor_at_most(n_rollouts, config.rollouts_per_call)
-    carry = program.init()
+    carry = jax.jit(program.init)()  # one small compile; run op by op it compiles each op (seconds at K=16)
     compiled = jax.jit(program.chunk, static_argnums=1).lower(carry, per_call).compile()
     compile_s = time.perf_counter() - started
     windows: list[dict[str, Any]] = []
@@ -369,7 +372,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     results = []
     for i, arm in enumerate(program.arms):
         ok_rollouts = int(np.sum(np.cumprod(alive[:, i])))
-        cps = _checkpoints(_slice(window, i, ok_rollouts), program.components[i], i, 0, rollout_steps)
+        cps = _checkpoints(_first(window, ok_rollouts), program.components[i], i, 0, rollout_steps)
         dead = not bool(carry["alive"][i])
         died_at = int(carry["died_at"][i])
         status: ArmStatus = "nan" if dead else "timeout" if timed_out else "ok"
@@ -387,10 +390,6 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
                        jax.devices()[0].platform)
 
 
-def _slice(window: dict[str, Any], i: int, rollouts: int) -> dict[str, Any]:
-    """The first ``rollouts`` rollouts of the window sums (all arms kept; ``_checkpoints`` reads arm ``i``)."""
-    return {
-        **{k: v[:rollouts] for k, v in window.items() if k not in ("comp_step", "comp_ret")},
-        "comp_step": tuple({n: v[:rollouts] for n, v in d.items()} for d in window["comp_step"]),
-        "comp_ret": tuple({n: v[:rollouts] for n, v in d.items()} for d in window["comp_ret"]),
-    }
+def _first(window: dict[str, Any], rollouts: int) -> dict[str, Any]:
+    """The first ``rollouts`` rollouts of the window sums (every arm's; ``_checkpoints`` reads one)."""
+    return {k: v[:rollouts] for k, v in window.items()}

@@ -6,7 +6,7 @@ Each function reads what is already in the run store and does only the missing w
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,6 +29,7 @@ from rewardsmith.sandboxes.validate import ValidationReport, validate_source
 
 if TYPE_CHECKING:
     from rewardsmith.envs.jaxtrain.check import ModuleChecker
+    from rewardsmith.sandboxes.jax_export import ExportZygote
 
 
 def sample_round(designer: Designer, request: DesignRequest, store: RunStore) -> list[Candidate]:
@@ -81,8 +82,9 @@ class Validation:
     """With ``jax`` an accepted candidate is also traced and exported in the sandbox, and the module checked."""
     parallel: int = 1
     """Candidates validated at once (``--workers``)."""
-    checker: ModuleChecker | None = None
-    """The jax backend's module checker, shared by the round's candidates (:func:`validate_all` starts one)."""
+    export: JaxExport | None = None
+    """The jax backend's export zygote and module checker, shared by the round's candidates (:func:`validate_all`
+    starts them)."""
     progress: Callable[..., None] | None = None
     """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
 
@@ -103,10 +105,8 @@ def validate_all(designer: Designer, request: DesignRequest, candidates: list[Ca
         return CandidateResult(candidate=cand, validation=report)
 
     with contextlib.ExitStack() as stack:
-        if ctx.backend == "jax" and ctx.checker is None:  # one checker child for the round, not one per module
-            from rewardsmith.envs.jaxtrain.check import ModuleChecker
-
-            ctx = replace(ctx, checker=stack.enter_context(ModuleChecker()))
+        if ctx.backend == "jax" and ctx.export is None:  # one zygote and one checker for the round, not one per module
+            ctx = replace(ctx, export=stack.enter_context(jax_export_helpers(ctx.task)))
         # A designer that fixes calls its model during validation: its calls and budget checks stay sequential.
         if ctx.parallel <= 1 or len(candidates) <= 1 or isinstance(designer, FixingDesigner):
             return [one(c) for c in candidates]
@@ -187,17 +187,36 @@ def _probe_and_export(ctx: Validation, candidate: Candidate) -> ValidationReport
     """The jax backend's verdict: the same checks, then the export in the sandbox and the module check."""
     assert candidate.code is not None
     return export_jax(ctx.task, candidate.code, ctx.sample, ctx.store, ctx.store.files_of(candidate),
-                      ctx.allow_weak_sandbox, ctx.checker)
+                      ctx.allow_weak_sandbox, ctx.export)
+
+
+@dataclass(frozen=True)
+class JaxExport:
+    """What several jax-backend validations share: the export zygote and the module checker."""
+
+    zygote: ExportZygote
+    checker: ModuleChecker
+
+
+@contextlib.contextmanager
+def jax_export_helpers(task: Task) -> Iterator[JaxExport]:
+    """An export zygote and a module checker for ``task``, stopped on exit (each starts with its first use)."""
+    from rewardsmith.envs.jaxtrain.check import ModuleChecker
+    from rewardsmith.sandboxes.jax_export import ExportZygote
+
+    with ExportZygote(task.adapter.spec) as zygote, ModuleChecker() as checker:
+        yield JaxExport(zygote, checker)
 
 
 def export_jax(task: Task, code: str, sample: StateSample, store: RunStore, files: CandidateFiles,
-               allow_weak_sandbox: bool = False, checker: ModuleChecker | None = None) -> ValidationReport:
+               allow_weak_sandbox: bool = False, shared: JaxExport | None = None) -> ValidationReport:
     """Validate ``code`` for the jax backend and, when accepted, keep its checked module in ``files``
-    (``checker``: a module checker shared with other validations; None = a fresh one)."""
+    (``shared``: a zygote and checker shared with other validations; None = fresh processes)."""
     from rewardsmith.envs.jaxtrain.check import JaxValidation, validate_and_export_jax
 
-    report, exported = validate_and_export_jax(code, task.adapter.spec, sample.states, sample.actions,
-                                               JaxValidation(allow_weak_isolation=allow_weak_sandbox, checker=checker))
+    options = JaxValidation(allow_weak_isolation=allow_weak_sandbox, checker=shared.checker if shared else None,
+                            zygote=shared.zygote if shared else None)
+    report, exported = validate_and_export_jax(code, task.adapter.spec, sample.states, sample.actions, options)
     if exported is not None:
         store.save_jax_module(files, exported.blob, JaxModuleInfo(
             components=exported.components, constants=dict(exported.constants), export_ms=exported.export_ms,

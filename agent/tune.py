@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 from rewardsmith.agent.constants import ParamRange, code_diff, reward_constants, rewrite, search_space
 from rewardsmith.agent.executor import Executor, ExecutorEvent
 from rewardsmith.agent.records import CandidateResult, JobFailure
-from rewardsmith.agent.stages import export_jax
+from rewardsmith.agent.stages import export_jax, jax_export_helpers
 from rewardsmith.agent.store import CandidateFiles, RoundFiles, RunLock, RunStore, TargetFiles, TuneFiles
 from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
 from rewardsmith.core.atomic import read_record, write_json, write_text
@@ -331,15 +331,11 @@ def trainer_evaluate(task: Task, settings: TrainSettings, executor: Executor, st
         s = replace(settings, steps=steps)
         targets = []
         with contextlib.ExitStack() as stack:
-            checker = None
-            if sample is not None:  # one module checker child for the batch's exports
-                from rewardsmith.envs.jaxtrain.check import ModuleChecker
-
-                checker = stack.enter_context(ModuleChecker())
+            shared = stack.enter_context(jax_export_helpers(task)) if sample is not None else None  # for the batch
             for r in runs:
                 label = f"trial {r.module.dir.name[6:]}@{steps}"
                 if sample is not None and store.load_jax_module_info(r.module) is None:
-                    report = export_jax(task, r.code, sample, store, r.module, s.allow_weak_sandbox, checker)
+                    report = export_jax(task, r.code, sample, store, r.module, s.allow_weak_sandbox, shared)
                     if not report.accepted:
                         store.save_failures(r.files, (JobFailure(kind="train", status="crashed", wall_s=0.0,
                                                                  detail=f"export refused: {report.message}",

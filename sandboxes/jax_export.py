@@ -19,12 +19,14 @@ import binascii
 import contextlib
 import math
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import IO, Any, Literal, get_args
 
 from rewardsmith.core.errors import SandboxError
 from rewardsmith.core.procs import kill_group
@@ -75,16 +77,21 @@ class ExportedReward:
 
 
 def export_reward(source: str, spec: StateSpec, limits: ExportLimits | None = None,
-                  isolation: Isolation | None = None) -> ExportedReward:
+                  isolation: Isolation | None = None, zygote: ExportZygote | None = None) -> ExportedReward:
     """Trace and export ``compute_reward`` from ``source`` (already statically checked) in a fresh sandbox.
+
+    ``zygote``: where the fresh worker is forked from (jax already imported; its spec, limits and
+    isolation then apply); None = a worker started from scratch.
 
     Raises :class:`ExportFault` for the candidate's faults and :class:`~core.errors.SandboxError`
     when the sandbox itself cannot be started.
     """
+    if zygote is not None:
+        spec, limits, isolation = zygote.spec, zygote.limits, zygote.isolation
     lim = limits or ExportLimits()
     iso = isolation or detect_isolation()
     started = time.monotonic()
-    with _ExportProcess(spec, lim, iso) as proc:
+    with _ExportProcess(spec, lim, iso, zygote) as proc:
         reply = proc.export(source)
     return _parse_reply(reply, lim, (time.monotonic() - started) * 1e3, iso.describe())
 
@@ -108,34 +115,154 @@ def _parse_reply(reply: dict[str, Any], lim: ExportLimits, export_ms: float, san
     return ExportedReward(blob, tuple(names), {k: float(v) for k, v in constants.items()}, export_ms, sandbox)
 
 
-class _ExportProcess:
-    """One export worker: started, asked once, killed (whole process group) on exit."""
+def _worker_config(spec: StateSpec, lim: ExportLimits, iso: Isolation, req_fd: int, resp_fd: int
+                   ) -> protocol.ExportWorkerConfig:
+    return protocol.ExportWorkerConfig(
+        parent_pid=None if iso.in_pid_namespace else os.getpid(), req_fd=req_fd, resp_fd=resp_fd,
+        fields=tuple((f.name, tuple(f.shape)) for f in spec.fields), action_dim=spec.action.dim,
+        max_components=policy.MAX_COMPONENTS, memory_mb=lim.memory_mb, seccomp=iso.seccomp, max_bytes=lim.max_bytes)
 
-    def __init__(self, spec: StateSpec, limits: ExportLimits, isolation: Isolation) -> None:
-        self.spec, self.limits, self.isolation = spec, limits, isolation
+
+def _start_sandboxed(module: str, cfg: protocol.ExportWorkerConfig, iso: Isolation, fds: tuple[int, ...],
+                     stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    argv = iso.wrap([sys.executable, "-s", "-m", module, protocol.encode_config(cfg)])
+    # CPU only and few threads: the sandbox never touches a GPU (it lowers for cuda without one).
+    env = {**iso.child_env(), "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    try:
+        return subprocess.Popen(argv, pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=stderr, start_new_session=True, env=env, cwd="/")
+    except OSError as exc:
+        raise SandboxError(f"cannot start the jax export {module.rsplit('_', 1)[-1]} ({argv[0]}): {exc}") from exc
+
+
+class ExportZygote:
+    """A sandboxed process with jax imported that forks a fresh export worker per candidate
+    (:mod:`sandboxes.jax_zygote`): each export then skips the second it takes to import jax.
+
+    Used as a context manager around a round's validations (or a tuning batch's); thread-safe. The
+    process starts with the first export and is restarted if it died.
+    """
+
+    def __init__(self, spec: StateSpec, limits: ExportLimits | None = None, isolation: Isolation | None = None,
+                 request_timeout_s: float = 10.0) -> None:
+        self.spec, self.limits = spec, limits or ExportLimits()
+        self.isolation = isolation or detect_isolation()
+        self.request_timeout_s = request_timeout_s
+        self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _kill
+        self._sock: socket.socket | None = None
+        self.stderr: IO[bytes] | None = None
+        """The zygote's and its workers' stderr (for a dead worker's last words)."""
+
+    def __enter__(self) -> ExportZygote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def spawn(self, req_fd: int, resp_fd: int) -> int:
+        """Fork a worker that reads requests from ``req_fd`` and answers on ``resp_fd``; returns its pid (in the zygote's namespace)."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+            reply = self._ask(b"spawn", [req_fd, resp_fd])
+        if not reply.startswith("pid ") or not reply[4:].isdigit():
+            raise SandboxError(f"the jax export zygote could not fork a worker ({reply[:100]})")
+        return int(reply[4:])
+
+    def end(self, pid: int, grace_s: float = 0.0) -> str:
+        """Stop worker ``pid`` (after up to ``grace_s`` for it to exit by itself); returns how it ended."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                return "gone with the zygote"
+            try:
+                return self._ask(f"end {pid} {int(grace_s * 1e3)}".encode(), [])
+            except SandboxError:
+                self._stop()  # an unanswered zygote is not trusted with the next worker
+                return "unknown (the zygote did not answer)"
+
+    def _ask(self, msg: bytes, fds: list[int]) -> str:
+        assert self._sock is not None
+        try:
+            socket.send_fds(self._sock, [msg], fds)
+            reply = self._sock.recv(256)
+        except OSError as exc:  # includes the socket timeout
+            raise SandboxError(f"the jax export zygote did not answer: {exc or type(exc).__name__}") from None
+        if not reply:
+            raise SandboxError("the jax export zygote died")
+        return reply.decode(errors="replace")
+
+    def _start(self) -> None:
+        self._stop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop
+        cfg = _worker_config(self.spec, self.limits, self.isolation, theirs.fileno(), theirs.fileno())
+        try:
+            self._proc = _start_sandboxed("rewardsmith.sandboxes.jax_zygote", cfg, self.isolation,
+                                          (theirs.fileno(),), self.stderr)
+        finally:
+            theirs.close()
+        self._sock = ours
+        ours.settimeout(self.limits.start_timeout_s)
+        try:
+            hello = ours.recv(64)
+        except OSError:
+            hello = b""
+        if hello != b"hello":
+            tail = self._tail()
+            self._stop()
+            raise SandboxError(f"the jax export zygote could not be started ({self.isolation.describe()}){tail}")
+        ours.settimeout(self.request_timeout_s)
+
+    def _tail(self) -> str:
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(0)
+        lines = self.stderr.read()[-600:].decode(errors="replace").strip().splitlines()
+        return f": {lines[-1]}" if lines else ""
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if self._sock is not None:
+            self._sock.close()  # end of stream: the zygote kills its workers and exits
+            self._sock = None
+        if proc is not None:
+            kill_group(proc)
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
+
+
+class _ExportProcess:
+    """One export worker: started (or forked by the zygote), asked once, killed on exit."""
+
+    def __init__(self, spec: StateSpec, limits: ExportLimits, isolation: Isolation,
+                 zygote: ExportZygote | None = None) -> None:
+        self.spec, self.limits, self.isolation, self.zygote = spec, limits, isolation, zygote
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
+        """A forked worker's pid, in the zygote's namespace."""
+        self._stderr: IO[bytes] | None = tempfile.TemporaryFile() if zygote is None else None  # noqa: SIM115
 
     def __enter__(self) -> _ExportProcess:
         req_r, self._req = os.pipe()
         self._resp, resp_w = os.pipe()
-        iso, lim = self.isolation, self.limits
-        cfg = protocol.ExportWorkerConfig(
-            parent_pid=None if iso.in_pid_namespace else os.getpid(), req_fd=req_r, resp_fd=resp_w,
-            fields=tuple((f.name, tuple(f.shape)) for f in self.spec.fields), action_dim=self.spec.action.dim,
-            max_components=policy.MAX_COMPONENTS, memory_mb=lim.memory_mb, seccomp=iso.seccomp,
-            max_bytes=lim.max_bytes)
-        argv = iso.wrap([sys.executable, "-s", "-m", "rewardsmith.sandboxes.jax_worker", protocol.encode_config(cfg)])
-        # CPU only and few threads: the sandbox never touches a GPU (it lowers for cuda without one).
-        env = {**iso.child_env(), "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
-            self._proc = subprocess.Popen(argv, pass_fds=(req_r, resp_w), stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True,
-                                          env=env, cwd="/")
-        except OSError as exc:
+            if self.zygote is not None:
+                self._pid = self.zygote.spawn(req_r, resp_w)
+            else:
+                assert self._stderr is not None
+                cfg = _worker_config(self.spec, self.limits, self.isolation, req_r, resp_w)
+                self._proc = _start_sandboxed("rewardsmith.sandboxes.jax_worker", cfg, self.isolation,
+                                              (req_r, resp_w), self._stderr)
+        except SandboxError:
             self._kill()
-            raise SandboxError(f"cannot start the jax export worker ({argv[0]}): {exc}") from exc
+            raise
         finally:
             os.close(req_r)
             os.close(resp_w)
@@ -181,22 +308,36 @@ class _ExportProcess:
         return reply
 
     def _death_cause(self) -> str:
-        code = None
-        if self._proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                code = self._proc.wait(timeout=2.0)
-        self._stderr.seek(0)
-        tail = self._stderr.read()[-600:].decode(errors="replace").strip().splitlines()
-        last = f" ({tail[-1]})" if tail else ""
-        return (f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}") + last
+        stderr = self._stderr
+        if self.zygote is not None and self._pid is not None:
+            pid, self._pid = self._pid, None
+            ended = self.zygote.end(pid, grace_s=2.0)
+            how = {"killed": "exit code None"}.get(ended, ended.replace("signal", "killed by signal", 1)
+                                                         .replace("exit", "exit code", 1))
+            stderr = self.zygote.stderr
+        else:
+            code = None
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._proc.wait(timeout=2.0)
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        tail: list[str] = []
+        if stderr is not None:
+            stderr.seek(0)
+            tail = stderr.read()[-600:].decode(errors="replace").strip().splitlines()
+        return how + (f" ({tail[-1]})" if tail else "")
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
             kill_group(proc)
+        pid, self._pid = self._pid, None
+        if pid is not None and self.zygote is not None:
+            self.zygote.end(pid)
         for name in ("_req", "_resp"):
             fd = getattr(self, name, None)
             if fd is not None:
                 os.close(fd)
                 setattr(self, name, None)
-        self._stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()

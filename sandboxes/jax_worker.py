@@ -269,6 +269,15 @@ def _warm_up(cfg: protocol.ExportWorkerConfig) -> None:
 def main() -> None:
     cfg = protocol.decode_config(protocol.ExportWorkerConfig, sys.argv[1])
     die_with_parent(cfg.parent_pid)
+    serve(cfg)
+
+
+def serve(cfg: protocol.ExportWorkerConfig) -> None:
+    """Warm up, confine this process, then trace and export the one candidate the parent sends.
+
+    A lone worker (:func:`main`) and one forked by the zygote (:mod:`sandboxes.jax_zygote`, jax
+    already imported) both come here.
+    """
     warnings.simplefilter("ignore")  # e.g. "explicitly requested dtype float64 ... truncated to float32"
     req, resp = cfg.req_fd, cfg.resp_fd
     _warm_up(cfg)

@@ -39,7 +39,7 @@ from rewardsmith.core.procs import kill_group
 from rewardsmith.core.state import StateSpec
 from rewardsmith.sandboxes.client import SandboxLimits
 from rewardsmith.sandboxes.isolation import Isolation
-from rewardsmith.sandboxes.jax_export import ExportedReward, ExportFault, ExportLimits, export_reward
+from rewardsmith.sandboxes.jax_export import ExportedReward, ExportFault, ExportLimits, ExportZygote, export_reward
 from rewardsmith.sandboxes.jax_worker import lifted_constant_names
 from rewardsmith.sandboxes.validate import ProbeBudget, ValidationReport, probe_source
 from rewardsmith.sandboxes.validate import RejectReason as ReportReason
@@ -395,7 +395,7 @@ def validate_and_export_jax(source: str, spec: StateSpec, states: np.ndarray, ac
                                 sandbox=report.sandbox), None
 
     try:
-        exported = export_reward(source, spec, opts.export_limits, opts.isolation)
+        exported = export_reward(source, spec, opts.export_limits, opts.isolation, opts.zygote)
     except ExportFault as fault:
         return refuse(fault.kind, fault.message)
     timings["export_ms"] = exported.export_ms
@@ -444,6 +444,9 @@ class JaxValidation:
     """float32 against float64: allowed relative difference between the backends' numbers."""
     checker: ModuleChecker | None = None
     """A checker child shared by several validations (its own limits apply); None = a fresh child for this one."""
+    zygote: ExportZygote | None = None
+    """Where the export worker is forked from, shared by several validations (its own limits apply); None = a
+    worker started from scratch."""
 
 
 def _first_mismatch(total: np.ndarray, comps: dict[str, np.ndarray], ref_total: np.ndarray,

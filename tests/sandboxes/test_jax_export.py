@@ -1,20 +1,25 @@
 """Tracing and exporting a candidate with jax.numpy inside the sandbox (``sandboxes/jax_export.py``).
 
-Each export starts a fresh sandboxed worker (~1 s: jax's import and warm-up dominate), so the cases
-here are few. What the bytes may be used for is ``tests/envs/test_jax_check.py``'s subject.
+Each export starts a fresh sandboxed worker (~1 s: jax's import dominates; forked from the zygote
+~0.2 s), so the cases here are few. What the bytes may be used for is ``tests/envs/test_jax_check.py``'s subject.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("jax")
 
 from rewardsmith.core.state import ActionSpec, StateField, StateSpec
-from rewardsmith.sandboxes.jax_export import ExportFault, ExportLimits, export_reward
+from rewardsmith.sandboxes import protocol, seccomp
+from rewardsmith.sandboxes.isolation import Isolation
+from rewardsmith.sandboxes.jax_export import ExportFault, ExportLimits, ExportZygote, export_reward
 from rewardsmith.sandboxes.jax_worker import lifted_constant_names
 
 SPEC = StateSpec(
@@ -79,3 +84,57 @@ def test_faults_of_the_module_itself() -> None:
     big = ("import numpy as np\ndef compute_reward(state, action):\n    r = state.x\n"
            "    for i in range(300):\n        r = np.sin(r) + i\n    return r, {}\n")
     assert _fault(big, ExportLimits(max_bytes=8 * 1024)).kind == "too_large"
+
+
+# -- the zygote: one jax import, a fresh forked worker per export ----------------------------------------
+SOURCE = """
+import numpy as np
+W_X = 0.5
+def compute_reward(state, action):
+    r = W_X * state.x + np.sum(state.q, axis=1)
+    return r, {"r": r}
+"""
+
+
+def test_the_zygote_forks_a_fresh_worker_per_export_with_the_lone_workers_results() -> None:
+    lone = export_reward(SOURCE, SPEC)
+    with ExportZygote(SPEC) as zygote:
+        outs = [export_reward(SOURCE, SPEC, zygote=zygote) for _ in range(3)]
+        first = zygote._proc.pid if zygote._proc else None
+        fault = _fault_via(zygote, "import numpy as np\nX = np.fix\n")  # a candidate's fault: the zygote goes on
+        assert fault.kind == "exception" and "np.fix" in fault.message
+        assert export_reward(SOURCE, SPEC, zygote=zygote).components == ("r",)
+        assert zygote._proc is not None and zygote._proc.pid == first  # one zygote for every export
+        zygote._proc.kill()  # a dead zygote is started again with the next export
+        zygote._proc.wait()
+        assert export_reward(SOURCE, SPEC, zygote=zygote).constants == {"W_X": 0.5}
+    assert zygote._proc is None
+    for out in outs:
+        assert (out.components, out.constants, out.sandbox) == (lone.components, lone.constants, lone.sandbox)
+        assert abs(len(out.blob) - len(lone.blob)) < 0.2 * len(lone.blob)  # the same module (its debug locations differ)
+
+
+def _fault_via(zygote: ExportZygote, source: str) -> ExportFault:
+    with pytest.raises(ExportFault) as info:
+        export_reward(source, SPEC, zygote=zygote)
+    return info.value
+
+
+def test_a_forked_worker_holds_only_its_own_pipes_and_is_ended_by_the_zygote() -> None:
+    # Without a pid namespace the worker's pid is the host's, so its descriptors can be read in /proc.
+    with ExportZygote(SPEC, isolation=Isolation("rlimits", seccomp=seccomp.availability() is None)) as zygote:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        pid = zygote.spawn(req_r, resp_w)
+        os.close(req_r)
+        os.close(resp_w)
+        tag, hello = protocol.recv(resp_r, deadline=time.monotonic() + 60)
+        assert tag == protocol.HELLO, hello
+        fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        assert len(fds) == 3 and 2 in fds, fds  # stderr and its two pipes: not the zygote's socket
+        assert not any(target.startswith("socket:") for target in fds.values()), fds
+        assert zygote.end(pid) == "killed"  # it waited for a candidate that never came: the zygote kills it
+        assert not Path(f"/proc/{pid}").exists()
+        assert zygote.end(pid) == "unknown"
+        os.close(req_w)
+        os.close(resp_r)

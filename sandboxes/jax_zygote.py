@@ -1,0 +1,149 @@
+"""The JAX export zygote: imports jax once, then forks a fresh export worker for each candidate.
+
+Started by :class:`sandboxes.jax_export.ExportZygote` under the same isolation as a lone export
+worker (inside bubblewrap when available). Importing jax takes about a second, seven times what a
+worker spends warming up and exporting; forked from here, each worker starts with jax imported.
+
+The zygote never runs candidate code and never initializes a JAX backend (that starts XLA's thread
+pools, and a forked child only has the thread that forked): each child does the rest of a lone
+worker's start — backend, warm-up, rlimits, seccomp — in :func:`sandboxes.jax_worker.serve`, then
+traces one candidate and exits. Before that the child closes every descriptor but its own two pipes
+and stderr, so it cannot reach the zygote or another worker; under seccomp it cannot open, fork or
+signal anything either. Workers are as separate from one another as lone ones are, and a worker
+dies with the zygote, which dies with the process that started it.
+
+Control messages arrive on a ``SOCK_SEQPACKET`` socket, one request per packet:
+
+- ``spawn`` with two descriptors (the worker's request pipe and response pipe) → ``pid N``;
+- ``end N GRACE_MS`` → waits up to ``GRACE_MS`` for worker ``N`` to exit, kills it otherwise, and
+  answers how it ended (``exit 0``, ``signal 9``, ``killed``) — the only way a worker is stopped;
+- end of stream → every worker is killed and the zygote exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+import sys
+import time
+
+from rewardsmith.core.procs import die_with_parent
+from rewardsmith.sandboxes import protocol
+
+MAX_REQUEST = 256
+
+
+def _imports() -> None:
+    """What a worker would import first: jax and its export machinery (modules only, no backend)."""
+    import jax
+    import jax.numpy
+    from jax import export  # noqa: F401
+
+    from rewardsmith.sandboxes import jax_worker  # noqa: F401
+
+    jax.config.update("jax_platforms", "cpu")
+
+
+def _child(cfg: protocol.ExportWorkerConfig, zygote: int, req_fd: int, resp_fd: int) -> None:
+    """In the forked worker: keep only its own pipes and stderr, then serve one export; never returns."""
+    code = 1
+    try:
+        keep = sorted({2, req_fd, resp_fd})
+        low = 0
+        for fd in keep:
+            if fd > low:
+                os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 65536)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        die_with_parent(zygote)
+        from rewardsmith.sandboxes import jax_worker
+
+        jax_worker.serve(dataclasses.replace(cfg, parent_pid=zygote, req_fd=req_fd, resp_fd=resp_fd))
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status}"
+
+
+class _Zygote:
+    def __init__(self, cfg: protocol.ExportWorkerConfig, sock: socket.socket) -> None:
+        self.cfg, self.sock = cfg, sock
+        self.live: set[int] = set()
+        """Forked workers not reaped yet (a pid here cannot have been reused)."""
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_REQUEST, 2)
+            except OSError:
+                return
+            if not msg:
+                return
+            words = msg.decode(errors="replace").split()
+            try:
+                reply = self._handle(words, fds)
+            finally:
+                for fd in fds:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            self.sock.send(reply.encode())
+
+    def _handle(self, words: list[str], fds: list[int]) -> str:
+        if words == ["spawn"] and len(fds) == 2:
+            me = os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                _child(self.cfg, me, fds[0], fds[1])
+            self.live.add(pid)
+            return f"pid {pid}"
+        if len(words) == 3 and words[0] == "end" and words[1].isdigit() and words[2].isdigit():
+            return self._end(int(words[1]), int(words[2]) / 1e3)
+        return "error bad request"
+
+    def _end(self, pid: int, grace_s: float) -> str:
+        if pid not in self.live:
+            return "unknown"
+        deadline = time.monotonic() + grace_s
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                self.live.discard(pid)
+                return _describe(status)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        self.live.discard(pid)
+        return "killed"
+
+    def kill_all(self) -> None:
+        for pid in self.live:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def main() -> None:
+    cfg = protocol.decode_config(protocol.ExportWorkerConfig, sys.argv[1])
+    die_with_parent(cfg.parent_pid)
+    sock = socket.socket(fileno=cfg.req_fd)  # the control socket (req_fd and resp_fd both name it)
+    _imports()
+    zygote = _Zygote(cfg, sock)
+    sock.send(b"hello")
+    try:
+        zygote.serve()
+    finally:
+        zygote.kill_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -58,51 +58,52 @@ def run_loop(store: RunStore, record: RunRecord, view: ProgressView, reviewer: R
     feedback: RoundFeedback | None = None
     stopped: str | None = None
 
-    for rnd in range(1, cfg.rounds + 1):
-        view.round_started(rnd, cfg.rounds)
-        ### 1. Prompt: the task, its state fields, and the best reward so far with its critique
-        request, incumbent = next_round.request(task, rnd, history, feedback, store, cfg)
-        try:  # the designer may stop the run here (budget cap, model unreachable): cleanly, resumable
-            ### 2-3. Sample K candidates and extract their code (plus a reviewer's edit of the last round)
-            candidates = (stages.sample_round(designer, request, store)
-                          + next_round.reviewer_edit(rnd, cfg.samples, feedback, store)
-                          + next_round.tuned_entry(rnd, cfg.samples, feedback, store))
-            ### 4. Validate: static checks, then a probe run in the sandbox; a rejected candidate goes
-            ###    back to the designer with the exact problem (bounded fix-retry)
-            results = stages.validate_all(designer, request, candidates, stages.Validation(
-                task=task, sample=sample, store=store, max_fixes=cfg.fix_attempts,
-                human=feedback.human if feedback else None, allow_weak_sandbox=cfg.allow_weak_sandbox,
-                backend=settings.backend, parallel=cfg.workers, progress=view.update))
-        except DesignerStopped as stop:
-            stopped = stages.record_stop(store, rnd, stop)
-            break
-        finally:
-            view.llm_usage(stages.llm_usage(store))
-        ### 5-6. Train and evaluate the accepted candidates (baselines ride along once)
-        if cfg.screen:  # CARD-style: a reward that ranks earlier rounds' rollouts against their fitness is not trained
-            results = screen.screened(task, results, store, rnd)
-        targets = [TrainTarget(key=r.candidate.id, files=store.files_of(r.candidate), reward_kind="candidate",
-                               video=cfg.records_videos) for r in results if r.validation.accepted and not r.skipped]
-        pending = [b for b in baselines if not store.is_finished(b.files)]
-        outcomes = halving.train_round(task, targets + pending, settings, round_executor, store, view.executor_event,
-                                       rnd, cfg.halving_schedule)  # --halving: the best 1/η train on
-        results = [stages.with_outcome(r, outcomes.get(r.candidate.id)) for r in results]
-        for b in pending:
-            view.baseline(b.key, outcomes[b.key].evaluation)
-        ### 7. Analyze: Eureka-style reflection per candidate
-        results = [stages.analyze(r, store, goal) for r in results]
-        for r in results:
-            view.result(r)
-        ### 8. Select and review: best by fitness or by the reviewer (--review pauses here), feedback for the next round
-        view.stop()  # a reviewer may take over the terminal
-        feedback = review.close_round(rnd, results, incumbent, feedback, cfg, store, reviewer)
-        history.extend(results)
-        plots.write_round_plots(store, rnd)
-        if feedback.stop:
-            break
-        if cfg.tune and rnd < cfg.rounds:  ### 8b. Tune the selection's named constants (Optuna); joins the next round
-            tune_stage(task, store, next_round.best_of(history, feedback), settings, executor, view.executor_event,
-                       cfg.tune_trials, cfg.seed)
+    with stages.jax_export_helpers(task, settings.backend) as shared:  # jax: one export zygote + module checker
+        for rnd in range(1, cfg.rounds + 1):
+            view.round_started(rnd, cfg.rounds)
+            ### 1. Prompt: the task, its state fields, and the best reward so far with its critique
+            request, incumbent = next_round.request(task, rnd, history, feedback, store, cfg)
+            try:  # the designer may stop the run here (budget cap, model unreachable): cleanly, resumable
+                ### 2-3. Sample K candidates and extract their code (plus a reviewer's edit of the last round)
+                candidates = (stages.sample_round(designer, request, store)
+                              + next_round.reviewer_edit(rnd, cfg.samples, feedback, store)
+                              + next_round.tuned_entry(rnd, cfg.samples, feedback, store))
+                ### 4. Validate: static checks, then a probe run in the sandbox; a rejected candidate goes
+                ###    back to the designer with the exact problem (bounded fix-retry)
+                results = stages.validate_all(designer, request, candidates, stages.Validation(
+                    task=task, sample=sample, store=store, max_fixes=cfg.fix_attempts,
+                    human=feedback.human if feedback else None, allow_weak_sandbox=cfg.allow_weak_sandbox,
+                    backend=settings.backend, parallel=cfg.workers, export=shared, progress=view.update))
+            except DesignerStopped as stop:
+                stopped = stages.record_stop(store, rnd, stop)
+                break
+            finally:
+                view.llm_usage(stages.llm_usage(store))
+            ### 5-6. Train and evaluate the accepted candidates (baselines ride along once)
+            if cfg.screen:  # CARD-style: a reward that ranks earlier rounds' rollouts against their fitness is not trained
+                results = screen.screened(task, results, store, rnd)
+            targets = [TrainTarget(key=r.candidate.id, files=store.files_of(r.candidate), reward_kind="candidate",
+                                   video=cfg.records_videos) for r in results if r.validation.accepted and not r.skipped]
+            pending = [b for b in baselines if not store.is_finished(b.files)]
+            outcomes = halving.train_round(task, targets + pending, settings, round_executor, store, view.executor_event,
+                                           rnd, cfg.halving_schedule)  # --halving: the best 1/η train on
+            results = [stages.with_outcome(r, outcomes.get(r.candidate.id)) for r in results]
+            for b in pending:
+                view.baseline(b.key, outcomes[b.key].evaluation)
+            ### 7. Analyze: Eureka-style reflection per candidate
+            results = [stages.analyze(r, store, goal) for r in results]
+            for r in results:
+                view.result(r)
+            ### 8. Select and review: best by fitness or by the reviewer (--review pauses here), feedback for the next round
+            view.stop()  # a reviewer may take over the terminal
+            feedback = review.close_round(rnd, results, incumbent, feedback, cfg, store, reviewer)
+            history.extend(results)
+            plots.write_round_plots(store, rnd)
+            if feedback.stop:
+                break
+            if cfg.tune and rnd < cfg.rounds:  ### 8b. Tune the selection's named constants (Optuna); joins the next round
+                tune_stage(task, store, next_round.best_of(history, feedback), settings, executor, view.executor_event,
+                           cfg.tune_trials, cfg.seed)
 
     view.stop()
     ### 9. Final comparison: the best reward retrained on fresh seeds gives the headline numbers

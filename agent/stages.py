@@ -83,8 +83,8 @@ class Validation:
     parallel: int = 1
     """Candidates validated at once (``--workers``)."""
     export: JaxExport | None = None
-    """The jax backend's export zygote and module checker, shared by the round's candidates (:func:`validate_all`
-    starts them)."""
+    """The jax backend's export zygote and module checker, shared by the run's candidates (without them
+    :func:`validate_all` starts a pair for the round)."""
     progress: Callable[..., None] | None = None
     """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
 
@@ -199,8 +199,12 @@ class JaxExport:
 
 
 @contextlib.contextmanager
-def jax_export_helpers(task: Task) -> Iterator[JaxExport]:
-    """An export zygote and a module checker for ``task``, stopped on exit (each starts with its first use)."""
+def jax_export_helpers(task: Task, backend: Literal["sb3", "jax"] = "jax") -> Iterator[JaxExport | None]:
+    """On the jax backend, an export zygote and a module checker for ``task``, stopped on exit (each starts
+    with its first use); None on another backend."""
+    if backend != "jax":
+        yield None
+        return
     from rewardsmith.envs.jaxtrain.check import ModuleChecker
     from rewardsmith.sandboxes.jax_export import ExportZygote
 

@@ -331,7 +331,7 @@ def trainer_evaluate(task: Task, settings: TrainSettings, executor: Executor, st
         s = replace(settings, steps=steps)
         targets = []
         with contextlib.ExitStack() as stack:
-            shared = stack.enter_context(jax_export_helpers(task)) if sample is not None else None  # for the batch
+            shared = stack.enter_context(jax_export_helpers(task, s.backend)) if sample is not None else None  # the batch's
             for r in runs:
                 label = f"trial {r.module.dir.name[6:]}@{steps}"
                 if sample is not None and store.load_jax_module_info(r.module) is None:

@@ -200,8 +200,9 @@ class JaxExport:
 
 @contextlib.contextmanager
 def jax_export_helpers(task: Task, backend: Literal["sb3", "jax"] = "jax") -> Iterator[JaxExport | None]:
-    """On the jax backend, an export zygote and a module checker for ``task``, stopped on exit (each starts
-    with its first use); None on another backend."""
+    """On the jax backend, an export zygote and a module checker for ``task``, started here (they die with
+    the thread that starts them, so not in a validation pool's thread) and stopped on exit; None on
+    another backend."""
     if backend != "jax":
         yield None
         return
@@ -209,6 +210,8 @@ def jax_export_helpers(task: Task, backend: Literal["sb3", "jax"] = "jax") -> It
     from rewardsmith.sandboxes.jax_export import ExportZygote
 
     with ExportZygote(task.adapter.spec) as zygote, ModuleChecker() as checker:
+        zygote.start()
+        checker.start()
         yield JaxExport(zygote, checker)
 
 

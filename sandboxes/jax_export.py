@@ -140,8 +140,10 @@ class ExportZygote:
     """A sandboxed process with jax imported that forks a fresh export worker per candidate
     (:mod:`sandboxes.jax_zygote`): each export then skips the second it takes to import jax.
 
-    Used as a context manager around a round's validations (or a tuning batch's); thread-safe. The
-    process starts with the first export and is restarted if it died.
+    Used as a context manager around a run's validations (or a tuning batch's); thread-safe. The
+    process dies with the *thread* that started it (``PR_SET_PDEATHSIG``, bubblewrap's
+    ``--die-with-parent``): :meth:`start` it from a thread that outlives the exports; it otherwise
+    starts with the first export, and again after it died.
     """
 
     def __init__(self, spec: StateSpec, limits: ExportLimits | None = None, isolation: Isolation | None = None,
@@ -152,11 +154,18 @@ class ExportZygote:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
+        self._ready = False
+        """The zygote said hello (it has imported jax)."""
         self.stderr: IO[bytes] | None = None
         """The zygote's and its workers' stderr (for a dead worker's last words)."""
 
     def __enter__(self) -> ExportZygote:
         return self
+
+    def start(self) -> None:
+        """Start the zygote now (it imports jax while the caller goes on; the first export waits for it)."""
+        with self._lock:
+            self._launch()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -169,7 +178,9 @@ class ExportZygote:
         """Fork a worker that reads requests from ``req_fd`` and answers on ``resp_fd``; returns its pid (in the zygote's namespace)."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
-                self._start()
+                self._launch()
+            if not self._ready:
+                self._hello()
             reply = self._ask(b"spawn", [req_fd, resp_fd])
         if not reply.startswith("pid ") or not reply[4:].isdigit():
             raise SandboxError(f"the jax export zygote could not fork a worker ({reply[:100]})")
@@ -197,7 +208,7 @@ class ExportZygote:
             raise SandboxError("the jax export zygote died")
         return reply.decode(errors="replace")
 
-    def _start(self) -> None:
+    def _launch(self) -> None:
         self._stop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop
@@ -207,17 +218,21 @@ class ExportZygote:
                                           (theirs.fileno(),), self.stderr)
         finally:
             theirs.close()
-        self._sock = ours
-        ours.settimeout(self.limits.start_timeout_s)
+        self._sock, self._ready = ours, False
+
+    def _hello(self) -> None:
+        assert self._sock is not None
+        self._sock.settimeout(self.limits.start_timeout_s)
         try:
-            hello = ours.recv(64)
+            hello = self._sock.recv(64)
         except OSError:
             hello = b""
         if hello != b"hello":
             tail = self._tail()
             self._stop()
             raise SandboxError(f"the jax export zygote could not be started ({self.isolation.describe()}){tail}")
-        ours.settimeout(self.request_timeout_s)
+        self._sock.settimeout(self.request_timeout_s)
+        self._ready = True
 
     def _tail(self) -> str:
         if self.stderr is None:

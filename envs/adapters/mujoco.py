@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -39,6 +38,8 @@ def _mujoco_warning(message: str) -> None:
 def route_mujoco_warnings() -> None:
     """Send MuJoCo's warnings to Python logging instead of its default, which appends to
     ``MUJOCO_LOG.TXT`` in the current directory (a run must not litter the user's working directory)."""
+    import mujoco  # here, not at the top: a classic-control job never loads MuJoCo (0.1 s of every job's start)
+
     if mujoco.get_mju_user_warning() is None:
         mujoco.set_mju_user_warning(_mujoco_warning)
 
@@ -306,6 +307,8 @@ class HumanoidAdapter(_FreeBody):
 # -- arms: Reacher, Pusher -----------------------------------------------------------------------
 def _body_velocity(env: Any, body: str) -> np.ndarray:
     """Linear velocity (world frame) of a body's origin."""
+    import mujoco
+
     res = np.zeros(6)
     mujoco.mj_objectVelocity(env.model, env.data, mujoco.mjtObj.mjOBJ_BODY, env.model.body(body).id, res, 0)
     return res[3:]

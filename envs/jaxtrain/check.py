@@ -217,6 +217,10 @@ class ModuleChecker:
     the next check starts a fresh child. Sharing the child between candidates exposes nothing the
     trainer does not: the round's job deserializes all of the round's modules in one process too, and
     the child only ever runs a module after the checks passed. Thread-safe (checks queue on a lock).
+
+    The child dies with the *thread* that started it (``PR_SET_PDEATHSIG``): :meth:`start` it from a
+    thread that outlives the checks (a pool thread's child is gone when the pool is); it otherwise
+    starts with the first check, and again after it died.
     """
 
     def __init__(self, limits: ModuleLimits | None = None, timeout_s: float = 60.0) -> None:
@@ -229,7 +233,12 @@ class ModuleChecker:
         self._pending = b""
 
     def __enter__(self) -> ModuleChecker:
-        return self  # the child starts with the first check
+        return self
+
+    def start(self) -> None:
+        """Start the child now (it imports jax while the caller goes on)."""
+        with self._lock:
+            self._start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()

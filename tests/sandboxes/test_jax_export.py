@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,16 @@ def test_a_forked_worker_holds_only_its_own_pipes_and_is_ended_by_the_zygote() -
         assert zygote.end(pid) == "unknown"
         os.close(req_w)
         os.close(resp_r)
+
+
+def test_a_started_zygote_outlives_the_pool_threads_that_export_through_it() -> None:
+    # A child dies with the thread that started it (PR_SET_PDEATHSIG): the run starts the zygote itself,
+    # so the validation pool's threads come and go without taking it along.
+    with ExportZygote(SPEC) as zygote:
+        zygote.start()
+        for _ in range(2):
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                assert [o.components for o in pool.map(lambda _: export_reward(SOURCE, SPEC, zygote=zygote), [0, 1])
+                        ] == [("r",), ("r",)]
+            time.sleep(0.5)
+            assert zygote._proc is not None and zygote._proc.poll() is None, "the zygote died with a pool thread"

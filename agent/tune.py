@@ -296,17 +296,17 @@ class Tuner:
         return result
 
     def _compute(self, study: optuna.Study) -> tuple[int, float]:
-        """Env-steps and training seconds of every rung trained for this study, read from the rungs' folders
-        (so work of an earlier, killed session counts once, and a reused rung is not counted twice)."""
+        """Env-steps trained and training-job seconds of every rung trained for this study, read from the rungs'
+        folders (so work of an earlier, killed session counts once, and a reused rung is not counted twice;
+        a jax program's wall time is shared by its trials, not counted once per trial)."""
         keys = {t.user_attrs["key"] for t in study.trials if "key" in t.user_attrs} | {values_key(self.untuned)}
         steps, wall = 0, 0.0
         for key in sorted(keys):
             for rung in range(len(self.rungs)):
-                metrics = self.files.trial(key, rung).metrics
-                if metrics.is_file():
-                    training = read_record(metrics, TrainingResult)
-                    steps += training.steps_done
-                    wall += training.wall_s
+                files = self.files.trial(key, rung)
+                if files.metrics.is_file():
+                    steps += read_record(files.metrics, TrainingResult).steps_done
+                    wall += self.store.compute_of(files).train_wall_s
         return steps, wall
 
 

@@ -176,6 +176,11 @@ def test_tune_on_the_jax_backend_trains_a_batch_in_one_program(tmp_path: Path) -
     assert first["arms"] == 4  # the four trials of rung 0 in one compiled program
     assert len(list(study.glob("trial_*/reward.jaxexport"))) >= 4
     assert (study / "tuned_reward.py").is_file() and "batches of 4" in done.stdout
+    # Training time: each program's wall time once, shared by its trials (not once per trial).
+    result = json.loads((study / "tune.json").read_text())
+    programs = sum(json.loads((study / b / "jax_round.json").read_text())["compile_s"]
+                   + json.loads((study / b / "jax_round.json").read_text())["run_s"] for b in batches)
+    assert programs <= result["train_wall_s"] <= result["wall_s"]
 
 
 @pytest.mark.slow

@@ -44,6 +44,7 @@ def _designer(tmp_path: Path) -> str:
     return f"scripted:{d}"
 
 
+@pytest.mark.slow  # waits out the 60 s bound; tests/envs/test_fitness_check.py checks the same deadline in seconds
 def test_a_fitness_function_that_hangs_at_import_ends_the_run_within_its_bound(run_cli, tmp_path: Path) -> None:
     task = _task(tmp_path, "while True:\n    pass\n")
     started = time.monotonic()

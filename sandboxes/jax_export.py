@@ -269,8 +269,12 @@ class _ExportProcess:
         self._resp, resp_w = os.pipe()
         try:
             if self.zygote is not None:
-                self._pid = self.zygote.spawn(req_r, resp_w)
-            else:
+                try:
+                    self._pid = self.zygote.spawn(req_r, resp_w)
+                except SandboxError:  # a zygote that cannot fork costs this export a second, not the run
+                    self.zygote = None
+                    self._stderr = tempfile.TemporaryFile()  # closed in _kill
+            if self.zygote is None:
                 assert self._stderr is not None
                 cfg = _worker_config(self.spec, self.limits, self.isolation, req_r, resp_w)
                 self._proc = _start_sandboxed("rewardsmith.sandboxes.jax_worker", cfg, self.isolation,

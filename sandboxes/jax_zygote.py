@@ -7,8 +7,8 @@ worker spends warming up and exporting; forked from here, each worker starts wit
 The zygote never runs candidate code and never initializes a JAX backend (that starts XLA's thread
 pools, and a forked child only has the thread that forked): each child does the rest of a lone
 worker's start — backend, warm-up, rlimits, seccomp — in :func:`sandboxes.jax_worker.serve`, then
-traces one candidate and exits. Before that the child closes every descriptor but its own two pipes
-and stderr, so it cannot reach the zygote or another worker; under seccomp it cannot open, fork or
+traces one candidate and exits. Before that the child closes every descriptor but its own two pipes,
+stderr and ``/dev/null`` on 0 and 1, so it cannot reach the zygote or another worker; under seccomp it cannot open, fork or
 signal anything either. Workers are as separate from one another as lone ones are, and a worker
 dies with the zygote, which dies with the process that started it.
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import resource
 import signal
 import socket
 import sys
@@ -51,13 +52,7 @@ def _child(cfg: protocol.ExportWorkerConfig, zygote: int, req_fd: int, resp_fd: 
     """In the forked worker: keep only its own pipes and stderr, then serve one export; never returns."""
     code = 1
     try:
-        keep = sorted({2, req_fd, resp_fd})
-        low = 0
-        for fd in keep:
-            if fd > low:
-                os.closerange(low, fd)
-            low = fd + 1
-        os.closerange(low, 65536)
+        _close_all_but({0, 1, 2, req_fd, resp_fd})  # 0 and 1 are /dev/null
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         die_with_parent(zygote)
         from rewardsmith.sandboxes import jax_worker
@@ -66,6 +61,17 @@ def _child(cfg: protocol.ExportWorkerConfig, zygote: int, req_fd: int, resp_fd: 
         code = 0
     finally:
         os._exit(code)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    top = hard if 0 < hard < (1 << 20) else 1 << 20
+    low = 0
+    for fd in sorted(keep):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, top)
 
 
 def _describe(status: int) -> str:
@@ -100,7 +106,10 @@ class _Zygote:
     def _handle(self, words: list[str], fds: list[int]) -> str:
         if words == ["spawn"] and len(fds) == 2:
             me = os.getpid()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                return f"error fork failed: {exc}"
             if pid == 0:
                 _child(self.cfg, me, fds[0], fds[1])
             self.live.add(pid)

@@ -17,6 +17,7 @@ import pytest
 
 pytest.importorskip("jax")
 
+from rewardsmith.core.errors import SandboxError
 from rewardsmith.core.state import ActionSpec, StateField, StateSpec
 from rewardsmith.sandboxes import protocol, seccomp
 from rewardsmith.sandboxes.isolation import Isolation
@@ -132,8 +133,9 @@ def test_a_forked_worker_holds_only_its_own_pipes_and_is_ended_by_the_zygote() -
         tag, hello = protocol.recv(resp_r, deadline=time.monotonic() + 60)
         assert tag == protocol.HELLO, hello
         fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-        assert len(fds) == 3 and 2 in fds, fds  # stderr and its two pipes: not the zygote's socket
-        assert not any(target.startswith("socket:") for target in fds.values()), fds
+        assert len(fds) == 5 and {0, 1, 2} <= set(fds), fds  # /dev/null, stderr and its two pipes
+        assert fds[0] == fds[1] == "/dev/null", fds
+        assert not any(target.startswith("socket:") for target in fds.values()), fds  # not the zygote's socket
         assert zygote.end(pid) == "killed"  # it waited for a candidate that never came: the zygote kills it
         assert not Path(f"/proc/{pid}").exists()
         assert zygote.end(pid) == "unknown"
@@ -152,3 +154,14 @@ def test_a_started_zygote_outlives_the_pool_threads_that_export_through_it() -> 
                         ] == [("r",), ("r",)]
             time.sleep(0.5)
             assert zygote._proc is not None and zygote._proc.poll() is None, "the zygote died with a pool thread"
+
+
+class _CannotFork(ExportZygote):
+    def spawn(self, req_fd: int, resp_fd: int) -> int:
+        raise SandboxError("the jax export zygote could not fork a worker (error fork failed)")
+
+
+def test_an_export_whose_zygote_cannot_fork_gets_a_lone_worker() -> None:
+    with _CannotFork(SPEC) as zygote:
+        out = export_reward(SOURCE, SPEC, zygote=zygote)
+    assert out.components == ("r",) and out.constants == {"W_X": 0.5}

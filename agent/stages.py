@@ -105,8 +105,8 @@ def validate_all(designer: Designer, request: DesignRequest, candidates: list[Ca
         return CandidateResult(candidate=cand, validation=report)
 
     with contextlib.ExitStack() as stack:
-        if ctx.backend == "jax" and ctx.export is None:  # one zygote and one checker for the round, not one per module
-            ctx = replace(ctx, export=stack.enter_context(jax_export_helpers(ctx.task)))
+        if ctx.export is None:  # jax: one zygote and one checker for the round, not one per module
+            ctx = replace(ctx, export=stack.enter_context(jax_export_helpers(ctx.task, ctx.backend)))
         # A designer that fixes calls its model during validation: its calls and budget checks stay sequential.
         if ctx.parallel <= 1 or len(candidates) <= 1 or isinstance(designer, FixingDesigner):
             return [one(c) for c in candidates]
@@ -199,7 +199,7 @@ class JaxExport:
 
 
 @contextlib.contextmanager
-def jax_export_helpers(task: Task, backend: Literal["sb3", "jax"] = "jax") -> Iterator[JaxExport | None]:
+def jax_export_helpers(task: Task, backend: Literal["sb3", "jax"]) -> Iterator[JaxExport | None]:
     """On the jax backend, an export zygote and a module checker for ``task``, started here (they die with
     the thread that starts them, so not in a validation pool's thread) and stopped on exit; None on
     another backend."""

@@ -113,9 +113,11 @@ def _train_together(task: Task, targets: list[TrainTarget], s: TrainSettings, ex
     step = JobStep(kind="jax_round", spec=job, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),
                    timeout_s=s.timeout_s, progress_file=batch.jax_round("progress"))
     outcome = executor.run([Pipeline("jax round", (step,))], on_event)["jax round"][0]
-    for t in pending:  # one process trained every arm: each is charged its own env-steps and an equal share of the
-        training = store.outcome(t.files).training  # job's CPU and wall time (so the arms' costs add up to the job's)
-        share = len(pending)
+    # One process trained every arm: each is charged its own env-steps and an equal share of the job's CPU and
+    # wall time, so the arms' costs add up to the job's.
+    share = len(pending)
+    for t in pending:
+        training = store.outcome(t.files).training
         store.add_costs(t.files, (JobCost(kind="jax_round", rung=None, env_steps=training.job_steps if training else 0,
                                           cpu_s=round(outcome.cpu_s / share, 3), wall_s=round(outcome.wall_s / share, 3)),))
     stats = store.load_round_stats(batch)

@@ -18,7 +18,6 @@ same constants, and its rungs that had finished are not trained again (their fil
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -330,8 +329,7 @@ def trainer_evaluate(task: Task, settings: TrainSettings, executor: Executor, st
     def evaluate(runs: list[TrialRun], steps: int, batch: RoundFiles) -> None:
         s = replace(settings, steps=steps)
         targets = []
-        with contextlib.ExitStack() as stack:
-            shared = stack.enter_context(jax_export_helpers(task, s.backend)) if sample is not None else None  # the batch's
+        with jax_export_helpers(task, s.backend) as shared:  # jax: one zygote and checker for the batch's exports
             for r in runs:
                 label = f"trial {r.module.dir.name[6:]}@{steps}"
                 if sample is not None and store.load_jax_module_info(r.module) is None:

@@ -23,13 +23,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, get_args
 
 from rewardsmith.core.errors import SandboxError
-from rewardsmith.core.procs import kill_group
+from rewardsmith.core.procs import SharedChild, kill_group, last_line
 from rewardsmith.core.state import StateSpec
 from rewardsmith.sandboxes import policy, protocol
 from rewardsmith.sandboxes.isolation import Isolation, detect_isolation
@@ -136,22 +135,20 @@ def _start_sandboxed(module: str, cfg: protocol.ExportWorkerConfig, iso: Isolati
         raise SandboxError(f"cannot start the jax export {module.rsplit('_', 1)[-1]} ({argv[0]}): {exc}") from exc
 
 
-class ExportZygote:
+class ExportZygote(SharedChild):
     """A sandboxed process with jax imported that forks a fresh export worker per candidate
     (:mod:`sandboxes.jax_zygote`): each export then skips the second it takes to import jax.
 
-    Used as a context manager around a run's validations (or a tuning batch's); thread-safe. The
-    process dies with the *thread* that started it (``PR_SET_PDEATHSIG``, bubblewrap's
-    ``--die-with-parent``): :meth:`start` it from a thread that outlives the exports; it otherwise
-    starts with the first export, and again after it died.
+    Used as a context manager around a run's validations (or a tuning batch's); thread-safe. Like
+    every :class:`~core.procs.SharedChild`, :meth:`start` it from a thread that outlives the exports.
     """
 
     def __init__(self, spec: StateSpec, limits: ExportLimits | None = None, isolation: Isolation | None = None,
                  request_timeout_s: float = 10.0) -> None:
+        super().__init__()
         self.spec, self.limits = spec, limits or ExportLimits()
         self.isolation = isolation or detect_isolation()
         self.request_timeout_s = request_timeout_s
-        self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._ready = False
@@ -159,28 +156,12 @@ class ExportZygote:
         self.stderr: IO[bytes] | None = None
         """The zygote's and its workers' stderr (for a dead worker's last words)."""
 
-    def __enter__(self) -> ExportZygote:
-        return self
-
-    def start(self) -> None:
-        """Start the zygote now (it imports jax while the caller goes on; the first export waits for it)."""
-        with self._lock:
-            self._launch()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._stop()
-
     def spawn(self, req_fd: int, resp_fd: int) -> int:
         """Fork a worker that reads requests from ``req_fd`` and answers on ``resp_fd``; returns its pid (in the zygote's namespace)."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._launch()
+            self._ensure()
             if not self._ready:
-                self._hello()
+                self._hello()  # the first export waits for the zygote's jax import
             reply = self._ask(b"spawn", [req_fd, resp_fd])
         if not reply.startswith("pid ") or not reply[4:].isdigit():
             raise SandboxError(f"the jax export zygote could not fork a worker ({reply[:100]})")
@@ -208,7 +189,9 @@ class ExportZygote:
             raise SandboxError("the jax export zygote died")
         return reply.decode(errors="replace")
 
-    def _launch(self) -> None:
+    def _ensure(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
         self._stop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop
@@ -228,18 +211,12 @@ class ExportZygote:
         except OSError:
             hello = b""
         if hello != b"hello":
-            tail = self._tail()
+            last = last_line(self.stderr)
             self._stop()
-            raise SandboxError(f"the jax export zygote could not be started ({self.isolation.describe()}){tail}")
+            raise SandboxError(f"the jax export zygote could not be started ({self.isolation.describe()})"
+                               + (f": {last}" if last else ""))
         self._sock.settimeout(self.request_timeout_s)
         self._ready = True
-
-    def _tail(self) -> str:
-        if self.stderr is None:
-            return ""
-        self.stderr.seek(0)
-        lines = self.stderr.read()[-600:].decode(errors="replace").strip().splitlines()
-        return f": {lines[-1]}" if lines else ""
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -330,9 +307,7 @@ class _ExportProcess:
         stderr = self._stderr
         if self.zygote is not None and self._pid is not None:
             pid, self._pid = self._pid, None
-            ended = self.zygote.end(pid, grace_s=2.0)
-            how = {"killed": "exit code None"}.get(ended, ended.replace("signal", "killed by signal", 1)
-                                                         .replace("exit", "exit code", 1))
+            how = self.zygote.end(pid, grace_s=2.0)  # in the same words as below
             stderr = self.zygote.stderr
         else:
             code = None
@@ -340,11 +315,8 @@ class _ExportProcess:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     code = self._proc.wait(timeout=2.0)
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        tail: list[str] = []
-        if stderr is not None:
-            stderr.seek(0)
-            tail = stderr.read()[-600:].decode(errors="replace").strip().splitlines()
-        return how + (f" ({tail[-1]})" if tail else "")
+        last = last_line(stderr)
+        return how + (f" ({last})" if last else "")
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None

@@ -16,7 +16,8 @@ Control messages arrive on a ``SOCK_SEQPACKET`` socket, one request per packet:
 
 - ``spawn`` with two descriptors (the worker's request pipe and response pipe) → ``pid N``;
 - ``end N GRACE_MS`` → waits up to ``GRACE_MS`` for worker ``N`` to exit, kills it otherwise, and
-  answers how it ended (``exit 0``, ``signal 9``, ``killed``) — the only way a worker is stopped;
+  answers how it ended (``exit code 0``, ``killed by signal 9``, ``still running: killed``) — the
+  only way a worker is stopped;
 - end of stream → every worker is killed and the zygote exits.
 """
 
@@ -49,11 +50,11 @@ def _imports() -> None:
 
 
 def _child(cfg: protocol.ExportWorkerConfig, zygote: int, req_fd: int, resp_fd: int) -> None:
-    """In the forked worker: keep only its own pipes and stderr, then serve one export; never returns."""
+    """In the forked worker: keep only its own pipes, stderr and /dev/null (0, 1), then serve one export;
+    never returns."""
     code = 1
     try:
-        _close_all_but({0, 1, 2, req_fd, resp_fd})  # 0 and 1 are /dev/null
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _close_all_but({0, 1, 2, req_fd, resp_fd})
         die_with_parent(zygote)
         from rewardsmith.sandboxes import jax_worker
 
@@ -75,9 +76,10 @@ def _close_all_but(keep: set[int]) -> None:
 
 
 def _describe(status: int) -> str:
+    """How a worker ended, in the words the parent uses for a lone worker."""
     if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status}"
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status}"
 
 
 class _Zygote:
@@ -131,9 +133,9 @@ class _Zygote:
                 break
             time.sleep(0.02)
         os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        os.waitpid(pid, 0)  # a SIGKILLed child is reaped at once
         self.live.discard(pid)
-        return "killed"
+        return "still running: killed"
 
     def kill_all(self) -> None:
         for pid in self.live:

@@ -27,7 +27,6 @@ import select
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from rewardsmith.core.procs import kill_group
+from rewardsmith.core.procs import SharedChild, kill_group, last_line
 from rewardsmith.core.state import StateSpec
 from rewardsmith.sandboxes.client import SandboxLimits
 from rewardsmith.sandboxes.isolation import Isolation
@@ -208,7 +207,7 @@ class CheckVerdict:
     components: dict[str, np.ndarray] | None = None
 
 
-class ModuleChecker:
+class ModuleChecker(SharedChild):
     """A checker child (``python -m envs.jaxtrain.check``) that checks modules one at a time.
 
     Importing jax costs the child about a second, more than a check itself, so one child serves every
@@ -216,36 +215,18 @@ class ModuleChecker:
     the MLIR parser or hang it take down that child only: the module is refused (``malformed``) and
     the next check starts a fresh child. Sharing the child between candidates exposes nothing the
     trainer does not: the round's job deserializes all of the round's modules in one process too, and
-    the child only ever runs a module after the checks passed. Thread-safe (checks queue on a lock).
-
-    The child dies with the *thread* that started it (``PR_SET_PDEATHSIG``): :meth:`start` it from a
-    thread that outlives the checks (a pool thread's child is gone when the pool is); it otherwise
-    starts with the first check, and again after it died.
+    the child only ever runs a module after the checks passed. Thread-safe (checks queue on a lock);
+    :meth:`start` it from the thread that outlives the checks (see :class:`~core.procs.SharedChild`).
     """
 
     def __init__(self, limits: ModuleLimits | None = None, timeout_s: float = 60.0) -> None:
+        super().__init__()
         self.limits = limits or ModuleLimits()
         self.timeout_s = timeout_s
         """Bound on one check (the first includes the child's start and its jax import)."""
-        self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._pending = b""
-
-    def __enter__(self) -> ModuleChecker:
-        return self
-
-    def start(self) -> None:
-        """Start the child now (it imports jax while the caller goes on)."""
-        with self._lock:
-            self._start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._stop()
 
     def check(self, blob: bytes, spec: StateSpec, component_names: Sequence[str], constants: dict[str, float],
               probe: tuple[np.ndarray, np.ndarray] | None = None) -> CheckVerdict:
@@ -273,8 +254,9 @@ class ModuleChecker:
 
     def _ask(self, request: bytes) -> bytes | CheckVerdict:
         """Send one request and read one reply line; a dead or late child is killed (and restarted next time)."""
-        proc = self._start()
-        assert proc.stdin is not None and proc.stdout is not None
+        self._ensure()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
         deadline = time.monotonic() + self.timeout_s
         try:
             proc.stdin.write(request)
@@ -294,7 +276,7 @@ class ModuleChecker:
         line, _, self._pending = self._pending.partition(b"\n")
         return line
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _ensure(self) -> None:
         if self._proc is None or self._proc.poll() is not None:
             self._stop()
             env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -303,7 +285,6 @@ class ModuleChecker:
             self._proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=self._stderr, start_new_session=True, env=env)
             self._pending = b""
-        return self._proc
 
     def command(self) -> list[str]:
         """The child's command line (it dies with this process)."""
@@ -314,12 +295,9 @@ class ModuleChecker:
         assert proc is not None
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2.0)
-        tail = [""]
-        if self._stderr is not None:
-            self._stderr.seek(0)
-            tail = self._stderr.read()[-600:].decode(errors="replace").strip().splitlines()[-1:] or [""]
+        last = last_line(self._stderr)
         self._stop()
-        return CheckVerdict(False, "malformed", f"the module checker died (exit code {proc.returncode}) {tail[0]}"[:300])
+        return CheckVerdict(False, "malformed", f"the module checker died (exit code {proc.returncode}) {last}"[:300])
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None

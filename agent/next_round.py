@@ -7,11 +7,9 @@ reviewer's edited reward joins the round as candidate ``K+1``.
 
 from __future__ import annotations
 
-from rewardsmith.agent.config import RunConfig
-from rewardsmith.agent.designers import DesignRequest
-from rewardsmith.agent.feedback import select_incumbent
-from rewardsmith.agent.human import Guidance, HumanFeedback
-from rewardsmith.agent.lineage import (
+from rewardsmith.agent.context import RunContext
+from rewardsmith.agent.design.designers import DesignRequest
+from rewardsmith.agent.design.lineage import (
     SELECTIONS,
     Lineage,
     ParentChoice,
@@ -21,22 +19,25 @@ from rewardsmith.agent.lineage import (
     choose_parents,
     parents_text,
 )
-from rewardsmith.agent.preferences import hide_fitness, preference_scores
-from rewardsmith.agent.prompting import render, round_messages
-from rewardsmith.agent.records import Candidate, CandidateResult, RoundFeedback
-from rewardsmith.agent.store import RunStore, candidate_id
-from rewardsmith.agent.tune import load_result
+from rewardsmith.agent.design.prompting import render, round_messages
+from rewardsmith.agent.records.config import RunConfig
+from rewardsmith.agent.records.results import Candidate, CandidateResult, RoundFeedback
+from rewardsmith.agent.records.review import Guidance, HumanFeedback
+from rewardsmith.agent.review.feedback import select_incumbent
+from rewardsmith.agent.review.preferences import hide_fitness, preference_scores
+from rewardsmith.agent.rundir.store import RunStore, candidate_id
+from rewardsmith.agent.tune.tuner import load_result
 from rewardsmith.core.atomic import read_record, write_json
-from rewardsmith.envs.tasks import Task
 
 
-def request(task: Task, rnd: int, history: list[CandidateResult], feedback: RoundFeedback | None,
-            store: RunStore, cfg: RunConfig) -> tuple[DesignRequest, CandidateResult | None]:
+def request(ctx: RunContext, rnd: int, history: list[CandidateResult], feedback: RoundFeedback | None
+            ) -> tuple[DesignRequest, CandidateResult | None]:
     """The round's design request, and the incumbent it builds on (None in round 1).
 
     The incumbent is the last-best selection (what the round's feedback compares against); the prompt's
-    parents come from the ``--selection`` policy (:mod:`agent.lineage`), recorded in ``parents.json``.
+    parents come from the ``--selection`` policy (:mod:`agent.design.lineage`), recorded in ``parents.json``.
     """
+    task, store, cfg = ctx.task, ctx.store, ctx.cfg
     incumbent = select_incumbent(history, feedback, cfg.preference_only)
     choice, lineage = plan_parents(rnd, history, feedback, incumbent, store, selection_of(cfg), cfg.preference_only)
     by_id = {r.candidate.id: r for r in history}
@@ -44,7 +45,7 @@ def request(task: Task, rnd: int, history: list[CandidateResult], feedback: Roun
     text = parent_feedback(rnd, primary, incumbent, feedback, choice, by_id) if feedback else None
     messages = round_messages(task, primary.candidate.code if primary else None,
                               text if primary is not None else (feedback.summary if feedback else None),
-                              jax_rules=cfg.backend == "jax")
+                              backend_rules=ctx.trainer.backend.prompt_rules)
     if rnd > 1:
         write_json(store.round_files(rnd).parents, choice)
         write_json(store.lineage_file, lineage)

@@ -21,12 +21,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewardsmith.agent.analyze import critique
-from rewardsmith.agent.records import Candidate, CandidateResult, FindingKind
+from rewardsmith.agent.analyze.critique import critique
+from rewardsmith.agent.records.results import Candidate, CandidateResult, FindingKind
 from rewardsmith.core.atomic import read_record, write_json, write_text
+from rewardsmith.envs.backends.records import TrainingResult
 from rewardsmith.envs.evaluation import EvaluationResult
 from rewardsmith.envs.tasks import load_task
-from rewardsmith.envs.training import TrainingResult
 from rewardsmith.sandboxes.validate import ValidationReport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,10 +206,12 @@ def compute_reward(state, action):
 
 
 def train_all(out: Path, workers: int, only: list[str], seed: int) -> None:
-    from rewardsmith.agent.config import RunConfig
-    from rewardsmith.agent.executor import LocalExecutor
-    from rewardsmith.agent.store import RunStore, TargetFiles
-    from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+    from rewardsmith.agent.records.config import RunConfig
+    from rewardsmith.agent.rundir.store import RunStore, TargetFiles
+    from rewardsmith.agent.train.backends import SB3Backend
+    from rewardsmith.agent.train.executors.local import LocalExecutor
+    from rewardsmith.agent.train.pipelines import Trainer
+    from rewardsmith.agent.train.targets import TrainSettings, TrainTarget
 
     records = RECORDS / f"seed{seed}"
     records.mkdir(parents=True, exist_ok=True)
@@ -226,8 +228,9 @@ def train_all(out: Path, workers: int, only: list[str], seed: int) -> None:
             files = TargetFiles(out / run.name)
             write_text(files.reward, run.code)
             targets.append(TrainTarget(key=run.name, files=files, reward_kind="candidate"))
-        outcomes = train_and_evaluate(task, targets, settings, LocalExecutor(workers), RunStore(out),
-                                      lambda event: None)
+        trainer = Trainer(task=task, settings=settings, backend=SB3Backend(), executor=LocalExecutor(workers),
+                          store=RunStore(out))
+        outcomes = trainer.train_and_evaluate(targets)
         for run in runs:
             got = outcomes[run.name]
             if got.training is None or got.evaluation is None:

@@ -23,12 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.rundir.store import RunStore
 from rewardsmith.envs.tasks import load_task
 
 
 def one_run(task: str, samples: int, steps: int, seed: int, halving: bool, out: Path, workers: int) -> dict[str, object]:
-    args = [sys.executable, "-m", "rewardsmith.agent.cli", "run", task, "--rounds", "1", "--samples", str(samples),
+    args = [sys.executable, "-m", "rewardsmith.agent.app.cli", "run", task, "--rounds", "1", "--samples", str(samples),
             "--steps", str(steps), "--seed", str(seed), "--workers", str(workers), "--no-baselines",
             "--final-seeds", "0", "--no-video", "--out", str(out)]
     if halving:

@@ -125,10 +125,10 @@ def run_jax(task: Task, candidates: int, seeds: tuple[int, ...], size: Size = Si
     import jax
     import jax.numpy as jnp
 
-    from rewardsmith.envs.jaxtrain.policy import NumpyPolicy, PolicyMeta
-    from rewardsmith.envs.jaxtrain.ppo import PPOConfig, _as_dict
-    from rewardsmith.envs.jaxtrain.registry import make_jax_env
-    from rewardsmith.envs.jaxtrain.round import Arm, RoundConfig, train_round
+    from rewardsmith.envs.backends.jax.policy import NumpyPolicy, PolicyMeta
+    from rewardsmith.envs.backends.jax.ppo import PPOConfig, _as_dict
+    from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
+    from rewardsmith.envs.backends.jax.registry import make_jax_env
 
     formula, base = REWARDS[task.name]
 
@@ -209,7 +209,7 @@ def run_sb3(task: Task, arms: list[str], seeds: tuple[int, ...], steps: int | No
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from rewardsmith.envs.jaxtrain.ppo import _as_dict
+    from rewardsmith.envs.backends.jax.ppo import _as_dict
 
     torch.set_num_threads(1)
     settings = {k: v for k, v in _as_dict(task.train.ppo).items() if v is not None}

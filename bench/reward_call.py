@@ -203,9 +203,9 @@ def training_share(task_name: str, steps: int, repeats: int = 2) -> dict[str, An
     in-process call's would be, so the overhead is if anything overstated). CartPole is the worst case:
     its physics step is so cheap that the reward call is a large part of a step.
     """
-    from rewardsmith.agent.store import TargetFiles
+    from rewardsmith.agent.rundir.store import TargetFiles
+    from rewardsmith.envs.backends.sb3.train import TrainJob, train
     from rewardsmith.envs.tasks import load_task
-    from rewardsmith.envs.training import TrainJob, train
 
     task_file = str(PROJECT_ROOT / "envs" / "tasks" / f"{task_name}.toml")
     task = load_task(task_file)

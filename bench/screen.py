@@ -1,4 +1,4 @@
-"""Measure the pre-training screen (agent/screen.py): how many trainings it would skip, and what that costs.
+"""Measure the pre-training screen (agent/analyze/screen.py): how many trainings it would skip, and what that costs.
 
 Every candidate measured here *was* trained and evaluated, so its held-out fitness is known; the
 screen is then run as it would have run before training (the candidate's reward scores the stored
@@ -9,7 +9,7 @@ the candidates the screen keeps with the best among all of them, on the same see
     python bench/screen.py labels [--dir runs/analyzer-labels]     # leave-one-out within each task
     python bench/screen.py run RUN_DIR [RUN_DIR ...]              # rounds >= 2 of loop runs, as the loop would
 
-Thresholds are swept so the chosen one (agent.screen.THRESHOLD) can be judged against its neighbours.
+Thresholds are swept so the chosen one (agent.analyze.screen.THRESHOLD) can be judged against its neighbours.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewardsmith.agent.records import ScreenVerdict
-from rewardsmith.agent.screen import THRESHOLD, earlier_rollouts, screen
-from rewardsmith.agent.store import RunStore, TargetFiles
+from rewardsmith.agent.analyze.screen import THRESHOLD, earlier_rollouts, screen
+from rewardsmith.agent.records.results import ScreenVerdict
+from rewardsmith.agent.rundir.store import RunStore, TargetFiles
 from rewardsmith.core.atomic import read_record
 from rewardsmith.envs.evaluation import EvaluationResult
 from rewardsmith.envs.outcomes import Rollout

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rewardsmith.agent.store import RunStore  # noqa: E402
+from rewardsmith.agent.rundir.store import RunStore  # noqa: E402
 
 
 def main() -> None:
@@ -36,9 +36,9 @@ def main() -> None:
         if runs and runs[0].load_summary() is not None:
             pass
         elif runs:
-            subprocess.run([sys.executable, "-m", "rewardsmith.agent.cli", "resume", str(runs[0].root)], check=True, cwd=ROOT)
+            subprocess.run([sys.executable, "-m", "rewardsmith.agent.app.cli", "resume", str(runs[0].root)], check=True, cwd=ROOT)
         else:
-            subprocess.run([sys.executable, "-m", "rewardsmith.agent.cli", "run", a.task, "--selection", policy, "--rounds", str(a.rounds),
+            subprocess.run([sys.executable, "-m", "rewardsmith.agent.app.cli", "run", a.task, "--selection", policy, "--rounds", str(a.rounds),
                             "--samples", str(a.samples), "--steps", str(a.steps), "--workers", "1", "--no-baselines",
                             "--final-seeds", "0", "--seed", "0", "--out", str(out)], check=True, cwd=ROOT)
     subprocess.run(["uptime"], check=False)

@@ -1,6 +1,6 @@
 """Measure PPO training throughput per task on this machine, to choose the task files' budgets.
 
-Runs :func:`envs.training.train` in this process (the same code a training job runs) for a short
+Runs :func:`envs.backends.sb3.train.train` in this process (the same code a training job runs) for a short
 budget and reports the steady rate between the first and last PPO rollout, the start-up time, and
 the CPU seconds used (trainer plus, for ``--reward candidate``, its sandboxed reward worker), with
 the load average so a measurement on a busy machine can be recognised. Optional PPO overrides let
@@ -21,10 +21,10 @@ import threading
 import time
 from pathlib import Path
 
-from rewardsmith.agent.store import TargetFiles
+from rewardsmith.agent.rundir.store import TargetFiles
 from rewardsmith.envs.adapters.env_rewards import env_reward_file
+from rewardsmith.envs.backends.sb3.train import TrainJob, train
 from rewardsmith.envs.tasks import Task, load_task
-from rewardsmith.envs.training import TrainJob, train
 
 
 def _toml_value(value: object) -> str:

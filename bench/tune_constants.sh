@@ -16,5 +16,5 @@ if [ -z "$run_dir" ]; then
 else
   "$py" -m rewardsmith resume "$run_dir"
 fi
-"$py" -m rewardsmith.agent.commands.tune "$run_dir" --trials "$trials" --steps "$steps" --workers 1
+"$py" -m rewardsmith.agent.app.commands.tune "$run_dir" --trials "$trials" --steps "$steps" --workers 1
 uptime

@@ -19,9 +19,9 @@ import numpy as np
 
 from rewardsmith.core.atomic import write_json
 from rewardsmith.envs.adapters import StateAdapter
+from rewardsmith.envs.backends.records import PolicyConfig, policy_config_of
 from rewardsmith.envs.fitness import FITNESS_CALL_TIMEOUT_S, Episode, compute_fitness
 from rewardsmith.envs.outcomes import EpisodeOutcome, Split, outcome_of, save_rollouts
-from rewardsmith.envs.training import PolicyConfig, policy_config_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,9 +122,9 @@ def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action
     """Rebuild the trained policy from ``policy.npz`` (arrays only, no pickle).
 
     An SB3 actor-critic, or — for a policy the JAX backend trained — its actor in NumPy
-    (:class:`envs.jaxtrain.policy.NumpyPolicy`), so both backends are scored on the same env, seeds and fitness.
+    (:class:`envs.backends.jax.policy.NumpyPolicy`), so both backends are scored on the same env, seeds and fitness.
     """
-    from rewardsmith.envs.jaxtrain.policy import NumpyPolicy, is_jax_policy
+    from rewardsmith.envs.backends.jax.policy import NumpyPolicy, is_jax_policy
 
     if is_jax_policy(path):
         return NumpyPolicy.load(path)  # torch is not imported for it (a second saved per evaluation)

@@ -41,12 +41,12 @@ def _run(kind: str, path: Path) -> int:
     from rewardsmith.core.atomic import read_record
 
     if kind == "train":
-        from rewardsmith.envs.training import TrainJob, train
+        from rewardsmith.envs.backends.sb3.train import TrainJob, train
 
         result = train(read_record(path, TrainJob))
         return 0 if result.trained else NO_POLICY
     if kind == "jax_round":
-        from rewardsmith.envs.jaxtrain.job import JaxRoundJob, run_round
+        from rewardsmith.envs.backends.jax.job import JaxRoundJob, run_round
 
         run_round(read_record(path, JaxRoundJob))  # each arm's outcome is in its own metrics file
         return 0

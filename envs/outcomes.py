@@ -1,6 +1,6 @@
 """How evaluation episodes went, as typed summaries: per field, per action, per episode; and the stored rollouts.
 
-The trajectory analyzer (``agent.analyze``) reads these to say why a policy fails, in the task's own
+The trajectory analyzer (``agent.analyze.critique``) reads these to say why a policy fails, in the task's own
 field names and units: how episodes ended, the state at the end compared with the state before, how
 the body moved. :func:`outcome_of` summarises one :class:`~envs.fitness.Episode` from the task's
 :class:`~core.state.StateSpec` alone, so nothing here is task-specific.

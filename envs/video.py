@@ -99,10 +99,10 @@ def record_video(job: VideoJob) -> VideoResult:
 def _episodes(job: VideoJob) -> tuple[list[np.ndarray], list[float], int]:
     import torch
 
+    from rewardsmith.envs.backends.records import policy_config_of
     from rewardsmith.envs.evaluation import load_policy, play_episode
     from rewardsmith.envs.fitness import FITNESS_CALL_TIMEOUT_S, compute_fitness
     from rewardsmith.envs.tasks import load_task_file
-    from rewardsmith.envs.training import policy_config_of
 
     torch.set_num_threads(1)
     task = load_task_file(Path(job.task_file))

@@ -1,6 +1,6 @@
 """``python -m rewardsmith`` is the ``rewardsmith`` command."""
 
-from rewardsmith.agent.cli import main
+from rewardsmith.agent.app.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

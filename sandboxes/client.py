@@ -28,7 +28,7 @@ from rewardsmith.core.errors import SandboxError
 from rewardsmith.core.procs import kill_group
 from rewardsmith.core.state import StateSpec
 from rewardsmith.core.text import printable
-from rewardsmith.sandboxes import policy, protocol
+from rewardsmith.sandboxes import allowlist, protocol
 from rewardsmith.sandboxes.isolation import Isolation, detect_isolation, require_full_isolation
 
 FaultKind = Literal["exception", "timeout", "crash", "bad_output"]
@@ -117,7 +117,7 @@ class RewardProcess:
         lim, iso = self.limits, require_full_isolation(self.isolation, self.allow_weak_isolation)
         d, a = self.spec.size, self.spec.action.dim
         in_size = lim.max_batch * (d + a) * 8
-        out_size = (protocol.CONTROL_SLOTS + lim.max_batch * (1 + policy.MAX_COMPONENTS)) * 8
+        out_size = (protocol.CONTROL_SLOTS + lim.max_batch * (1 + allowlist.MAX_COMPONENTS)) * 8
         in_fd, out_fd = os.memfd_create("rs-in"), os.memfd_create("rs-out")
         os.ftruncate(in_fd, in_size)
         os.ftruncate(out_fd, out_size)
@@ -134,7 +134,7 @@ class RewardProcess:
         cfg = protocol.WorkerConfig(
             parent_pid=None if iso.in_pid_namespace else os.getpid(),
             in_fd=in_ro, out_fd=out_fd, req_fd=req_r, resp_fd=resp_w,
-            max_batch=lim.max_batch, max_components=policy.MAX_COMPONENTS,
+            max_batch=lim.max_batch, max_components=allowlist.MAX_COMPONENTS,
             fields=tuple((f.name, tuple(f.shape)) for f in self.spec.fields), state_dim=d, action_dim=a,
             memory_mb=lim.memory_mb, seccomp=iso.seccomp,
         )
@@ -297,8 +297,8 @@ class RewardProcess:
 
 def _component_names(value: object) -> list[str]:
     """The worker's component names, checked here too: the worker's side is untrusted."""
-    if not isinstance(value, list) or len(value) > policy.MAX_COMPONENTS or not all(
-            isinstance(n, str) and n.isidentifier() and len(n) <= policy.MAX_COMPONENT_NAME for n in value):
+    if not isinstance(value, list) or len(value) > allowlist.MAX_COMPONENTS or not all(
+            isinstance(n, str) and n.isidentifier() and len(n) <= allowlist.MAX_COMPONENT_NAME for n in value):
         raise CandidateFault("bad_output", "the component names are not a short list of identifiers")
     return value
 

@@ -1,12 +1,12 @@
 """Layer 1: static check of reward source (milliseconds, no candidate code runs).
 
 An ``ast`` allow-list: imports only ``numpy``/``math``/``typing``; numpy and math attributes from the
-allow-lists in :mod:`sandboxes.policy`; no dunder names, no underscore attributes; no unknown names (so no
+allow-lists in :mod:`sandboxes.allowlist`; no dunder names, no underscore attributes; no unknown names (so no
 ``open``/``eval``/``getattr``/``__import__``); no writes into the arguments or into module
 attributes; no classes, decorators, ``global``, generators or async code; size caps. numpy's ways of
 reinterpreting memory are closed as a class: ``np.ndarray`` only as a type, no ``buffer=``/``offset=``/
 ``strides=``, and every dtype written out as a plain real number type where numpy takes one (see
-:mod:`sandboxes.policy`). Every rejection carries a line number and is worded so that a designer can fix it.
+:mod:`sandboxes.allowlist`). Every rejection carries a line number and is worded so that a designer can fix it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rewardsmith.sandboxes import policy
+from rewardsmith.sandboxes import allowlist
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.AugAssign,
@@ -73,8 +73,8 @@ class StaticReport:
 
 def check_source(source: str) -> StaticReport:
     """Run every static rule on ``source`` and return the report (never raises on bad code)."""
-    if len(source) > policy.MAX_SOURCE_CHARS:
-        return StaticReport((Issue(0, f"the code is {len(source)} characters; the limit is {policy.MAX_SOURCE_CHARS}"),))
+    if len(source) > allowlist.MAX_SOURCE_CHARS:
+        return StaticReport((Issue(0, f"the code is {len(source)} characters; the limit is {allowlist.MAX_SOURCE_CHARS}"),))
     for lineno, text in enumerate(source.splitlines(), 1):
         bad = [c for c in text if unicodedata.category(c) in ("Cf", "Co", "Cs")]
         if bad:
@@ -86,8 +86,8 @@ def check_source(source: str) -> StaticReport:
     except (ValueError, RecursionError, MemoryError) as exc:
         return StaticReport((Issue(0, f"the code cannot be parsed: {type(exc).__name__}"),))
     nodes = list(ast.walk(tree))
-    if len(nodes) > policy.MAX_AST_NODES:
-        return StaticReport((Issue(0, f"the code has {len(nodes)} syntax nodes; the limit is {policy.MAX_AST_NODES}"),))
+    if len(nodes) > allowlist.MAX_AST_NODES:
+        return StaticReport((Issue(0, f"the code has {len(nodes)} syntax nodes; the limit is {allowlist.MAX_AST_NODES}"),))
     checker = _Checker(tree)
     checker.run()
     by_line = sorted(checker.errors, key=lambda i: i.line)
@@ -149,7 +149,7 @@ class _Checker:
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
-                    if a.name not in policy.ALLOWED_IMPORTS:
+                    if a.name not in allowlist.ALLOWED_IMPORTS:
                         self.error(node, f"import of {a.name!r} is not allowed; only numpy and math may be imported")
                         continue
                     local = a.asname or a.name.split(".")[0]
@@ -201,8 +201,8 @@ class _Checker:
 
     def _check_import_from(self, node: ast.ImportFrom) -> None:
         mod = node.module or ""
-        allowed = {"numpy": policy.NUMPY_ATTRS, "math": policy.MATH_ATTRS, "typing": policy.TYPING_NAMES,
-                   "numpy.linalg": policy.NUMPY_LINALG_ATTRS}.get(mod)
+        allowed = {"numpy": allowlist.NUMPY_ATTRS, "math": allowlist.MATH_ATTRS, "typing": allowlist.TYPING_NAMES,
+                   "numpy.linalg": allowlist.NUMPY_LINALG_ATTRS}.get(mod)
         if node.level or allowed is None:
             self.error(node, f"import from {mod!r} is not allowed; only numpy and math may be imported")
             return
@@ -268,7 +268,7 @@ class _Checker:
         name = node.id
         if name.startswith("__"):
             self.error(node, f"dunder names are not allowed ({name!r})")
-        elif isinstance(node.ctx, ast.Load) and name not in self.bound and name not in policy.SAFE_BUILTINS:
+        elif isinstance(node.ctx, ast.Load) and name not in self.bound and name not in allowlist.SAFE_BUILTINS:
             if hasattr(builtins, name):
                 self.error(node, f"the builtin {name!r} is not allowed in reward code")
             else:
@@ -285,18 +285,18 @@ class _Checker:
         if module == "numpy":
             if attr == "random":
                 self.error(node, "np.random is not allowed: a reward must be deterministic")
-            elif attr not in policy.NUMPY_ATTRS:
+            elif attr not in allowlist.NUMPY_ATTRS:
                 self.error(node, f"np.{attr} is not on the allow-list of numpy functions")
         elif module == "numpy.linalg":
-            if attr not in policy.NUMPY_LINALG_ATTRS:
+            if attr not in allowlist.NUMPY_LINALG_ATTRS:
                 self.error(node, f"np.linalg.{attr} is not on the allow-list")
         elif module == "math":
-            if attr not in policy.MATH_ATTRS:
+            if attr not in allowlist.MATH_ATTRS:
                 self.error(node, f"math.{attr} is not on the allow-list")
         elif module == "typing":
-            if attr not in policy.TYPING_NAMES:
+            if attr not in allowlist.TYPING_NAMES:
                 self.error(node, f"typing.{attr} is not allowed")
-        elif attr in policy.DENIED_ATTRS:
+        elif attr in allowlist.DENIED_ATTRS:
             self.error(node, f"the attribute {attr!r} is not allowed in reward code")
 
     def _check_module_use(self, node: ast.Name | ast.Attribute) -> None:
@@ -330,7 +330,7 @@ class _Checker:
         if not isinstance(node.ctx, ast.Load):
             return
         name = self._numpy_name(node)
-        if name in policy.TYPE_ONLY_NUMPY:
+        if name in allowlist.TYPE_ONLY_NUMPY:
             if node in self.type_positions or (name == "dtype" and self._called_directly(node)):
                 return
             if name == "ndarray":
@@ -340,11 +340,11 @@ class _Checker:
             else:
                 self.error(node, "np.dtype may only be called with a real number type (np.dtype('float32')) or used "
                                  "in isinstance(); it cannot be assigned, passed or returned")
-        elif name is not None and name in policy.DTYPE_ARG_POSITIONS and not self._called_directly(node):
+        elif name is not None and name in allowlist.DTYPE_ARG_POSITIONS and not self._called_directly(node):
             self.error(node, f"np.{name} takes a dtype, so it must be called directly (np.{name}(...)); it cannot be "
                              "assigned, passed, returned or stored")
         elif (isinstance(node, ast.Attribute) and name is None and self._module_of(node.value) is None
-              and node.attr in policy.DTYPE_METHOD_POSITIONS and not self._called_directly(node)):
+              and node.attr in allowlist.DTYPE_METHOD_POSITIONS and not self._called_directly(node)):
             self.error(node, f".{node.attr} takes a dtype, so it must be called directly (x.{node.attr}(...)); the "
                              "method cannot be assigned, passed, returned or stored")
 
@@ -353,21 +353,21 @@ class _Checker:
         name = self._numpy_name(func)
         position: int | None = None
         if name is not None:
-            label, position = f"np.{name}", policy.DTYPE_ARG_POSITIONS.get(name)
+            label, position = f"np.{name}", allowlist.DTYPE_ARG_POSITIONS.get(name)
         elif isinstance(func, ast.Attribute) and self._module_of(func.value) is None:
-            label, position = f".{func.attr}()", policy.DTYPE_METHOD_POSITIONS.get(func.attr)
+            label, position = f".{func.attr}()", allowlist.DTYPE_METHOD_POSITIONS.get(func.attr)
         else:
             label = f"{func.id}()" if isinstance(func, ast.Name) else "this call"
         for kw in node.keywords:
             if kw.arg is None:
                 self.error(node, "keyword unpacking (**kwargs) in calls is not allowed in reward code; pass the "
                                  "arguments by name")
-            elif kw.arg in policy.RAW_MEMORY_KEYWORDS:
+            elif kw.arg in allowlist.RAW_MEMORY_KEYWORDS:
                 self.error(node, f"the keyword '{kw.arg}=' lays an array over raw memory and is not allowed")
-            elif kw.arg in policy.REFUSED_KEYWORDS:
+            elif kw.arg in allowlist.REFUSED_KEYWORDS:
                 self.error(node, f"the keyword '{kw.arg}=' (ufunc loop type codes) is not allowed; convert the "
                                  "inputs with .astype(np.float64) instead")
-            elif kw.arg in policy.DTYPE_KEYWORDS:
+            elif kw.arg in allowlist.DTYPE_KEYWORDS:
                 self._check_dtype_spec(kw.value, label)
         if position is None:
             return
@@ -390,9 +390,9 @@ class _Checker:
             if problem:
                 self.error(value, f"{problem}; {advice}")
             return
-        if isinstance(value, ast.Name) and value.id in policy.BUILTIN_DTYPES and value.id not in self.bound:
+        if isinstance(value, ast.Name) and value.id in allowlist.BUILTIN_DTYPES and value.id not in self.bound:
             return
-        if self._numpy_name(value) in policy.NUMERIC_DTYPES:
+        if self._numpy_name(value) in allowlist.NUMERIC_DTYPES:
             return
         if isinstance(value, ast.Attribute) and value.attr == "dtype" and self._module_of(value.value) is None:
             return
@@ -435,11 +435,11 @@ class _Checker:
         func = node.func
         self._check_dtype_args(node)
         if isinstance(func, ast.Attribute):
-            if self._module_of(func.value) == "numpy" and func.attr in policy.INPLACE_NUMPY_FUNCS:
+            if self._module_of(func.value) == "numpy" and func.attr in allowlist.INPLACE_NUMPY_FUNCS:
                 self.error(node, f"np.{func.attr} writes in place and is not allowed")
             elif func.attr == "at" and node.args and self._root_name(node.args[0]) in self.params:
                 self.error(node, f"ufunc .at() writes into the argument {self._root_name(node.args[0])!r} in place")
-            elif func.attr in policy.INPLACE_METHODS and self._root_name(func.value) in self.params:
+            elif func.attr in allowlist.INPLACE_METHODS and self._root_name(func.value) in self.params:
                 self.error(node, f".{func.attr}() would change the argument {self._root_name(func.value)!r} in place")
             elif func.attr in {"append", "extend", "update", "add", "insert", "setdefault", "pop", "clear"}:
                 root = self._root_name(func.value)
@@ -472,7 +472,7 @@ def _dtype_string_problem(text: str) -> str | None:
         return f"{text[:40]!r} is not a numpy dtype"
     if dtype.names is not None or dtype.subdtype is not None:
         return f"{text[:40]!r} is a structured (record) dtype, which is not allowed"
-    if dtype.kind not in policy.DTYPE_KINDS:
+    if dtype.kind not in allowlist.DTYPE_KINDS:
         what = {"O": "the object dtype", "V": "a void (raw bytes) dtype", "S": "a bytes dtype", "U": "a string dtype",
                 "c": "a complex dtype", "M": "a datetime dtype", "m": "a timedelta dtype"}.get(dtype.kind, "not a real number type")
         return f"{text[:40]!r} is {what}, which is not allowed"

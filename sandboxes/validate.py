@@ -26,7 +26,7 @@ from rewardsmith.sandboxes.static import check_source
 Stage = Literal["extract", "static", "probe"]
 RejectReason = Literal[
     "ok",
-    # extraction (agent/extract.py)
+    # extraction (agent/design/extract.py)
     "empty", "no_code", "syntax", "no_function",
     # static check
     "not_allowed",

@@ -30,7 +30,7 @@ import numpy.random
 
 from rewardsmith.core.procs import die_with_parent
 from rewardsmith.core.state import StateBatch
-from rewardsmith.sandboxes import policy, protocol, seccomp
+from rewardsmith.sandboxes import allowlist, protocol, seccomp
 
 _FILENAME = "reward.py"
 _MAX_PRINT = 4096
@@ -38,11 +38,11 @@ _MAX_PRINT = 4096
 
 def _preload() -> None:
     """Import and exercise what candidates use, so nothing needs a file once seccomp is on."""
-    for name in policy.NUMPY_ATTRS:
+    for name in allowlist.NUMPY_ATTRS:
         getattr(np, name, None)
-    for name in policy.NUMPY_LINALG_ATTRS:
+    for name in allowlist.NUMPY_LINALG_ATTRS:
         getattr(np.linalg, name, None)
-    for name in policy.MATH_ATTRS:
+    for name in allowlist.MATH_ATTRS:
         getattr(math, name, None)
     x = np.linspace(-1.0, 1.0, 8)
     with np.errstate(all="ignore"):
@@ -98,7 +98,7 @@ def _restricted_import(name: str, globals: Any = None, locals: Any = None, froml
     # numpy's C code imports its own helpers lazily (``arr.sum(axis=1)`` imports numpy._core._methods)
     # through the builtins of the calling frame, which are these; they were loaded before seccomp.
     internal = name.startswith("numpy.") and name in sys.modules
-    if level or not (name in policy.ALLOWED_IMPORTS or internal):
+    if level or not (name in allowlist.ALLOWED_IMPORTS or internal):
         raise ImportError(f"import of {name!r} is not allowed")
     return __import__(name, globals, locals, fromlist, level)
 
@@ -106,7 +106,7 @@ def _restricted_import(name: str, globals: Any = None, locals: Any = None, froml
 def _candidate_globals(printer: _Printer) -> dict[str, Any]:
     import builtins
 
-    safe = {n: getattr(builtins, n) for n in policy.SAFE_BUILTINS if hasattr(builtins, n)}
+    safe = {n: getattr(builtins, n) for n in allowlist.SAFE_BUILTINS if hasattr(builtins, n)}
     safe["print"] = printer
     safe["__import__"] = _restricted_import
     return {"__builtins__": safe, "__name__": "reward"}
@@ -236,7 +236,7 @@ class _Worker:
         self.out[:batch] = _as_batch("total reward", total, batch)
         names = []
         for j, (name, value) in enumerate(comps.items()):
-            if not isinstance(name, str) or not name.isidentifier() or len(name) > policy.MAX_COMPONENT_NAME:
+            if not isinstance(name, str) or not name.isidentifier() or len(name) > allowlist.MAX_COMPONENT_NAME:
                 raise _CandidateFault("bad_output", f"component names must be short identifiers, got {name!r}"[:200])
             start = (1 + j) * self.max_batch
             self.out[start: start + batch] = _as_batch(f"component {name!r}", value, batch)
@@ -251,13 +251,13 @@ def _as_batch(what: str, value: Any, batch: int) -> np.ndarray:
     for), so results are checked here: only kinds ``b i u f`` are copied out, never object, void,
     structured, string or complex arrays.
     """
-    if type(value) is np.ndarray and value.shape == (batch,) and value.dtype.kind in policy.DTYPE_KINDS:
+    if type(value) is np.ndarray and value.shape == (batch,) and value.dtype.kind in allowlist.DTYPE_KINDS:
         return value  # the common case, without conversions (the copy into shared memory converts)
     try:
         arr = np.asarray(value)
     except Exception as exc:
         raise _CandidateFault("bad_output", f"{what} is not an array: {type(exc).__name__}") from None
-    if arr.dtype.kind not in policy.DTYPE_KINDS or arr.dtype.names is not None:
+    if arr.dtype.kind not in allowlist.DTYPE_KINDS or arr.dtype.names is not None:
         raise _CandidateFault("bad_output", f"{what} has dtype {arr.dtype}; expected real numbers (a bool, int or "
                                             "float array; object, void, structured, string and complex are refused)")
     if arr.shape != (batch,):

@@ -6,7 +6,8 @@ import contextlib
 import socket
 
 import pytest
-from network_guard import NetworkBlocked, install, is_loopback
+
+from tests.support.network_guard import NetworkBlocked, install, is_loopback
 
 
 def test_loopback_addresses_pass_and_others_do_not() -> None:
@@ -30,9 +31,9 @@ def test_loopback_servers_still_work(fake_llm) -> None:
 
 
 def test_litellm_reaching_for_a_real_provider_is_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rewardsmith.agent.config import LLMOptions
-    from rewardsmith.agent.llm import CallFailed, LLMClient, RetryPolicy
-    from rewardsmith.agent.prompting import Message
+    from rewardsmith.agent.design.llm.client import CallFailed, LLMClient, RetryPolicy
+    from rewardsmith.agent.design.prompting import Message
+    from rewardsmith.agent.records.config import LLMOptions
     from rewardsmith.core.errors import DesignerError
 
     guard = install(monkeypatch)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from rewardsmith.agent.cli import main
-from rewardsmith.agent.config import RunConfig
+from rewardsmith.agent.app.cli import main
+from rewardsmith.agent.records.config import RunConfig
 from rewardsmith.core.extras import JAX_MODULES, UI_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def test_the_wheel_holds_every_module_and_data_file_of_the_checkout(wheel: Path)
         entry_points = next(whl.read(n).decode() for n in names if n.endswith("entry_points.txt"))
     assert sorted(wanted - names) == []
     assert "rewardsmith/envs/tasks/hopper.toml" in names and "rewardsmith/prompts/initial.j2" in names
-    assert "rewardsmith = rewardsmith.agent.cli:main" in entry_points
+    assert "rewardsmith = rewardsmith.agent.app.cli:main" in entry_points
 
 
 def test_the_base_install_leaves_the_extras_out(wheel: Path) -> None:
@@ -102,7 +102,7 @@ def test_a_feature_without_its_extra_is_one_line_that_says_what_to_install(
 
 
 def test_backend_auto_without_jax_trains_with_sb3(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rewardsmith.agent.backends import resolve_backend
+    from rewardsmith.agent.train.backends import resolve_backend
     from rewardsmith.envs.tasks import load_task
 
     monkeypatch.setitem(sys.modules, "jax", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rewardsmith.agent.store import RunStore
+from rewardsmith.agent.rundir.store import RunStore
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scripted_cartpole"
 CAND_FILES = ("prompt.md", "response.md", "reward.py", "validation.json", "metrics.json", "fitness.json",

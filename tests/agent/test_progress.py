@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from rewardsmith.agent.progress import ProgressView
+from rewardsmith.agent.display import ProgressView
 
 
 def test_a_note_with_terminal_control_sequences_is_shown_escaped() -> None:
@@ -25,8 +25,8 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-from rewardsmith.agent.executor import ExecutorEvent  # noqa: E402
-from rewardsmith.agent.plan import RunPlan, StepBudget  # noqa: E402
+from rewardsmith.agent.train.executors.base import ExecutorEvent  # noqa: E402
+from rewardsmith.agent.train.plan import RunPlan, StepBudget  # noqa: E402
 
 PLAN = RunPlan(rounds=2, samples=2, baselines=0, final_seeds=0, final_arms=1, workers=2,
                budget=StepBudget(requested=5000, steps=6144, rollout=2048, n_steps=256, n_envs=8))

@@ -18,7 +18,7 @@ def _start(out: Path) -> subprocess.Popen[str]:
             "--steps", "2048", "--workers", "1", "--no-baselines", "--final-seeds", "0", "--out", str(out)]
     # A shell that starts jobs in the background (as CI may) ignores SIGINT, and children inherit that;
     # restore the default so the CLI installs Python's KeyboardInterrupt handler.
-    return subprocess.Popen([sys.executable, "-m", "rewardsmith.agent.cli", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "rewardsmith.agent.app.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 

@@ -1,7 +1,9 @@
 """The packages form layers that point one way: core <- sandboxes <- envs <- agent (DESIGN.md).
 
 Every import in the source (top-level and inside functions) is read with ``ast``; a lower layer never
-imports a higher one, and no two modules import each other, directly or through a chain.
+imports a higher one, and no two modules import each other, directly or through a chain. Inside
+``agent/`` the loop's stage folders form layers too (:data:`AGENT_LEVELS`): a folder imports only
+from its own level or below, so the folders have no cycle between them either.
 """
 
 from __future__ import annotations
@@ -11,6 +13,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["core", "sandboxes", "envs", "agent"]
+AGENT_LEVELS = [
+    {"records"},   # typed records every stage passes on: results, review, training, config
+    {"rundir"},    # the run directory's one owner: layout, store, run start
+    {"goal"},      # what the task asks, read from its description
+    {"train"},     # training backends, job pipelines, executors, halving, compute
+    {"design"},    # prompting, designers, LLM client, extraction, validation
+    {"analyze"},   # the critique: diagnosis, episodes, screen
+    {"review"},    # selection, feedback, reviewers
+    {"tune"},      # a reward's constants with Optuna
+    {"report"},    # final comparison, summary, scores, plots
+    {""},          # the loop itself: loop, next_round, stages, display, context (agent/*.py)
+    {"app"},       # the CLI, its commands and the web app
+]
 
 
 def _module_name(path: Path) -> str:
@@ -51,6 +66,32 @@ def test_no_package_imports_a_higher_layer() -> None:
     assert upward == []
 
 
+def _agent_level(module: str) -> int:
+    """The level of an ``agent`` module's folder (``""``: a module at agent's root)."""
+    parts = module.split(".")[2:]
+    folder = parts[0] if len(parts) > 1 or (ROOT / "agent" / parts[0]).is_dir() else ""
+    return next(i for i, level in enumerate(AGENT_LEVELS) if folder in level)
+
+
+def test_agent_stage_folders_import_only_their_level_or_below() -> None:
+    upward = []
+    for module, targets in _graph().items():
+        if module.startswith("rewardsmith.agent."):
+            upward += [f"{module} -> {t}" for t in targets
+                       if t.startswith("rewardsmith.agent.") and _agent_level(t) > _agent_level(module)]
+    assert upward == []
+
+
+def test_every_agent_folder_has_a_level() -> None:
+    folders = {p.name for p in (ROOT / "agent").iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert folders == set().union(*AGENT_LEVELS) - {""}
+
+
+def test_agent_root_stays_small() -> None:
+    """The loop and its phases at the root; everything else in a stage folder (issue 20: at most ~12)."""
+    assert len(list((ROOT / "agent").glob("*.py"))) <= 12
+
+
 def test_no_import_cycles_between_modules() -> None:
     graph = _graph()
     # A package's __init__ importing its own submodule is not a cycle through other code.
@@ -79,7 +120,7 @@ def test_no_import_cycles_between_modules() -> None:
 def test_the_graph_is_read_from_real_imports() -> None:
     graph = _graph()
     assert "rewardsmith.core.state" in graph["rewardsmith.sandboxes.worker"]
-    assert "rewardsmith.core.atomic" in graph["rewardsmith.agent.store"]
+    assert "rewardsmith.core.atomic" in graph["rewardsmith.agent.rundir.store"]
 
 
 def test_own_modules_are_imported_only_under_the_rewardsmith_name() -> None:

@@ -17,11 +17,11 @@ import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from rewardsmith.envs.adapters.env_rewards import ENV_REWARD_FILES, env_reward_file
+from rewardsmith.envs.backends.sb3.reward_wrapper import BatchReward, EnvReward, StateCapture
+from rewardsmith.envs.backends.sb3.stats import TrainingStats
 from rewardsmith.envs.fitness import compute_fitness
-from rewardsmith.envs.reward_wrapper import BatchReward, EnvReward, StateCapture
 from rewardsmith.envs.rollout import random_rollout
 from rewardsmith.envs.tasks import ADAPTERS, Task, builtin_task_files, load_task
-from rewardsmith.envs.train_stats import TrainingStats
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_TASKS = sorted(str(p) for p in (REPO / "examples").glob("*/*.toml"))

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from rewardsmith.agent.store import TargetFiles
+from rewardsmith.agent.rundir.store import TargetFiles
 from rewardsmith.core.atomic import write_json
-from rewardsmith.envs.training import TrainJob
+from rewardsmith.envs.backends.sb3.train import TrainJob
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from rewardsmith.agent.designers.terms import term_pool
+from rewardsmith.agent.design.designers.terms import term_pool
 from rewardsmith.core.state import StateSpec
 from rewardsmith.envs.adapters.env_rewards import env_reward_file
+from rewardsmith.envs.backends.sb3.reward_wrapper import STATE_KEY, StateCapture
 from rewardsmith.envs.fitness import (
     Episode,
     compute_fitness,
@@ -20,7 +21,6 @@ from rewardsmith.envs.fitness import (
     neg_object_goal_distance,
     neg_target_distance,
 )
-from rewardsmith.envs.reward_wrapper import STATE_KEY, StateCapture
 from rewardsmith.envs.rollout import random_rollout
 from rewardsmith.envs.tasks import load_task
 from rewardsmith.sandboxes.validate import validate_source

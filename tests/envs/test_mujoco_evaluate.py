@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rewardsmith.agent.executor import LocalExecutor
-from rewardsmith.agent.store import RunStore, TargetFiles
-from rewardsmith.agent.trainer import TrainSettings, TrainTarget, train_and_evaluate
+from rewardsmith.agent.rundir.store import RunStore, TargetFiles
+from rewardsmith.agent.train.backends import SB3Backend
+from rewardsmith.agent.train.executors.local import LocalExecutor
+from rewardsmith.agent.train.pipelines import Trainer
+from rewardsmith.agent.train.targets import TrainSettings, TrainTarget
 from rewardsmith.envs.adapters.env_rewards import env_reward_file
 from rewardsmith.envs.evaluation import seed_sets
 from rewardsmith.envs.tasks import load_task
@@ -37,7 +39,9 @@ def test_env_reward_file_matches_the_human_baseline_within_its_seed_spread(tmp_p
                              heldout_seeds=heldout)
     targets = [TrainTarget(key=f"human {s}", files=TargetFiles(tmp_path / "human" / f"seed_{s}"), reward_kind="env",
                            seed=s) for s in range(SEEDS)]
-    results = train_and_evaluate(task, targets, settings, LocalExecutor(2), RunStore(tmp_path), lambda _e: None)
+    trainer = Trainer(task=task, settings=settings, backend=SB3Backend(), executor=LocalExecutor(2),
+                      store=RunStore(tmp_path))
+    results = trainer.train_and_evaluate(targets)
     human = [results[t.key].evaluation.heldout.mean for t in targets]  # type: ignore[union-attr]
 
     designed = [r["heldout"] for r in report["per_seed"]]

@@ -57,11 +57,11 @@ def test_evaluation_result_with_outcomes_round_trips_and_old_files_still_read(tm
 def test_the_evaluation_job_records_every_episode_and_keeps_its_rollouts(tmp_path: Path) -> None:
     from stable_baselines3.common.policies import ActorCriticPolicy
 
-    from rewardsmith.agent.store import RunStore, TargetFiles
+    from rewardsmith.agent.rundir.store import RunStore, TargetFiles
+    from rewardsmith.envs.backends.records import policy_config_of
     from rewardsmith.envs.evaluation import evaluate, seed_sets
     from rewardsmith.envs.outcomes import load_rollouts
     from rewardsmith.envs.tasks import builtin_task_files, load_task_file
-    from rewardsmith.envs.training import policy_config_of
 
     cartpole = builtin_task_files()["cartpole"]
     files = TargetFiles(tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rewardsmith.agent.loop import check_fitness
+from rewardsmith.agent.context import check_fitness
 from rewardsmith.core.errors import FitnessError, TaskError
 from rewardsmith.envs.fitness import compute_fitness
 from rewardsmith.envs.rollout import random_rollout

@@ -56,9 +56,10 @@ def test_mujoco_renders_headless_in_a_job_process(tmp_path: Path) -> None:
 
 
 def test_a_video_step_that_hangs_is_recorded_and_the_pipeline_ends(tmp_path: Path) -> None:
-    from rewardsmith.agent.executor import JobStep, LocalExecutor, Pipeline
-    from rewardsmith.agent.store import RunStore, TargetFiles
-    from rewardsmith.agent.trainer import _failure
+    from rewardsmith.agent.rundir.store import RunStore, TargetFiles
+    from rewardsmith.agent.train.executors.base import JobStep, Pipeline
+    from rewardsmith.agent.train.executors.local import LocalExecutor
+    from rewardsmith.agent.train.pipelines import _failure
 
     (tmp_path / "policy.npz").write_bytes(b"")
     job = VideoJob(task_file=str(REPO / "envs" / "tasks" / "cartpole.toml"), policy_file=str(tmp_path / "policy.npz"), video_file=str(tmp_path / "video.mp4"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rewardsmith.sandboxes import policy
+from rewardsmith.sandboxes import allowlist
 from rewardsmith.sandboxes.static import check_source
 
 GOOD = """import numpy as np
@@ -34,10 +34,10 @@ def test_messages_carry_line_numbers_and_are_sorted() -> None:
 
 
 def test_size_caps() -> None:
-    long = GOOD + "#" + "x" * policy.MAX_SOURCE_CHARS
+    long = GOOD + "#" + "x" * allowlist.MAX_SOURCE_CHARS
     assert "the limit is" in check_source(long).message()
-    many = "import numpy as np\nX = (" + "1, " * policy.MAX_AST_NODES + ")\n" + GOOD
-    assert len(many) < policy.MAX_SOURCE_CHARS
+    many = "import numpy as np\nX = (" + "1, " * allowlist.MAX_AST_NODES + ")\n" + GOOD
+    assert len(many) < allowlist.MAX_SOURCE_CHARS
     assert "syntax nodes" in check_source(many).message()
 
 
@@ -86,17 +86,17 @@ def test_print_is_a_warning_not_an_error() -> None:
 
 def test_every_allow_listed_name_exists() -> None:
     """A numpy or Python upgrade that drops a name shows up here, not as a confusing probe failure."""
-    assert [n for n in policy.NUMPY_ATTRS if not hasattr(np, n)] == []
-    assert [n for n in policy.NUMPY_LINALG_ATTRS if not hasattr(np.linalg, n)] == []
-    assert [n for n in policy.MATH_ATTRS if not hasattr(math, n)] == []
+    assert [n for n in allowlist.NUMPY_ATTRS if not hasattr(np, n)] == []
+    assert [n for n in allowlist.NUMPY_LINALG_ATTRS if not hasattr(np.linalg, n)] == []
+    assert [n for n in allowlist.MATH_ATTRS if not hasattr(math, n)] == []
 
 
 def test_no_allow_listed_numpy_name_is_a_module_or_file_function() -> None:
     import types
 
-    modules = {n for n in policy.NUMPY_ATTRS if isinstance(getattr(np, n), types.ModuleType)}
+    modules = {n for n in allowlist.NUMPY_ATTRS if isinstance(getattr(np, n), types.ModuleType)}
     assert modules == {"linalg"}
-    assert not policy.NUMPY_ATTRS & {"save", "load", "loadtxt", "genfromtxt", "fromfile", "memmap", "frombuffer",
+    assert not allowlist.NUMPY_ATTRS & {"save", "load", "loadtxt", "genfromtxt", "fromfile", "memmap", "frombuffer",
                                      "ctypeslib", "f2py", "ma", "lib", "testing", "random", "seterr", "copyto"}
 
 
@@ -120,13 +120,13 @@ def _dtype_positions(fn: object, skip_self: bool) -> int | None:
 
 def test_every_positional_dtype_parameter_is_known() -> None:
     """The checker looks for a dtype at these positions; re-derived from numpy so an upgrade cannot add one unseen."""
-    derived = {n: i for n in policy.NUMPY_ATTRS if (i := _dtype_positions(getattr(np, n, None), False)) is not None}
-    derived |= {n: i for n in policy.NUMPY_LINALG_ATTRS if (i := _dtype_positions(getattr(np.linalg, n), False)) is not None}
-    assert derived == {k: v for k, v in policy.DTYPE_ARG_POSITIONS.items() if k != "iinfo"}
-    methods = {n: i for n in dir(np.ndarray) if not n.startswith("_") and n not in policy.DENIED_ATTRS
+    derived = {n: i for n in allowlist.NUMPY_ATTRS if (i := _dtype_positions(getattr(np, n, None), False)) is not None}
+    derived |= {n: i for n in allowlist.NUMPY_LINALG_ATTRS if (i := _dtype_positions(getattr(np.linalg, n), False)) is not None}
+    assert derived == {k: v for k, v in allowlist.DTYPE_ARG_POSITIONS.items() if k != "iinfo"}
+    methods = {n: i for n in dir(np.ndarray) if not n.startswith("_") and n not in allowlist.DENIED_ATTRS
                if (i := _dtype_positions(getattr(np.ndarray, n), True)) is not None}
     ufunc_methods = {"reduce": 2, "accumulate": 2, "reduceat": 3}  # C signatures without introspection
-    assert methods | ufunc_methods == policy.DTYPE_METHOD_POSITIONS
+    assert methods | ufunc_methods == allowlist.DTYPE_METHOD_POSITIONS
 
 
 def test_every_ndarray_attribute_was_reviewed() -> None:
@@ -137,17 +137,17 @@ def test_every_ndarray_attribute_was_reviewed() -> None:
     nonzero partition prod put ravel real repeat reshape round searchsorted shape size sort squeeze std strides
     sum swapaxes take to_device tolist trace transpose var""".split())
     public = {n for n in dir(np.ndarray) if not n.startswith("_")}
-    assert public - policy.DENIED_ATTRS == pure
-    assert {"view", "getfield", "setfield", "ctypes", "data", "base", "tobytes", "setflags"} <= policy.DENIED_ATTRS
+    assert public - allowlist.DENIED_ATTRS == pure
+    assert {"view", "getfield", "setfield", "ctypes", "data", "base", "tobytes", "setflags"} <= allowlist.DENIED_ATTRS
 
 
 def test_no_allow_listed_numpy_name_reinterprets_memory() -> None:
     raw = {"frombuffer", "fromstring", "fromfile", "fromiter", "frompyfunc", "vectorize", "memmap", "load", "lib",
            "ctypeslib", "rec", "char", "strings", "record", "void", "object_", "recarray", "asarray_chkfinite",
            "require", "apply_along_axis", "piecewise", "dtypes", "emath", "ma", "testing", "f2py"}
-    assert not raw & policy.NUMPY_ATTRS
-    assert policy.TYPE_ONLY_NUMPY <= policy.NUMPY_ATTRS
-    assert all(np.dtype(getattr(np, n)).kind in policy.DTYPE_KINDS for n in policy.NUMERIC_DTYPES)
+    assert not raw & allowlist.NUMPY_ATTRS
+    assert allowlist.TYPE_ONLY_NUMPY <= allowlist.NUMPY_ATTRS
+    assert all(np.dtype(getattr(np, n)).kind in allowlist.DTYPE_KINDS for n in allowlist.NUMERIC_DTYPES)
 
 
 def test_the_object_buffer_escape_uses_only_allow_listed_names() -> None:

@@ -1,7 +1,7 @@
 """Reward tampering cannot move the score: a candidate that mutates its inputs, patches numpy and
 tries to write files trains to *exactly* the fitness of a clean candidate computing the same reward.
 
-Both are trained with the same seed through :func:`envs.training.train` (the reward in its sandboxed
+Both are trained with the same seed through :func:`envs.backends.sb3.train.train` (the reward in its sandboxed
 worker) and scored by :func:`envs.evaluation.evaluate` (a process that never runs candidate code).
 The static check would reject the tampering candidate outright; it is bypassed here on purpose, so
 what is tested is the run-time layers.
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rewardsmith.agent.store import TargetFiles
+from rewardsmith.agent.rundir.store import TargetFiles
+from rewardsmith.envs.backends.sb3.train import TrainJob, train
 from rewardsmith.envs.evaluation import EvalJob, evaluate
-from rewardsmith.envs.training import TrainJob, train
 from rewardsmith.sandboxes.static import check_source
 
 TASKS = Path(__file__).resolve().parents[2] / "envs" / "tasks"

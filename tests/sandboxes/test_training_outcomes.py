@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rewardsmith.agent.store import TargetFiles
-from rewardsmith.envs.training import TrainJob, train
+from rewardsmith.agent.rundir.store import TargetFiles
+from rewardsmith.envs.backends.sb3.train import TrainJob, train
 
 TASK = Path(__file__).resolve().parents[2] / "envs" / "tasks" / "cartpole.toml"
 

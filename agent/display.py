@@ -1,0 +1,331 @@
+"""The live progress display: round, each candidate's state and fitness, and the final summary.
+
+On a terminal it is a rich ``Live`` table with a progress bar per training (steps/s, the time left
+for the training, the round and the run). Otherwise (CI, pipes) every state change is one line, and
+a status line is printed every ``heartbeat_s`` seconds while a round runs, so piped output never
+goes quiet for long. Fractions are capped at 100 % (PPO may finish its last rollout past the budget).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from rewardsmith.agent.records.results import CandidateResult, FinalArm, RunSummary, Usage
+from rewardsmith.agent.train.executors.base import ExecutorEvent
+from rewardsmith.agent.train.plan import RunPlan
+from rewardsmith.core.text import printable
+from rewardsmith.envs.evaluation import EvaluationResult
+
+HEARTBEAT_S = 30.0
+"""Without a terminal, the longest the display stays silent while a round runs."""
+
+
+@dataclass
+class _Row:
+    state: str = "queued"
+    fraction: float | None = None
+    fitness: float | None = None
+    note: str = ""
+    started: float | None = None
+    """When its training started (monotonic), for its rate."""
+    trained: bool = False
+    """Its training is over (evaluation or later, or failed)."""
+
+    def rate(self, now: float) -> float | None:
+        """Fraction of its training done per second, once something was done."""
+        if self.started is None or not self.fraction or now <= self.started:
+            return None
+        return self.fraction / (now - self.started)
+
+
+@dataclass(frozen=True)
+class Eta:
+    """Estimated seconds left; None where nothing was measured yet."""
+
+    training_rate: float | None
+    """Environment steps per second of one training (mean of those running), when the budget is known."""
+    round_s: float | None
+    run_s: float | None
+
+
+_STARTED = {"train": "training", "jax_round": "training (one program)", "evaluate": "evaluating",
+            "video": "recording video"}
+
+
+@dataclass
+class ProgressView:
+    console: Console
+    live: bool = True
+    rows: dict[str, _Row] = field(default_factory=dict)
+    title: str = ""
+    usage: Usage = field(default_factory=Usage)
+    """The run's LLM usage so far (shown under the table; nothing while no call was made)."""
+    plan: RunPlan | None = None
+    """What the run trains (``agent.train.plan``): with it, steps/s and the round's and the run's ETA are shown."""
+    heartbeat_s: float = HEARTBEAT_S
+    round: int = 0
+    _live: Live | None = None
+    _job_s: list[float] = field(default_factory=list)
+    """Measured seconds of whole trainings (from their rates), for the time left of those not started."""
+    _last_print: float = 0.0
+    _beat: threading.Event | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.live = self.live and self.console.is_terminal
+
+    def header(self, lines: list[str]) -> None:
+        for line in lines:
+            self.console.print(line, highlight=False)
+
+    def round_started(self, rnd: int, rounds: int) -> None:
+        self.round = rnd
+        self.phase_started(f"round {rnd}/{rounds}")
+
+    def phase_started(self, title: str) -> None:
+        """A titled table of its own (a round, or the final comparison)."""
+        self.stop()
+        self.rows = {}
+        self.title = title
+        if self.live:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+            self._live.start()
+        else:
+            self._print(f"── {self.title} ──")
+            self._beat = threading.Event()
+            threading.Thread(target=self._heartbeat, args=(self._beat,), daemon=True, name="progress-heartbeat").start()
+
+    def stop(self) -> None:
+        if self._beat is not None:
+            self._beat.set()
+            self._beat = None
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.stop()
+            self._live = None
+
+    def _print(self, line: str) -> None:
+        self._last_print = time.monotonic()
+        self.console.print(line, highlight=False, markup=False)
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(min(self.heartbeat_s, 5.0)):
+            if time.monotonic() - self._last_print >= self.heartbeat_s:
+                self._print(self.status_line())
+
+    # -- updates ---------------------------------------------------------------------------------
+    def update(self, key: str, state: str, *, fraction: float | None = None, fitness: float | None = None,
+               note: str = "") -> None:
+        row = self.rows.setdefault(key, _Row())
+        changed = state != row.state or note != row.note or fitness != row.fitness
+        note = printable(note)  # notes quote candidate-made text (errors, prints): never raw to the terminal
+        if state.startswith("training") and row.started is None:
+            row.started = time.monotonic()
+        if not state.startswith("training") and row.started is not None and not row.trained:
+            row.trained = True
+            if row.fraction and row.fraction >= 0.999:
+                self._job_s.append(time.monotonic() - row.started)
+        row.state, row.note = state, note
+        row.fraction = None if fraction is None else min(1.0, max(0.0, fraction))
+        if fitness is not None:
+            row.fitness = fitness
+        if self._live is not None:
+            self._live.update(self._render())
+        elif changed and state != "progress":
+            fit = f" fitness {row.fitness:.4g}" if row.fitness is not None else ""
+            self._print(f"  {key}: {state}{fit}{' — ' + note if note else ''}")
+
+    def result(self, r: CandidateResult) -> None:
+        """Show a candidate's final state: fitness and findings, or why it failed."""
+        if r.status == "ok":
+            note = ", ".join(map(str, r.critique.flags)) if r.critique else ""
+        elif r.status == "rejected":
+            note = r.validation.message.splitlines()[0] if r.validation.message else r.validation.reason
+        else:
+            note = (r.training.error or "") if r.training else ""
+        self.update(r.candidate.id, "done" if r.status == "ok" else r.status, fitness=r.fitness, note=note)
+
+    def baseline(self, key: str, evaluation: EvaluationResult | None) -> None:
+        """Show how a baseline (``human``, ``sparse``) ended."""
+        self.update(key, "done" if evaluation else "failed", fitness=evaluation.selection.mean if evaluation else None)
+
+    def llm_usage(self, usage: Usage) -> None:
+        """Show the run's LLM totals (tokens, cost) when they changed."""
+        if usage == self.usage:
+            return
+        self.usage = usage
+        if self._live is not None:
+            self._live.update(self._render())
+        elif usage.calls:
+            self._print(f"  LLM so far: {usage_text(usage)}")
+
+    def executor_event(self, event: ExecutorEvent) -> None:
+        if event.state == "started":
+            self.update(event.key, _STARTED.get(event.kind, event.kind),
+                        fraction=0.0 if _STARTED.get(event.kind, "").startswith("training") else None)
+        elif event.state == "progress":  # piped output shows it in the heartbeat line, not per update
+            self.update(event.key, _STARTED.get(event.kind, event.kind), fraction=event.fraction)
+        elif event.state == "ended" and event.outcome is not None and event.outcome.status not in ("ok",):
+            detail = event.outcome.detail or event.outcome.status
+            self.update(event.key, event.outcome.status.replace("_", " "), note=detail)
+        elif event.state == "ended" and event.outcome is not None and event.outcome.detail:
+            self.update(event.key, "done", note=event.outcome.detail)  # e.g. the jax round's compile time
+
+    # -- estimates -------------------------------------------------------------------------------
+    def eta(self, now: float | None = None) -> Eta:
+        """Steps/s of a training and the time left for the round and the run, from the rates measured so far."""
+        now = time.monotonic() if now is None else now
+        running = [row for row in self.rows.values() if row.state.startswith("training")]
+        rates = [r for r in (row.rate(now) for row in running) if r]
+        job_s = self._job_s + [1.0 / r for r in rates]
+        steps_rate = (sum(rates) / len(rates) * self.plan.budget.steps) if rates and self.plan else None
+        if not job_s:
+            return Eta(steps_rate, None, None)
+        per_job = sum(job_s) / len(job_s)
+        left_running = max((1.0 - (row.fraction or 0.0)) * per_job for row in running) if running else 0.0
+        queued = sum(row.state == "queued" for row in self.rows.values())
+        if self.plan is not None and self.round:
+            seen = sum(r.started is not None or r.trained for r in self.rows.values())
+            queued = max(queued, self.plan.trainings_in_round(self.round) - seen)
+        workers = self.plan.workers if self.plan is not None else max(1, len(running))
+        round_s = left_running + queued * per_job / workers
+        run_s = None
+        if self.plan is not None and self.round:
+            run_s = round_s + self.plan.waves(self.plan.trainings_after(self.round)) * per_job
+        return Eta(steps_rate, round_s, run_s)
+
+    def status_line(self) -> str:
+        """One line for piped output: what trains, how far, how fast, and the time left."""
+        training = [f"{k} {100 * (r.fraction or 0):.0f}%" for k, r in self.rows.items() if r.state.startswith("training")]
+        other = [k for k, r in self.rows.items() if r.state in ("evaluating", "recording video")]
+        parts = [f"[{time.strftime('%H:%M:%S')}] {self.title}: "
+                 + (f"training {', '.join(training)}" if training else "no training running")]
+        if other:
+            parts.append(f"evaluating {', '.join(other)}")
+        e = self.eta()
+        if e.training_rate is not None:
+            parts.append(f"{e.training_rate:,.0f} steps/s per training")
+        if e.round_s is not None:
+            parts.append(f"this round ~{duration(e.round_s)} left"
+                         + (f", the run ~{duration(e.run_s)}" if e.run_s is not None else ""))
+        return "; ".join(parts)
+
+    # -- rendering ---------------------------------------------------------------------------------
+    def _render(self) -> RenderableType:
+        e = self.eta()
+        lines = []
+        if e.round_s is not None:
+            lines.append(f"this round: ~{duration(e.round_s)} left"
+                         + (f"; the run: ~{duration(e.run_s)} left" if e.run_s is not None else ""))
+        if self.usage.calls:
+            lines.append(f"LLM so far: {usage_text(self.usage)}")
+        return Group(self._table(), *(Text(line) for line in lines)) if lines else self._table()
+
+    def _table(self) -> Table:
+        table = Table(title=self.title, title_justify="left", expand=False)
+        for col in ("candidate", "state", "progress", "fitness", "note"):
+            table.add_column(col)
+        now = time.monotonic()
+        for key, row in self.rows.items():
+            fit = f"{row.fitness:.4g}" if row.fitness is not None else ""
+            table.add_row(key, row.state, self._bar(row, now), fit, Text(row.note[:70]))
+        return table
+
+    def _bar(self, row: _Row, now: float) -> RenderableType:
+        if not row.state.startswith("training") or row.fraction is None:
+            return ""
+        rate = row.rate(now)
+        speed = f" {rate * self.plan.budget.steps:,.0f} steps/s" if rate and self.plan else ""
+        left = f" {duration((1 - row.fraction) / rate)} left" if rate else ""
+        return Group(ProgressBar(total=1.0, completed=row.fraction, width=24),
+                     Text(f"{100 * row.fraction:.0f}%{speed}{left}"))
+
+    # -- end -------------------------------------------------------------------------------------
+    def summary(self, s: RunSummary, run_dir: str) -> None:
+        self.stop()
+        f = s.final
+        table = Table(title="RewardSmith summary", title_justify="left")
+        table.add_column("reward")
+        table.add_column("selection fitness", justify="right")
+        table.add_column("held-out fitness (one training, ± over episodes)", justify="right")
+        if f is not None:
+            table.add_column(f"retrained on {len(f.seeds)} fresh seeds (± over training seeds)", justify="right")
+        best = f"designed ({s.best_id})" if s.best_id else "designed (none)"
+        table.add_row(best, _fmt(s.best_selection_fitness), _fmt(s.best_heldout_fitness, s.best_heldout_std),
+                      *([_arm(f.designed)] if f is not None else []))
+        for b in s.baselines:
+            label = {"human": "env's own reward (human)", "sparse": "sparse fitness reward"}[b.kind]
+            arm = (f.human if b.kind == "human" else f.sparse) if f is not None else None
+            table.add_row(label, _fmt(b.selection_fitness), _fmt(b.heldout_fitness, b.heldout_std),
+                          *([_arm(arm)] if f is not None else []))
+        self.console.print(table)
+        self.console.print(hns_line(s), highlight=False, markup=False)
+        for r in s.rounds:
+            spent = f"; {r.env_steps:,} env-steps, {r.cpu_s / 60:.1f} CPU-min of jobs" if r.cpu_s else ""
+            self.console.print(f"round {r.round}: {r.trained}/{r.candidates} trained, best {r.best_id or '-'} "
+                               f"({_fmt(r.best_fitness)}){spent}", highlight=False, markup=False)
+        if s.best_reward_file:
+            self.console.print(f"best reward: {s.best_reward_file}", highlight=False)
+        if s.cost is not None:
+            self.console.print(f"cost: {cost_text(s)}", highlight=False, markup=False)
+        elif s.usage.calls:
+            self.console.print(f"LLM usage: {usage_text(s.usage)}", highlight=False)
+        if s.stopped:
+            self.console.print(f"stopped early: {printable(s.stopped)}", highlight=False, markup=False)
+        self.console.print(f"run directory: {run_dir}  (designer: {s.designer}; {s.sandbox})", highlight=False)
+
+
+def hns_line(s: RunSummary) -> str:
+    """The HNS with its spread, or why it is not a number worth quoting."""
+    if s.hns is None:
+        return f"human-normalized score: n/a ({s.hns_note})"
+    if not s.hns_meaningful:
+        return f"human-normalized score: {s.hns_note}"
+    spread = f" ± {s.final.hns_std:.2g}" if s.final is not None and s.final.hns_std is not None else ""
+    return f"human-normalized score: {s.hns:.3f}{spread} ({s.hns_note})"
+
+
+def cost_text(s: RunSummary) -> str:
+    """e.g. ``1,228,800 env-steps, 21.4 min of training jobs (38.0 CPU-min), designer: no LLM``."""
+    c = s.cost
+    assert c is not None
+    cpu = (f" ({c.job_cpu_s / 60:.1f} CPU-min of jobs)" if c.job_cpu_s else
+           f" ({c.cpu_s / 60:.1f} CPU-min this session)" if c.cpu_s else "")
+    designer = usage_text(c.usage) if c.usage.calls else "no LLM calls"
+    return f"{c.env_steps:,} env-steps, {c.train_s / 60:.1f} min of training jobs{cpu}; designer: {designer}"
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2.5 h``."""
+    if seconds < 90:
+        return f"{max(0.0, seconds):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _arm(arm: FinalArm | None) -> str:
+    if arm is None:
+        return "-"
+    failed = sum(st != "ok" for st in arm.status)
+    return _fmt(arm.mean, arm.std) + (f" ({failed} of {len(arm.seeds)} failed)" if failed else "")
+
+
+def usage_text(u: Usage) -> str:
+    """e.g. ``12 calls, 8,120 tokens in + 3,051 out, $0.0123`` (cost left out when no price is known)."""
+    cost = f", ${u.cost:.4f}" if u.cost is not None else ", cost unknown (no price for this model)"
+    return f"{u.calls} call{'s' if u.calls != 1 else ''}, {u.tokens_in:,} tokens in + {u.tokens_out:,} out{cost}"
+
+
+def _fmt(value: float | None, std: float | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" + (f" ± {std:.2g}" if std is not None else "")

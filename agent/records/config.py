@@ -1,0 +1,159 @@
+"""Run configuration: a typed tree, saved to ``config.json`` and overridable from the CLI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rewardsmith.agent.records.train import HalvingSchedule
+from rewardsmith.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Flag:
+    """What the CLI needs to know about a config field beyond its name, type, default and docstring."""
+
+    name: str | None = None
+    """The flag, e.g. ``--review-timeout``; None = ``--`` + the field name with dashes."""
+    negate: bool = False
+    """A bool that defaults to True is switched off by this flag (``--no-baselines``)."""
+    default: Callable[[], Any] | None = None
+    """The CLI's default when it differs from the dataclass's (computed when the parser is built)."""
+    resume: bool = False
+    """``rewardsmith resume`` may change this option too."""
+    cli: bool = True
+    """False: not an option of the command line (set by the program, e.g. the task file)."""
+    off: str | None = None
+    """A second flag that sets an optional bool to False (``--no-video`` beside ``--video``)."""
+
+
+def flag(**kwargs: Any) -> dict[str, Flag]:
+    """Field metadata: ``field(default=…, metadata=flag(name="--review-timeout"))``."""
+    return {"flag": Flag(**kwargs)}
+
+
+BackendName = Literal["sb3", "jax"]
+"""The training backends by ``--backend`` name (each is a class in :data:`agent.train.backends.BACKENDS`)."""
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMOptions:
+    """How an LLM designer calls its model (ignored by the offline and scripted designers).
+
+    Credentials never appear here: litellm reads them from the provider's environment variables.
+    """
+
+    api_base: str | None = field(default=None, metadata=flag(resume=True))
+    """Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama's /v1, LM Studio…); None = the provider's."""
+    timeout_s: float = field(default=180.0, metadata=flag(name="--llm-timeout"))
+    """Wall-clock limit of one LLM call in seconds, the whole call (not per read)."""
+    temperature: float = 1.0
+    """Sampling temperature (Eureka samples at 1.0)."""
+    response_tokens: int | None = None
+    """Most tokens one answer may have; None = the provider's limit."""
+    max_cost: float | None = field(default=None, metadata=flag(resume=True))
+    """Stop the run (resumable) before a call would take the total past this many US dollars."""
+    max_tokens: int | None = field(default=None, metadata=flag(resume=True))
+    """Stop the run (resumable) before a call would take the total past this many tokens (in + out)."""
+    price_in: float | None = None
+    """US dollars per million prompt tokens, for models litellm has no price for."""
+    price_out: float | None = None
+    """US dollars per million completion tokens, for models litellm has no price for."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Options of one ``rewardsmith run``."""
+
+    task: str = field(metadata=flag(cli=False))
+    """Path of the task file (built-in tasks are resolved to their file)."""
+    designer: str = "offline"
+    """offline | a litellm model string, e.g. openai/gpt-4o-mini | scripted:DIR | replay:RUN_DIR (the answers recorded in another run, no LLM calls)."""
+    rounds: int = field(default=3, metadata=flag(resume=True))
+    """Rounds (generations) of the loop."""
+    samples: int = 4
+    """Candidates per round (K)."""
+    steps: int | None = None
+    """PPO environment steps per candidate; None = the task file's budget."""
+    seed: int = 0
+    """Training seed shared by every candidate and baseline (common random numbers)."""
+    workers: int = field(default=1, metadata=flag(default=default_workers, resume=True))
+    """Training processes running at once (the command line's default: this machine's cores)."""
+    review: Literal["none", "cli", "web", "oracle"] = "none"
+    """Pause for review after each round: in the terminal, in the web app (``rewardsmith ui``), or
+    by the synthetic preference oracle (noisy ground-truth ranking, for tests and benchmarks)."""
+    preference_only: bool = field(default=False, metadata=flag(name="--preferences-only"))
+    """Select by the reviewer's preferences only; designers never see the fitness (ICPL's setting)."""
+    oracle_noise: float = 0.1
+    """Noise of the preference oracle, as a fraction of the offered candidates' fitness spread."""
+    review_timeout_s: float = field(default=3600.0, metadata=flag(name="--review-timeout"))
+    """Seconds ``--review web`` waits for a submission before the run stops, resumable."""
+    videos: bool | None = field(default=None, metadata=flag(name="--video", off="--no-video"))
+    """Record a rollout video per candidate (default: only when reviewing; --no-video: never)."""
+    backend: BackendName | Literal["auto"] = "sb3"
+    """Training backend: sb3 (one SB3 PPO process per candidate) | jax (all candidates of a round in one compiled JAX program; classic control and Hopper/HalfCheetah) | auto (jax where the task has a JAX environment and it is the faster one here)."""
+    screen: bool = field(default=True, metadata=flag(name="--no-screen", negate=True))
+    """From round 2 on, score earlier rounds' stored rollouts with each new candidate and skip training one whose returns rank them against their fitness (CARD-style)."""
+    executor: Literal["local", "ray"] = "local"
+    """Where training jobs run: local worker processes, or tasks on a Ray cluster (``pip install 'rewardsmith[ray]'``)."""
+    ray_address: str | None = field(default=None, metadata=flag(resume=True))
+    """With --executor ray: a running cluster's address (``ray start --head``); None = a local Ray instance on 127.0.0.1 for the run."""
+    halving: int | None = None
+    """Successive halving of each round's candidates with this reduction factor (e.g. 3): all train to the first rung, the top 1/ETA continue from their checkpoint; None = every candidate trains to the full budget."""
+    first_rung: float = 1 / 9
+    """With --halving: the first rung's budget as a fraction of the full training budget."""
+    baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))
+    """Also train the env's own reward (human) and the sparse fitness reward, for the HNS."""
+    final_seeds: int = field(default=3, metadata=flag(resume=True))
+    """After the last round, retrain the best reward (and the baselines) on this many fresh training seeds and report mean ± spread over them (0 = skip)."""
+    dry_run: bool = field(default=False, metadata=flag(name="--dry-run"))
+    """Print what the run would train and its estimated time on this machine, and exit without running."""
+    call_timeout_s: float = field(default=5.0, metadata=flag(name="--call-timeout"))
+    """Wall-clock limit of one reward call during training."""
+    train_timeout_s: float | None = field(default=None, metadata=flag(name="--train-timeout"))
+    """Wall-clock limit of one training job; None = the task file's ``train.timeout_s``."""
+    selection: Literal["last-best", "top-k", "tree"] = "last-best"
+    """Which earlier candidates the next prompt builds on: the last round's best (Eureka), the best plus a different runner-up (top-k), or UCB over the whole lineage tree (RF-Agent-style)."""
+    tune: bool = False
+    """Between rounds, tune the selected reward's named constants with Optuna (TPE + successive halving); the tuned reward joins the next round as candidate K+2."""
+    tune_trials: int = 8
+    """Optuna trials per --tune study."""
+    fix_attempts: int = 2
+    """How many times a rejected candidate goes back to the designer with the exact problem (designers that fix)."""
+    allow_weak_sandbox: bool = field(default=False, metadata=flag(name="--allow-weak-sandbox", resume=True))
+    """Run candidate code even below bubblewrap + seccomp + rlimits (the static check is then the main barrier; see sandboxes/README.md)."""
+    llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))
+    """Options of an LLM designer."""
+
+    @property
+    def halving_schedule(self) -> HalvingSchedule | None:
+        """The successive-halving schedule ``--halving`` asks for (None: no halving)."""
+        if self.halving is None:
+            return None
+        try:
+            return HalvingSchedule(eta=self.halving, first_rung=self.first_rung)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    @property
+    def records_videos(self) -> bool:
+        """Rollout videos are recorded when a person reviews (or when asked for with ``--video``)."""
+        return self.videos if self.videos is not None else self.review in ("cli", "web")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """``config.json``: the configuration plus what was detected when the run started."""
+
+    config: RunConfig
+    task_name: str
+    designer_label: str
+    sandbox: str
+    created: str
+    version: str

@@ -1,0 +1,95 @@
+"""The final comparison of a run: the best reward retrained on fresh training seeds, like ``bench`` does.
+
+A run selects its best reward on one training seed, so the fitness it reports is one draw (plus
+whatever luck selection picked up); the spread over evaluation episodes of that one training says
+nothing about how the reward trains. After the last round, :func:`final_seeds` retrains the best
+reward (and, when the run has them, the two baselines) on ``n`` seeds the loop never used, and the
+headline becomes mean ± standard deviation over those trainings. When the baselines are not told
+apart by the seeds (their difference within their spread), the HNS divides by noise and is reported
+as not meaningful instead of as a number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rewardsmith.agent.records.results import FinalArm, FinalScore, TargetOutcome
+from rewardsmith.agent.report.scores import hns
+from rewardsmith.agent.train.pipelines import Trainer
+from rewardsmith.agent.train.targets import TrainTarget
+from rewardsmith.envs.backends.records import RewardKind
+
+Arm = Literal["designed", "human", "sparse"]
+ARMS: dict[Arm, RewardKind] = {"designed": "candidate", "human": "env", "sparse": "sparse"}
+DEFAULT_FINAL_SEEDS = 3
+
+
+def fresh_seeds(seed: int, n: int) -> tuple[int, ...]:
+    """``n`` training seeds the loop did not train on (it uses ``seed``): ``seed + 1 … seed + n``."""
+    return tuple(range(seed + 1, seed + 1 + n))
+
+
+def final_seeds(trainer: Trainer, best_reward: Path, n: int, *, baselines: bool = True) -> FinalScore | None:
+    """Retrain ``best_reward`` (and the baselines) on ``n`` fresh seeds; None when ``n`` is 0.
+
+    Trainings already on disk (``final/<arm>/seed_N/``) are not redone, so ``resume`` continues here too.
+    Each training has its own seed: a backend that trains a call on one seed hands them to one that does not.
+    """
+    if n <= 0:
+        return None
+    trainer = trainer.with_(backend=trainer.backend.for_fresh_seeds())
+    seeds = fresh_seeds(trainer.settings.seed, n)
+    arms: list[Arm] = list(ARMS) if baselines else ["designed"]
+    targets = [TrainTarget(key=f"{arm} seed {s}", files=trainer.store.final_files(arm, s), reward_kind=ARMS[arm],
+                           reward_file=best_reward if arm == "designed" else None, seed=s)
+               for arm in arms for s in seeds]
+    outcomes = trainer.train_and_evaluate(targets)
+    by_arm = {arm: arm_score(arm, seeds, [outcomes.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
+              for arm in arms}
+    return score(seeds, trainer.settings.steps, by_arm["designed"], by_arm.get("human"), by_arm.get("sparse"))
+
+
+def arm_score(arm: Arm, seeds: tuple[int, ...], outcomes: list[TargetOutcome]) -> FinalArm:
+    status, heldout = [], []
+    for outcome in outcomes:
+        evaluation, training = outcome.evaluation, outcome.training
+        heldout.append(evaluation.heldout.mean if evaluation is not None else None)
+        status.append("ok" if evaluation is not None else (training.status if training is not None else "missing"))
+    values = [v for v in heldout if v is not None]
+    return FinalArm(arm=arm, seeds=seeds, status=tuple(status), heldout=tuple(heldout),
+                    mean=float(np.mean(values)) if values else None, std=float(np.std(values)) if values else None)
+
+
+def baselines_apart(human: float, human_std: float | None, sparse: float, sparse_std: float | None) -> bool:
+    """Whether the env's own reward and the sparse reward are told apart: their difference beats their spreads."""
+    return abs(human - sparse) > (human_std or 0.0) + (sparse_std or 0.0)
+
+
+def not_meaningful_note(human: float, human_std: float | None, sparse: float, sparse_std: float | None,
+                        over: str) -> str:
+    return (f"not meaningful: the env's own reward ({human:.4g} ± {human_std or 0:.2g}) and the sparse reward "
+            f"({sparse:.4g} ± {sparse_std or 0:.2g}) differ by less than their spread over {over}, so both "
+            "baselines failed alike at this budget and the HNS would divide by noise")
+
+
+def score(seeds: tuple[int, ...], steps: int, designed: FinalArm, human: FinalArm | None,
+          sparse: FinalArm | None) -> FinalScore:
+    """HNS on the arms' means, the spread of the designed seeds' HNS, and whether it means anything."""
+    value, note = hns(designed.mean, human.mean if human else None, sparse.mean if sparse else None)
+    spread: float | None = None
+    meaningful = value is not None
+    if value is not None and human is not None and sparse is not None:
+        assert human.mean is not None and sparse.mean is not None
+        scale = abs(human.mean - sparse.mean)
+        per_seed = [(v - sparse.mean) / scale for v in designed.heldout if v is not None]
+        spread = float(np.std(per_seed)) if per_seed else None
+        if not baselines_apart(human.mean, human.std, sparse.mean, sparse.std):
+            meaningful = False
+            note = not_meaningful_note(human.mean, human.std, sparse.mean, sparse.std, f"{len(seeds)} training seeds")
+        else:
+            note = f"held-out fitness over {len(seeds)} fresh training seeds, same budget for all three"
+    return FinalScore(seeds=seeds, steps=steps, designed=designed, human=human, sparse=sparse, hns=value,
+                      hns_std=spread, hns_meaningful=meaningful, note=note)

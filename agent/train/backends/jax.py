@@ -1,0 +1,172 @@
+"""The jax backend: every target of a training call in one compiled JAX program, each with its own policy.
+
+Validation runs the numpy probe, then traces the reward with ``jax.numpy`` and exports it with
+``jax.export`` inside the sandbox, checks the module in a checker child and compares its numbers with
+numpy's (:mod:`sandboxes.jax.validate`); the checked module (``reward.jaxexport``) is the artifact the
+trainer gets — it never runs candidate Python. A run keeps one export zygote and one module checker
+(:meth:`JaxBackend.session`). A call's targets train in one ``jax_round`` job
+(:mod:`envs.backends.jax.job`), all on one training seed, so the final comparison's fresh seeds train
+on SB3 (:meth:`JaxBackend.for_fresh_seeds`).
+
+Where it is the faster one: always on a GPU; on a CPU only for classic control, where one compiled
+program for the whole round is many times faster than one SB3 process per candidate, while MJX on a
+CPU is 25–38× slower than C MuJoCo (docs/benchmarks.md has both measurements).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rewardsmith.agent.records.config import BackendName, RunConfig
+from rewardsmith.agent.records.results import JaxModuleInfo
+from rewardsmith.agent.rundir.store import CandidateFiles, RoundFiles, RunStore
+from rewardsmith.agent.train.backends.base import Backend, CodeCheck
+from rewardsmith.agent.train.executors.base import JobStep
+from rewardsmith.agent.train.targets import Leg, TrainSettings
+from rewardsmith.core.errors import ConfigError, RunStoreError
+from rewardsmith.core.extras import JAX_MODULES, missing_modules, require_extra
+from rewardsmith.envs.tasks import Task
+from rewardsmith.sandboxes.validate import ValidationReport
+
+if TYPE_CHECKING:
+    from rewardsmith.sandboxes.jax.export import ExportZygote
+    from rewardsmith.sandboxes.jax.module_check import ModuleChecker
+
+MAX_TUNE_BATCH = 8
+"""Most trials of a tuning study trained in one program."""
+
+
+@dataclass(frozen=True)
+class JaxSession:
+    """What a run's validations share: the export zygote and the module checker."""
+
+    zygote: ExportZygote
+    checker: ModuleChecker
+
+
+class JaxBackend(Backend):
+    name: ClassVar[BackendName] = "jax"
+    prompt_rules: ClassVar[tuple[str, ...]] = (
+        "The reward is traced with `jax.numpy` standing in for `np` and compiled, so: no in-place writes "
+        "(write `x = np.where(mask, value, x)`, never `x[mask] = value`); no shapes that depend on values (no "
+        "boolean-mask indexing, no `np.nonzero`); no Python `if`/`while` on arrays (use `np.where`); no "
+        "`np.linalg` solvers.",
+    )
+
+    def __init__(self) -> None:
+        require_extra("jax", "--backend jax", *JAX_MODULES)
+
+    @staticmethod
+    def installed() -> bool:
+        return not missing_modules(*JAX_MODULES)
+
+    def describe(self) -> str:
+        return f"all candidates of a round in one compiled program, on {platform()}"
+
+    def check(self, task: Task, config: RunConfig) -> None:
+        from rewardsmith.envs.backends.jax.registry import jax_env_ids
+
+        super().check(task, config)
+        if task.env_id not in jax_env_ids():
+            raise ConfigError(f"--backend jax: {task.env_id} has no JAX environment; the jax backend has: "
+                              f"{', '.join(jax_env_ids())} (or use --backend sb3)")
+        if not self._sparse_ok(task, config):
+            raise ConfigError(f"--backend jax: the sparse baseline needs a built-in fitness metric, not "
+                              f"{task.fitness_ref!r}; add --no-baselines or use --backend sb3")
+
+    def auto_refusal(self, task: Task, config: RunConfig) -> str | None:
+        """Why ``--backend auto`` does not pick this backend for ``task`` here; None when it does."""
+        from rewardsmith.envs.backends.jax.envs import CLASSIC_ENVS
+        from rewardsmith.envs.backends.jax.registry import jax_env_ids
+
+        if task.env_id not in jax_env_ids():
+            return f"{task.env_id} has no JAX environment"
+        if not self._sparse_ok(task, config):
+            return f"the sparse baseline needs a built-in fitness metric on jax, not {task.fitness_ref!r}"
+        if platform() != "gpu" and task.env_id not in CLASSIC_ENVS:
+            return "MJX on a CPU is slower than C MuJoCo with SB3 (docs/benchmarks.md)"
+        return None
+
+    def auto_reason(self, task: Task) -> str:
+        return f"{task.env_id} has a JAX environment and one program per round is the faster one on {platform()}"
+
+    @staticmethod
+    def _sparse_ok(task: Task, config: RunConfig) -> bool:
+        from rewardsmith.envs.backends.jax.metrics import jax_metric
+
+        return not config.baselines or jax_metric(task.fitness_ref) is not None
+
+    @contextlib.contextmanager
+    def session(self, task: Task) -> Iterator[JaxSession]:
+        """An export zygote and a module checker for ``task``, started here (they die with the thread that starts
+        them, so not in a validation pool's thread) and stopped on exit."""
+        from rewardsmith.sandboxes.jax.export import ExportZygote
+        from rewardsmith.sandboxes.jax.module_check import ModuleChecker
+
+        with ExportZygote(task.adapter.spec) as zygote, ModuleChecker() as checker:
+            zygote.start()
+            checker.start()
+            yield JaxSession(zygote, checker)
+
+    def validate(self, check: CodeCheck, session: object | None = None) -> ValidationReport:
+        """The same checks as sb3, then the export in the sandbox and the module check; an accepted
+        reward's module is kept in ``check.files``."""
+        from rewardsmith.sandboxes.jax.validate import JaxValidation, validate_and_export_jax
+
+        shared = session if isinstance(session, JaxSession) else None
+        options = JaxValidation(allow_weak_isolation=check.allow_weak_sandbox,
+                                checker=shared.checker if shared else None, zygote=shared.zygote if shared else None)
+        sample = check.sample
+        report, exported = validate_and_export_jax(check.code, check.task.adapter.spec, sample.states, sample.actions,
+                                                   options)
+        if exported is not None and check.store is not None and check.files is not None:
+            check.store.save_jax_module(check.files, exported.blob, JaxModuleInfo(
+                components=exported.components, constants=dict(exported.constants), export_ms=exported.export_ms,
+                sandbox=exported.sandbox))
+        return report
+
+    def has_artifact(self, store: RunStore, files: CandidateFiles) -> bool:
+        return store.load_jax_module_info(files) is not None
+
+    def batch_step(self, task: Task, legs: list[Leg], settings: TrainSettings, store: RunStore,
+                   batch: RoundFiles | None) -> JobStep | None:
+        """One ``jax_round`` job for every leg (one compiled program); each candidate by its checked module."""
+        from rewardsmith.envs.backends.jax.job import JaxArm, JaxRoundJob
+
+        assert batch is not None, "the jax backend trains a batch of targets: say where its files go"
+
+        arms = []
+        for leg in legs:
+            t = leg.target
+            module = t.artifact_files
+            info = store.load_jax_module_info(module) if module is not None else None
+            if t.reward_kind == "candidate" and info is None:
+                raise RunStoreError(f"{t.files.dir}: no exported module for the jax backend; validate it with "
+                                    "--backend jax")
+            arms.append(JaxArm(key=t.key, reward_kind=t.reward_kind,
+                               module_file=str(module.jax_module) if module is not None else None,
+                               components=info.components if info else (), constants=info.constants if info else {},
+                               outputs=leg.files.train_outputs()))
+        job = JaxRoundJob(task_file=str(task.source), arms=tuple(arms), steps=settings.steps, seed=settings.seed,
+                          timeout_s=settings.timeout_s, progress_file=str(batch.jax_round("progress")),
+                          stats_file=str(batch.jax_round("stats")))
+        return JobStep(kind="jax_round", spec=job, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),
+                       timeout_s=settings.timeout_s, progress_file=batch.jax_round("progress"))
+
+    def for_fresh_seeds(self) -> Backend:
+        from rewardsmith.agent.train.backends.sb3 import SB3Backend
+
+        return SB3Backend()  # one program trains every arm on one seed; a fresh policy per seed trains on SB3
+
+    def tune_batch(self, trials: int) -> int:
+        return min(trials, MAX_TUNE_BATCH)
+
+
+def platform() -> str:
+    """The platform JAX runs on here (``cpu``, ``gpu``, …)."""
+    import jax
+
+    return str(jax.devices()[0].platform)

@@ -1,0 +1,395 @@
+"""One round of the JAX backend: K reward arms, K policies, one compiled program.
+
+Each arm (a designed candidate, or a baseline: ``env`` = the environment's own reward, the "human"
+arm; ``sparse`` = the task's fitness paid once at the end of each episode) gets its own slice of
+``n_envs`` vectorized environments and its own policy. Parameters and optimizer states are stacked
+on a leading K axis; the policy forward pass and the PPO update are ``vmap``-ed over K; the rewards
+are K different programs, so each is called on its own slice (a Python loop at trace time, as
+EnvCoderBench does with sub-groups) — the compiled program holds all K. One ``jit`` per round:
+``rollouts_per_call`` PPO iterations (rollout + update) run inside one call of the compiled step,
+which is called until the budget is spent, so progress can be reported between calls without
+recompiling. Compile time is measured apart from run time.
+
+Quarantine is per arm: a reward step whose total or components hold NaN/inf is trained on as 0
+(counted, as the SB3 backend does); ``max_nonfinite_streak`` such steps in a row, or policy
+parameters that stop being finite, freeze that arm (its updates stop, its status is ``"nan"``) and
+the others go on. Statistics are reduced on the device per rollout into the same
+:class:`~envs.backends.records.Checkpoint` records the SB3 backend writes to ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rewardsmith.envs.backends.jax.envs import JaxEnv
+from rewardsmith.envs.backends.jax.metrics import EpisodeMetric, jax_metric
+from rewardsmith.envs.backends.jax.ppo import ActorCritic, Batch, PPOConfig, distribution, gae, optimizer, update
+from rewardsmith.envs.backends.records import Checkpoint
+
+Array = jax.Array
+RewardFn = Callable[[dict[str, Array], dict[str, Array], Array], tuple[Array, dict[str, Array]]]
+"""``reward(params {name: (b,)}, state {field: (b, *shape)}, action (b, act_dim)) -> (total (b,), {name: (b,)})``."""
+ArmKind = Literal["candidate", "env", "sparse"]
+ArmStatus = Literal["ok", "nan", "timeout"]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One reward trained in the round.
+
+    Attributes:
+        name: label for logs and results (e.g. ``"r01c03"``, ``"human"``).
+        kind: ``candidate`` (``reward`` is called), ``env`` (the env's own reward), ``sparse`` (fitness at the end).
+        reward: the candidate's JAX callable (a checked ``jax.export`` module's ``.call`` in a run).
+        params: the candidate's named constants, passed to ``reward`` per env as ``(b,)`` float32 arrays.
+    """
+
+    name: str
+    kind: ArmKind
+    reward: RewardFn | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    """Budget and settings shared by every arm of the round."""
+
+    steps: int
+    """Env-steps per arm (rounded up to whole rollouts, as SB3's ``learn`` does)."""
+    n_envs: int
+    """Envs per arm."""
+    seed: int
+    """Same for every arm (same initial policy and env randomness, as the SB3 jobs share ``job.seed``)."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    max_nonfinite_streak: int = 10
+    """Reward steps in a row with NaN/inf that freeze an arm (the SB3 backend's limit)."""
+    rollouts_per_call: int = 8
+    """PPO iterations per call of the compiled step (the progress granularity)."""
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """What one arm's training produced; maps onto :class:`envs.backends.records.TrainingResult`."""
+
+    name: str
+    kind: ArmKind
+    status: ArmStatus
+    error: str | None
+    steps_done: int
+    components: tuple[str, ...]
+    checkpoints: tuple[Checkpoint, ...]
+    nonfinite_steps: int
+    params: dict[str, np.ndarray]
+    """The trained policy as flat named arrays (see :mod:`envs.backends.jax.policy`)."""
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    arms: tuple[ArmResult, ...]
+    compile_s: float
+    """Tracing + XLA compilation of the round's program (once per round)."""
+    run_s: float
+    """Wall time of the compiled calls (training proper)."""
+    steps_per_arm: int
+    n_envs: int
+    platform: str
+
+    @property
+    def env_steps(self) -> int:
+        return self.steps_per_arm * len(self.arms)
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.env_steps / self.run_s if self.run_s > 0 else math.nan
+
+
+def _strong(tree: Any) -> Any:
+    """Drop weak types so a reset state and a stepped state have the same scan-carry types."""
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(x)), tree)
+
+
+def _finite0(x: Array) -> Array:
+    return jnp.where(jnp.isfinite(x), x, 0.0)
+
+
+class _Program:
+    """Builds the round's carry and its compiled step; every piece of per-arm Python is resolved at trace time."""
+
+    def __init__(self, env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str) -> None:
+        self.env, self.arms, self.config = env, tuple(arms), config
+        self.k, self.n = len(arms), config.n_envs
+        self.metric: EpisodeMetric | None = jax_metric(fitness_ref)
+        if self.metric is None and any(a.kind == "sparse" for a in arms):
+            raise ValueError(f"the sparse arm needs a built-in fitness metric on the jax backend, not {fitness_ref!r}")
+        self.net = ActorCritic(env.n_actions, env.discrete, config.ppo.hidden, config.ppo.log_std_init)
+        self.tx = optimizer(config.ppo)
+        self.components = tuple(self._component_names(a) for a in arms)
+        self.c = max(len(names) for names in self.components)
+        """Components per arm in the stacked ``(K, C, n)`` arrays (an arm with fewer has zero rows)."""
+        rollout = config.ppo.n_steps * config.n_envs
+        if rollout % config.ppo.batch_size:
+            raise ValueError(f"batch_size {config.ppo.batch_size} must divide n_steps*n_envs = {rollout}")
+
+    # -- rewards ------------------------------------------------------------------------------
+    def _state_spec(self) -> tuple[dict[str, jax.ShapeDtypeStruct], jax.ShapeDtypeStruct]:
+        fields = {f.name: jax.ShapeDtypeStruct((self.n, *f.shape), jnp.float32) for f in self.env.spec.fields}
+        return fields, jax.ShapeDtypeStruct((self.n, self.env.spec.action.dim), jnp.float32)
+
+    def _component_names(self, arm: Arm) -> tuple[str, ...]:
+        if arm.kind == "env":
+            return ("env_reward",)
+        if arm.kind == "sparse":
+            return ("fitness_at_end",)
+        if arm.reward is None:
+            raise ValueError(f"arm {arm.name!r} is a candidate without a reward function")
+        fields, action = self._state_spec()
+        params = {p: jax.ShapeDtypeStruct((self.n,), jnp.float32) for p in arm.params}
+        total, comps = jax.eval_shape(arm.reward, params, fields, action)
+        shapes = {"total": total.shape, **{c: v.shape for c, v in comps.items()}}
+        wrong = {c: s for c, s in shapes.items() if s != (self.n,)}
+        if wrong:
+            raise ValueError(f"arm {arm.name!r}: reward outputs must have shape ({self.n},), got {wrong}")
+        return tuple(comps)
+
+    def _reward(self, i: int, fields: dict[str, Array], actions: Array, env_reward: Array,
+                end_fit: Array) -> tuple[Array, dict[str, Array]]:
+        arm = self.arms[i]
+        if arm.kind == "env":
+            return env_reward, {"env_reward": env_reward}
+        if arm.kind == "sparse":
+            total = jnp.where(jnp.isnan(end_fit), 0.0, end_fit)
+            return total, {"fitness_at_end": total}
+        assert arm.reward is not None
+        params = {p: jnp.full((self.n,), v, jnp.float32) for p, v in arm.params.items()}
+        total, comps = arm.reward(params, fields, actions)
+        return jax.lax.stop_gradient(total), {c: jax.lax.stop_gradient(v) for c, v in comps.items()}
+
+    # -- state --------------------------------------------------------------------------------
+    def init(self) -> dict[str, Any]:
+        key = jax.random.PRNGKey(self.config.seed)
+        k_init, k_reset, key = jax.random.split(key, 3)
+        params = self.net.init(k_init, jnp.zeros((1, self.env.obs_dim), jnp.float32))
+        stack = lambda x: jnp.broadcast_to(x, (self.k, *jnp.shape(x)))  # noqa: E731 - same start for every arm
+        env_state, obs = jax.vmap(self.env.reset)(jax.random.split(k_reset, self.n))
+        metric = self.metric
+        metric_acc = jax.vmap(lambda _: metric.init())(jnp.arange(self.n)) if metric is not None else {}
+        zeros = jnp.zeros((self.k, self.n), jnp.float32)
+        return _strong({
+            "params": jax.tree.map(stack, params), "opt": jax.tree.map(stack, self.tx.init(params)),
+            "env": jax.tree.map(stack, env_state), "obs": stack(obs), "key": key,
+            "alive": jnp.ones(self.k, bool), "streak": jnp.zeros(self.k, jnp.int32),
+            "nonfinite": jnp.zeros(self.k, jnp.int32), "died_at": jnp.full(self.k, -1, jnp.int32),
+            "timestep": jnp.zeros((), jnp.int32),
+            "ep_len": jnp.zeros((self.k, self.n), jnp.int32), "env_ret": zeros, "total_ret": zeros,
+            "comp_ret": jnp.zeros((self.k, self.c, self.n), jnp.float32),
+            "fit": jax.tree.map(stack, metric_acc), "first": jnp.ones((self.k, self.n), bool),
+        })
+
+    # -- one env step for all arms ----------------------------------------------------------------
+    def _env_step(self, c: dict[str, Any], _: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        env, cfg = self.env, self.config.ppo
+        key, k_act, k_step, k_reset = jax.random.split(c["key"], 4)
+        apply = jax.vmap(self.net.apply)
+        head, log_std, value = apply(c["params"], c["obs"])  # type: ignore[misc]
+        dist = distribution(env.discrete, head, log_std[:, None, :])
+        raw = dist.sample(seed=k_act)
+        log_prob = dist.log_prob(raw)
+        action = raw if env.discrete else jnp.clip(raw, env.action_low, env.action_high)
+        per_env = lambda k: jnp.broadcast_to(jax.random.split(k, self.n), (self.k, self.n, 2))  # noqa: E731
+        vv = lambda f: jax.vmap(jax.vmap(f))  # noqa: E731 - over arms, then envs
+        out = vv(env.step)(per_env(k_step), c["env"], action)
+        fields = vv(env.fields)(out.state)
+        rows = vv(env.action_row)(action)
+        done = jnp.logical_or(out.terminated, out.truncated)
+        ep_len = c["ep_len"] + 1
+        if self.metric is not None:
+            fit = vv(self.metric.update)(c["fit"], fields, out.env_reward, c["first"])
+            end_fit = jnp.where(done, vv(self.metric.value)(fit, ep_len), jnp.nan)
+        else:
+            fit, end_fit = c["fit"], jnp.full((self.k, self.n), jnp.nan)
+        # The rewards are K different programs: only their calls are per arm; everything after works on
+        # (K, n) totals and (K, C, n) components (fewer, larger ops: the round compiles faster).
+        totals, comps = [], []
+        for i in range(self.k):
+            total, parts = self._reward(i, {f: v[i] for f, v in fields.items()}, rows[i], out.env_reward[i], end_fit[i])
+            names = self.components[i]
+            totals.append(total)
+            comps.append(jnp.stack([parts[name] for name in names]
+                                   + [jnp.zeros_like(total)] * (self.c - len(names))))
+        raw_total, raw_comps = jnp.stack(totals), jnp.stack(comps)
+        step_bad = jnp.logical_not(jnp.logical_and(jnp.all(jnp.isfinite(raw_total), axis=1),
+                                                   jnp.all(jnp.isfinite(raw_comps), axis=(1, 2))))
+        total, comp = _finite0(raw_total), _finite0(raw_comps)
+        streak = jnp.where(step_bad, c["streak"] + 1, 0)
+        dies = jnp.logical_and(c["alive"], streak >= self.config.max_nonfinite_streak)
+        timestep = c["timestep"] + self.n
+        next_value = apply(c["params"], out.obs)[2]  # type: ignore[misc]
+        # SB3's time-out bootstrap: a truncated episode's last reward gets gamma * V(its last state).
+        train_reward = total + cfg.gamma * next_value * out.truncated
+        env_ret, total_ret = c["env_ret"] + out.env_reward, c["total_ret"] + total
+        comp_ret = c["comp_ret"] + comp
+        record = {
+            "obs": c["obs"], "raw": raw, "log_prob": log_prob, "value": value, "reward": train_reward,
+            "done": done, "next_value": jnp.where(out.terminated, 0.0, next_value),
+            "ended": done, "ep_len": ep_len, "env_ret": env_ret, "total_ret": total_ret, "end_fit": end_fit,
+            "comp_step": comp, "comp_ret": comp_ret,
+        }
+        r_state, r_obs = jax.vmap(env.reset)(jax.random.split(k_reset, self.n))
+        r_state = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k, *x.shape)), r_state)
+        pick = lambda new, old: jnp.where(done.reshape(done.shape + (1,) * (new.ndim - 2)), new, old)  # noqa: E731
+        keep = lambda x: jnp.where(done, 0, x)  # noqa: E731
+        c = {**c, "key": key, "env": _strong(jax.tree.map(pick, r_state, out.state)),
+             "obs": pick(jnp.broadcast_to(r_obs, c["obs"].shape), out.obs),
+             "streak": streak, "nonfinite": c["nonfinite"] + jnp.logical_and(step_bad, c["alive"]).astype(jnp.int32),
+             "alive": jnp.logical_and(c["alive"], jnp.logical_not(dies)),
+             "died_at": jnp.where(dies, timestep, c["died_at"]), "timestep": timestep,
+             "ep_len": keep(ep_len), "env_ret": keep(env_ret), "total_ret": keep(total_ret),
+             "comp_ret": jnp.where(done[:, None, :], 0.0, comp_ret),
+             "fit": fit, "first": done}
+        return c, record
+
+    # -- one PPO iteration ------------------------------------------------------------------------
+    def _iteration(self, c: dict[str, Any], _: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        cfg = self.config.ppo
+        alive_before = c["alive"]
+        c, tr = jax.lax.scan(self._env_step, c, None, length=cfg.n_steps)  # leaves (T, K, n, ...)
+        swap = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731 - (T, K, ...) -> (K, T, ...)
+        adv, ret = jax.vmap(gae, in_axes=(0, 0, 0, 0, None, None))(
+            swap(tr["reward"]), swap(tr["value"]), swap(tr["next_value"]), swap(tr["done"]).astype(jnp.float32),
+            cfg.gamma, cfg.gae_lambda)
+        flat = lambda x: swap(x).reshape(self.k, -1, *x.shape[3:])  # noqa: E731 - (K, T*n, ...)
+        batch = Batch(flat(tr["obs"]), flat(tr["raw"]), flat(tr["log_prob"]), adv.reshape(self.k, -1),
+                      ret.reshape(self.k, -1))
+        key, k_upd = jax.random.split(c["key"])
+        keys = jnp.broadcast_to(k_upd, (self.k, 2))
+        params, opt, info = jax.vmap(lambda p, o, b, k: update(p, o, b, k, self.net, cfg, self.tx))(
+            c["params"], c["opt"], batch, keys)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf.reshape(self.k, -1)), axis=1)
+                                    for leaf in jax.tree.leaves(params)]), axis=0)
+        broke = jnp.logical_and(c["alive"], jnp.logical_not(finite))
+        alive = jnp.logical_and(c["alive"], finite)
+        mask = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
+        c = {**c, "key": key, "params": jax.tree.map(mask, params, c["params"]),
+             "opt": jax.tree.map(mask, opt, c["opt"]), "alive": alive,
+             "died_at": jnp.where(broke, c["timestep"], c["died_at"])}
+        return c, {"window": self._window(tr), "alive": c["alive"], "alive_before": alive_before, "ppo": info}
+
+    def _window(self, tr: dict[str, Any]) -> dict[str, Any]:
+        """Per-arm sums over one rollout, for :class:`Checkpoint` (means are taken on the host)."""
+        ended = tr["ended"]
+        on_end = lambda x: jnp.sum(jnp.where(ended, x, 0.0), axis=(0, 2))  # noqa: E731 - (T, K, n) -> (K,)
+        fit_ok = jnp.logical_and(ended, jnp.isfinite(tr["end_fit"]))
+        return {
+            "episodes": jnp.sum(ended, axis=(0, 2)), "len": on_end(tr["ep_len"].astype(jnp.float32)),
+            "env_ret": on_end(tr["env_ret"]), "total_ret": on_end(tr["total_ret"]),
+            "fit": jnp.sum(jnp.where(fit_ok, tr["end_fit"], 0.0), axis=(0, 2)), "fit_n": jnp.sum(fit_ok, axis=(0, 2)),
+            "comp_step": jnp.sum(tr["comp_step"], axis=(0, 3)),  # (T, K, C, n) -> (K, C)
+            "comp_ret": jnp.sum(jnp.where(ended[:, :, None, :], tr["comp_ret"], 0.0), axis=(0, 3)),
+        }
+
+    def chunk(self, c: dict[str, Any], rollouts: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        return jax.lax.scan(self._iteration, c, None, length=rollouts)
+
+
+def _checkpoints(window: dict[str, Any], names: tuple[str, ...], i: int, start_step: int,
+                 rollout_steps: int) -> list[Checkpoint]:
+    out = []
+    for u in range(len(window["episodes"])):
+        eps = int(window["episodes"][u, i])
+
+        def mean(key: str, u: int = u, eps: int = eps) -> float | None:
+            return float(window[key][u, i]) / eps if eps else None
+        fit_n = int(window["fit_n"][u, i])
+        out.append(Checkpoint(
+            timesteps=start_step + (u + 1) * rollout_steps, episodes=eps, episode_length=mean("len"),
+            fitness=float(window["fit"][u, i]) / fit_n if fit_n else None, env_return=mean("env_ret"),
+            reward_return=mean("total_ret"),
+            component_returns={n: float(window["comp_ret"][u, i, j]) / eps for j, n in enumerate(names)} if eps else {},
+            component_step_means={n: float(window["comp_step"][u, i, j]) / rollout_steps for j, n in enumerate(names)},
+        ))
+    return out
+
+
+def _divisor_at_most(n: int, cap: int) -> int:
+    return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
+
+
+def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str,
+                progress: Callable[[int, int], None] | None = None, timeout_s: float | None = None) -> RoundResult:
+    """Train every arm for ``config.steps`` env-steps in one compiled program and return their results.
+
+    Args:
+        env: the task's JAX environment.
+        arms: the rewards to train, each on its own ``config.n_envs`` envs with its own policy.
+        config: budget and PPO settings (the same for every arm).
+        fitness_ref: the task's fitness metric name (a built-in one is logged over training and is
+            what the sparse arm is paid).
+        progress: called after each compiled call with (env-steps done per arm, planned).
+        timeout_s: wall-clock bound on training (compile included); past it no further call is made and
+            every arm still training ends with status ``"timeout"`` (its policy so far is kept).
+    """
+    from rewardsmith.envs.backends.jax.policy import flatten_params
+
+    started = time.perf_counter()
+    program = _Program(env, arms, config, fitness_ref)
+    rollout_steps = config.ppo.n_steps * config.n_envs
+    n_rollouts = max(1, math.ceil(config.steps / rollout_steps))
+    per_call = _divisor_at_most(n_rollouts, config.rollouts_per_call)
+    carry = jax.jit(program.init)()  # one small compile; run op by op it compiles each op (seconds at K=16)
+    compiled = jax.jit(program.chunk, static_argnums=1).lower(carry, per_call).compile()
+    compile_s = time.perf_counter() - started
+    windows: list[dict[str, Any]] = []
+    alive_end: list[np.ndarray] = []
+    t0 = time.perf_counter()
+    calls_done = 0
+    for call in range(n_rollouts // per_call):
+        if timeout_s is not None and time.perf_counter() - started > timeout_s:
+            break
+        carry, out = compiled(carry)
+        calls_done = call + 1
+        out = jax.device_get(out)
+        windows.append(out["window"])
+        alive_end.append(np.asarray(out["alive"]))
+        if progress is not None:
+            progress((call + 1) * per_call * rollout_steps, config.steps)
+    jax.block_until_ready(carry)
+    run_s = time.perf_counter() - t0
+    carry = jax.device_get(carry)
+    if not windows:
+        raise TimeoutError(f"the round's program compiled in {compile_s:.0f} s, past the {timeout_s} s bound")
+    window = jax.tree.map(lambda *xs: np.concatenate(xs), *windows)
+    alive = np.concatenate(alive_end)  # (rollouts, K): alive at the end of each rollout
+    rollouts_done = calls_done * per_call
+    timed_out = rollouts_done < n_rollouts
+    results = []
+    for i, arm in enumerate(program.arms):
+        ok_rollouts = int(np.sum(np.cumprod(alive[:, i])))
+        cps = _checkpoints(_first(window, ok_rollouts), program.components[i], i, 0, rollout_steps)
+        dead = not bool(carry["alive"][i])
+        died_at = int(carry["died_at"][i])
+        status: ArmStatus = "nan" if dead else "timeout" if timed_out else "ok"
+        error = {"nan": f"the reward (or the policy it trained) went NaN or infinite at step {died_at}; this arm "
+                        "was frozen there, the others trained on",
+                 "timeout": f"training stopped at the {timeout_s} s bound after {rollouts_done * rollout_steps} "
+                            f"of {n_rollouts * rollout_steps} steps", "ok": None}[status]
+        results.append(ArmResult(
+            name=arm.name, kind=arm.kind, status=status, error=error,
+            steps_done=died_at if dead else rollouts_done * rollout_steps, components=program.components[i],
+            checkpoints=tuple(cps), nonfinite_steps=int(carry["nonfinite"][i]),
+            params=flatten_params(jax.tree.map(lambda x, i=i: np.asarray(x[i]), carry["params"])),
+        ))
+    return RoundResult(tuple(results), compile_s, run_s, rollouts_done * rollout_steps, config.n_envs,
+                       jax.devices()[0].platform)
+
+
+def _first(window: dict[str, Any], rollouts: int) -> dict[str, Any]:
+    """The first ``rollouts`` rollouts of the window sums (every arm's; ``_checkpoints`` reads one)."""
+    return {k: v[:rollouts] for k, v in window.items()}

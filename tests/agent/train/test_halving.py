@@ -1,0 +1,154 @@
+"""Successive halving of a round's candidates: rungs, who continues, resumed (not restarted) training, costs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rewardsmith.agent.records.train import HalvingSchedule
+from rewardsmith.agent.rundir.store import RunStore
+from rewardsmith.agent.train.executors.base import ExecutorEvent, Pipeline, StepOutcome
+from rewardsmith.agent.train.executors.local import LocalExecutor
+from rewardsmith.agent.train.halving import train_with_halving
+from rewardsmith.agent.train.targets import TrainSettings, TrainTarget
+from rewardsmith.core.atomic import read_record, write_bytes, write_json, write_text
+from rewardsmith.envs.backends.records import PolicyConfig, TrainingResult
+from rewardsmith.envs.backends.sb3.train import TrainJob
+from rewardsmith.envs.evaluation import EvalJob, EvaluationResult, FitnessStats, seed_sets
+from rewardsmith.envs.tasks import load_task
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "scripted_three"
+
+
+def test_the_schedule_ends_rungs_on_whole_rollouts_and_keeps_the_top_fraction() -> None:
+    schedule = HalvingSchedule(eta=3, first_rung=0.111)
+    assert schedule.budgets(36_864, 2048) == (4096, 12_288, 36_864)
+    assert schedule.budgets(4096, 2048) == (2048, 4096)  # 1/9 rounds up to one rollout
+    assert [schedule.survivors(n) for n in (12, 4, 2, 1)] == [4, 1, 1, 1]
+    with pytest.raises(ValueError, match="at least 2"):
+        HalvingSchedule(eta=1, first_rung=0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        HalvingSchedule(eta=3, first_rung=1.5)
+
+
+def _round(store: RunStore, k: int, steps: int = 4096) -> tuple[list[TrainTarget], TrainSettings]:
+    targets = []
+    for index in range(1, k + 1):
+        files = store.files(1, index)
+        write_text(files.reward, (DATA / f"{(index - 1) % 3 + 1:02d}.py").read_text())
+        targets.append(TrainTarget(key=f"r01c{index:02d}", files=files, reward_kind="candidate"))
+    selection, heldout = seed_sets(0, 2, 2)
+    return targets, TrainSettings(steps=steps, seed=0, timeout_s=240, call_timeout_s=5.0, selection_seeds=selection,
+                                  heldout_seeds=heldout)
+
+
+class FakeExecutor:
+    """Satisfies :class:`agent.train.executors.local.Executor` without processes: each step writes what a real job would.
+
+    Fitness grows with the training budget, at a rate given per candidate, so the ranking is known.
+    """
+
+    def __init__(self, rate: dict[str, float]) -> None:
+        self.rate = rate
+        self.train_jobs: list[TrainJob] = []
+
+    def run(self, pipelines: list[Pipeline], on_event: Callable[[ExecutorEvent], None] | None = None
+            ) -> dict[str, list[StepOutcome]]:
+        done: dict[str, list[StepOutcome]] = {}
+        for pipe in pipelines:
+            steps_done = 0
+            for step in pipe.steps:
+                if isinstance(step.spec, TrainJob):
+                    job = step.spec
+                    self.train_jobs.append(job)
+                    before = 0
+                    if job.resume_from is not None:  # a real job would fail without it
+                        before = read_record(Path(job.resume_from.metrics_file), TrainingResult).steps_done
+                        assert Path(job.resume_from.checkpoint_file).is_file()
+                    steps_done = job.steps
+                    write_bytes(Path(job.outputs.policy_file), b"weights")
+                    if job.outputs.checkpoint_file:
+                        write_bytes(Path(job.outputs.checkpoint_file), b"state")
+                    write_json(Path(job.outputs.metrics_file), TrainingResult(
+                        status="ok", error=None, reward_kind=job.reward_kind, steps_done=job.steps,
+                        steps_planned=job.planned_steps or job.steps, wall_s=1.0, components=(), checkpoints=(),
+                        policy=PolicyConfig(use_sde=False), resumed_from_steps=before))
+                elif isinstance(step.spec, EvalJob):
+                    value = self.rate.get(pipe.key, 0.0) * steps_done
+                    stats = FitnessStats.of([value], (1,))
+                    write_json(Path(step.spec.out_file), EvaluationResult(stats, stats, 10.0, 0.1))
+                done.setdefault(pipe.key, []).append(StepOutcome(step.kind, "ok", 1.0, cpu_s=2.0))
+        return done
+
+
+def test_halving_keeps_the_top_third_per_rung_and_resumes_them_from_the_rung_below(tmp_path: Path) -> None:
+    task = load_task("cartpole")  # rollout 2048 steps
+    store = RunStore(tmp_path)
+    targets, settings = _round(store, 9, steps=18_432)
+    targets.append(TrainTarget(key="human", files=store.baseline_files("human"), reward_kind="env"))
+    rate = {t.key: float(i) for i, t in enumerate(targets)}  # r01c09 is best, then r01c08, ...
+    fake = FakeExecutor(rate)
+    schedule = HalvingSchedule(eta=3, first_rung=1 / 9)
+    outcomes = train_with_halving(task, targets, settings, fake, store, lambda _e: None, schedule, rnd=1)
+
+    record = store.load_halving(1)
+    assert record is not None and record.budgets == (2048, 6144, 18_432)
+    assert [r.continued for r in record.rungs] == [("r01c09", "r01c08", "r01c07"), ("r01c09",)]
+    assert len(record.rungs[0].entered) == 9 and record.rungs[1].entered == ("r01c07", "r01c08", "r01c09")
+    resumed = sorted((Path(j.reward_file or "").parent.name, j.steps) for j in fake.train_jobs if j.resume_from)
+    assert resumed == [("cand_07", 6144), ("cand_08", 6144), ("cand_09", 6144), ("cand_09", 18_432)]
+    assert all(j.resume_from is None for j in fake.train_jobs if j.reward_kind == "env")  # baselines: not halved
+    best = outcomes["r01c09"].training
+    assert best is not None and (best.steps_done, best.resumed_from_steps) == (18_432, 6144)
+    stop = store.load_early_stop(store.files(1, 8))
+    assert stop is not None and (stop.rung, stop.steps_done, stop.cutoff_fitness) == (1, 6144, 8.0 * 6144)
+    late = outcomes["r01c08"].training
+    assert late is not None and (late.steps_done, late.steps_planned) == (6144, 18_432)  # partial, and says so
+    assert store.load_early_stop(store.files(1, 1)) is not None and not store.files(1, 1).metrics.exists()
+    compute = store.round_compute(1)
+    assert compute.env_steps == 9 * 2048 + 3 * 4096 + 12_288  # what each rung added, nothing redone
+    assert compute.jobs == 2 * (9 + 3 + 1)
+
+    fake.train_jobs.clear()
+    again = train_with_halving(task, targets, settings, fake, store, lambda _e: None, schedule, rnd=1)
+    assert again == outcomes and fake.train_jobs == []  # resume: every rung's results are on disk
+    assert store.round_compute(1) == compute
+
+
+@pytest.mark.slow
+def test_a_halved_round_continues_the_best_from_its_checkpoint_and_stops_the_rest(tmp_path: Path) -> None:
+    """Real SB3 jobs (~100 s on the loaded 2-core machine)."""
+    task = load_task("cartpole")
+    store = RunStore(tmp_path)
+    targets, settings = _round(store, 3)
+    outcomes = train_with_halving(task, targets, settings, LocalExecutor(workers=2, poll_s=0.1), store,
+                                  lambda _e: None, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
+
+    record = store.load_halving(1)
+    assert record is not None and record.budgets == (2048, 4096)
+    (rung,) = record.rungs
+    assert set(rung.entered) == {"r01c01", "r01c02", "r01c03"} and len(rung.continued) == 1
+    best = rung.continued[0]
+    assert rung.fitness[best] == max(f for f in rung.fitness.values() if f is not None)
+    for target in targets:
+        training = outcomes[target.key].training
+        assert training is not None and training.trained
+        if target.key == best:  # resumed from the rung's policy and Adam state, to the full budget
+            assert (training.resumed_from_steps, training.steps_done, training.steps_planned) == (2048, 4096, 4096)
+            assert store.load_early_stop(target.files) is None and target.files.fitness.is_file()
+        else:  # stopped: partial results kept, never reported as fully trained
+            stop = store.load_early_stop(target.files)
+            assert stop is not None and (stop.rung, stop.steps_done, stop.steps_planned) == (0, 2048, 4096)
+            assert (training.steps_done, training.steps_planned) == (2048, 4096)
+            assert not target.files.metrics.exists() and "Stopped early" in stop.text
+            assert store.load_result_by_id(target.key) is None  # no candidate.json: loaded through the rung below
+            assert store.stopped_outcome(target.files) == outcomes[target.key]
+    compute = store.round_compute(1)
+    assert compute.env_steps == 3 * 2048 + 2048  # the continued candidate did not redo its first 2048 steps
+    assert compute.jobs == 8 and compute.cpu_s > 0
+
+    again = train_with_halving(task, targets, settings, LocalExecutor(workers=2, poll_s=0.1), store,
+                               lambda _e: None, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
+    assert again == outcomes and store.round_compute(1) == compute  # finished work is not redone

@@ -1,0 +1,31 @@
+"""The jax backend end to end: a run whose round trains in one compiled program, then evaluates as the sb3 one does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "scripted_cartpole"
+
+
+def test_a_jax_backend_run_trains_the_round_in_one_program_and_evaluates_on_gymnasium(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    proc = run_cli("run", "cartpole", "--backend", "jax", "--designer", f"scripted:{DATA}", "--rounds", "1",
+                   "--samples", "2", "--steps", "1024", "--final-seeds", "0", "--out", str(out), timeout=600, check=True)
+    assert "backend: jax" in proc.stdout and "compiled in" in proc.stdout
+    (run_dir,) = out.iterdir()
+    cand = run_dir / "round_01" / "cand_01"
+    # The trainer got the candidate as a checked jax.export module, never as Python.
+    assert (cand / "reward.jaxexport").stat().st_size > 0
+    info = json.loads((cand / "reward_jax.json").read_text())
+    assert info["components"] and set(info["constants"]) <= set((cand / "reward.py").read_text().split())
+    stats = json.loads((run_dir / "round_01" / "jax_round.json").read_text())
+    assert stats["arms"] == 3 and stats["compile_s"] > 0  # one candidate (the other is refused) + two baselines
+    metrics = json.loads((cand / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["checkpoints"] and set(metrics["components"]) == set(info["components"])
+    fitness = json.loads((cand / "fitness.json").read_text())  # scored by the task's fitness on Gymnasium episodes
+    assert len(fitness["heldout"]["values"]) == 10
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["best_id"] == "r01c01" and all(b["heldout_fitness"] is not None for b in summary["baselines"])
+    jobs = json.loads((cand / "costs.json").read_text())["jobs"]  # the round program's share, then the evaluation
+    assert [j["kind"] for j in jobs] == ["jax_round", "evaluate"] and jobs[0]["env_steps"] > 0 and jobs[0]["cpu_s"] > 0

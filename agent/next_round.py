@@ -28,16 +28,23 @@ from rewardsmith.agent.review.preferences import hide_fitness, preference_scores
 from rewardsmith.agent.rundir.store import RunStore, candidate_id
 from rewardsmith.agent.tune.tuner import load_result
 from rewardsmith.core.atomic import read_record, write_json
+from rewardsmith.envs.tasks import Task
 
 
 def request(ctx: RunContext, rnd: int, history: list[CandidateResult], feedback: RoundFeedback | None
             ) -> tuple[DesignRequest, CandidateResult | None]:
-    """The round's design request, and the incumbent it builds on (None in round 1).
+    """The round's design request, and the incumbent it builds on (None in round 1)."""
+    return design_request(ctx.task, ctx.store, ctx.cfg, rnd, history, feedback, ctx.trainer.backend.prompt_rules)
+
+
+def design_request(task: Task, store: RunStore, cfg: RunConfig, rnd: int, history: list[CandidateResult],
+                   feedback: RoundFeedback | None, backend_rules: tuple[str, ...] = ()
+                   ) -> tuple[DesignRequest, CandidateResult | None]:
+    """:func:`request` from its parts (``backend_rules``: what the training backend adds to the prompt's rules).
 
     The incumbent is the last-best selection (what the round's feedback compares against); the prompt's
     parents come from the ``--selection`` policy (:mod:`agent.design.lineage`), recorded in ``parents.json``.
     """
-    task, store, cfg = ctx.task, ctx.store, ctx.cfg
     incumbent = select_incumbent(history, feedback, cfg.preference_only)
     choice, lineage = plan_parents(rnd, history, feedback, incumbent, store, selection_of(cfg), cfg.preference_only)
     by_id = {r.candidate.id: r for r in history}
@@ -45,7 +52,7 @@ def request(ctx: RunContext, rnd: int, history: list[CandidateResult], feedback:
     text = parent_feedback(rnd, primary, incumbent, feedback, choice, by_id) if feedback else None
     messages = round_messages(task, primary.candidate.code if primary else None,
                               text if primary is not None else (feedback.summary if feedback else None),
-                              backend_rules=ctx.trainer.backend.prompt_rules)
+                              backend_rules=backend_rules)
     if rnd > 1:
         write_json(store.round_files(rnd).parents, choice)
         write_json(store.lineage_file, lineage)

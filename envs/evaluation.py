@@ -19,7 +19,8 @@ import numpy as np
 
 from rewardsmith.core.atomic import write_json
 from rewardsmith.envs.adapters import StateAdapter
-from rewardsmith.envs.backends.records import PolicyConfig, policy_config_of
+from rewardsmith.envs.backends import load_policy
+from rewardsmith.envs.backends.records import trained_policy
 from rewardsmith.envs.fitness import FITNESS_CALL_TIMEOUT_S, Episode, compute_fitness
 from rewardsmith.envs.outcomes import EpisodeOutcome, Split, outcome_of, save_rollouts
 
@@ -33,6 +34,8 @@ class EvalJob:
     out_file: str
     rollouts_file: str | None = None
     """Where to keep every evaluation episode's state and action rows (for the pre-training screen)."""
+    metrics_file: str | None = None
+    """The training's result, whose ``policy`` record says what the policy file is (None: an SB3 policy)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ def evaluate(job: EvalJob) -> EvaluationResult:
     started = time.monotonic()
     task = load_task_file(Path(job.task_file))
     env = task.make_env()
-    policy = load_policy(Path(job.policy_file), policy_config_of(task), env.observation_space, env.action_space)
+    policy = load_policy(Path(job.policy_file), trained_policy(job.metrics_file, task), env.observation_space,
+                         env.action_space)
     lengths: list[int] = []
     outcomes: list[EpisodeOutcome] = []
     played: list[tuple[int, float, Episode]] = []
@@ -116,28 +120,6 @@ def play_episode(env: Any, adapter: StateAdapter, policy: Any, seed: int, max_st
         if after_step is not None:
             after_step()
     return Episode.from_rows(adapter.spec, rows, actions, rewards, bool(terminated), bool(truncated))
-
-
-def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action_space: Any) -> Any:
-    """Rebuild the trained policy from ``policy.npz`` (arrays only, no pickle).
-
-    An SB3 actor-critic, or — for a policy the JAX backend trained — its actor in NumPy
-    (:class:`envs.backends.jax.policy.NumpyPolicy`), so both backends are scored on the same env, seeds and fitness.
-    """
-    from rewardsmith.envs.backends.jax.policy import NumpyPolicy, is_jax_policy
-
-    if is_jax_policy(path):
-        return NumpyPolicy.load(path)  # torch is not imported for it (a second saved per evaluation)
-    import torch
-    from stable_baselines3.common.policies import ActorCriticPolicy
-
-    torch.set_num_threads(1)  # a small MLP acts fastest on one thread; jobs run side by side
-    policy = ActorCriticPolicy(observation_space, action_space, lr_schedule=lambda _: 0.0,
-                               use_sde=config.use_sde, **config.policy_kwargs)
-    with np.load(path, allow_pickle=False) as data:
-        policy.load_state_dict({k: torch.as_tensor(data[k]) for k in data.files})
-    policy.set_training_mode(False)
-    return policy
 
 
 def seed_sets(run_seed: int, selection: int, heldout: int) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -37,6 +37,8 @@ class VideoJob:
     seeds: tuple[int, ...]
     """One episode per seed (the first selection seeds, so the video shows what was scored)."""
     label: str = ""
+    metrics_file: str | None = None
+    """The training's result, whose ``policy`` record says what the policy file is (None: an SB3 policy)."""
     max_steps: int = 600
     """Frames per episode at most; a longer episode is cut (its fitness is of the cut episode)."""
 
@@ -99,8 +101,9 @@ def record_video(job: VideoJob) -> VideoResult:
 def _episodes(job: VideoJob) -> tuple[list[np.ndarray], list[float], int]:
     import torch
 
-    from rewardsmith.envs.backends.records import policy_config_of
-    from rewardsmith.envs.evaluation import load_policy, play_episode
+    from rewardsmith.envs.backends import load_policy
+    from rewardsmith.envs.backends.records import trained_policy
+    from rewardsmith.envs.evaluation import play_episode
     from rewardsmith.envs.fitness import FITNESS_CALL_TIMEOUT_S, compute_fitness
     from rewardsmith.envs.tasks import load_task_file
 
@@ -111,7 +114,8 @@ def _episodes(job: VideoJob) -> tuple[list[np.ndarray], list[float], int]:
     fitness: list[float] = []
     raw: list[np.ndarray] = []  # one episode's frames, before annotation
     try:
-        policy = load_policy(Path(job.policy_file), policy_config_of(task), env.observation_space, env.action_space)
+        policy = load_policy(Path(job.policy_file), trained_policy(job.metrics_file, task), env.observation_space,
+                             env.action_space)
         for seed in job.seeds:
             raw.clear()
             episode = play_episode(env, task.adapter, policy, seed, job.max_steps, lambda: raw.append(_frame(env)))

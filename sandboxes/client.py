@@ -29,6 +29,7 @@ from rewardsmith.core.procs import kill_group
 from rewardsmith.core.state import StateSpec
 from rewardsmith.core.text import printable
 from rewardsmith.sandboxes import allowlist, protocol
+from rewardsmith.sandboxes.faults import Fault
 from rewardsmith.sandboxes.isolation import Isolation, detect_isolation, require_full_isolation
 
 FaultKind = Literal["exception", "timeout", "crash", "bad_output"]
@@ -37,13 +38,8 @@ _MAX_PRINTED = 4096
 _MAX_MESSAGE = 4000
 
 
-class CandidateFault(Exception):
-    """The candidate misbehaved. ``kind`` says how; ``message`` is written for the designer."""
-
-    def __init__(self, kind: FaultKind, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind: FaultKind = kind
-        self.message = message
+class CandidateFault(Fault[FaultKind]):
+    """The candidate misbehaved in its worker. ``kind`` says how; ``message`` is written for the designer."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 from rewardsmith.core.state import StateSpec
 from rewardsmith.core.text import printable
 from rewardsmith.sandboxes.client import CandidateFault, RewardOutput, RewardProcess, SandboxLimits
+from rewardsmith.sandboxes.faults import Fault
 from rewardsmith.sandboxes.isolation import Isolation
 from rewardsmith.sandboxes.static import check_source
 
@@ -103,10 +104,8 @@ def probe_source(source: str, spec: StateSpec, states: np.ndarray, actions: np.n
                             sandbox=report.sandbox), probe.reference if report.accepted else None
 
 
-class _Reject(Exception):
-    def __init__(self, reason: RejectReason, message: str) -> None:
-        super().__init__(message)
-        self.reason, self.message = reason, message
+class _Reject(Fault[RejectReason]):
+    """The probe's own verdict on a candidate that ran (bad output, too slow, …)."""
 
 
 class _Probe:
@@ -137,7 +136,7 @@ class _Probe:
         except CandidateFault as fault:
             reason, message, accepted = fault.kind, fault.message, False
         except _Reject as rej:
-            reason, message, accepted = rej.reason, rej.message, False
+            reason, message, accepted = rej.kind, rej.message, False
         finally:
             proc.close()
         timings["probe_ms"] = (time.perf_counter() - started) * 1e3

@@ -106,8 +106,8 @@ def test_backend_auto_without_jax_trains_with_sb3(monkeypatch: pytest.MonkeyPatc
     from rewardsmith.envs.tasks import load_task
 
     monkeypatch.setitem(sys.modules, "jax", None)
-    config, line = resolve_backend(load_task("cartpole"), RunConfig(task="cartpole", backend="auto"))
-    assert config.backend == "sb3" and "JAX is not installed" in line
+    config, backend, line = resolve_backend(load_task("cartpole"), RunConfig(task="cartpole", backend="auto"))
+    assert config.backend == backend.name == "sb3" and "JAX is not installed" in line
     assert "jax" in JAX_MODULES and "fastapi" in UI_MODULES
 
 

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The trajectory analyzer: a critique per candidate from its training statistics and evaluation episodes (``critique``), with the per-component diagnosis, failure causes and the pre-training screen."""

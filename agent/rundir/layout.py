@@ -122,11 +122,11 @@ class TargetFiles:
     def eval_job(self, task_file: Path, selection: tuple[int, ...], heldout: tuple[int, ...]) -> EvalJob:
         return EvalJob(task_file=str(task_file), policy_file=str(self.policy), selection_seeds=selection,
                        heldout_seeds=heldout, out_file=str(self.fitness),
-                       rollouts_file=str(self.rollouts))
+                       rollouts_file=str(self.rollouts), metrics_file=str(self.metrics))
 
     def video_job(self, task_file: Path, seeds: tuple[int, ...], label: str) -> VideoJob:
         return VideoJob(task_file=str(task_file), policy_file=str(self.policy), video_file=str(self.video),
-                        result_file=str(self.video_result), seeds=seeds, label=label)
+                        result_file=str(self.video_result), seeds=seeds, label=label, metrics_file=str(self.metrics))
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,7 @@ from rewardsmith.agent.rundir.layout import (
 )
 from rewardsmith.core.atomic import read_record, write_bytes, write_json, write_text
 from rewardsmith.core.errors import ConfigError, RunStoreError
-from rewardsmith.envs.backends.jax.job import RoundStats
-from rewardsmith.envs.backends.records import TrainingResult
+from rewardsmith.envs.backends.records import RoundStats, TrainingResult
 from rewardsmith.envs.evaluation import EvaluationResult
 from rewardsmith.envs.outcomes import Rollout, load_rollouts
 from rewardsmith.envs.video import VideoResult

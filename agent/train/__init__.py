@@ -1,1 +1,1 @@
-"""TODO"""
+"""Training: the ``Backend`` object per training backend (``backends/``), targets and the ``Trainer`` that turns them into job pipelines, executors (local, Ray), successive halving and compute accounting."""

@@ -10,8 +10,10 @@ job runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from rewardsmith.core.atomic import read_record
 from rewardsmith.envs.tasks import Task
 
 RewardKind = Literal["candidate", "env", "sparse"]
@@ -34,12 +36,18 @@ class TrainOutputs:
     """Where to write the resumable state (policy + Adam, arrays only; :mod:`envs.backends.sb3.checkpoint`), if wanted."""
 
 
+PolicyFormat = Literal["sb3", "jax"]
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
-    """How to rebuild the saved policy for evaluation."""
+    """How to rebuild the saved policy for evaluation: which backend's format it is in, and its architecture."""
 
     use_sde: bool
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    format: PolicyFormat = "sb3"
+    """Who wrote ``policy.npz``: SB3's actor-critic state dict, or the jax backend's flax parameters
+    (:func:`envs.backends.load_policy` picks the loader by it; the file itself is never sniffed)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +84,16 @@ def policy_config_of(task: Task) -> PolicyConfig:
     return PolicyConfig(use_sde=task.train.ppo.use_sde, policy_kwargs=task.train.ppo.policy_kwargs())
 
 
+def trained_policy(metrics_file: str | None, task: Task) -> PolicyConfig:
+    """What the training's own record (``metrics.json``) says its policy file is; without one, an SB3
+    policy with the task's architecture (a policy file handed over on its own)."""
+    if metrics_file is not None and Path(metrics_file).is_file():
+        policy = read_record(Path(metrics_file), TrainingResult).policy
+        if policy is not None:
+            return policy
+    return policy_config_of(task)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Checkpoint:
     """Training statistics over one window of environment steps (one PPO rollout).
@@ -107,3 +125,17 @@ class Progress:
 
     done: int
     total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundStats:
+    """How a program that trained every arm of a call at once ran (the jax backend's round): what ``bench``
+    and the summary quote."""
+
+    arms: int
+    compile_s: float
+    run_s: float
+    env_steps: int
+    """All arms together."""
+    steps_per_s: float
+    platform: str

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The JAX backend's untrusted side: trace and export a reward with ``jax.numpy`` in the sandbox (``export``, ``worker``, ``zygote``), check the exported bytes (``module_check``), and the validation stage that does both (``validate``)."""

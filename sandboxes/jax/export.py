@@ -31,6 +31,7 @@ from rewardsmith.core.errors import SandboxError
 from rewardsmith.core.procs import SharedChild, kill_group, last_line
 from rewardsmith.core.state import StateSpec
 from rewardsmith.sandboxes import allowlist, protocol
+from rewardsmith.sandboxes.faults import Fault
 from rewardsmith.sandboxes.isolation import Isolation, detect_isolation
 
 ExportFaultKind = Literal["exception", "timeout", "crash", "bad_output", "not_traceable", "too_large"]
@@ -38,13 +39,8 @@ _KINDS: frozenset[str] = frozenset(get_args(ExportFaultKind))
 _MAX_MESSAGE = 4000
 
 
-class ExportFault(Exception):
+class ExportFault(Fault[ExportFaultKind]):
     """The candidate could not be traced or exported. ``kind`` says how; ``message`` is for the designer."""
-
-    def __init__(self, kind: ExportFaultKind, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind: ExportFaultKind = kind
-        self.message = message
 
 
 @dataclass(frozen=True)

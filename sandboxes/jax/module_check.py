@@ -35,6 +35,7 @@ import numpy as np
 
 from rewardsmith.core.procs import SharedChild, kill_group, last_line
 from rewardsmith.core.state import StateSpec
+from rewardsmith.sandboxes.faults import Fault
 
 if TYPE_CHECKING:
     from jax.export import Exported
@@ -51,13 +52,12 @@ _ALLOWED_NON_STABLEHLO = frozenset({"builtin.module", "func.func", "func.call", 
 _ALLOWED_CUSTOM_CALLS = frozenset({"shape_assertion"})
 
 
-class ModuleRejected(Exception):
+class ModuleRejected(Fault[RejectReason]):
     """The exported module must not be used. ``reason`` is machine-readable; ``message`` is one line."""
 
-    def __init__(self, reason: RejectReason, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason: RejectReason = reason
-        self.message = message
+    @property
+    def reason(self) -> RejectReason:
+        return self.kind
 
 
 @dataclass(frozen=True)

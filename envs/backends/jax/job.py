@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rewardsmith.core.atomic import write_json
-from rewardsmith.envs.backends.records import Progress, RewardKind, TrainingResult, TrainOutputs
+from rewardsmith.envs.backends.records import Progress, RewardKind, RoundStats, TrainingResult, TrainOutputs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,19 +44,6 @@ class JaxRoundJob:
     """Training stops past this (compile included); arms still training end with status ``timeout``."""
     progress_file: str
     stats_file: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoundStats:
-    """How the round's program ran: what ``bench`` and the summary quote for the JAX backend."""
-
-    arms: int
-    compile_s: float
-    run_s: float
-    env_steps: int
-    """All arms together."""
-    steps_per_s: float
-    platform: str
 
 
 def run_round(job: JaxRoundJob) -> RoundStats:
@@ -94,7 +81,7 @@ def run_round(job: JaxRoundJob) -> RoundStats:
         policy = None
         if arm.status == "ok":
             save_policy(Path(spec.outputs.policy_file), arm.params, env.discrete, env.action_low, env.action_high)
-            policy = PolicyConfig(use_sde=False)
+            policy = PolicyConfig(use_sde=False, format="jax")
         write_json(Path(spec.outputs.metrics_file), TrainingResult(
             status=arm.status, error=arm.error, reward_kind=spec.reward_kind, steps_done=arm.steps_done,
             steps_planned=job.steps, wall_s=result.compile_s + result.run_s, components=arm.components,

@@ -95,3 +95,8 @@ class NumpyPolicy:
             action = np.argmax(head, axis=-1)
             return (int(action) if np.ndim(action) == 0 else action), None
         return np.clip(head, self.meta.action_low, self.meta.action_high).astype(np.float32), None
+
+
+def load(path: Path, config: object, observation_space: object, action_space: object) -> NumpyPolicy:
+    """The loader :func:`envs.backends.load_policy` calls for this format (the file says its own shapes)."""
+    return NumpyPolicy.load(path)

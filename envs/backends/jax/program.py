@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -111,6 +111,93 @@ class RoundResult:
         return self.env_steps / self.run_s if self.run_s > 0 else math.nan
 
 
+class Carry(NamedTuple):
+    """The round's state between env steps: every arm's policy, optimizer, envs and running episode sums.
+
+    Leaves are stacked on a leading K axis (arms); per-env ones are ``(K, n, ...)``.
+    """
+
+    params: Any
+    """The K policies' flax parameters."""
+    opt: Any
+    """The K optimizer states (optax)."""
+    env: Any
+    """The K×n environment states."""
+    obs: Array
+    """(K, n, obs_dim) current observations."""
+    key: Array
+    alive: Array
+    """(K,) bool: the arm still trains (not frozen by NaN/inf)."""
+    streak: Array
+    """(K,) int: reward steps in a row with NaN/inf."""
+    nonfinite: Array
+    """(K,) int: reward steps with NaN/inf so far."""
+    died_at: Array
+    """(K,) int: the env-step an arm was frozen at (-1: never)."""
+    timestep: Array
+    """() int: env-steps per arm so far."""
+    ep_len: Array
+    """(K, n) int: steps of each env's running episode."""
+    env_ret: Array
+    """(K, n): the env's own reward summed over the running episode."""
+    total_ret: Array
+    """(K, n): the arm's reward summed over the running episode."""
+    comp_ret: Array
+    """(K, C, n): each component summed over the running episode."""
+    fit: Any
+    """The fitness metric's running accumulators, per arm and env."""
+    first: Array
+    """(K, n) bool: the next step starts an episode."""
+
+
+class Transition(NamedTuple):
+    """One env step of every arm, as the rollout scan stacks it: leaves ``(K, n, ...)`` (``(T, K, n, ...)`` stacked)."""
+
+    obs: Array
+    raw: Array
+    """The sampled action before clipping (what the log-probability is of)."""
+    log_prob: Array
+    value: Array
+    reward: Array
+    """The reward trained on (non-finite values as 0; a truncated episode's bootstrapped)."""
+    done: Array
+    next_value: Array
+    """V(next state), 0 where the episode terminated."""
+    ended: Array
+    ep_len: Array
+    env_ret: Array
+    total_ret: Array
+    end_fit: Array
+    """The episode's fitness where it ended (NaN elsewhere)."""
+    comp_step: Array
+    """(K, C, n) each component's value at this step."""
+    comp_ret: Array
+
+
+class Window(NamedTuple):
+    """Per-arm sums over one rollout for :class:`Checkpoint` (means are taken on the host): leaves ``(K, ...)``."""
+
+    episodes: Array
+    length: Array
+    env_ret: Array
+    total_ret: Array
+    fit: Array
+    fit_n: Array
+    comp_step: Array
+    """(K, C)"""
+    comp_ret: Array
+    """(K, C)"""
+
+
+class Iteration(NamedTuple):
+    """What one PPO iteration reports to the host."""
+
+    window: Window
+    alive: Array
+    alive_before: Array
+    ppo: Any
+
+
 def _strong(tree: Any) -> Any:
     """Drop weak types so a reset state and a stepped state have the same scan-carry types."""
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(x)), tree)
@@ -173,7 +260,7 @@ class _Program:
         return jax.lax.stop_gradient(total), {c: jax.lax.stop_gradient(v) for c, v in comps.items()}
 
     # -- state --------------------------------------------------------------------------------
-    def init(self) -> dict[str, Any]:
+    def init(self) -> Carry:
         key = jax.random.PRNGKey(self.config.seed)
         k_init, k_reset, key = jax.random.split(key, 3)
         params = self.net.init(k_init, jnp.zeros((1, self.env.obs_dim), jnp.float32))
@@ -182,39 +269,39 @@ class _Program:
         metric = self.metric
         metric_acc = jax.vmap(lambda _: metric.init())(jnp.arange(self.n)) if metric is not None else {}
         zeros = jnp.zeros((self.k, self.n), jnp.float32)
-        return _strong({
-            "params": jax.tree.map(stack, params), "opt": jax.tree.map(stack, self.tx.init(params)),
-            "env": jax.tree.map(stack, env_state), "obs": stack(obs), "key": key,
-            "alive": jnp.ones(self.k, bool), "streak": jnp.zeros(self.k, jnp.int32),
-            "nonfinite": jnp.zeros(self.k, jnp.int32), "died_at": jnp.full(self.k, -1, jnp.int32),
-            "timestep": jnp.zeros((), jnp.int32),
-            "ep_len": jnp.zeros((self.k, self.n), jnp.int32), "env_ret": zeros, "total_ret": zeros,
-            "comp_ret": jnp.zeros((self.k, self.c, self.n), jnp.float32),
-            "fit": jax.tree.map(stack, metric_acc), "first": jnp.ones((self.k, self.n), bool),
-        })
+        return _strong(Carry(
+            params=jax.tree.map(stack, params), opt=jax.tree.map(stack, self.tx.init(params)),
+            env=jax.tree.map(stack, env_state), obs=stack(obs), key=key,
+            alive=jnp.ones(self.k, bool), streak=jnp.zeros(self.k, jnp.int32),
+            nonfinite=jnp.zeros(self.k, jnp.int32), died_at=jnp.full(self.k, -1, jnp.int32),
+            timestep=jnp.zeros((), jnp.int32),
+            ep_len=jnp.zeros((self.k, self.n), jnp.int32), env_ret=zeros, total_ret=zeros,
+            comp_ret=jnp.zeros((self.k, self.c, self.n), jnp.float32),
+            fit=jax.tree.map(stack, metric_acc), first=jnp.ones((self.k, self.n), bool),
+        ))
 
     # -- one env step for all arms ----------------------------------------------------------------
-    def _env_step(self, c: dict[str, Any], _: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _env_step(self, c: Carry, _: Any) -> tuple[Carry, Transition]:
         env, cfg = self.env, self.config.ppo
-        key, k_act, k_step, k_reset = jax.random.split(c["key"], 4)
+        key, k_act, k_step, k_reset = jax.random.split(c.key, 4)
         apply = jax.vmap(self.net.apply)
-        head, log_std, value = apply(c["params"], c["obs"])  # type: ignore[misc]
+        head, log_std, value = apply(c.params, c.obs)  # type: ignore[misc]
         dist = distribution(env.discrete, head, log_std[:, None, :])
         raw = dist.sample(seed=k_act)
         log_prob = dist.log_prob(raw)
         action = raw if env.discrete else jnp.clip(raw, env.action_low, env.action_high)
         per_env = lambda k: jnp.broadcast_to(jax.random.split(k, self.n), (self.k, self.n, 2))  # noqa: E731
         vv = lambda f: jax.vmap(jax.vmap(f))  # noqa: E731 - over arms, then envs
-        out = vv(env.step)(per_env(k_step), c["env"], action)
+        out = vv(env.step)(per_env(k_step), c.env, action)
         fields = vv(env.fields)(out.state)
         rows = vv(env.action_row)(action)
         done = jnp.logical_or(out.terminated, out.truncated)
-        ep_len = c["ep_len"] + 1
+        ep_len = c.ep_len + 1
         if self.metric is not None:
-            fit = vv(self.metric.update)(c["fit"], fields, out.env_reward, c["first"])
+            fit = vv(self.metric.update)(c.fit, fields, out.env_reward, c.first)
             end_fit = jnp.where(done, vv(self.metric.value)(fit, ep_len), jnp.nan)
         else:
-            fit, end_fit = c["fit"], jnp.full((self.k, self.n), jnp.nan)
+            fit, end_fit = c.fit, jnp.full((self.k, self.n), jnp.nan)
         # The rewards are K different programs: only their calls are per arm; everything after works on
         # (K, n) totals and (K, C, n) components (fewer, larger ops: the round compiles faster).
         totals, comps = [], []
@@ -228,92 +315,92 @@ class _Program:
         step_bad = jnp.logical_not(jnp.logical_and(jnp.all(jnp.isfinite(raw_total), axis=1),
                                                    jnp.all(jnp.isfinite(raw_comps), axis=(1, 2))))
         total, comp = _finite0(raw_total), _finite0(raw_comps)
-        streak = jnp.where(step_bad, c["streak"] + 1, 0)
-        dies = jnp.logical_and(c["alive"], streak >= self.config.max_nonfinite_streak)
-        timestep = c["timestep"] + self.n
-        next_value = apply(c["params"], out.obs)[2]  # type: ignore[misc]
+        streak = jnp.where(step_bad, c.streak + 1, 0)
+        dies = jnp.logical_and(c.alive, streak >= self.config.max_nonfinite_streak)
+        timestep = c.timestep + self.n
+        next_value = apply(c.params, out.obs)[2]  # type: ignore[misc]
         # SB3's time-out bootstrap: a truncated episode's last reward gets gamma * V(its last state).
         train_reward = total + cfg.gamma * next_value * out.truncated
-        env_ret, total_ret = c["env_ret"] + out.env_reward, c["total_ret"] + total
-        comp_ret = c["comp_ret"] + comp
-        record = {
-            "obs": c["obs"], "raw": raw, "log_prob": log_prob, "value": value, "reward": train_reward,
-            "done": done, "next_value": jnp.where(out.terminated, 0.0, next_value),
-            "ended": done, "ep_len": ep_len, "env_ret": env_ret, "total_ret": total_ret, "end_fit": end_fit,
-            "comp_step": comp, "comp_ret": comp_ret,
-        }
+        env_ret, total_ret = c.env_ret + out.env_reward, c.total_ret + total
+        comp_ret = c.comp_ret + comp
+        record = Transition(
+            obs=c.obs, raw=raw, log_prob=log_prob, value=value, reward=train_reward,
+            done=done, next_value=jnp.where(out.terminated, 0.0, next_value),
+            ended=done, ep_len=ep_len, env_ret=env_ret, total_ret=total_ret, end_fit=end_fit,
+            comp_step=comp, comp_ret=comp_ret,
+        )
         r_state, r_obs = jax.vmap(env.reset)(jax.random.split(k_reset, self.n))
         r_state = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k, *x.shape)), r_state)
         pick = lambda new, old: jnp.where(done.reshape(done.shape + (1,) * (new.ndim - 2)), new, old)  # noqa: E731
         keep = lambda x: jnp.where(done, 0, x)  # noqa: E731
-        c = {**c, "key": key, "env": _strong(jax.tree.map(pick, r_state, out.state)),
-             "obs": pick(jnp.broadcast_to(r_obs, c["obs"].shape), out.obs),
-             "streak": streak, "nonfinite": c["nonfinite"] + jnp.logical_and(step_bad, c["alive"]).astype(jnp.int32),
-             "alive": jnp.logical_and(c["alive"], jnp.logical_not(dies)),
-             "died_at": jnp.where(dies, timestep, c["died_at"]), "timestep": timestep,
-             "ep_len": keep(ep_len), "env_ret": keep(env_ret), "total_ret": keep(total_ret),
-             "comp_ret": jnp.where(done[:, None, :], 0.0, comp_ret),
-             "fit": fit, "first": done}
+        c = c._replace(
+            key=key, env=_strong(jax.tree.map(pick, r_state, out.state)),
+            obs=pick(jnp.broadcast_to(r_obs, c.obs.shape), out.obs),
+            streak=streak, nonfinite=c.nonfinite + jnp.logical_and(step_bad, c.alive).astype(jnp.int32),
+            alive=jnp.logical_and(c.alive, jnp.logical_not(dies)),
+            died_at=jnp.where(dies, timestep, c.died_at), timestep=timestep,
+            ep_len=keep(ep_len), env_ret=keep(env_ret), total_ret=keep(total_ret),
+            comp_ret=jnp.where(done[:, None, :], 0.0, comp_ret),
+            fit=fit, first=done)
         return c, record
 
     # -- one PPO iteration ------------------------------------------------------------------------
-    def _iteration(self, c: dict[str, Any], _: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _iteration(self, c: Carry, _: Any) -> tuple[Carry, Iteration]:
         cfg = self.config.ppo
-        alive_before = c["alive"]
+        alive_before = c.alive
         c, tr = jax.lax.scan(self._env_step, c, None, length=cfg.n_steps)  # leaves (T, K, n, ...)
         swap = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731 - (T, K, ...) -> (K, T, ...)
         adv, ret = jax.vmap(gae, in_axes=(0, 0, 0, 0, None, None))(
-            swap(tr["reward"]), swap(tr["value"]), swap(tr["next_value"]), swap(tr["done"]).astype(jnp.float32),
+            swap(tr.reward), swap(tr.value), swap(tr.next_value), swap(tr.done).astype(jnp.float32),
             cfg.gamma, cfg.gae_lambda)
         flat = lambda x: swap(x).reshape(self.k, -1, *x.shape[3:])  # noqa: E731 - (K, T*n, ...)
-        batch = Batch(flat(tr["obs"]), flat(tr["raw"]), flat(tr["log_prob"]), adv.reshape(self.k, -1),
+        batch = Batch(flat(tr.obs), flat(tr.raw), flat(tr.log_prob), adv.reshape(self.k, -1),
                       ret.reshape(self.k, -1))
-        key, k_upd = jax.random.split(c["key"])
+        key, k_upd = jax.random.split(c.key)
         keys = jnp.broadcast_to(k_upd, (self.k, 2))
         params, opt, info = jax.vmap(lambda p, o, b, k: update(p, o, b, k, self.net, cfg, self.tx))(
-            c["params"], c["opt"], batch, keys)
+            c.params, c.opt, batch, keys)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf.reshape(self.k, -1)), axis=1)
                                     for leaf in jax.tree.leaves(params)]), axis=0)
-        broke = jnp.logical_and(c["alive"], jnp.logical_not(finite))
-        alive = jnp.logical_and(c["alive"], finite)
+        broke = jnp.logical_and(c.alive, jnp.logical_not(finite))
+        alive = jnp.logical_and(c.alive, finite)
         mask = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
-        c = {**c, "key": key, "params": jax.tree.map(mask, params, c["params"]),
-             "opt": jax.tree.map(mask, opt, c["opt"]), "alive": alive,
-             "died_at": jnp.where(broke, c["timestep"], c["died_at"])}
-        return c, {"window": self._window(tr), "alive": c["alive"], "alive_before": alive_before, "ppo": info}
+        c = c._replace(key=key, params=jax.tree.map(mask, params, c.params), opt=jax.tree.map(mask, opt, c.opt),
+                       alive=alive, died_at=jnp.where(broke, c.timestep, c.died_at))
+        return c, Iteration(window=self._window(tr), alive=c.alive, alive_before=alive_before, ppo=info)
 
-    def _window(self, tr: dict[str, Any]) -> dict[str, Any]:
+    def _window(self, tr: Transition) -> Window:
         """Per-arm sums over one rollout, for :class:`Checkpoint` (means are taken on the host)."""
-        ended = tr["ended"]
+        ended = tr.ended
         on_end = lambda x: jnp.sum(jnp.where(ended, x, 0.0), axis=(0, 2))  # noqa: E731 - (T, K, n) -> (K,)
-        fit_ok = jnp.logical_and(ended, jnp.isfinite(tr["end_fit"]))
-        return {
-            "episodes": jnp.sum(ended, axis=(0, 2)), "len": on_end(tr["ep_len"].astype(jnp.float32)),
-            "env_ret": on_end(tr["env_ret"]), "total_ret": on_end(tr["total_ret"]),
-            "fit": jnp.sum(jnp.where(fit_ok, tr["end_fit"], 0.0), axis=(0, 2)), "fit_n": jnp.sum(fit_ok, axis=(0, 2)),
-            "comp_step": jnp.sum(tr["comp_step"], axis=(0, 3)),  # (T, K, C, n) -> (K, C)
-            "comp_ret": jnp.sum(jnp.where(ended[:, :, None, :], tr["comp_ret"], 0.0), axis=(0, 3)),
-        }
+        fit_ok = jnp.logical_and(ended, jnp.isfinite(tr.end_fit))
+        return Window(
+            episodes=jnp.sum(ended, axis=(0, 2)), length=on_end(tr.ep_len.astype(jnp.float32)),
+            env_ret=on_end(tr.env_ret), total_ret=on_end(tr.total_ret),
+            fit=jnp.sum(jnp.where(fit_ok, tr.end_fit, 0.0), axis=(0, 2)), fit_n=jnp.sum(fit_ok, axis=(0, 2)),
+            comp_step=jnp.sum(tr.comp_step, axis=(0, 3)),  # (T, K, C, n) -> (K, C)
+            comp_ret=jnp.sum(jnp.where(ended[:, :, None, :], tr.comp_ret, 0.0), axis=(0, 3)),
+        )
 
-    def chunk(self, c: dict[str, Any], rollouts: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    def chunk(self, c: Carry, rollouts: int) -> tuple[Carry, Iteration]:
         return jax.lax.scan(self._iteration, c, None, length=rollouts)
 
 
-def _checkpoints(window: dict[str, Any], names: tuple[str, ...], i: int, start_step: int,
+def _checkpoints(window: Window, names: tuple[str, ...], i: int, start_step: int,
                  rollout_steps: int) -> list[Checkpoint]:
     out = []
-    for u in range(len(window["episodes"])):
-        eps = int(window["episodes"][u, i])
+    for u in range(len(window.episodes)):
+        eps = int(window.episodes[u, i])
 
-        def mean(key: str, u: int = u, eps: int = eps) -> float | None:
-            return float(window[key][u, i]) / eps if eps else None
-        fit_n = int(window["fit_n"][u, i])
+        def mean(sums: Any, u: int = u, eps: int = eps) -> float | None:
+            return float(sums[u, i]) / eps if eps else None
+        fit_n = int(window.fit_n[u, i])
         out.append(Checkpoint(
-            timesteps=start_step + (u + 1) * rollout_steps, episodes=eps, episode_length=mean("len"),
-            fitness=float(window["fit"][u, i]) / fit_n if fit_n else None, env_return=mean("env_ret"),
-            reward_return=mean("total_ret"),
-            component_returns={n: float(window["comp_ret"][u, i, j]) / eps for j, n in enumerate(names)} if eps else {},
-            component_step_means={n: float(window["comp_step"][u, i, j]) / rollout_steps for j, n in enumerate(names)},
+            timesteps=start_step + (u + 1) * rollout_steps, episodes=eps, episode_length=mean(window.length),
+            fitness=float(window.fit[u, i]) / fit_n if fit_n else None, env_return=mean(window.env_ret),
+            reward_return=mean(window.total_ret),
+            component_returns={n: float(window.comp_ret[u, i, j]) / eps for j, n in enumerate(names)} if eps else {},
+            component_step_means={n: float(window.comp_step[u, i, j]) / rollout_steps for j, n in enumerate(names)},
         ))
     return out
 
@@ -346,7 +433,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     carry = jax.jit(program.init)()  # one small compile; run op by op it compiles each op (seconds at K=16)
     compiled = jax.jit(program.chunk, static_argnums=1).lower(carry, per_call).compile()
     compile_s = time.perf_counter() - started
-    windows: list[dict[str, Any]] = []
+    windows: list[Window] = []
     alive_end: list[np.ndarray] = []
     t0 = time.perf_counter()
     calls_done = 0
@@ -356,8 +443,8 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         carry, out = compiled(carry)
         calls_done = call + 1
         out = jax.device_get(out)
-        windows.append(out["window"])
-        alive_end.append(np.asarray(out["alive"]))
+        windows.append(out.window)
+        alive_end.append(np.asarray(out.alive))
         if progress is not None:
             progress((call + 1) * per_call * rollout_steps, config.steps)
     jax.block_until_ready(carry)
@@ -373,8 +460,8 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     for i, arm in enumerate(program.arms):
         ok_rollouts = int(np.sum(np.cumprod(alive[:, i])))
         cps = _checkpoints(_first(window, ok_rollouts), program.components[i], i, 0, rollout_steps)
-        dead = not bool(carry["alive"][i])
-        died_at = int(carry["died_at"][i])
+        dead = not bool(carry.alive[i])
+        died_at = int(carry.died_at[i])
         status: ArmStatus = "nan" if dead else "timeout" if timed_out else "ok"
         error = {"nan": f"the reward (or the policy it trained) went NaN or infinite at step {died_at}; this arm "
                         "was frozen there, the others trained on",
@@ -383,13 +470,13 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         results.append(ArmResult(
             name=arm.name, kind=arm.kind, status=status, error=error,
             steps_done=died_at if dead else rollouts_done * rollout_steps, components=program.components[i],
-            checkpoints=tuple(cps), nonfinite_steps=int(carry["nonfinite"][i]),
-            params=flatten_params(jax.tree.map(lambda x, i=i: np.asarray(x[i]), carry["params"])),
+            checkpoints=tuple(cps), nonfinite_steps=int(carry.nonfinite[i]),
+            params=flatten_params(jax.tree.map(lambda x, i=i: np.asarray(x[i]), carry.params)),
         ))
     return RoundResult(tuple(results), compile_s, run_s, rollouts_done * rollout_steps, config.n_envs,
                        jax.devices()[0].platform)
 
 
-def _first(window: dict[str, Any], rollouts: int) -> dict[str, Any]:
+def _first(window: Window, rollouts: int) -> Window:
     """The first ``rollouts`` rollouts of the window sums (every arm's; ``_checkpoints`` reads one)."""
-    return {k: v[:rollouts] for k, v in window.items()}
+    return Window(*(v[:rollouts] for v in window))

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The SB3 backend's job side: PPO on Gymnasium vector envs (``train``), the candidate's reward through a sandboxed worker (``reward_wrapper``, ``callback``), statistics, checkpoints and the policy file."""

@@ -15,8 +15,8 @@ import pytest
 
 from rewardsmith.agent.app.commands.export import export_run
 from rewardsmith.agent.rundir.store import RunStore
+from rewardsmith.envs.backends import load_policy
 from rewardsmith.envs.backends.records import policy_config_of
-from rewardsmith.envs.evaluation import load_policy
 from rewardsmith.envs.gym_reward import RewardSmithReward
 from rewardsmith.envs.tasks import load_task
 

@@ -14,7 +14,7 @@ from rewardsmith.agent.design.lineage import (
     intent_of,
     parents_text,
 )
-from rewardsmith.agent.next_round import plan_parents, request
+from rewardsmith.agent.next_round import design_request, plan_parents
 from rewardsmith.agent.records.config import RunConfig
 from rewardsmith.agent.records.results import Candidate, CandidateResult, Critique, RoundFeedback
 from rewardsmith.agent.rundir.store import RunStore
@@ -112,7 +112,7 @@ def test_the_request_records_parents_and_the_offline_designer_refines_each(tmp_p
     feedback = RoundFeedback(round=2, best_id="r02c01", best_fitness=0.91, summary="round 2 feedback")
     choice, _ = plan_parents(3, HISTORY, feedback, HISTORY[3], store, "top-k")
     assert choice.ids == ("r02c01", "r01c03")
-    req, incumbent = request(TASK, 3, HISTORY, feedback, store, cfg)
+    req, incumbent = design_request(TASK, store, cfg, 3, HISTORY, feedback)
     assert incumbent is not None and incumbent.candidate.id == "r02c01"
     assert isinstance(req, PlannedRequest) and req.parents == ("r02c01",)  # the config's default: last-best
     assert read_record(store.round_files(3).parents, type(choice)).ids == ("r02c01",)

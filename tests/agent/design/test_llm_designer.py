@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardsmith.agent import stages
+from rewardsmith.agent.design import candidates
 from rewardsmith.agent.design.designers import DesignRequest, FixingDesigner, make_designer
 from rewardsmith.agent.design.designers.llm import LLMDesigner
 from rewardsmith.agent.design.designers.offline import OfflineDesigner
@@ -53,8 +53,8 @@ def sample_and_validate(designer: LLMDesigner, task: Task, sample: StateSample, 
                         max_fixes: int) -> list[tuple[Candidate, str, str]]:
     request = request_for(task, k)
     out = []
-    for cand in stages.sample_round(designer, request, store):
-        cand, report = stages.validate_and_fix(designer, request, cand, stages.Validation(
+    for cand in candidates.sample_round(designer, request, store):
+        cand, report = candidates.validate_and_fix(designer, request, cand, candidates.Validation(
             task=task, sample=sample, store=store, max_fixes=max_fixes))
         out.append((cand, report.stage if not report.accepted else "accepted", report.reason))
     return out
@@ -150,8 +150,8 @@ def test_only_fixing_designers_get_candidates_back(tmp_path: Path, cartpole: tup
     assert not isinstance(scripted, FixingDesigner)
     store = RunStore(tmp_path)
     request = request_for(task, 1)
-    (cand,) = stages.sample_round(scripted, request, store)
-    cand, report = stages.validate_and_fix(scripted, request, cand, stages.Validation(
+    (cand,) = candidates.sample_round(scripted, request, store)
+    cand, report = candidates.validate_and_fix(scripted, request, cand, candidates.Validation(
         task=task, sample=sample, store=store, max_fixes=3))
     assert not report.accepted and cand.attempts == 1 and not list(store.files(1, 1).dir.glob("attempt_*"))
 
@@ -162,8 +162,8 @@ def test_a_reviewers_edit_is_not_sent_to_the_model(fake_llm: FakeLLM, tmp_path: 
     store = RunStore(tmp_path)
     human = Candidate(id="r01c02", round=1, index=2, code="def compute_reward(state, action):\n    return 1\n", origin="human (edit)")
     store.save_sampled(human, "(reviewer)", f"```python\n{human.code}```\n")
-    cand, report = stages.validate_and_fix(designer_for(fake_llm, tmp_path), request_for(task, 1), human,
-                                           stages.Validation(task=task, sample=sample, store=store, max_fixes=2))
+    cand, report = candidates.validate_and_fix(designer_for(fake_llm, tmp_path), request_for(task, 1), human,
+                                           candidates.Validation(task=task, sample=sample, store=store, max_fixes=2))
     assert not report.accepted and cand.attempts == 1 and fake_llm.requests == []
 
 

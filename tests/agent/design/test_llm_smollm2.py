@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardsmith.agent import stages
+from rewardsmith.agent.design import candidates
 from rewardsmith.agent.design.designers import DesignRequest
 from rewardsmith.agent.design.designers.llm import LLMDesigner
 from rewardsmith.agent.design.llm.client import LLMClient, RetryPolicy
@@ -79,8 +79,8 @@ def test_the_fix_retry_path_survives_a_real_weak_model(smollm2: str, tmp_path: P
     designer = LLMDesigner.create("openai/smollm2", options, tmp_path, RetryPolicy(max_attempts=2))
     request = DesignRequest(task=task, round=1, k=2, seed=0, messages=tuple(round_messages(task, None, None)), history=())
     store = RunStore(tmp_path)
-    for cand in stages.sample_round(designer, request, store):
-        cand, report = stages.validate_and_fix(designer, request, cand, stages.Validation(
+    for cand in candidates.sample_round(designer, request, store):
+        cand, report = candidates.validate_and_fix(designer, request, cand, candidates.Validation(
             task=task, sample=sample, store=store, max_fixes=1))
         assert report.accepted or (report.stage in ("extract", "static", "probe") and report.message)
         assert cand.attempts in (1, 2) and cand.usage.calls == cand.attempts

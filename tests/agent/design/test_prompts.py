@@ -1,7 +1,7 @@
 """Snapshot tests of every prompt template: each renders, with a fixture context, exactly as stored.
 
 A change to a template shows up here as a diff against ``tests/data/prompt_snapshots/``. After
-reading the diff, regenerate with ``REWARDSMITH_UPDATE_SNAPSHOTS=1 pytest tests/agent/test_prompts.py``.
+reading the diff, regenerate with ``REWARDSMITH_UPDATE_SNAPSHOTS=1 pytest tests/agent/design/test_prompts.py``.
 """
 
 from __future__ import annotations

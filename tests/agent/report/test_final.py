@@ -12,7 +12,9 @@ from rewardsmith.agent.display import ProgressView, hns_line
 from rewardsmith.agent.records.results import FinalArm, RunCost, RunSummary, Usage
 from rewardsmith.agent.report.final import final_seeds, fresh_seeds, score
 from rewardsmith.agent.rundir.store import RunStore
+from rewardsmith.agent.train.backends import SB3Backend
 from rewardsmith.agent.train.executors.local import LocalExecutor
+from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainSettings
 from rewardsmith.envs.tasks import load_task
 
@@ -73,8 +75,9 @@ def test_final_seeds_retrains_the_best_reward_on_fresh_seeds(tmp_path: Path) -> 
     best = tmp_path / "best_reward.py"
     best.write_text(UPRIGHT)
     settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=0), steps=2048)
-    assert final_seeds(task, best, settings, 0, LocalExecutor(2), store, lambda e: None) is None
-    result = final_seeds(task, best, settings, 2, LocalExecutor(2), store, lambda e: None, baselines=False)
+    trainer = Trainer(task=task, settings=settings, backend=SB3Backend(), executor=LocalExecutor(2), store=store)
+    assert final_seeds(trainer, best, 0) is None
+    result = final_seeds(trainer, best, 2, baselines=False)
     assert result is not None and result.seeds == fresh_seeds(0, 2) == (1, 2)
     assert result.designed.status == ("ok", "ok") and result.designed.std is not None
     assert result.human is None and result.hns is None and not result.hns_meaningful

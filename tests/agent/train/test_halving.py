@@ -9,17 +9,23 @@ import pytest
 
 from rewardsmith.agent.records.train import HalvingSchedule
 from rewardsmith.agent.rundir.store import RunStore
-from rewardsmith.agent.train.executors.base import ExecutorEvent, Pipeline, StepOutcome
+from rewardsmith.agent.train.backends import SB3Backend
+from rewardsmith.agent.train.executors.base import Executor, ExecutorEvent, Pipeline, StepOutcome
 from rewardsmith.agent.train.executors.local import LocalExecutor
 from rewardsmith.agent.train.halving import train_with_halving
+from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainSettings, TrainTarget
 from rewardsmith.core.atomic import read_record, write_bytes, write_json, write_text
 from rewardsmith.envs.backends.records import PolicyConfig, TrainingResult
 from rewardsmith.envs.backends.sb3.train import TrainJob
 from rewardsmith.envs.evaluation import EvalJob, EvaluationResult, FitnessStats, seed_sets
-from rewardsmith.envs.tasks import load_task
+from rewardsmith.envs.tasks import Task, load_task
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "scripted_three"
+
+
+def _trainer(task: Task, settings: TrainSettings, executor: Executor, store: RunStore) -> Trainer:
+    return Trainer(task=task, settings=settings, backend=SB3Backend(), executor=executor, store=store)
 
 
 def test_the_schedule_ends_rungs_on_whole_rollouts_and_keeps_the_top_fraction() -> None:
@@ -91,7 +97,7 @@ def test_halving_keeps_the_top_third_per_rung_and_resumes_them_from_the_rung_bel
     rate = {t.key: float(i) for i, t in enumerate(targets)}  # r01c09 is best, then r01c08, ...
     fake = FakeExecutor(rate)
     schedule = HalvingSchedule(eta=3, first_rung=1 / 9)
-    outcomes = train_with_halving(task, targets, settings, fake, store, lambda _e: None, schedule, rnd=1)
+    outcomes = train_with_halving(_trainer(task, settings, fake, store), targets, schedule, rnd=1)
 
     record = store.load_halving(1)
     assert record is not None and record.budgets == (2048, 6144, 18_432)
@@ -112,7 +118,7 @@ def test_halving_keeps_the_top_third_per_rung_and_resumes_them_from_the_rung_bel
     assert compute.jobs == 2 * (9 + 3 + 1)
 
     fake.train_jobs.clear()
-    again = train_with_halving(task, targets, settings, fake, store, lambda _e: None, schedule, rnd=1)
+    again = train_with_halving(_trainer(task, settings, fake, store), targets, schedule, rnd=1)
     assert again == outcomes and fake.train_jobs == []  # resume: every rung's results are on disk
     assert store.round_compute(1) == compute
 
@@ -123,8 +129,8 @@ def test_a_halved_round_continues_the_best_from_its_checkpoint_and_stops_the_res
     task = load_task("cartpole")
     store = RunStore(tmp_path)
     targets, settings = _round(store, 3)
-    outcomes = train_with_halving(task, targets, settings, LocalExecutor(workers=2, poll_s=0.1), store,
-                                  lambda _e: None, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
+    trainer = _trainer(task, settings, LocalExecutor(workers=2, poll_s=0.1), store)
+    outcomes = train_with_halving(trainer, targets, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
 
     record = store.load_halving(1)
     assert record is not None and record.budgets == (2048, 4096)
@@ -149,6 +155,5 @@ def test_a_halved_round_continues_the_best_from_its_checkpoint_and_stops_the_res
     assert compute.env_steps == 3 * 2048 + 2048  # the continued candidate did not redo its first 2048 steps
     assert compute.jobs == 8 and compute.cpu_s > 0
 
-    again = train_with_halving(task, targets, settings, LocalExecutor(workers=2, poll_s=0.1), store,
-                               lambda _e: None, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
+    again = train_with_halving(trainer, targets, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
     assert again == outcomes and store.round_compute(1) == compute  # finished work is not redone

@@ -1,7 +1,7 @@
 """Tracing and exporting a candidate with jax.numpy inside the sandbox (``sandboxes/jax/export.py``).
 
 Each export starts a fresh sandboxed worker (~1 s: jax's import dominates; forked from the zygote
-~0.2 s), so the cases here are few. What the bytes may be used for is ``tests/envs/test_jax_check.py``'s subject.
+~0.2 s), so the cases here are few. What the bytes may be used for is ``tests/sandboxes/jax/test_module_check.py``'s subject.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class Validation:
     parallel: int = 1
     """Candidates validated at once (``--workers``)."""
     progress: Callable[..., None] | None = None
-    """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`ProgressView.update`)."""
+    """Told ``(candidate id, state, note=...)`` as validation goes (e.g. :meth:`agent.display.ProgressView.update`)."""
 
 
 def validate_all(designer: Designer, request: DesignRequest, candidates: list[Candidate], ctx: Validation

@@ -48,7 +48,7 @@ def round_messages(task: Task, previous_best_code: str | None, feedback_text: st
                    backend_rules: tuple[str, ...] = ()) -> list[Message]:
     """The prompt of a round: system rules, the task, and (after round 1) the best code and its critique.
 
-    ``backend_rules``: what the run's training backend adds to the rules (:attr:`Backend.prompt_rules`: the
+    ``backend_rules``: what the run's training backend adds to the rules (:attr:`agent.train.backends.base.Backend.prompt_rules`: the
     jax backend's tracing forbids in-place writes, …).
     """
     ctx = task_context(task)

@@ -3,8 +3,8 @@
 :func:`validate_and_export_jax` gives the numpy backend's verdicts first (same static check, same probe
 in a sandbox worker), then traces and exports the reward with ``jax.numpy`` in the sandbox
 (:mod:`sandboxes.jax.export`), checks the module in the checker child (:mod:`sandboxes.jax.module_check`)
-and compares its numbers with the numpy reward's on the recorded states. :func:`validate_source_jax`
-is what ``rewardsmith validate TASK FILE --backend jax`` calls.
+and compares its numbers with the numpy reward's on the recorded states (``rewardsmith validate TASK FILE
+--backend jax`` and a jax run come here through :class:`agent.train.backends.jax.JaxBackend`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def validate_and_export_jax(source: str, spec: StateSpec, states: np.ndarray, ac
 
 def validate_source_jax(source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
                         options: JaxValidation | None = None) -> ValidationReport:
-    """``rewardsmith validate TASK FILE --backend jax``: :func:`validate_and_export_jax`'s report."""
+    """:func:`validate_and_export_jax`'s report alone (the export is dropped)."""
     return validate_and_export_jax(source, spec, states, actions, options)[0]
 
 

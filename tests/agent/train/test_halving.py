@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,15 @@ import pytest
 from rewardsmith.agent.records.train import HalvingSchedule
 from rewardsmith.agent.rundir.store import RunStore
 from rewardsmith.agent.train.backends import SB3Backend
-from rewardsmith.agent.train.executors.base import Executor, ExecutorEvent, Pipeline, StepOutcome
+from rewardsmith.agent.train.executors.base import Executor
 from rewardsmith.agent.train.executors.local import LocalExecutor
 from rewardsmith.agent.train.halving import train_with_halving
 from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainSettings, TrainTarget
-from rewardsmith.core.atomic import read_record, write_bytes, write_json, write_text
-from rewardsmith.envs.backends.records import PolicyConfig, TrainingResult
-from rewardsmith.envs.backends.sb3.train import TrainJob
-from rewardsmith.envs.evaluation import EvalJob, EvaluationResult, FitnessStats, seed_sets
+from rewardsmith.core.atomic import write_text
+from rewardsmith.envs.evaluation import seed_sets
 from rewardsmith.envs.tasks import Task, load_task
+from tests.support.executors import FakeExecutor
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "scripted_three"
 
@@ -48,45 +46,6 @@ def _round(store: RunStore, k: int, steps: int = 4096) -> tuple[list[TrainTarget
     selection, heldout = seed_sets(0, 2, 2)
     return targets, TrainSettings(steps=steps, seed=0, timeout_s=240, call_timeout_s=5.0, selection_seeds=selection,
                                   heldout_seeds=heldout)
-
-
-class FakeExecutor:
-    """Satisfies :class:`agent.train.executors.local.Executor` without processes: each step writes what a real job would.
-
-    Fitness grows with the training budget, at a rate given per candidate, so the ranking is known.
-    """
-
-    def __init__(self, rate: dict[str, float]) -> None:
-        self.rate = rate
-        self.train_jobs: list[TrainJob] = []
-
-    def run(self, pipelines: list[Pipeline], on_event: Callable[[ExecutorEvent], None] | None = None
-            ) -> dict[str, list[StepOutcome]]:
-        done: dict[str, list[StepOutcome]] = {}
-        for pipe in pipelines:
-            steps_done = 0
-            for step in pipe.steps:
-                if isinstance(step.spec, TrainJob):
-                    job = step.spec
-                    self.train_jobs.append(job)
-                    before = 0
-                    if job.resume_from is not None:  # a real job would fail without it
-                        before = read_record(Path(job.resume_from.metrics_file), TrainingResult).steps_done
-                        assert Path(job.resume_from.checkpoint_file).is_file()
-                    steps_done = job.steps
-                    write_bytes(Path(job.outputs.policy_file), b"weights")
-                    if job.outputs.checkpoint_file:
-                        write_bytes(Path(job.outputs.checkpoint_file), b"state")
-                    write_json(Path(job.outputs.metrics_file), TrainingResult(
-                        status="ok", error=None, reward_kind=job.reward_kind, steps_done=job.steps,
-                        steps_planned=job.planned_steps or job.steps, wall_s=1.0, components=(), checkpoints=(),
-                        policy=PolicyConfig(use_sde=False), resumed_from_steps=before))
-                elif isinstance(step.spec, EvalJob):
-                    value = self.rate.get(pipe.key, 0.0) * steps_done
-                    stats = FitnessStats.of([value], (1,))
-                    write_json(Path(step.spec.out_file), EvaluationResult(stats, stats, 10.0, 0.1))
-                done.setdefault(pipe.key, []).append(StepOutcome(step.kind, "ok", 1.0, cpu_s=2.0))
-        return done
 
 
 def test_halving_keeps_the_top_third_per_rung_and_resumes_them_from_the_rung_below(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ def test_a_jax_backend_run_trains_the_round_in_one_program_and_evaluates_on_gymn
     assert stats["arms"] == 3 and stats["compile_s"] > 0  # one candidate (the other is refused) + two baselines
     metrics = json.loads((cand / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["checkpoints"] and set(metrics["components"]) == set(info["components"])
+    assert metrics["policy"]["format"] == "jax"  # the policy file says what it is in its own record
     fitness = json.loads((cand / "fitness.json").read_text())  # scored by the task's fitness on Gymnasium episodes
     assert len(fitness["heldout"]["values"]) == 10
     summary = json.loads((run_dir / "summary.json").read_text())

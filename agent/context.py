@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rewardsmith.agent.design.designers import Designer, make_designer
 from rewardsmith.agent.display import ProgressView
-from rewardsmith.agent.goal.reading import goal_spec
+from rewardsmith.agent.goal.task_goal import task_goal
 from rewardsmith.agent.records.config import RunConfig, RunRecord
 from rewardsmith.agent.review.gate import RoundReviewer
 from rewardsmith.agent.review.reviewers import make_reviewer
@@ -76,7 +76,7 @@ def start_run(store: RunStore, record: RunRecord, view: ProgressView,
                          baselines=cfg.baselines, final_seeds=cfg.final_seeds)
     return RunContext(record=record, task=task, store=store, view=view, trainer=trainer, designer=designer,
                       reviewer=reviewer or make_reviewer(cfg, view.console.print), sample=sample,
-                      goal=goal_spec(task.adapter.spec, task.description),
+                      goal=task_goal(task).spec,
                       baselines=baseline_targets(store) if cfg.baselines else ())
 
 

@@ -26,6 +26,8 @@ from rewardsmith.envs.fitness import Episode
 Split = Literal["selection", "heldout"]
 TAIL = 0.1
 """The last 10% of an episode's steps (at least one) are "the end"; the steps before are its usual states."""
+HALF_QUANTILES = 11
+"""How many quantiles (0 %, 10 %, …, 100 %) of a scalar field's second half an episode keeps."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +42,9 @@ class FieldTrace:
         path: sum of ``|value[t+1] - value[t]|``: how far the value travelled.
         reversals: how often the value's direction of change flipped.
         gap: median ``|value - target|`` over the episode's second half, for a field with a target.
+        gap_to: the target ``gap`` was measured to (the body's reference value; None in records made before it).
+        half: the second half's values at :data:`HALF_QUANTILES` evenly spaced quantiles (scalar fields), so
+            that the gap to a target a task states itself (not the body's) can be measured afterwards.
     """
 
     norm: bool
@@ -53,6 +58,8 @@ class FieldTrace:
     path: float
     reversals: int
     gap: float | None = None
+    gap_to: float | None = None
+    half: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,11 +112,15 @@ def _trace(spec_field: StateField, values: np.ndarray) -> FieldTrace:
     steps = np.diff(v)
     signs = np.sign(steps[steps != 0])
     gap = None
+    half = v[len(v) // 2:]
     if spec_field.target is not None and not norm:
-        gap = float(np.median(np.abs(v[len(v) // 2:] - spec_field.target)))
+        gap = float(np.median(np.abs(half - spec_field.target)))
+    # 6 significant digits: enough to measure a gap against a 15 %-of-range threshold, and fitness.json stays small
+    quantiles = () if norm else tuple(float(f"{q:.6g}") for q in np.quantile(half, np.linspace(0.0, 1.0, HALF_QUANTILES)))
     return FieldTrace(norm=norm, first=float(v[0]), last=float(v[-1]), min=float(v.min()), max=float(v.max()),
                       mean=float(v.mean()), mean_abs=float(np.abs(v).mean()), usual_abs=float(np.median(np.abs(head))),
-                      path=float(np.abs(steps).sum()), reversals=int(np.count_nonzero(np.diff(signs))), gap=gap)
+                      path=float(np.abs(steps).sum()), reversals=int(np.count_nonzero(np.diff(signs))), gap=gap,
+                      gap_to=spec_field.target if gap is not None else None, half=quantiles)
 
 
 def _action_trace(actions: np.ndarray, spec: StateSpec) -> ActionTrace:

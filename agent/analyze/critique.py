@@ -23,6 +23,7 @@ import numpy as np
 
 from rewardsmith.agent.analyze import diagnosis, episodes
 from rewardsmith.agent.design.prompting import render
+from rewardsmith.agent.goal.task_goal import describe_asks
 from rewardsmith.agent.records.results import (
     CandidateResult,
     Critique,
@@ -48,12 +49,14 @@ SUGGESTION: dict[FindingKind, str] = {
     "improved_not_fitness": "lower its weight or tie it to task progress.",
     "component_up_fitness_down": "cut this term's weight or make it conditional on task progress.",
     "length_farming": "shrink the per-step term or pay it only with progress; make finishing worth more.",
-    "motionless": "reward forward movement ({c}), and keep penalties small next to it.",
-    "oscillating": "reward net progress towards the goal (displacement, closeness to the target), not movement either way.",
+    "motionless": "reward movement the way the task asks ({c}), and keep penalties small next to it.",
+    "oscillating": "reward net progress (towards the target, or the way the task asks), not movement either way.",
     "wrong_direction": "check the sign of the term on {c}: reward movement the way the task asks, not the opposite.",
     "action_chatter": "add a small penalty on action magnitude or on action changes.",
     "early_termination": "add or strengthen a term that keeps {c} inside its healthy range.",
     "goal_missed": "reward bringing {c} closer to its target more steeply.",
+    "motion_missed": "make moving the asked way along {c} pay from every start, also before the body is under way "
+                     "(those episodes never got going).",
     "screened_out": "make the reward rank the earlier trajectories as their fitness does.",
 }
 
@@ -63,7 +66,8 @@ def critique(result: CandidateResult, spec: StateSpec | None = None, screen: Scr
 
     Args:
         result: the candidate with its training and evaluation (either may be missing).
-        spec: the task's state fields; without it the evaluation episodes are not analysed.
+        spec: the task's state fields as the task reads them (:attr:`agent.goal.task_goal.TaskGoal.spec`: only the
+            targets it states, its own direction); without it the evaluation episodes are not analysed.
         screen: the pre-training screen's verdict (default: ``result.screen``).
     """
     cid, status = result.candidate.id, result.status
@@ -100,7 +104,8 @@ def critique(result: CandidateResult, spec: StateSpec | None = None, screen: Scr
     flags = _unique(flags)
     series = [s for s in (*components, fitness, lengths) if s is not None]
     text = render("critique.md.j2", cid=cid, status=status, reason=_failure_reason(result), result=result,
-                  series=series, findings=[_line(f) for f in flags], shares=shares, ending=_ending(report))
+                  series=series, findings=[_line(f) for f in flags], shares=shares, ending=_ending(report),
+                  asks=describe_asks(spec) if report is not None and spec is not None else "")
     return Critique(candidate_id=cid, status=status, text=text, components=tuple(c for c in components if c is not None),
                     fitness=fitness, episode_length=lengths, shares=shares, flags=tuple(flags), diagnosis=diag,
                     failure=report, screen=screen)

@@ -8,24 +8,30 @@ drives everything — units, ranges, targets, the forward direction — so nothi
   for terminations that were not the goal, which fields were out of their range or far beyond their
   usual magnitude at that moment (``early_termination``);
 - the task's targets missed (``goal_missed``);
-- standing still, oscillating in place or going the wrong way when a field says which way is forward
-  (``motionless``, ``oscillating``, ``wrong_direction``; forward as the task asks, see
-  :func:`agent.goal.reading.goal_spec`), and bang-bang action chatter without progress (``action_chatter``);
+- standing still, oscillating in place or going the wrong way when the task says which way to move
+  (``motionless``, ``oscillating``, ``wrong_direction``: in most episodes; ``motion_missed``: in a few of them;
+  the direction is the task's own, see :class:`agent.goal.task_goal.TaskGoal`), and bang-bang action chatter
+  without progress (``action_chatter``);
 - episodes run to the time limit on a term that pays per step alive (``length_farming``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from rewardsmith.agent.goal.reading import opposite as opposite_word
+from rewardsmith.agent.goal.task_goal import asked_word
 from rewardsmith.agent.records.results import FailureReport, FieldAtEnd, Finding
 from rewardsmith.core.state import StateField, StateSpec
-from rewardsmith.envs.outcomes import EpisodeOutcome
+from rewardsmith.envs.outcomes import EpisodeOutcome, FieldTrace
 
 MAJORITY = 0.6
 """A behaviour is reported when it shows in at least this fraction of the held-out episodes."""
+MISSED = 0.2
+"""Episodes that did not move the way the task asks are reported from this fraction on (``motion_missed``)."""
 BEYOND_USUAL = 3.0
 """At the end, a field this many times its usual magnitude counts as a cause."""
 TARGET_GAP = 0.15
@@ -147,7 +153,7 @@ def _targets(outcomes: Sequence[EpisodeOutcome], spec: StateSpec) -> list[Findin
                                    f"episodes; the best got to {_fmt(top)}{unit} (median {_fmt(float(np.median(best)))}).",
                                    float(reached)))
         else:
-            gaps = [t.gap for t in traces if t.gap is not None]
+            gaps = [g for g in (gap(t, f.target) for t in traces) if g is not None]
             limit = TARGET_GAP * (f.high - f.low) if f.low is not None and f.high is not None else TARGET_GAP
             if gaps and float(np.median(gaps)) > limit:
                 out.append(Finding("goal_missed", f.name,
@@ -155,6 +161,16 @@ def _targets(outcomes: Sequence[EpisodeOutcome], spec: StateSpec) -> list[Findin
                                    f"{f.target:g}{unit} over the second half of the held-out episodes.",
                                    float(np.median(gaps))))
     return out
+
+
+def gap(t: FieldTrace, target: float | None) -> float | None:
+    """Median ``|value - target|`` over the episode's second half: measured by the evaluation when it measured to
+    this target (the body's reference value), else from the second half's quantiles (a target the task states)."""
+    if target is None:
+        return None
+    if t.gap is not None and (t.gap_to is None or t.gap_to == target):  # records without gap_to: the body's target
+        return t.gap
+    return float(np.median(np.abs(np.asarray(t.half) - target))) if t.half else None
 
 
 def forward_field(spec: StateSpec) -> StateField | None:
@@ -179,8 +195,8 @@ def _motion(o: EpisodeOutcome, f: StateField) -> tuple[float, float] | None:
 
 
 def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness_flat: bool | None) -> list[Finding]:
-    """Standing still, oscillating in place, action chatter (all only when the task has a forward direction
-    or, for chatter, when the fitness did not improve)."""
+    """Standing still, oscillating in place, going the wrong way (in most episodes) or not moving the asked way
+    (in a few) when the task says which way to move; action chatter when the fitness did not improve."""
     out: list[Finding] = []
     n = len(outcomes)
     if n == 0:
@@ -189,30 +205,9 @@ def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness
     goal = sum(_success(o, spec) for o in outcomes) >= MAJORITY * n
     no_progress = bool(fitness_flat)
     if fwd is not None and not goal:
-        eps = _still_scale(fwd)
-        moves = [m for m in (_motion(o, fwd) for o in outcomes) if m is not None]
-        unit = fwd.unit if fwd.kind != "position" else f"{fwd.unit}/step"
-        idle = [o.action.mean_abs < IDLE_ACTION for o in outcomes if fwd.name in o.fields]
-        still = sum(a < eps or (quiet and abs(net) < eps) for (net, a), quiet in zip(moves, idle, strict=True))
-        swing = sum(a >= 3 * eps and abs(net) < NET_SHARE * a for net, a in moves)
-        wrong = sum(net <= -eps and -net >= NET_SHARE * a for net, a in moves)
-        med_net = float(np.median([net for net, _ in moves]))
-        med_act = float(np.median([a for _, a in moves]))
-        if still >= MAJORITY * n:
-            out.append(Finding("motionless", fwd.name, f"`{fwd.name}` barely changed: median movement {_fmt(med_act)} "
-                                                       f"{unit} in {still} of {n} held-out episodes.", med_act))
-        elif wrong >= MAJORITY * n:
-            way = "+" if fwd.forward_sign > 0 else "-"
-            out.append(Finding("wrong_direction", fwd.name,
-                               f"in {wrong} of {n} held-out episodes the body went the wrong way: a median net "
-                               f"{_fmt(med_net)} {unit} along `{fwd.name}`, against the task's direction "
-                               f"({way}{fwd.name}).", med_net))
-        elif swing >= MAJORITY * n:
-            out.append(Finding("oscillating", fwd.name,
-                               f"in {swing} of {n} held-out episodes the body moved back and forth (median "
-                               f"{_fmt(med_act)} {unit} of movement) for a net forward {_fmt(med_net)} {unit}.",
-                               med_net / max(med_act, 1e-12)))
-        no_progress = no_progress or med_net < eps
+        found, med_net = _forward_findings(outcomes, fwd)
+        out += found
+        no_progress = no_progress or med_net < _still_scale(fwd)
     out += _circling(outcomes, spec)
     low, high = spec.action.low, spec.action.high
     continuous = low is not None and high is not None and low < 0 < high
@@ -226,6 +221,81 @@ def motion_findings(outcomes: Sequence[EpisodeOutcome], spec: StateSpec, fitness
     return out
 
 
+@dataclass(frozen=True)
+class _Move:
+    """One episode along the forward field: net progress the task's way and all movement, per step or unit."""
+
+    seed: int
+    net: float
+    activity: float
+    still: bool
+    wrong: bool
+    swing: bool
+    went: bool
+    """It made progress the way the task asks (at least the still threshold and 15 % of its movement)."""
+
+
+def _moves(outcomes: Sequence[EpisodeOutcome], fwd: StateField) -> list[_Move]:
+    eps = _still_scale(fwd)
+    out = []
+    for o in outcomes:
+        m = _motion(o, fwd)
+        if m is None:
+            continue
+        net, a = m
+        still = a < eps or (o.action.mean_abs < IDLE_ACTION and abs(net) < eps)
+        out.append(_Move(seed=o.seed, net=net, activity=a, still=still, wrong=net <= -eps and -net >= NET_SHARE * a,
+                         swing=a >= 3 * eps and abs(net) < NET_SHARE * a, went=net >= eps and net >= NET_SHARE * a))
+    return out
+
+
+def _forward_findings(outcomes: Sequence[EpisodeOutcome], fwd: StateField) -> tuple[list[Finding], float]:
+    """The findings on the forward field, and the median net progress along it."""
+    n = len(outcomes)
+    moves = _moves(outcomes, fwd)
+    if not moves:
+        return [], 0.0
+    unit = fwd.unit if fwd.kind != "position" else f"{fwd.unit}/step"
+    way = asked_word(fwd, fwd.forward_sign)
+    med_net = float(np.median([m.net for m in moves]))
+    med_act = float(np.median([m.activity for m in moves]))
+    still, wrong = sum(m.still for m in moves), sum(m.wrong for m in moves)
+    swung = [m for m in moves if m.swing]
+    if still >= MAJORITY * n:
+        return [Finding("motionless", fwd.name, f"`{fwd.name}` barely changed: median movement {_fmt(med_act)} "
+                                                f"{unit} in {still} of {n} held-out episodes.", med_act)], med_net
+    if wrong >= MAJORITY * n:
+        return [Finding("wrong_direction", fwd.name,
+                        f"in {wrong} of {n} held-out episodes the body went the wrong way: a median net "
+                        f"{_fmt(med_net)} {unit} along `{fwd.name}`, against the task's direction ({way}).", med_net)], med_net
+    if len(swung) >= MAJORITY * n:
+        net, act = float(np.median([m.net for m in swung])), float(np.median([m.activity for m in swung]))
+        rest = [m.net for m in moves if m.went]
+        others = f"; {len(rest)} went {way} (median {_fmt(float(np.median(rest)))} {unit})" if rest else ""
+        return [Finding("oscillating", fwd.name,
+                        f"in {len(swung)} of {n} held-out episodes `{fwd.name}` went back and forth (median {_fmt(act)} "
+                        f"{unit} of movement) for a net {_fmt(net)} {unit} {way}{others}.", net / max(act, 1e-12))], med_net
+    missed = [m for m in moves if not m.went]
+    if fwd.target is not None or len(missed) < MISSED * n:
+        return [], med_net  # on a field with a goal to get past, goal_missed says it
+    return [_motion_missed(fwd, moves, n, unit, way)], med_net
+
+
+def _motion_missed(fwd: StateField, moves: list[_Move], n: int, unit: str, way: str) -> Finding:
+    """A few episodes did not go the way the task asks: how many, how they moved instead, their seeds."""
+    missed = [m for m in moves if not m.went]
+    how = [f"{k} {what}" for k, what in ((sum(m.still for m in missed), "barely moved"),
+                                          (sum(m.wrong for m in missed), f"went {opposite_word(way)}")) if k]
+    went = [m.net for m in moves if m.went]
+    than = f" against {_fmt(float(np.median(went)))} in the other {len(went)}" if went else ""
+    seeds = ", ".join(str(m.seed) for m in missed[:3]) + (", …" if len(missed) > 3 else "")
+    return Finding("motion_missed", fwd.name,
+                   f"in {len(missed)} of {n} held-out episodes `{fwd.name}` did not go {way} as the task asks"
+                   + (f" ({'; '.join(how)})" if how else "")
+                   + f": a median net {_fmt(float(np.median([m.net for m in missed])))} {unit} {way}{than} (seeds {seeds}).",
+                   float(len(missed)))
+
+
 def _circling(outcomes: Sequence[EpisodeOutcome], spec: StateSpec) -> list[Finding]:
     """A field the task wants held near a target that instead sweeps its whole range again and again."""
     out = []
@@ -235,7 +305,7 @@ def _circling(outcomes: Sequence[EpisodeOutcome], spec: StateSpec) -> list[Findi
             continue
         span = f.high - f.low
         traces = [o.fields[f.name] for o in outcomes if f.name in o.fields]
-        swept = [t for t in traces if t.path >= CIRCLING * span and (t.gap or 0.0) > TARGET_GAP * span]
+        swept = [t for t in traces if t.path >= CIRCLING * span and (gap(t, f.target) or 0.0) > TARGET_GAP * span]
         if traces and len(swept) >= MAJORITY * n:
             unit = "" if f.unit == "1" else f" {f.unit}"
             travel = float(np.median([t.path for t in swept]))

@@ -1,16 +1,16 @@
-"""What a task asks for, read from its description: intents, direction words, regions to hold.
+"""The words of a task: intents, direction words, and each field's documented sign convention.
 
-The offline designer builds terms from these readings (:mod:`agent.design.designers.terms`); the analyzer
-judges behaviour against them (:func:`goal_spec`). Each field's direction is read against its own
-documented sign convention (``positive = moving right``), never against a built-in task's goal.
+:mod:`agent.goal.targets` reads the targets a description states and :mod:`agent.goal.task_goal` puts
+both together into what one task asks (:class:`~agent.goal.task_goal.TaskGoal`). Each field's direction
+is read against its own documented sign convention (``positive = moving right``), never against a
+built-in task's goal.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
-from rewardsmith.core.state import StateField, StateSpec, TargetKind
+from rewardsmith.core.state import StateField
 
 # -- what the description asks for ---------------------------------------------------------------
 _INTENTS = {
@@ -40,16 +40,26 @@ _DIRECTION_WORDS = [  # longest first: "counter-clockwise" must not read as "clo
     (r"\b(to the )?left(wards?)?\b", "left"), (r"\b(to the )?right(wards?)?\b", "right"),
     (r"\b(upwards?|up)\b", "up"), (r"\b(downwards?|down)\b", "down"),
 ]
-_SIGN_DOC = re.compile(r"positive\s*=\s*(?:moving\s+|turning\s+|pushes\s+)?(counter-clockwise|clockwise|forward|backward|"
-                       r"left|right|up|down)|\+x is (forward)")
+_SIGN_DOC = re.compile(r"positive\s*=\s*(?:moving\s+|turning\s+|pushes\s+|leaning\s+|to the\s+)?(counter-clockwise|"
+                       r"clockwise|forward|backward|left|right|up|down)|\+x is (forward)")
+
+
+def opposite(word: str) -> str:
+    """``left`` → ``right``, ``clockwise`` → ``counter-clockwise``, …"""
+    return _OPPOSITE[word]
+
+
+def doc_direction(f: StateField) -> str | None:
+    """The direction a field's positive values mean, as its doc states it (``positive = moving right``), if it does."""
+    m = _SIGN_DOC.search(f.doc)
+    return next((g for g in m.groups() if g), None) if m else None
 
 
 def field_direction(f: StateField) -> str | None:
-    """The direction a field's positive values mean, as its doc states it (``positive = moving right``), if it does."""
+    """The field's positive direction: ``forward`` where the body says larger is forward, else its doc's word."""
     if f.forward_sign:
         return "forward" if f.forward_sign > 0 else "backward"
-    m = _SIGN_DOC.search(f.doc)
-    return next((g for g in m.groups() if g), None) if m else None
+    return doc_direction(f)
 
 
 def directions(description: str) -> set[str]:
@@ -63,11 +73,8 @@ def directions(description: str) -> set[str]:
     return found
 
 
-def direction_sign(f: StateField, wanted: set[str]) -> int:
-    """+1 when the description asks for the field's positive direction, -1 for its opposite, 0 when it names neither."""
-    d = field_direction(f)
-    if d is None:
-        return 0
+def word_sign(d: str, wanted: set[str] | frozenset[str]) -> int:
+    """+1 when ``wanted`` names the direction ``d``, -1 when it names its opposite, 0 when neither or both."""
     if d in wanted and _OPPOSITE[d] not in wanted:
         return 1
     if _OPPOSITE[d] in wanted and d not in wanted:
@@ -75,53 +82,11 @@ def direction_sign(f: StateField, wanted: set[str]) -> int:
     return 0
 
 
-# -- "stay / hold / keep ... at / near / beyond X" ------------------------------------------------
-_REGION = re.compile(r"\b(?:stay|stays|staying|hold|holds|holding|keep|keeps|keeping|remain\w*)\b(?P<what>[^.;]{0,60}?)\b"
-                     r"(?P<rel>at|near|around|beyond|past|above|over|below|under)\s+(?:[a-z_]+\s*=\s*)?"
-                     r"(?P<x>[-+]?\d+(?:\.\d+)?)")
-_REL_KIND = {"at": "hold", "near": "hold", "around": "hold", "above": "reach_at_least", "over": "reach_at_least",
-             "below": "reach_at_most", "under": "reach_at_most"}
+def direction_sign(f: StateField, wanted: set[str] | frozenset[str]) -> int:
+    """+1 when the description asks for the field's positive direction, -1 for its opposite, 0 when it names neither.
 
-
-def region_goals(spec: StateSpec, description: str) -> dict[str, tuple[float, TargetKind]]:
-    """Fields the description asks to hold in a region: ``{field: (X, kind)}``.
-
-    The field is the one whose name words appear in the phrase (``keep the torso height above 1.2``), else the
-    first scalar position field; ``beyond``/``past`` X means at least X for X > 0, at most X for X < 0.
-    """
-    out: dict[str, tuple[float, TargetKind]] = {}
-    text = description.lower()
-    scalars = [f for f in spec.fields if not f.shape]
-    for m in _REGION.finditer(text):
-        what, rel, x = m.group("what"), m.group("rel"), float(m.group("x"))
-        named = [f for f in scalars if all(w in what for w in f.name.split("_"))]
-        named = named or [f for f in scalars if any(w in what for w in f.name.split("_") if len(w) > 3)]
-        candidates = named or [f for f in scalars if f.kind == "position"]
-        if not candidates:
-            continue
-        field = candidates[0]
-        kind: TargetKind = ("reach_at_least" if x >= 0 else "reach_at_most") if rel in ("beyond", "past") else _REL_KIND[rel]  # type: ignore[assignment]
-        out[field.name] = (x, kind)
-    return out
-
-
-def task_spec(spec: StateSpec, description: str) -> StateSpec:
-    """The spec with the description's own regions as the fields' targets (``keep x near 2`` → x: hold 2)."""
-    goals = region_goals(spec, description)
-    if not goals:
-        return spec
-    fields = tuple(replace(f, target=goals[f.name][0], target_kind=goals[f.name][1]) if f.name in goals else f
-                   for f in spec.fields)
-    return replace(spec, fields=fields)
-
-
-def goal_spec(spec: StateSpec, description: str) -> StateSpec:
-    """The spec as the task's goal reads it, for judging behaviour: :func:`task_spec`'s regions, and the
-    forward field's sign turned when the description asks for its opposite (``hop backwards``).
-
-    Not for the designer, which reads the direction words itself (:func:`direction_sign`)."""
-    spec = task_spec(spec, description)
-    wanted = directions(description)
-    fields = tuple(replace(f, forward_sign=-f.forward_sign) if f.forward_sign and direction_sign(f, wanted) < 0 else f
-                   for f in spec.fields)
-    return replace(spec, fields=fields)
+    A field may have two words for its positive direction (MountainCar's position: ``forward`` for the body,
+    ``right`` in its doc); either may be asked, and two that disagree ask nothing."""
+    words = {w for w in (field_direction(f), doc_direction(f)) if w}
+    signs = {word_sign(w, wanted) for w in words} - {0}
+    return signs.pop() if len(signs) == 1 else 0

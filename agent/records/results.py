@@ -87,7 +87,7 @@ FindingKind = Literal[
     # reward-hacking detectors
     "component_up_fitness_down", "length_farming", "motionless", "oscillating", "action_chatter", "wrong_direction",
     # failure causes from the evaluation rollouts
-    "early_termination", "goal_missed",
+    "early_termination", "goal_missed", "motion_missed",
     # the pre-training screen
     "screened_out",
 ]

@@ -1,7 +1,8 @@
 """The offline designer: an evolutionary search over reward terms and constants. No network, no LLM.
 
-Round 1 samples term structures from :func:`~agent.design.designers.terms.term_pool` (the terms the task's
-state fields and description suggest), starting with the most likely structure. Later rounds keep
+Round 1 samples term structures from :func:`~agent.design.designers.terms.goal_terms` (the terms that what
+the task asks — :func:`~agent.goal.task_goal.task_goal` — and its state fields suggest), starting with the
+most likely structure. Later rounds keep
 an archive of every evaluated candidate and breed the next ones from the best: a critique-guided
 refinement of the elite (re-scale dominant terms, widen or drop constant ones, restructure when the
 fitness stays at zero, cut the term a hacked policy exploited), plus mutations (re-weighting,
@@ -21,9 +22,9 @@ import random
 from dataclasses import dataclass, replace
 
 from rewardsmith.agent.design.designers.base import DesignRequest
-from rewardsmith.agent.design.designers.terms import Genome, PoolEntry, Term, term_pool, to_code
+from rewardsmith.agent.design.designers.terms import Genome, PoolEntry, Term, goal_terms, to_code
 from rewardsmith.agent.design.lineage import PlannedRequest
-from rewardsmith.agent.goal.reading import task_spec
+from rewardsmith.agent.goal.task_goal import TaskGoal, task_goal
 from rewardsmith.agent.records.results import CandidateResult, Completion, FindingKind
 from rewardsmith.agent.records.review import Guidance
 
@@ -45,9 +46,9 @@ class OfflineDesigner:
 
     def propose(self, request: DesignRequest) -> list[Completion]:
         rng = random.Random(f"{request.seed}:{request.round}:{request.task.name}")
-        spec = task_spec(request.task.adapter.spec, request.task.description)
+        goal = task_goal(request.task)
         guide = request.guidance or Guidance()
-        pool = [e for e in term_pool(spec, request.task.description) if e.term.name not in guide.forbidden]
+        pool = [e for e in goal_terms(goal) if e.term.name not in guide.forbidden]
         archive = _archive(request.history, guide)
         parents = _parents(archive, request.parents if isinstance(request, PlannedRequest) else ())
         locked = _locked_terms(guide, archive)
@@ -66,10 +67,10 @@ class OfflineDesigner:
                     break
             seen.add(genome.key())
             children.append((genome, note, parent))
-        return [self._completion(request, g, note, parent) for g, note, parent in children]
+        return [self._completion(request, goal, g, note, parent) for g, note, parent in children]
 
-    def _completion(self, request: DesignRequest, genome: Genome, note: str, parent: str | None) -> Completion:
-        code = to_code(genome, task_spec(request.task.adapter.spec, request.task.description), request.task.description, note)
+    def _completion(self, request: DesignRequest, goal: TaskGoal, genome: Genome, note: str, parent: str | None) -> Completion:
+        code = to_code(genome, goal.spec, request.task.description, note)
         text = (f"{LABEL}. This is a baseline search procedure, not a language model.\n"
                 f"{note}\n\n```python\n{code}```\n")
         return Completion(text=text, designer=LABEL, parent=parent, meta={"terms": len(genome.terms)})

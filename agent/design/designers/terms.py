@@ -3,8 +3,10 @@
 A :class:`Genome` is a list of :class:`Term` s. Each term is one named reward component built from
 one state field (or the action), with a named weight and, where it has one, a named temperature or
 tolerance. :func:`to_code` writes the same contract an LLM writes: module-level constants, one
-component per term, total = sum of components. :func:`term_pool` proposes which terms make sense
-for a task, from its state fields' metadata and the words of its description.
+component per term, total = sum of components. :func:`goal_terms` proposes which terms make sense
+for a task, from what it asks (:class:`~agent.goal.task_goal.TaskGoal`: the targets it states, the
+directions it asks for) and its state fields' metadata — never toward a built-in task's target the task
+does not ask for.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from rewardsmith.agent.goal.reading import direction_sign, directions, intents, region_goals, task_spec
+from rewardsmith.agent.goal.task_goal import MOTION_KINDS, TaskGoal, read_goal
 from rewardsmith.core.state import StateField, StateSpec
 
 TermKind = Literal["closeness", "distance", "reached", "progress", "magnitude", "damping", "action_cost", "alive"]
@@ -190,19 +192,27 @@ class PoolEntry:
     term: Term
     p: float
 
-def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
-    spec = task_spec(spec, description)
-    want = intents(description)
-    wanted = directions(description)
-    regions = region_goals(spec, description)
+
+def term_pool(spec: StateSpec, description: str, fitness_doc: str = "") -> list[PoolEntry]:
+    """:func:`goal_terms` for a task on the body ``spec`` with this description (and fitness doc line)."""
+    return goal_terms(read_goal(spec, description, fitness_doc))
+
+
+def goal_terms(goal: TaskGoal) -> list[PoolEntry]:
+    """The terms the designer may use for a task, each with how likely a fresh candidate includes it."""
+    spec, description = goal.spec, goal.description
+    want, wanted = goal.intents, goal.directions
+    regions = {t.field for t in goal.stated}
     pool: list[PoolEntry] = []
     # A direction asked of a rotation or a motion ("spin counter-clockwise", "move left") is the task: terms
     # that hold the body still or upright work against it unless the description also asks to hold.
     # A goal to get past (MountainCar's flag) already says which way, and so does a region to hold ("near 1.0 m,
     # right of the centre": the word is about where, not which way to keep moving).
     threshold_goal = any(f.target_kind in ("reach_at_least", "reach_at_most") for f in spec.fields)
-    moving = {f.name for f in spec.fields if not f.shape and f.kind in ("velocity", "angular_velocity")
-              and f.target is None and not threshold_goal and not regions and direction_sign(f, wanted)}
+    fields = {f.name: f for f in spec.fields}
+    moving = {m.field for m in goal.motions if m.asked and not fields[m.field].shape
+              and fields[m.field].kind in MOTION_KINDS and fields[m.field].target is None and not threshold_goal
+              and not regions}
     # A goal to get *past* (a flag up a hill) usually needs momentum first; holding a target does not,
     # and a speed bonus there only makes the body overshoot.
 
@@ -213,7 +223,7 @@ def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
     for f in spec.fields:
         motion = f.kind in ("velocity", "angular_velocity")
         if f.name in moving:
-            add("progress", f.name, 0.95, sign=direction_sign(f, wanted))
+            add("progress", f.name, 0.95, sign=f.forward_sign)  # the goal's forward_sign is the task's way
             continue
         if f.target is not None and f.target_kind == "hold":
             held = ("hold" in want and not (spinning and f.kind == "angle")) or f.name in regions
@@ -226,7 +236,7 @@ def term_pool(spec: StateSpec, description: str) -> list[PoolEntry]:
             # can hold still (MountainCar: pushing right forever); measured, it cost half the fitness.
             add("progress", f.name, 0.3, sign=1 if f.target_kind == "reach_at_least" else -1)
         if f.forward_sign and f.target is None:
-            add("progress", f.name, 0.9 if "fast" in want else 0.4, sign=direction_sign(f, wanted) or f.forward_sign)
+            add("progress", f.name, 0.9 if "fast" in want else 0.4, sign=f.forward_sign)
         if motion:
             slow = "slower" in wanted or re.search(r"\b(slow\w*|still|stop)\b", description.lower()) is not None
             add("damping", f.name, 0.7 if slow else 0.4 if "hold" in want and not moving else 0.1)

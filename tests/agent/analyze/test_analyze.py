@@ -174,7 +174,7 @@ def test_oscillating_in_place_and_action_chatter() -> None:
 
 
 def test_going_the_wrong_way_is_named_and_judged_by_the_tasks_own_direction() -> None:
-    from rewardsmith.agent.goal.reading import goal_spec
+    from rewardsmith.agent.goal.task_goal import goal_spec
 
     back = np.linspace(-0.5, -1.1, 200)  # a steady drive away from the flag, towards the left wall
     episodes = tuple(_car_episode(s, back, -np.ones(200)) for s in range(10))

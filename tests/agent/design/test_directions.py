@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from rewardsmith.agent.design.designers.base import DesignRequest
 from rewardsmith.agent.design.designers.offline import OfflineDesigner
-from rewardsmith.agent.design.designers.terms import Genome
+from rewardsmith.agent.design.designers.terms import Genome, term_pool
 from rewardsmith.agent.design.extract import extract_reward
-from rewardsmith.agent.goal.reading import directions, field_direction, region_goals
+from rewardsmith.agent.goal.reading import directions, field_direction
+from rewardsmith.agent.goal.targets import region_goals, stated_targets
+from rewardsmith.agent.goal.task_goal import fitness_doc, goal_spec, task_goal
+from rewardsmith.core.state import StateSpec
 from rewardsmith.envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
 from rewardsmith.envs.tasks import builtin_task_files, load_task
 
@@ -75,3 +79,69 @@ def test_built_in_tasks_keep_their_structure(name: str) -> None:
 def test_field_docs_name_no_task_goal() -> None:
     for f in (*CartPoleAdapter.spec.fields, *PendulumAdapter.spec.fields, *MountainCarContinuousAdapter.spec.fields):
         assert not any(w in f.doc.lower() for w in ("keep", "goal", "should", "try to")), f.doc
+
+
+# -- targets a description states as numbers with units (issue 26, item 11) ----------------------------
+@pytest.mark.parametrize(("spec", "words", "field", "value", "kind"), [
+    (CartPoleAdapter.spec, "Lean the pole 5 degrees to the left and hold it there.", "pole_angle", -5 * math.pi / 180, "hold"),
+    (CartPoleAdapter.spec, "lean the pole 0.1 rad to the right", "pole_angle", 0.1, "hold"),
+    (CartPoleAdapter.spec, "Keep the cart near 1.0 m, left of the centre of the track.", "cart_position", -1.0, "hold"),
+    (CartPoleAdapter.spec, "Keep the cart near 1.0 m, right of the centre of the track.", "cart_position", 1.0, "hold"),
+    (CartPoleAdapter.spec, "keep the cart 50 cm to the left", "cart_position", -0.5, "hold"),
+    (CartPoleAdapter.spec, "push the cart more than 2 m to the left", "cart_position", -2.0, "reach_at_most"),
+    (CartPoleAdapter.spec, "Make the cart reach 1.5 m to the right.", "cart_position", 1.5, "reach_at_least"),
+    (PendulumAdapter.spec, "Hold the pendulum at 90 degrees counter-clockwise of upright.", "angle", math.pi / 2, "hold"),
+    (PendulumAdapter.spec, "hold the pendulum 45 degrees clockwise of upright", "angle", -math.pi / 4, "hold"),
+    (PendulumAdapter.spec, "spin clockwise at 30 rpm", "angular_velocity", -math.pi, "hold"),
+    (load_task("hopper").adapter.spec, "Hop in place and keep the torso 1.3 m above the ground.", "torso_height", 1.3, "hold"),
+    (load_task("hopper").adapter.spec, "hold the torso 130 cm up", "torso_height", 1.3, "hold"),
+])
+def test_a_number_with_a_unit_becomes_a_target_in_the_fields_unit_and_sign(spec: StateSpec, words: str, field: str,
+                                                                           value: float, kind: str) -> None:
+    got = stated_targets(spec, words)
+    assert list(got) == [field]
+    assert got[field].value == pytest.approx(value) and got[field].kind == kind
+    read = {f.name: f for f in goal_spec(spec, words).fields}[field]  # the analyzer's goal reads it the same
+    assert read.target == pytest.approx(value) and read.target_kind == kind
+
+
+def test_a_tolerance_a_count_or_a_place_no_field_has_is_not_a_target() -> None:
+    assert stated_targets(CartPoleAdapter.spec, "Balance the pole for 500 steps within 0.25 m of the middle.") == {}
+    assert stated_targets(load_task("reacher").adapter.spec, "hold the tip 0.2 m above the table") == {}  # no height
+
+
+def _task_file(tmp_path: Path, description: str, env: str = "CartPole-v1") -> str:
+    (tmp_path / "fitness.py").write_text('def score(episode):\n    """Steps of the episode."""\n    return 1.0\n')
+    path = tmp_path / "task.toml"
+    path.write_text(f'name = "custom"\nenv = "{env}"\ndescription = "{description}"\nfitness = "fitness.py:score"\n'
+                    "[train]\nsteps = 1000\n")
+    return str(path)
+
+
+def test_the_offline_designer_holds_a_stated_angle_in_radians_with_its_sign(tmp_path: Path) -> None:
+    genome, code = _first(_task_file(tmp_path, "Balance the pole leaning 5 degrees to the left of vertical."))
+    assert "pole_angle_closeness" in {t.name for t in genome.terms}
+    assert f"TARGET_POLE_ANGLE = {-5 * math.pi / 180!r}" in code
+
+
+def test_the_offline_designer_rewards_no_upright_target_for_a_spin_task() -> None:
+    task = load_task(str(ROOT / "examples" / "pendulum-spin" / "pendulum-spin.toml"))
+    pool = {e.term.name for e in term_pool(task.adapter.spec, task.description)}
+    assert not {n for n in pool if n.startswith("angle_")}, pool  # the built-in task's "upright" is not this task's
+    completions = OfflineDesigner().propose(DesignRequest(task=task, round=1, k=4, seed=0, messages=(), history=()))
+    for c in completions:
+        code = extract_reward(c.text).code
+        assert "TARGET_ANGLE" not in code and "state.angle" not in code
+
+
+def test_the_fitness_doc_is_read_without_running_the_fitness_and_gives_a_direction(tmp_path: Path) -> None:
+    (tmp_path / "fitness.py").write_text('raise SystemExit("never import me")\n\n\ndef turns(episode):\n'
+                                         '    """Clockwise turns per episode (counter-clockwise ones count negative)."""\n')
+    path = tmp_path / "task.toml"
+    path.write_text('name = "spin"\nenv = "Pendulum-v1"\ndescription = "Make the pendulum spin as fast as it can."\n'
+                    'fitness = "fitness.py:turns"\n[train]\nsteps = 1000\n')
+    goal = task_goal(load_task(path))
+    assert goal.fitness_doc == "Clockwise turns per episode (counter-clockwise ones count negative)."
+    assert goal.directions == {"clockwise"}  # the description names none; the doc's aside is not a direction
+    assert [(m.field, m.sign, m.word) for m in goal.motions] == [("angular_velocity", -1, "clockwise")]
+    assert fitness_doc("upright_fraction", tmp_path).startswith("Fraction of steps")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from rewardsmith.core.procs import die_with_parent
 
+CRASHED = 1
+"""The job failed (its log's last line says why), e.g. ``out of memory: …`` at the jax round's memory cap."""
 NO_POLICY = 3
 FITNESS_FAILED = 4
 """The task's fitness function raised, returned a non-float or hung: the task is to blame, not the candidate."""
@@ -46,9 +48,13 @@ def _run(kind: str, path: Path) -> int:
         result = train(read_record(path, TrainJob))
         return 0 if result.trained else NO_POLICY
     if kind == "jax_round":
-        from rewardsmith.envs.backends.jax.job import JaxRoundJob, run_round
+        from rewardsmith.envs.backends.jax.job import JaxRoundJob, OutOfMemory, run_round
 
-        run_round(read_record(path, JaxRoundJob))  # each arm's outcome is in its own metrics file
+        try:
+            run_round(read_record(path, JaxRoundJob))  # each arm's outcome is in its own metrics file
+        except OutOfMemory as exc:  # one line for the log's last line, which the trainer records
+            print(f"out of memory: {exc}", file=sys.stderr, flush=True)
+            return CRASHED
         return 0
     if kind == "video":
         from rewardsmith.envs.video import VideoJob, record_video

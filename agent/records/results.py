@@ -293,6 +293,15 @@ class JobFailure:
         return VideoResult.failed(self.status, self.detail, self.wall_s)
 
 
+@dataclass(frozen=True, kw_only=True)
+class BatchFailure:
+    """``isolation.json``: the program that trained a batch of targets together failed (how, and which targets it
+    held), so they are retrained apart to find the culprit (:mod:`agent.train.isolation`)."""
+
+    keys: tuple[str, ...]
+    failure: JobFailure
+
+
 @dataclass(frozen=True)
 class FailureLog:
     """``failures.json``: the job processes of one target that died, one entry per step kind."""

@@ -212,6 +212,16 @@ class RoundFiles:
         return self.dir / {"spec": "jax_round_job.json", "log": "jax_round.log", "progress": "jax_round_progress.json",
                            "stats": "jax_round.json"}[name]
 
+    @property
+    def isolation(self) -> Path:
+        """Written by the orchestrator only: the batch's one program failed, so its targets are retrained apart
+        (:mod:`agent.train.isolation`); a resumed run goes on from here instead of running the whole batch again."""
+        return self.dir / "isolation.json"
+
+    def part(self, label: str) -> RoundFiles:
+        """The job files of one part of a failed batch retrained apart: ``isolation/<label>/``."""
+        return RoundFiles(self.dir / "isolation" / label)
+
     def edit_draft(self, cid: str) -> Path:
         """A terminal reviewer's working copy of a candidate's code (checked before it counts)."""
         return self.dir / "review" / f"edit_{cid}.py"

@@ -7,6 +7,7 @@ other module composes a path inside it. Layout
     config.json  summary.json  best_reward.py  run.lock
     fitness.png  final/<arm>/seed_N/  (the final comparison on fresh training seeds)
     round_NN/  feedback.json  review.json  human.json  stopped.json  curves.png
+               jax_round*.json jax_round.log  isolation.json isolation/<part>/  (a failed batch retrained apart)
     round_NN/cand_KK/  prompt.md response.md reward.py candidate.json validation.json
                        train_job.json train.log progress.json policy.npz metrics.json sb3/ training.png
                        eval_job.json eval.log fitness.json  video_job.json video.log video.mp4 video.json
@@ -29,6 +30,7 @@ from typing import IO, TypeVar
 
 from rewardsmith.agent.records.config import RunRecord
 from rewardsmith.agent.records.results import (
+    BatchFailure,
     Candidate,
     CandidateResult,
     Critique,
@@ -300,6 +302,13 @@ class RunStore:
         known = {f.kind: f for f in self.load_failures(files)}
         known.update({f.kind: f for f in failures})
         write_json(files.failures, FailureLog(tuple(known.values())))
+
+    def save_batch_failure(self, batch: RoundFiles, failure: BatchFailure) -> None:
+        write_json(batch.isolation, failure)
+
+    def load_batch_failure(self, batch: RoundFiles) -> BatchFailure | None:
+        """How a batch's one program failed, if it did (its targets are then retrained apart)."""
+        return _maybe(batch.isolation, BatchFailure)
 
     def load_rollouts(self, files: TargetFiles) -> tuple[Rollout, ...]:
         """A target's stored evaluation rollouts; ``()`` when it has none (not evaluated, or an older run)."""

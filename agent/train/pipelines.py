@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
-from rewardsmith.agent.records.results import JobFailure, TargetOutcome
-from rewardsmith.agent.records.train import JobCost
+from rewardsmith.agent.records.results import TargetOutcome
 from rewardsmith.agent.rundir.store import RoundFiles, RunStore
 from rewardsmith.agent.train.backends.base import Backend
 from rewardsmith.agent.train.compute import record_costs
-from rewardsmith.agent.train.executors.base import Executor, ExecutorEvent, JobStep, Pipeline, StepOutcome
+from rewardsmith.agent.train.executors.base import Executor, ExecutorEvent, JobStep, Pipeline
+from rewardsmith.agent.train.isolation import BatchTraining, job_failure
 from rewardsmith.agent.train.targets import Leg, TrainSettings, TrainTarget
 from rewardsmith.core.errors import FitnessError
-from rewardsmith.envs.backends.records import RewardKind
 from rewardsmith.envs.tasks import Task
 from rewardsmith.envs.video import render_env
 
@@ -70,42 +69,16 @@ class Trainer:
                 raise FitnessError(f"the task's fitness function failed while {key} was in its {blamed.kind} step "
                                    f"({blamed.detail}); fix {self.task.fitness_ref} and resume the run")
         for leg in legs:
-            failures = tuple(_failure(o, leg.target.reward_kind) for o in outcomes.get(leg.target.key, [])
+            failures = tuple(job_failure(o, leg.target.reward_kind) for o in outcomes.get(leg.target.key, [])
                              if o.status in ("timeout", "crashed"))
             if failures:
                 self.store.save_failures(leg.files, failures)
 
     def _train_batch(self, legs: list[Leg], batch: RoundFiles | None) -> None:
-        """The backend's one job for every leg that has no training result yet, when it trains a call together."""
-        store = self.store
-        pending = [leg for leg in legs if not store.is_finished(leg.files) and store.outcome(leg.files).training is None]
-        step = self.backend.batch_step(self.task, pending, self.settings, store, batch) if pending else None
-        if step is None:
-            return
-        assert batch is not None, "a backend that trains a batch of targets gets a folder for the batch's files"
-        key = f"{self.backend.name} round"
-        outcome = self.executor.run([Pipeline(key, (step,))], self.on_event)[key][0]
-        # One process trained every leg: each is charged its own env-steps and an equal share of the job's CPU and
-        # wall time, so the legs' costs add up to the job's.
-        share = len(pending)
-        for leg in pending:
-            training = store.outcome(leg.files).training
-            store.add_costs(leg.target.files, (JobCost(
-                kind=step.kind, rung=None, env_steps=training.job_steps if training else 0,
-                cpu_s=round(outcome.cpu_s / share, 3), wall_s=round(outcome.wall_s / share, 3)),))
-        stats = store.load_round_stats(batch)
-        if outcome.status == "ok" and stats is not None:
-            note = (f"{stats.arms} arms in one program on {stats.platform}: compiled in {stats.compile_s:.1f} s, "
-                    f"trained at {stats.steps_per_s:,.0f} env-steps/s")
-            self.on_event(ExecutorEvent(key=key, kind=step.kind, state="ended", fraction=1.0,
-                                        outcome=replace(outcome, detail=note)))
-        if outcome.status == "fitness_failed":
-            raise FitnessError(f"the task's fitness function failed in the {key} ({outcome.detail}); "
-                               f"fix {self.task.fitness_ref} and resume the run")
-        if outcome.status in ("timeout", "crashed"):
-            for leg in pending:  # the program held every leg: each is charged with how it ended
-                if store.outcome(leg.files).training is None:
-                    store.save_failures(leg.files, (_failure(outcome, leg.target.reward_kind),))
+        """The backend's one job for every leg that has no training result yet, when it trains a call together;
+        if that job fails, its culprits are found by retraining the legs apart (:mod:`agent.train.isolation`)."""
+        BatchTraining(task=self.task, settings=self.settings, backend=self.backend, executor=self.executor,
+                      store=self.store, on_event=self.on_event).train(legs, batch)
 
     def _pipeline(self, leg: Leg) -> Pipeline | None:
         task, s, store = self.task, self.settings, self.store
@@ -125,11 +98,3 @@ class Trainer:
         steps = (evaluate,) if train is None else (train, evaluate)
         return Pipeline(key, (*steps, video) if wants_video else steps)
 
-
-def _failure(outcome: StepOutcome, reward_kind: RewardKind) -> JobFailure:
-    status: Literal["timeout", "crashed"] = "timeout" if outcome.status == "timeout" else "crashed"
-    # Whatever trained (one target's ``train`` or a batch's program), it is the target's training that died.
-    kind: Literal["train", "evaluate", "video"] = ("evaluate" if outcome.kind == "evaluate" else
-                                                   "video" if outcome.kind == "video" else "train")
-    return JobFailure(kind=kind, status=status, detail=outcome.detail or outcome.status, wall_s=outcome.wall_s,
-                      reward_kind=reward_kind)

@@ -4,20 +4,36 @@ Started like the SB3 jobs (``python -m envs.jobs jax_round JOB.json PID``) and b
 executor's timeout from outside. The job never sees candidate Python: each candidate arrives as the
 bytes of a ``jax.export`` module that the sandbox traced (``sandboxes.jax.export``); the job checks
 every module (:func:`sandboxes.jax.module_check.check_exported`: no custom calls but shape assertions, no
-effects, the task's schema) before it calls it. Its outputs are the SB3 jobs' outputs — per arm a
-``TrainingResult`` and a policy file at the paths the job spec names — plus a :class:`RoundStats`
-record (compile time apart from training time), so evaluation, videos, critique and resume are the
-same for both backends.
+effects, the task's schema) before it calls it, and a refused module is its own arm's failure. The
+job's address space is capped (:attr:`JaxRoundJob.memory_mb`, on a CPU), so a module that allocates
+without bound ends the job with one ``out of memory`` line instead of taking the machine. Its
+outputs are the SB3 jobs' outputs — per arm a ``TrainingResult``, a policy file and TensorBoard
+event files at the paths the job spec names — plus a :class:`RoundStats` record (compile time apart
+from training time), so evaluation, videos, critique and resume are the same for both backends.
 """
 
 from __future__ import annotations
 
-import time
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rewardsmith.core.atomic import write_json
-from rewardsmith.envs.backends.records import Progress, RewardKind, RoundStats, TrainingResult, TrainOutputs
+from rewardsmith.envs.backends.records import (
+    Checkpoint,
+    PolicyConfig,
+    Progress,
+    RewardKind,
+    RoundStats,
+    TrainingResult,
+    TrainOutputs,
+    TrainStatus,
+)
+
+if TYPE_CHECKING:
+    from rewardsmith.envs.backends.jax.envs import JaxEnv
+    from rewardsmith.envs.backends.jax.program import RoundResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,34 +56,54 @@ class JaxRoundJob:
     arms: tuple[JaxArm, ...]
     steps: int
     seed: int
-    timeout_s: float
-    """Training stops past this (compile included); arms still training end with status ``timeout``."""
     progress_file: str
     stats_file: str
+    memory_mb: int | None = None
+    """The job's address-space cap (``RLIMIT_AS``) on a CPU; None = none. Past it an allocation fails and the
+    job ends with ``out of memory: …`` (exit 1: a crash, whose culprit the trainer then isolates)."""
 
 
-def run_round(job: JaxRoundJob) -> RoundStats:
-    """Check every module, train all arms in one program, and write each arm's results and policy."""
-    from rewardsmith.envs.backends.jax.policy import save_policy
+class OutOfMemory(Exception):
+    """The round's program needed more memory than the job's cap (or the device) allows."""
+
+
+def run_round(job: JaxRoundJob) -> RoundStats | None:
+    """Check every module, train all arms in one program, and write each arm's results and policy.
+
+    The executor bounds the job's wall time from outside: a round that runs past it is killed with
+    every arm unwritten, so the trainer retrains the arms apart to find which one held it
+    (:mod:`agent.train.isolation`); arms never end here with a shared ``timeout``. A module that its
+    check refuses is that arm's own failure (``crashed``, the reason in its result) and the others train.
+    Returns None when no arm was left to train.
+    """
+    import jax
+
     from rewardsmith.envs.backends.jax.ppo import PPOConfig
     from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.registry import make_jax_env
-    from rewardsmith.envs.backends.records import PolicyConfig
     from rewardsmith.envs.tasks import load_task_file
-    from rewardsmith.sandboxes.jax.module_check import check_exported
+    from rewardsmith.sandboxes.jax.module_check import ModuleRejected, check_exported
 
-    started = time.monotonic()
+    cap_memory(job.memory_mb, jax.default_backend())
     task = load_task_file(Path(job.task_file))
     env = make_jax_env(task.env_id)
-    arms = []
+    arms, specs = [], []
     for a in job.arms:
         if a.reward_kind != "candidate":
             arms.append(Arm(name=a.key, kind=a.reward_kind))
+            specs.append(a)
             continue
         assert a.module_file is not None
-        exported = check_exported(Path(a.module_file).read_bytes(), task.adapter.spec, task.adapter.spec.action.dim,
-                                  a.components, tuple(a.constants))
+        try:
+            exported = check_exported(Path(a.module_file).read_bytes(), task.adapter.spec,
+                                      task.adapter.spec.action.dim, a.components, tuple(a.constants))
+        except ModuleRejected as rejected:
+            _write_result(a, job.steps, status="crashed", error=f"its module was refused before training: {rejected}")
+            continue
         arms.append(Arm(name=a.key, kind="candidate", reward=exported.call, params=dict(a.constants)))
+        specs.append(a)
+    if not arms:
+        return None
     progress = Path(job.progress_file)
 
     def report(done: int, total: int) -> None:
@@ -75,19 +111,60 @@ def run_round(job: JaxRoundJob) -> RoundStats:
 
     config = RoundConfig(steps=job.steps, n_envs=task.train.n_envs, seed=job.seed,
                          ppo=PPOConfig.from_task(task.train.ppo))
-    result = train_round(env, arms, config, task.fitness_ref, progress=report,
-                         timeout_s=max(1.0, job.timeout_s - (time.monotonic() - started) - 30.0))
-    for spec, arm in zip(job.arms, result.arms, strict=True):
-        policy = None
-        if arm.status == "ok":
-            save_policy(Path(spec.outputs.policy_file), arm.params, env.discrete, env.action_low, env.action_high)
-            policy = PolicyConfig(use_sde=False, format="jax")
-        write_json(Path(spec.outputs.metrics_file), TrainingResult(
-            status=arm.status, error=arm.error, reward_kind=spec.reward_kind, steps_done=arm.steps_done,
-            steps_planned=job.steps, wall_s=result.compile_s + result.run_s, components=arm.components,
-            checkpoints=arm.checkpoints, policy=policy, sandbox="jax.export module, checked" if arm.kind == "candidate"
-            else "", nonfinite_steps=arm.nonfinite_steps))
+    try:
+        result = train_round(env, arms, config, task.fitness_ref, progress=report)
+    except MemoryError as exc:
+        raise OutOfMemory(_oom_message(job, str(exc))) from None
+    except jax.errors.JaxRuntimeError as exc:
+        if "RESOURCE_EXHAUSTED" not in str(exc):
+            raise
+        raise OutOfMemory(_oom_message(job, str(exc).splitlines()[0])) from None
+    _write_arms(job, specs, result, env)
     stats = RoundStats(arms=len(result.arms), compile_s=result.compile_s, run_s=result.run_s,
                        env_steps=result.env_steps, steps_per_s=result.steps_per_s, platform=result.platform)
     write_json(Path(job.stats_file), stats)
     return stats
+
+
+def cap_memory(memory_mb: int | None, platform: str) -> None:
+    """Cap the job's address space at ``memory_mb`` (after jax's import: it is in the cap, but cannot fail on it).
+
+    On a CPU only: a GPU runtime reserves address space by the terabyte without using it, and device memory
+    is bounded by XLA's own allocator there (it fails an allocation with ``RESOURCE_EXHAUSTED``).
+    """
+    if memory_mb is None or platform != "cpu":
+        return
+    limit = memory_mb * 1024 * 1024
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit if hard == resource.RLIM_INFINITY else min(limit, hard)))
+
+
+def _oom_message(job: JaxRoundJob, error: str) -> str:
+    cap = f"the job's {job.memory_mb} MiB memory cap" if job.memory_mb is not None else "the memory available"
+    return f"the round's program of {len(job.arms)} arms needed more than {cap} ({error[:200]})"
+
+
+def _write_arms(job: JaxRoundJob, specs: list[JaxArm], result: RoundResult, env: JaxEnv) -> None:
+    """Each arm's policy, TensorBoard events and (last) its :class:`TrainingResult`."""
+    from rewardsmith.envs.backends.jax.logs import write_events
+    from rewardsmith.envs.backends.jax.policy import save_policy
+
+    for spec, arm in zip(specs, result.arms, strict=True):
+        policy = None
+        if arm.status == "ok":
+            save_policy(Path(spec.outputs.policy_file), arm.params, env.discrete, env.action_low, env.action_high)
+            policy = PolicyConfig(use_sde=False, format="jax")
+        write_events(Path(spec.outputs.log_dir), arm.checkpoints, arm.losses)
+        _write_result(spec, job.steps, status=arm.status, error=arm.error, steps_done=arm.steps_done,
+                      wall_s=result.compile_s + result.run_s, components=arm.components, checkpoints=arm.checkpoints,
+                      policy=policy, nonfinite_steps=arm.nonfinite_steps)
+
+
+def _write_result(spec: JaxArm, planned: int, *, status: TrainStatus, error: str | None, steps_done: int = 0,
+                  wall_s: float = 0.0, components: tuple[str, ...] = (), checkpoints: tuple[Checkpoint, ...] = (),
+                  policy: PolicyConfig | None = None, nonfinite_steps: int = 0) -> None:
+    write_json(Path(spec.outputs.metrics_file), TrainingResult(
+        status=status, error=error, reward_kind=spec.reward_kind, steps_done=steps_done, steps_planned=planned,
+        wall_s=wall_s, components=components, checkpoints=checkpoints, policy=policy,
+        sandbox="jax.export module, checked" if spec.reward_kind == "candidate" else "",
+        nonfinite_steps=nonfinite_steps))

@@ -89,6 +89,9 @@ class ArmResult:
     nonfinite_steps: int
     params: dict[str, np.ndarray]
     """The trained policy as flat named arrays (see :mod:`envs.backends.jax.policy`)."""
+    losses: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """PPO's own statistics per rollout it trained on (``policy_loss``, ``value_loss``, ``entropy``,
+    ``approx_kl``: the update's means), one value per checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -434,6 +437,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     compiled = jax.jit(program.chunk, static_argnums=1).lower(carry, per_call).compile()
     compile_s = time.perf_counter() - started
     windows: list[Window] = []
+    losses: list[dict[str, np.ndarray]] = []
     alive_end: list[np.ndarray] = []
     t0 = time.perf_counter()
     calls_done = 0
@@ -444,6 +448,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         calls_done = call + 1
         out = jax.device_get(out)
         windows.append(out.window)
+        losses.append(out.ppo)
         alive_end.append(np.asarray(out.alive))
         if progress is not None:
             progress((call + 1) * per_call * rollout_steps, config.steps)
@@ -453,6 +458,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     if not windows:
         raise TimeoutError(f"the round's program compiled in {compile_s:.0f} s, past the {timeout_s} s bound")
     window = jax.tree.map(lambda *xs: np.concatenate(xs), *windows)
+    loss = {name: np.concatenate([np.asarray(part[name]) for part in losses]) for name in losses[0]}  # (rollouts, K)
     alive = np.concatenate(alive_end)  # (rollouts, K): alive at the end of each rollout
     rollouts_done = calls_done * per_call
     timed_out = rollouts_done < n_rollouts
@@ -472,6 +478,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
             steps_done=died_at if dead else rollouts_done * rollout_steps, components=program.components[i],
             checkpoints=tuple(cps), nonfinite_steps=int(carry.nonfinite[i]),
             params=flatten_params(jax.tree.map(lambda x, i=i: np.asarray(x[i]), carry.params)),
+            losses={name: tuple(float(v) for v in values[:len(cps), i]) for name, values in loss.items()},
         ))
     return RoundResult(tuple(results), compile_s, run_s, rollouts_done * rollout_steps, config.n_envs,
                        jax.devices()[0].platform)

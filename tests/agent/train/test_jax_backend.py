@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
 DATA = Path(__file__).resolve().parents[2] / "data" / "scripted_cartpole"
 
 
@@ -24,6 +27,12 @@ def test_a_jax_backend_run_trains_the_round_in_one_program_and_evaluates_on_gymn
     metrics = json.loads((cand / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["checkpoints"] and set(metrics["components"]) == set(info["components"])
     assert metrics["policy"]["format"] == "jax"  # the policy file says what it is in its own record
+    for arm in (cand, run_dir / "baselines" / "human"):  # TensorBoard events per arm, as the SB3 backend writes
+        events = EventAccumulator(str(arm / "sb3"))
+        events.Reload()
+        assert {"task/episode_length", "task/fitness", "train/value_loss"} <= set(events.Tags()["scalars"])
+    upright = [e.value for e in EventAccumulator(str(cand / "sb3")).Reload().Scalars("reward/upright")]
+    assert upright == pytest.approx([cp["component_step_means"]["upright"] for cp in metrics["checkpoints"]])
     fitness = json.loads((cand / "fitness.json").read_text())  # scored by the task's fitness on Gymnasium episodes
     assert len(fitness["heldout"]["values"]) == 10
     summary = json.loads((run_dir / "summary.json").read_text())

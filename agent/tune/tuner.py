@@ -189,7 +189,7 @@ class Tuner:
                 size = min(self.settings.batch, remaining)
                 self._run_batch(study, [study.ask() for _ in range(size)], on_trial)
                 remaining -= size
-            result = self._finish(study, time.monotonic() - started)
+            result = self._finish(study, started)
         return result
 
     def _run_batch(self, study: optuna.Study, trials: list[optuna.Trial],
@@ -243,7 +243,8 @@ class Tuner:
             if not files.reward.is_file():
                 write_text(files.reward, code)
             runs.append(TrialRun(code=code, files=files, module=self.files.trial_module(key)))
-        todo = [r for r in runs if not self.store.is_finished(r.files)]
+        # The same constants twice in one call (the held-out check when the designer's values won) train once.
+        todo = list({r.files.dir: r for r in runs if not self.store.is_finished(r.files)}.values())
         if todo:
             batch = self.files.batch(rung, [r.files.dir.parent.name for r in todo])
             self.evaluate(todo, steps, batch)
@@ -280,7 +281,9 @@ class Tuner:
                            fitness=fitness, rung=rung)
 
     # -- the held-out check -----------------------------------------------------------------------
-    def _finish(self, study: optuna.Study, wall_s: float) -> TuneResult:
+    def _finish(self, study: optuna.Study, started: float) -> TuneResult:
+        """The held-out check of the chosen constants against the designer's; ``started``: the study's start
+        (``time.monotonic()``), so its wall time includes the check's trainings."""
         complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
         if not complete:
             raise TrialFailed("no trial finished its last rung; nothing to choose from")
@@ -305,7 +308,7 @@ class Tuner:
             tuned_selection=tuned.selection, untuned_heldout=untuned.heldout, tuned_heldout=tuned.heldout,
             tuned_heldout_std=tuned.heldout_std, untuned_heldout_std=untuned.heldout_std,
             improved=tuned.heldout > untuned.heldout, env_steps=env_steps, train_wall_s=round(train_wall, 1),
-            wall_s=round(wall_s, 1), steps=full, tuned_file=str(self.files.tuned), diff=diff)
+            wall_s=round(time.monotonic() - started, 1), steps=full, tuned_file=str(self.files.tuned), diff=diff)
         write_json(self.files.result, result)
         return result
 

@@ -203,7 +203,7 @@ def test_a_run_with_tune_killed_mid_study_resumes_without_redoing_finished_trial
     study_dir = study_files[0].parent
     assert not (study_dir / "tune.json").exists(), "the study had already finished: nothing was killed mid-study"
     trained = {p: p.stat().st_mtime for p in study_dir.glob("trial_*/rung_*/metrics.json")}
-    run_dir = study_dir.parents[2]
+    run_dir = study_dir.parents[1]
     done = subprocess.run([sys.executable, "-m", "rewardsmith.agent.app.cli", "resume", str(run_dir)], cwd=ROOT,
                           timeout=900, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

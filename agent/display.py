@@ -18,7 +18,15 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rewardsmith.agent.records.results import CandidateResult, FinalArm, RunSummary, Usage
+from rewardsmith.agent.records.results import (
+    CandidateResult,
+    FinalArm,
+    Finding,
+    FindingKind,
+    RunSummary,
+    ScreenVerdict,
+    Usage,
+)
 from rewardsmith.agent.train.executors.base import ExecutorEvent
 from rewardsmith.agent.train.plan import RunPlan
 from rewardsmith.core.text import printable
@@ -144,9 +152,12 @@ class ProgressView:
             self._print(f"  {key}: {state}{fit}{' — ' + note if note else ''}")
 
     def result(self, r: CandidateResult) -> None:
-        """Show a candidate's final state: fitness and findings, or why it failed."""
+        """Show a candidate's final state: fitness and findings (in words; the tags stay in the critique), or why
+        it failed or was not trained."""
         if r.status == "ok":
-            note = ", ".join(map(str, r.critique.flags)) if r.critique else ""
+            note = "; ".join(map(plain_finding, r.critique.flags)) if r.critique else ""
+        elif r.status == "skipped" and r.screen is not None:
+            note = skip_reason(r.screen)
         elif r.status == "rejected":
             note = r.validation.message.splitlines()[0] if r.validation.message else r.validation.reason
         else:
@@ -281,6 +292,45 @@ class ProgressView:
         if s.stopped:
             self.console.print(f"stopped early: {printable(s.stopped)}", highlight=False, markup=False)
         self.console.print(f"run directory: {run_dir}  (designer: {s.designer}; {s.sandbox})", highlight=False)
+
+
+FINDING_WORDS: dict[FindingKind, str] = {
+    "dominant": "{c} dominates the reward",
+    "constant": "{c} never changes",
+    "fitness_zero": "no progress on the task",
+    "reward_up_fitness_flat": "reward rose, fitness did not",
+    "saturated": "{c} stopped changing (at its limit)",
+    "against_fitness": "{c} works against the fitness",
+    "improved_not_fitness": "{c} rose, fitness did not",
+    "component_up_fitness_down": "{c} rose while fitness fell",
+    "length_farming": "{c} pays for lasting, not for the task",
+    "motionless": "{c} barely moved",
+    "oscillating": "{c} went back and forth",
+    "action_chatter": "jittery actions",
+    "wrong_direction": "went the wrong way along {c}",
+    "early_termination": "episodes ended early",
+    "goal_missed": "{c} missed its target",
+    "motion_missed": "some episodes did not move as asked along {c}",
+    "screened_out": "not trained (ruled out by the screen)",
+}
+"""A finding in a few plain words for the progress lines; the tags (``reward_up_fitness_flat``) stay in the critique."""
+
+
+def plain_finding(finding: Finding) -> str:
+    """e.g. ``'speed' dominates the reward`` for ``dominant:speed``."""
+    words = FINDING_WORDS.get(finding.kind, finding.kind.replace("_", " "))
+    if "{c}" in words:
+        return words.format(c=f"'{finding.component}'" if finding.component else "a term")
+    return f"{words} ({finding.component})" if finding.component else words
+
+
+def skip_reason(screen: ScreenVerdict) -> str:
+    """Why the pre-training screen ruled a candidate out, in words (its numbers stay in the critique)."""
+    n = screen.trajectories
+    if screen.spearman is None:
+        return f"not trained: its reward gives all {n} earlier episodes the same return, so it cannot tell good from bad"
+    return (f"not trained: on {n} earlier episodes its reward prefers the ones the fitness rates worse "
+            f"(rank correlation {screen.spearman:+.2f})")
 
 
 def hns_line(s: RunSummary) -> str:

@@ -13,6 +13,7 @@ with :func:`load_fitness`.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib.util
 import inspect
 import json
@@ -124,6 +125,11 @@ BUILTIN_METRICS: dict[str, FitnessFn] = {
 }
 
 
+def metric_docs() -> dict[str, str]:
+    """What each built-in metric measures (its docstring, on one line), for ``rewardsmith tasks --metrics`` and the README."""
+    return {name: " ".join((fn.__doc__ or "").split()) for name, fn in BUILTIN_METRICS.items()}
+
+
 def load_fitness(ref: str, base_dir: Path) -> FitnessFn:
     """Resolve a built-in metric name or ``"file.py:function"`` (relative to ``base_dir``)."""
     if ":" not in ref:
@@ -149,10 +155,20 @@ def load_fitness(ref: str, base_dir: Path) -> FitnessFn:
         raise FitnessError(f"importing fitness file {path} raised {type(exc).__name__}: {exc}") from exc
     fn = getattr(module, func_name, None)
     if not callable(fn):
-        raise TaskError(f"fitness file {path} has no function {func_name!r}")
+        raise TaskError(f"fitness file {path} has no function {func_name!r}; {_defined_functions(module, func_name)}")
     if len(inspect.signature(fn).parameters) != 1:
         raise TaskError(f"fitness function {ref!r} must take exactly one argument (the episode)")
     return fn
+
+
+def _defined_functions(module: Any, wanted: str) -> str:
+    """What a fitness file does define, for the error about a name it does not (a typo is the usual cause)."""
+    names = sorted(n for n, v in vars(module).items()
+                   if inspect.isfunction(v) and v.__module__ == module.__name__ and not n.startswith("_"))
+    if not names:
+        return "it defines no function"
+    close = difflib.get_close_matches(wanted, names, n=1)
+    return f"it defines: {', '.join(names)}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
 def check_fitness_ref(ref: str, base_dir: Path) -> None:

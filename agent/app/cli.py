@@ -1,7 +1,9 @@
 """The ``rewardsmith`` command line: tasks, run, resume, validate, evaluate, bench, review, ui.
 
-Bad input (unknown task, malformed task file, fitness function that raises, bad run directory)
-ends in one ``error:`` line and a non-zero exit, never a traceback.
+Bad input (unknown task, malformed task file, fitness function that raises, bad run directory, an
+option out of its bounds or ``nan``) ends in one ``error:`` line and a non-zero exit, never a traceback.
+Start-up is kept short: this module and the parser import only light modules; each command imports
+what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -10,18 +12,23 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, NoReturn, get_args
 
 from rich.console import Console
 
-from rewardsmith.agent.app.options import add_options, from_args, option_name
+from rewardsmith.agent.app.commands.bench_options import BenchOptions
+from rewardsmith.agent.app.commands.tune_args import add_tune_parser
+from rewardsmith.agent.app.options import add_options, from_args
 from rewardsmith.agent.records.config import BackendName, LLMOptions, RunConfig, default_workers
 from rewardsmith.core.errors import ConfigError, RewardSmithError
 from rewardsmith.core.extras import UI_MODULES, require_extra
 from rewardsmith.core.text import printable
+
+if TYPE_CHECKING:  # the command line starts without the task machinery (gymnasium, pydantic): imported when used
+    from rewardsmith.envs.tasks import Task
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FAILED = 1
@@ -39,51 +46,99 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {exc}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        hint = f"; continue with: rewardsmith resume {args.run_dir}" if getattr(args, "run_dir", None) else ""
+        run_dir = getattr(args, "run_dir", None)
+        kept = run_dir is not None and Path(run_dir).is_dir()  # a start that recorded nothing leaves no directory
+        hint = f"; continue with: rewardsmith resume {run_dir}" if kept else ""
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"interrupted{hint}", markup=False)
         return EXIT_INTERRUPTED
 
 
 # -- commands ------------------------------------------------------------------------------------
 def cmd_tasks(args: argparse.Namespace, console: Console) -> int:
-    from rewardsmith.envs.tasks import builtin_task_files, load_task_file
+    from rewardsmith.envs.tasks import builtin_task_files, load_task, load_task_file
 
-    tasks = [load_task_file(p) for p in builtin_task_files().values()]
+    if args.metrics:
+        return _list_metrics(args, console)
+    named = bool(args.names)
+    tasks = [load_task(n) for n in args.names] if named else [load_task_file(p) for p in builtin_task_files().values()]
     if args.json:
         print(json.dumps([{"name": t.name, "env": t.env_id, "description": t.description, "fitness": t.fitness_ref,
-                           "steps": t.train.steps, "fields": [asdict(f) for f in t.adapter.spec.fields]}
+                           "steps": t.train.steps, "train": {"n_envs": t.train.n_envs, "timeout_s": t.train.timeout_s,
+                                                             "ppo": t.train.ppo.model_dump(),
+                                                             "inherited_from": t.train_origin.body,
+                                                             "overrides": list(t.train_origin.overrides)},
+                           "fields": [asdict(f) for f in t.adapter.spec.fields]}
                           for t in tasks], indent=2))
         return EXIT_OK
     for t in tasks:
         console.print(f"[bold]{t.name}[/bold]  {t.env_id}  (fitness: {t.fitness_ref}, {t.train.steps:,} steps)")
         console.print(f"  {t.description}", markup=False)
+        if named:  # one task asked for by name: its training settings too
+            console.print(f"  {settings_line(t)}", markup=False)
         for line in t.adapter.spec.describe().splitlines():
             console.print(f"    {line}", markup=False)
+    if not named:
+        console.print("one task: rewardsmith tasks NAME; the built-in fitness metrics: rewardsmith tasks --metrics",
+                      markup=False)
     return EXIT_OK
+
+
+def _list_metrics(args: argparse.Namespace, console: Console) -> int:
+    """``tasks --metrics``: the built-in fitness metrics a task file may name, from their docstrings."""
+    from rewardsmith.envs.fitness import metric_docs
+
+    docs = metric_docs()
+    if args.json:
+        print(json.dumps([{"name": n, "doc": d} for n, d in docs.items()], indent=2))
+        return EXIT_OK
+    for name, doc in docs.items():
+        console.print(f"[bold]{name}[/bold]  {doc}")
+    console.print('or your own: fitness = "file.py:function" (relative to the task file; the function takes one '
+                  "episode and returns a float, higher is better)", markup=False)
+    return EXIT_OK
+
+
+def settings_line(task: Task) -> str:
+    """The training settings a task uses and where they come from, for the run's header and ``tasks NAME``."""
+    ppo = task.train.ppo.model_dump(exclude_defaults=True)
+    shown = ", ".join(f"{k} {v}" for k, v in ppo.items()) or "SB3's defaults"
+    return (f"training settings: {task.train_origin.describe()} — {task.train.n_envs} envs, "
+            f"timeout {task.train.timeout_s} s, PPO {shown}")
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from rewardsmith.envs.tasks import load_task
 
     task = load_task(args.task)
+    out = out_dir(args.out)
     config = from_args(RunConfig, args, task=str(task.source), llm=_llm_options(args, LLMOptions()))
     _check_config(config)
     if config.dry_run:
-        from rewardsmith.agent.app.dry_run import dry_run, plan_for
-        from rewardsmith.agent.design.designers import make_designer
-
-        plan = plan_for(task, rounds=config.rounds, samples=config.samples, steps=config.steps,
-                        workers=config.workers, baselines=config.baselines, final_seeds=config.final_seeds)
-        label = make_designer(config.designer, llm=config.llm, run_dir=None).label
-        return dry_run(task, plan, label, Path(args.out), console)
+        return _dry_run(task, config, out, console)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(args.out) / f"{task.name}-{stamp}"
+    run_dir = out / f"{task.name}-{stamp}"
     suffix = 1
     while run_dir.exists():
         suffix += 1
-        run_dir = Path(args.out) / f"{task.name}-{stamp}-{suffix}"
+        run_dir = out / f"{task.name}-{stamp}-{suffix}"
     args.run_dir = run_dir
     return _start(run_dir, config, console, new=True)
+
+
+def _dry_run(task: Task, config: RunConfig, out: Path, console: Console) -> int:
+    """``run --dry-run``: what the run checks first (backend, fitness function), then its plan and estimate."""
+    from rewardsmith.agent.app.dry_run import dry_run, plan_for
+    from rewardsmith.agent.context import check_fitness
+    from rewardsmith.agent.design.designers import make_designer
+    from rewardsmith.agent.train.backends import resolve_backend
+    from rewardsmith.envs.rollout import random_rollout
+
+    config, _, backend_line = resolve_backend(task, config)  # as a run resolves it: jax without a JAX env is refused
+    check_fitness(task, random_rollout(task, n=256, seed=config.seed))  # a typo'd function name fails here, not later
+    plan = plan_for(task, rounds=config.rounds, samples=config.samples, steps=config.steps,
+                    workers=config.workers, baselines=config.baselines, final_seeds=config.final_seeds)
+    label = make_designer(config.designer, llm=config.llm, run_dir=None).label
+    return dry_run(task, plan, label, out, console, notes=(backend_line, settings_line(task)))
 
 
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
@@ -97,10 +152,12 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
 
 
 def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int:
+    """Run (``new``) or continue the loop in ``run_dir``; a new run that fails or stops before it recorded
+    anything leaves no directory behind (:func:`agent.rundir.run.discard_if_empty`)."""
     from rewardsmith.agent.design.designers import make_designer
     from rewardsmith.agent.display import ProgressView
     from rewardsmith.agent.loop import run_loop
-    from rewardsmith.agent.rundir.run import prepare_run
+    from rewardsmith.agent.rundir.run import discard_if_empty, prepare_run
     from rewardsmith.agent.rundir.store import RunStore
     from rewardsmith.agent.train.backends import resolve_backend
     from rewardsmith.agent.train.plan import rollout_budget
@@ -113,6 +170,8 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     isolation = require_full_isolation(detect_isolation(), config.allow_weak_sandbox)
     store = RunStore(run_dir)
     view = ProgressView(console)
+    summary = None
+    parent_existed = run_dir.parent.is_dir()
     try:
         with store.lock():  # two processes never work on one run
             record = prepare_run(store, config, designer.label, isolation.describe(), task.name)
@@ -122,6 +181,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
                 f"designer: {designer.label}",
                 f"{isolation.describe()}",
                 backend_line,
+                settings_line(task),
                 f"{config.rounds} rounds × {config.samples} candidates, {budget.steps:,} PPO steps each, "
                 f"{config.workers} workers"
                 + (", plus the env's own and the sparse reward as baselines" if config.baselines else "")
@@ -131,8 +191,15 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
             summary = run_loop(store, record, view)
     finally:
         view.stop()
-    view.summary(summary, str(run_dir))
+        discarded = new and (summary is None or summary.stopped is not None) and discard_if_empty(
+            store, config.samples, remove_parent=not parent_existed)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    assert summary is not None  # run_loop returned (an exception would have left through the finally)
+    if discarded:  # stopped before anything was recorded (e.g. the model was unreachable): nothing to resume
+        err.print(f"error: {summary.stopped}; nothing was recorded, so no run directory was kept "
+                  "(run the same command again)", markup=False)
+        return EXIT_USAGE
+    view.summary(summary, str(run_dir))
     if summary.stopped:
         err.print(f"stopped: {summary.stopped}; continue with: rewardsmith resume {run_dir}", markup=False)
         return EXIT_STOPPED
@@ -180,13 +247,23 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     from rewardsmith.agent.app.commands.evaluate import evaluate_reward_file
 
+    out_dir(args.out)
     return evaluate_reward_file(args, console)
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from rewardsmith.agent.app.commands.bench import bench_command
 
+    out_dir(args.out)
+    if args.dir:
+        out_dir(args.dir, "--dir")
     return bench_command(args, console, _llm_options(args, LLMOptions()))
+
+
+def cmd_tune(args: argparse.Namespace, console: Console) -> int:
+    from rewardsmith.agent.app.commands.tune import cmd_tune as tune
+
+    return tune(args, console)
 
 
 def cmd_review(args: argparse.Namespace, console: Console) -> int:
@@ -226,11 +303,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 # -- helpers -------------------------------------------------------------------------------------
 def _llm_options(args: argparse.Namespace, base: LLMOptions) -> LLMOptions:
     """``base`` with the LLM options given on the command line (``resume`` may raise the caps)."""
-    options = from_args(LLMOptions, args, base=base)
-    for f in fields(LLMOptions):
-        value = getattr(options, f.name)
-        if isinstance(value, float | int) and (value < 0 or (value == 0 and f.name in ("timeout_s", "response_tokens"))):
-            raise ConfigError(f"{option_name(f)} must be positive, got {value}")
+    options = from_args(LLMOptions, args, base=base)  # numbers checked there: finite, within the field's bounds
     if (options.price_in is None) != (options.price_out is None):
         raise ConfigError("give both --price-in and --price-out (US dollars per million tokens), or neither")
     return options
@@ -243,19 +316,9 @@ def _add_llm_options(s: argparse.ArgumentParser, resume: bool = False) -> None:
 
 
 def _check_config(config: RunConfig) -> None:
-    for name in ("rounds", "samples", "workers"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
-    if config.steps is not None and config.steps < 1:
-        raise ConfigError(f"--steps must be at least 1, got {config.steps}")
-    if config.final_seeds < 0:
-        raise ConfigError(f"--final-seeds must be at least 0, got {config.final_seeds}")
-    if config.fix_attempts < 0:
-        raise ConfigError(f"--fix-attempts must be at least 0, got {config.fix_attempts}")
+    """What no single option's bounds say (those are checked by ``from_args``): options that need each other."""
     if config.preference_only and config.review == "none":
         raise ConfigError("--preferences-only needs a reviewer: --review cli|web|oracle")
-    if config.oracle_noise < 0:
-        raise ConfigError(f"--oracle-noise must be >= 0, got {config.oracle_noise}")
     # Extras a run needs only later (the designer's and the backend's are checked when they are made).
     if config.executor == "ray":
         require_extra("ray", "--executor ray", "ray")
@@ -263,11 +326,36 @@ def _check_config(config: RunConfig) -> None:
         require_extra("ui", "--review web (reviewed in rewardsmith ui)", *UI_MODULES)
 
 
-def _version_text() -> str:
-    from rewardsmith.agent.rundir.run import versions
+def out_dir(value: str, flag: str = "--out") -> Path:
+    """The folder ``flag`` names (it may not exist yet); a file, or a path through a file, is a one-line error."""
+    path = Path(value)
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        where = "" if existing == path else f" ({existing} is a file)"
+        raise ConfigError(f"{flag} {value}: not a folder{where}; give the folder to write into")
+    return path
 
-    v = versions()
-    return f"rewardsmith {v.pop('rewardsmith')} ({', '.join(f'{k} {x}' for k, x in v.items())})"
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with its usage errors in one line, like every other bad input (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed versions, looked up only when asked (not on every start)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the versions of RewardSmith and its libraries")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        from rewardsmith.agent.rundir.run import versions
+
+        v = versions()
+        print(f"rewardsmith {v.pop('rewardsmith')} ({', '.join(f'{k} {x}' for k, x in v.items())})")
+        parser.exit()
 
 
 def _read_file(path: Path) -> str:
@@ -278,14 +366,14 @@ def _read_file(path: Path) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from rewardsmith.agent.app.commands.bench import BenchOptions
-    from rewardsmith.agent.app.commands.tune import add_tune_parser
-
-    p = argparse.ArgumentParser(prog="rewardsmith", description="Design reward functions from a task description.")
-    p.add_argument("--version", action="version", version=_version_text())
+    """Every command's arguments, built from light modules only: a command's heavy imports happen when it runs."""
+    p = _Parser(prog="rewardsmith", description="Design reward functions from a task description.")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("tasks", help="list built-in tasks with their state fields")
+    s = sub.add_parser("tasks", help="list built-in tasks with their state fields (one task: tasks NAME)")
+    s.add_argument("names", nargs="*", metavar="NAME", help="only these tasks (built-in names or task files)")
+    s.add_argument("--metrics", action="store_true", help="list the built-in fitness metrics a task file may name")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(handler=cmd_tasks)
 
@@ -332,7 +420,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_llm_options(s)
     s.set_defaults(handler=cmd_bench)
 
-    add_tune_parser(sub)
+    add_tune_parser(sub, cmd_tune)
 
     s = sub.add_parser("review", help="review a paused round in the terminal and give feedback")
     s.add_argument("run_dir", help="the run directory")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def measure_throughput(task: Task) -> Throughput:
                                 outputs=TargetFiles(Path(tmp)).train_outputs()))
         wall = time.monotonic() - started
     return Throughput(steps_per_s=result.steps_done / wall,
-                      source=f"measured now: {result.steps_done:,} steps of PPO on the env's own reward in {wall:.1f} s")
+                      source=f"measured now: {result.steps_done:,} steps of SB3 PPO on the env's own reward in {wall:.1f} s")
 
 
 def estimate_s(plan: RunPlan, throughput: Throughput) -> float:
@@ -81,10 +82,12 @@ def estimate_s(plan: RunPlan, throughput: Throughput) -> float:
     return (waves + plan.waves(plan.final_trainings)) * per_training
 
 
-def describe(plan: RunPlan, task: Task, designer: str, throughput: Throughput, cores: int) -> list[str]:
-    """The dry run's report, line by line."""
+def describe(plan: RunPlan, task: Task, designer: str, throughput: Throughput, cores: int,
+             notes: Sequence[str] = ()) -> list[str]:
+    """The dry run's report, line by line (``notes``: what the run's header says too, e.g. its backend)."""
     b = plan.budget
     lines = [f"dry run: {task.name} ({task.env_id}), designer {designer}; nothing is trained or called",
+             *(f"  {note}" for note in notes),
              f"  {plan.rounds} rounds × {plan.samples} candidates, {b.steps:,} PPO steps each"]
     if b.rounded:
         lines.append(f"  note: {b.note()}")
@@ -102,7 +105,8 @@ def describe(plan: RunPlan, task: Task, designer: str, throughput: Throughput, c
     return lines
 
 
-def dry_run(task: Task, plan: RunPlan, designer: str, runs_dir: Path, console: Console, measure: bool = True) -> int:
+def dry_run(task: Task, plan: RunPlan, designer: str, runs_dir: Path, console: Console, measure: bool = True,
+            notes: Sequence[str] = ()) -> int:
     """Print what the run would do and its estimated time; returns the exit status (0)."""
     import os
 
@@ -113,7 +117,7 @@ def dry_run(task: Task, plan: RunPlan, designer: str, runs_dir: Path, console: C
             return 0
         console.print("dry run: measuring this machine's training throughput (a few seconds)…", markup=False)
         throughput = measure_throughput(task)
-    for line in describe(plan, task, designer, throughput, len(os.sched_getaffinity(0))):
+    for line in describe(plan, task, designer, throughput, len(os.sched_getaffinity(0)), notes):
         console.print(line, markup=False, highlight=False)
     return 0
 

@@ -13,8 +13,12 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import fractions
 import inspect
 import itertools
+import math
+import operator
+import re
 import textwrap
 import types
 import typing
@@ -23,8 +27,12 @@ from functools import cache
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from rewardsmith.agent.records.config import Flag
+from rewardsmith.core.errors import ConfigError
 
 T = TypeVar("T")
+
+_NONE_IS = re.compile(r";\s*None\s*=\s*(.+)$")
+"""The docstrings' ``...; None = what an unset option means`` (read by :func:`help_for`)."""
 
 
 def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, *,
@@ -34,7 +42,6 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
     Every flag defaults to None in the namespace, so :func:`from_args` can tell "not given" apart.
     """
     wanted = set(only) if only is not None else None
-    docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         meta: Flag = f.metadata.get("flag", Flag())
@@ -42,12 +49,7 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
             continue
         if dataclasses.is_dataclass(hints[f.name]):
             continue
-        default = _default(f, meta)
-        help_text = docs.get(f.name, "").replace("``", "").rstrip(".")
-        if meta.negate:
-            help_text = f"do not: {help_text[:1].lower()}{help_text[1:]}"
-        if default is not None and not isinstance(default, bool) and not resume:
-            help_text += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+        help_text = help_for(cls, f, resume=resume)
         kind, choices = _scalar(hints[f.name])
         name = option_name(f)
         if kind is bool:
@@ -56,12 +58,56 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
             if meta.off is not None:
                 parser.add_argument(meta.off, dest=f.name, action="store_false", help=f"the opposite of {name}")
             continue
+        metavar = meta.metavar or ("SECONDS" if f.name.endswith("_s") else f.name.upper())
         parser.add_argument(name, dest=f.name, type=kind, choices=choices, default=None, help=help_text,
-                            metavar=None if choices else f.name.upper().removesuffix("_S"))
+                            metavar=None if choices else metavar)
+
+
+def help_for(cls: type, f: dataclasses.Field[Any], resume: bool = False) -> str:
+    """The help line of a field's flag, written for a person from the field's docstring.
+
+    The docstring's Python (``None = X``, double back-quotes) becomes words: "(default: X)"; a
+    ``--no-…`` switch says that the behaviour is on by default and the flag turns it off; a default
+    is shown as people write it (``1/9``, ``5 s``), not as ``0.111111``.
+    """
+    meta: Flag = f.metadata.get("flag", Flag())
+    text = field_docs(cls).get(f.name, "").replace("``", "").rstrip(".")
+    unset = _NONE_IS.search(text)
+    if unset is not None:  # "...; None = the task file's budget" -> "... (default: the task file's budget)"
+        text = f"{text[:unset.start()]} (default: {unset.group(1)})"
+    if meta.negate:
+        return f"{text}. On by default; {option_name(f)} turns it off"
+    default = _default(f, meta)
+    if resume or default is None or isinstance(default, bool):
+        return text
+    shown = show_value(default, seconds=f.name.endswith("_s"))
+    if meta.default_help:
+        return f"{text} (default: {meta.default_help}, here {shown})"
+    return f"{text} (default {shown})"
+
+
+def show_value(value: Any, seconds: bool = False) -> str:
+    """A default as a person writes it: ``1/9`` rather than ``0.111111``, ``5 s`` for seconds."""
+    text = str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        text = f"{value:g}"
+        if len(text) > 6:  # not a short decimal: a small fraction if it is one, else two digits
+            frac = fractions.Fraction(value).limit_denominator(100)
+            if float(frac) != value:
+                text = f"{value:.2g}"
+            elif frac.denominator == 1:
+                text = str(frac.numerator)
+            else:
+                text = f"{frac.numerator}/{frac.denominator}"
+    return f"{text} s" if seconds else text
 
 
 def from_args(cls: type[T], args: argparse.Namespace, base: T | None = None, **fixed: Any) -> T:
-    """The dataclass built from parsed flags: given flags win over ``base`` (or the CLI defaults), then ``fixed``."""
+    """The dataclass built from parsed flags: given flags win over ``base`` (or the CLI defaults), then ``fixed``.
+
+    Every number is checked here, once for all options: finite (no ``nan``, no ``inf``) and within the
+    field's bounds (:class:`~agent.records.config.Flag`); a bad one is a one-line :class:`ConfigError`.
+    """
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         meta: Flag = f.metadata.get("flag", Flag())
@@ -73,7 +119,28 @@ def from_args(cls: type[T], args: argparse.Namespace, base: T | None = None, **f
         elif meta.cli and meta.default is not None:
             values[f.name] = meta.default()
     values.update(fixed)
-    return cls(**values)
+    out = cls(**values)
+    check_numbers(out)
+    return out
+
+
+def check_numbers(obj: Any) -> None:
+    """Raise :class:`ConfigError` for the first number field of ``obj`` that is not finite or out of its bounds."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        meta: Flag = f.metadata.get("flag", Flag())
+        name = option_name(f) if meta.cli else f.name
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value}")
+        checks = ((meta.at_least, "at least", operator.ge), (meta.above, "more than", operator.gt),
+                  (meta.at_most, "at most", operator.le), (meta.below, "less than", operator.lt))
+        for bound, words, holds in checks:
+            if bound is not None and not holds(value, bound):
+                seconds = f.name.endswith("_s")
+                raise ConfigError(f"{name} must be {words} {show_value(bound, seconds)}, "
+                                  f"got {show_value(value, seconds)}")
 
 
 def option_name(f: dataclasses.Field[Any]) -> str:

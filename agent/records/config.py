@@ -27,6 +27,19 @@ class Flag:
     """False: not an option of the command line (set by the program, e.g. the task file)."""
     off: str | None = None
     """A second flag that sets an optional bool to False (``--no-video`` beside ``--video``)."""
+    at_least: float | None = None
+    """The smallest value a number option takes (``--rounds`` at least 1)."""
+    above: float | None = None
+    """A number option must be greater than this (a timeout above 0)."""
+    at_most: float | None = None
+    """The largest value a number option takes: absurd values are refused before anything runs, not
+    left to spin or overflow a timer (``--rounds 10**25``)."""
+    below: float | None = None
+    """A number option must be less than this (a fraction below 1)."""
+    metavar: str | None = None
+    """What the help calls the value (default: the field's name; ``SECONDS`` for a ``_s`` field)."""
+    default_help: str | None = None
+    """How the help names a default computed at start-up (``--workers``: "this machine's cores")."""
 
 
 def flag(**kwargs: Any) -> dict[str, Flag]:
@@ -36,6 +49,11 @@ def flag(**kwargs: Any) -> dict[str, Flag]:
 
 BackendName = Literal["sb3", "jax"]
 """The training backends by ``--backend`` name (each is a class in :data:`agent.train.backends.BACKENDS`)."""
+
+
+DAY_S = 86_400.0
+"""A day in seconds: the longest a timeout option may be (a longer one is a typo, and past ~292 years
+``threading`` refuses it with an ``OverflowError`` mid-run)."""
 
 
 def default_workers() -> int:
@@ -51,19 +69,19 @@ class LLMOptions:
 
     api_base: str | None = field(default=None, metadata=flag(resume=True))
     """Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama's /v1, LM Studio…); None = the provider's."""
-    timeout_s: float = field(default=180.0, metadata=flag(name="--llm-timeout"))
-    """Wall-clock limit of one LLM call in seconds, the whole call (not per read)."""
-    temperature: float = 1.0
-    """Sampling temperature (Eureka samples at 1.0)."""
-    response_tokens: int | None = None
+    timeout_s: float = field(default=180.0, metadata=flag(name="--llm-timeout", above=0, at_most=DAY_S))
+    """Wall-clock limit of one LLM call, the whole call (not per read)."""
+    temperature: float = field(default=1.0, metadata=flag(at_least=0))
+    """Sampling temperature; Eureka samples at 1.0."""
+    response_tokens: int | None = field(default=None, metadata=flag(at_least=1, at_most=10_000_000))
     """Most tokens one answer may have; None = the provider's limit."""
-    max_cost: float | None = field(default=None, metadata=flag(resume=True))
+    max_cost: float | None = field(default=None, metadata=flag(resume=True, at_least=0))
     """Stop the run (resumable) before a call would take the total past this many US dollars."""
-    max_tokens: int | None = field(default=None, metadata=flag(resume=True))
+    max_tokens: int | None = field(default=None, metadata=flag(resume=True, at_least=0))
     """Stop the run (resumable) before a call would take the total past this many tokens (in + out)."""
-    price_in: float | None = None
+    price_in: float | None = field(default=None, metadata=flag(at_least=0))
     """US dollars per million prompt tokens, for models litellm has no price for."""
-    price_out: float | None = None
+    price_out: float | None = field(default=None, metadata=flag(at_least=0))
     """US dollars per million completion tokens, for models litellm has no price for."""
 
 
@@ -74,58 +92,67 @@ class RunConfig:
     task: str = field(metadata=flag(cli=False))
     """Path of the task file (built-in tasks are resolved to their file)."""
     designer: str = "offline"
-    """offline | a litellm model string, e.g. openai/gpt-4o-mini | scripted:DIR | replay:RUN_DIR (the answers recorded in another run, no LLM calls)."""
-    rounds: int = field(default=3, metadata=flag(resume=True))
+    """offline (no LLM) | a litellm model, e.g. openai/gpt-4o-mini | scripted:DIR | replay:RUN_DIR (the answers
+    recorded in another run, no LLM calls)."""
+    rounds: int = field(default=3, metadata=flag(resume=True, at_least=1, at_most=1000))
     """Rounds (generations) of the loop."""
-    samples: int = 4
-    """Candidates per round (K)."""
-    steps: int | None = None
+    samples: int = field(default=4, metadata=flag(at_least=1, at_most=1000))
+    """Candidates each round samples, K."""
+    steps: int | None = field(default=None, metadata=flag(at_least=1, at_most=10**10))
     """PPO environment steps per candidate; None = the task file's budget."""
-    seed: int = 0
-    """Training seed shared by every candidate and baseline (common random numbers)."""
-    workers: int = field(default=1, metadata=flag(default=default_workers, resume=True))
-    """Training processes running at once (the command line's default: this machine's cores)."""
+    seed: int = field(default=0, metadata=flag(at_least=0, at_most=2**31 - 1))
+    """Training seed, the same for every candidate and baseline so that they compare fairly."""
+    workers: int = field(default=1, metadata=flag(default=default_workers, default_help="this machine's cores",
+                                                  resume=True, at_least=1, at_most=1024))
+    """Training processes running at once."""
     review: Literal["none", "cli", "web", "oracle"] = "none"
-    """Pause for review after each round: in the terminal, in the web app (``rewardsmith ui``), or
-    by the synthetic preference oracle (noisy ground-truth ranking, for tests and benchmarks)."""
+    """Pause after each round for a review: in the terminal (cli), in the web app (web, see ``rewardsmith ui``),
+    by a synthetic preference oracle that ranks by the fitness plus noise (oracle, for tests and benchmarks),
+    or not at all (none)."""
     preference_only: bool = field(default=False, metadata=flag(name="--preferences-only"))
     """Select by the reviewer's preferences only; designers never see the fitness (ICPL's setting)."""
-    oracle_noise: float = 0.1
+    oracle_noise: float = field(default=0.1, metadata=flag(at_least=0))
     """Noise of the preference oracle, as a fraction of the offered candidates' fitness spread."""
-    review_timeout_s: float = field(default=3600.0, metadata=flag(name="--review-timeout"))
-    """Seconds ``--review web`` waits for a submission before the run stops, resumable."""
+    review_timeout_s: float = field(default=3600.0, metadata=flag(name="--review-timeout", above=0, at_most=30 * DAY_S))
+    """How long ``--review web`` waits for a review before the run stops; it can be resumed."""
     videos: bool | None = field(default=None, metadata=flag(name="--video", off="--no-video"))
     """Record a rollout video per candidate (default: only when reviewing; --no-video: never)."""
     backend: BackendName | Literal["auto"] = "sb3"
     """Training backend: sb3 (one SB3 PPO process per candidate) | jax (all candidates of a round in one compiled JAX program; classic control and Hopper/HalfCheetah) | auto (jax where the task has a JAX environment and it is the faster one here)."""
     screen: bool = field(default=True, metadata=flag(name="--no-screen", negate=True))
-    """From round 2 on, score earlier rounds' stored rollouts with each new candidate and skip training one whose returns rank them against their fitness (CARD-style)."""
+    """From round 2 on, do not train a candidate whose reward ranks earlier rounds' stored episodes opposite to
+    their fitness (a CARD-style screen)."""
     executor: Literal["local", "ray"] = "local"
     """Where training jobs run: local worker processes, or tasks on a Ray cluster (``pip install 'rewardsmith[ray]'``)."""
     ray_address: str | None = field(default=None, metadata=flag(resume=True))
     """With --executor ray: a running cluster's address (``ray start --head``); None = a local Ray instance on 127.0.0.1 for the run."""
-    halving: int | None = None
-    """Successive halving of each round's candidates with this reduction factor (e.g. 3): all train to the first rung, the top 1/ETA continue from their checkpoint; None = every candidate trains to the full budget."""
-    first_rung: float = 1 / 9
+    halving: int | None = field(default=None, metadata=flag(at_least=2, at_most=100, metavar="ETA"))
+    """Successive halving of each round's candidates with this reduction factor, e.g. 3: all train to the first
+    rung, then the best 1/ETA continue from their checkpoints; None = every candidate trains the full budget."""
+    first_rung: float = field(default=1 / 9, metadata=flag(above=0, below=1, metavar="FRACTION"))
     """With --halving: the first rung's budget as a fraction of the full training budget."""
     baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))
-    """Also train the env's own reward (human) and the sparse fitness reward, for the HNS."""
-    final_seeds: int = field(default=3, metadata=flag(resume=True))
-    """After the last round, retrain the best reward (and the baselines) on this many fresh training seeds and report mean ± spread over them (0 = skip)."""
+    """Also train the env's own reward ("human") and a sparse reward on the task's fitness, to compare with and
+    for the human-normalized score."""
+    final_seeds: int = field(default=3, metadata=flag(resume=True, at_least=0, at_most=100))
+    """After the last round, retrain the best reward (and the baselines) on this many fresh training seeds and
+    report the mean ± spread over them; 0 skips it."""
     dry_run: bool = field(default=False, metadata=flag(name="--dry-run"))
     """Print what the run would train and its estimated time on this machine, and exit without running."""
-    call_timeout_s: float = field(default=5.0, metadata=flag(name="--call-timeout"))
+    call_timeout_s: float = field(default=5.0, metadata=flag(name="--call-timeout", above=0, at_most=DAY_S))
     """Wall-clock limit of one reward call during training."""
-    train_timeout_s: float | None = field(default=None, metadata=flag(name="--train-timeout"))
+    train_timeout_s: float | None = field(default=None, metadata=flag(name="--train-timeout", above=0,
+                                                                      at_most=30 * DAY_S))
     """Wall-clock limit of one training job; None = the task file's ``train.timeout_s``."""
     selection: Literal["last-best", "top-k", "tree"] = "last-best"
     """Which earlier candidates the next prompt builds on: the last round's best (Eureka), the best plus a different runner-up (top-k), or UCB over the whole lineage tree (RF-Agent-style)."""
     tune: bool = False
     """Between rounds, tune the selected reward's named constants with Optuna (TPE + successive halving); the tuned reward joins the next round as candidate K+2."""
-    tune_trials: int = 8
+    tune_trials: int = field(default=8, metadata=flag(at_least=1, at_most=10_000))
     """Optuna trials per --tune study."""
-    fix_attempts: int = 2
-    """How many times a rejected candidate goes back to the designer with the exact problem (designers that fix)."""
+    fix_attempts: int = field(default=2, metadata=flag(at_least=0, at_most=20))
+    """How many times a rejected candidate goes back to the designer, with the exact problem, to be fixed
+    (designers that can fix)."""
     allow_weak_sandbox: bool = field(default=False, metadata=flag(name="--allow-weak-sandbox", resume=True))
     """Run candidate code even below bubblewrap + seccomp + rlimits (the static check is then the main barrier; see sandboxes/README.md)."""
     llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))

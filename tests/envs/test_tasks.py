@@ -156,3 +156,87 @@ def test_an_adapter_module_that_fails_at_import_is_one_line(tmp_path: Path, modu
     msg = str(err.value)
     assert msg.startswith(f"{path}: field 'adapter': importing {tmp_path / 'adapter.py'} ") and expected in msg
     assert "\n" not in msg and "Traceback" not in msg
+
+
+# -- a user's adapter: bounded at import, and only a .py file (issue 24) -----------------------------------------
+def _adapter_task(tmp_path: Path, ref: str) -> Path:
+    path = tmp_path / "mine.toml"
+    path.write_text(BASE.replace('env = "CartPole-v1"\n', f'env = "CartPole-v1"\nadapter = "{ref}"\n'))
+    return path
+
+
+def test_an_adapter_that_hangs_at_import_is_stopped_at_its_deadline(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr("rewardsmith.envs.adapters.ADAPTER_IMPORT_TIMEOUT_S", 1.0)
+    (tmp_path / "adapter.py").write_text("while True:\n    pass\n")
+    started = time.monotonic()
+    with pytest.raises(TaskError) as err:
+        load_task(_adapter_task(tmp_path, "adapter.py:Mine"))
+    assert time.monotonic() - started < 15
+    msg = str(err.value)
+    assert "field 'adapter'" in msg and "did not finish within 1 s" in msg and "\n" not in msg
+
+
+def test_an_adapter_that_is_not_a_python_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "adapter.txt").write_text("class Mine: pass\n")
+    with pytest.raises(TaskError) as err:
+        load_task(_adapter_task(tmp_path, "adapter.txt:Mine"))
+    assert "field 'adapter'" in str(err.value) and "not a .py file" in str(err.value)
+
+
+def test_a_working_adapter_is_checked_in_a_child_once_then_loaded_here(tmp_path: Path) -> None:
+    (tmp_path / "adapter.py").write_text(
+        "from rewardsmith.envs.adapters.classic import CartPoleAdapter\n\nclass Mine(CartPoleAdapter):\n    pass\n")
+    task = load_task(_adapter_task(tmp_path, "adapter.py:Mine"))
+    assert type(task.adapter).__name__ == "Mine" and task.adapter.spec.size > 0
+
+
+# -- a task on a built-in body inherits the body's tuned [train] settings (issue 26, item 2) -----------------------
+SPIN = """
+name = "pendulum-spin-cw"
+env = "Pendulum-v1"
+description = "Spin the pendulum clockwise as fast as possible."
+fitness = "upright_fraction"
+"""
+
+
+def test_a_task_on_a_built_in_body_inherits_its_tuned_train_settings(tmp_path: Path) -> None:
+    (tmp_path / "spin.toml").write_text(SPIN)
+    task = load_task(tmp_path / "spin.toml")
+    assert task.train == load_task("pendulum").train  # gSDE, n_steps 1024, gamma 0.9, the budget, 4 envs
+    assert task.train_origin.body == "pendulum" and task.train_origin.overrides == ()
+    assert "built-in pendulum task's tuned [train] settings" in task.train_origin.describe()
+
+
+def test_the_file_overrides_the_inherited_settings_key_by_key(tmp_path: Path) -> None:
+    (tmp_path / "spin.toml").write_text(SPIN + "[train]\nsteps = 5000\nppo = { learning_rate = 0.0005 }\n")
+    task = load_task(tmp_path / "spin.toml")
+    ppo = task.train.ppo
+    assert task.train.steps == 5000 and ppo.learning_rate == 0.0005
+    assert (ppo.n_steps, ppo.use_sde, ppo.sde_sample_freq, ppo.gamma, task.train.n_envs) == (1024, True, 4, 0.9, 4)
+    assert task.train_origin.overrides == ("steps", "ppo.learning_rate")
+    assert task.train_origin.describe().endswith("this file sets: steps, ppo.learning_rate")
+
+
+def test_an_inherited_setting_that_clashes_with_the_files_says_where_it_came_from(tmp_path: Path) -> None:
+    (tmp_path / "spin.toml").write_text(SPIN + "[train]\nppo = { n_steps = 100 }\n")  # 100 × 4 envs: batch 64 ∤ 400
+    with pytest.raises(TaskError) as err:
+        load_task(tmp_path / "spin.toml")
+    assert "batch_size 64 must divide" in str(err.value) and "inherits the built-in pendulum task's" in str(err.value)
+
+
+def test_built_in_tasks_and_new_bodies_keep_their_own_settings(tmp_path: Path) -> None:
+    assert all(load_task(name).train_origin.body is None for name in builtin_task_files())
+
+
+def test_the_examples_load_and_train_with_their_bodys_tuned_settings() -> None:
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*/*.toml"))
+    assert examples
+    bodies = {load_task(name).env_id: load_task(name) for name in builtin_task_files()}
+    for file in examples:
+        task = load_task(file)
+        body = bodies[task.env_id]
+        assert task.train_origin.body == body.name, file
+        assert (task.train.ppo, task.train.n_envs) == (body.train.ppo, body.train.n_envs), file

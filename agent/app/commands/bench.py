@@ -34,9 +34,10 @@ from pydantic import TypeAdapter
 from rich.console import Console
 from rich.live import Live
 
-from rewardsmith.agent.app.options import from_args
+from rewardsmith.agent.app.commands.bench_options import BenchOptions
+from rewardsmith.agent.app.options import check_numbers, from_args
 from rewardsmith.agent.display import ProgressView
-from rewardsmith.agent.records.config import LLMOptions, RunConfig, default_workers, flag
+from rewardsmith.agent.records.config import LLMOptions, RunConfig
 from rewardsmith.agent.records.results import FinalArm as ArmScore
 from rewardsmith.agent.records.results import RunSummary, TargetOutcome
 from rewardsmith.agent.records.train import Compute
@@ -57,34 +58,6 @@ DEFAULT_TASKS = ("halfcheetah", "hopper", "reacher")
 HNS_CLIP = (0.0, 3.0)
 Arm = Literal["designed", "human", "sparse"]
 ARM_REWARD: dict[Arm, RewardKind] = {"designed": "candidate", "human": "env", "sparse": "sparse"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class BenchOptions:
-    """What to benchmark and how (the ``rewardsmith bench`` options)."""
-
-    tasks: tuple[str, ...] = field(metadata=flag(cli=False))
-    """Built-in task names or task files."""
-    out_dir: Path = field(metadata=flag(cli=False))
-    """The bench directory (created, or continued if it holds an earlier bench)."""
-    designer: str = "offline"
-    """As for run: offline | a litellm model string | scripted:DIR | replay:RUN_DIR."""
-    rounds: int = 2
-    """Rounds of the design loop per task."""
-    samples: int = 4
-    """Candidates per round."""
-    seeds: int = 3
-    """Fresh training seeds of the final comparison (per arm)."""
-    seed: int = 0
-    """Training seed of the design loop; the final seeds are ``seed + 1 … seed + seeds``."""
-    steps: int | None = None
-    """PPO steps per training run; None = each task file's budget."""
-    workers: int = field(default=1, metadata=flag(default=default_workers))
-    """Training processes running at once."""
-    llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))
-    """Server, timeouts and cost caps when the designer is an LLM (as for ``run``)."""
-    fix_attempts: int = 2
-    """Times a rejected candidate goes back to the designer with the exact problem."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,11 +243,7 @@ def _fitness_line(task: Task) -> str:
 def _check(options: BenchOptions) -> None:
     if not options.tasks:
         raise ConfigError("bench needs at least one task")
-    for name in ("rounds", "samples", "seeds", "workers"):
-        if getattr(options, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1, got {getattr(options, name)}")
-    if options.steps is not None and options.steps < 1:
-        raise ConfigError(f"--steps must be at least 1, got {options.steps}")
+    check_numbers(options)  # from_args did for the command line; options made in code are checked here
 
 
 # -- the machine and versions, so a number can be traced to where it was measured ----------------

@@ -13,14 +13,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import get_args
 
 from rich.console import Console
 from rich.table import Table
 
+from rewardsmith.agent.app.commands.tune_args import add_tune_arguments
 from rewardsmith.agent.design.candidates import probe
 from rewardsmith.agent.display import ProgressView
-from rewardsmith.agent.records.config import BackendName, RunConfig, default_workers
+from rewardsmith.agent.records.config import RunConfig
 from rewardsmith.agent.rundir.store import RunStore
 from rewardsmith.agent.train.backends import resolve_backend
 from rewardsmith.agent.train.executors.local import LocalExecutor
@@ -39,35 +39,6 @@ from rewardsmith.core.errors import ConfigError, RewardSmithError
 from rewardsmith.core.text import printable
 from rewardsmith.envs.rollout import random_rollout
 from rewardsmith.envs.tasks import Task, load_task
-
-
-def add_tune_parser(sub: argparse._SubParsersAction) -> None:
-    """The ``tune`` sub-command (``agent.app.cli`` adds it with one call)."""
-    s = sub.add_parser("tune", help="tune a reward's named constants (Optuna TPE + successive halving); "
-                                    "the tuned reward is written as a new candidate")
-    add_tune_arguments(s)
-    s.set_defaults(handler=cmd_tune)
-
-
-def add_tune_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument("source", help="a run directory (its best candidate) or a reward .py file")
-    s.add_argument("task", nargs="?", default=None, help="task name or file (required for a reward file)")
-    s.add_argument("--candidate", default=None, metavar="ID", help="in a run directory, tune this candidate (rRRcKK)")
-    s.add_argument("--trials", type=int, default=12, help="Optuna trials in all (default 12)")
-    s.add_argument("--rungs", type=int, default=2, help="successive-halving rungs; the last trains --steps (default 2)")
-    s.add_argument("--eta", type=int, default=3, help="successive-halving reduction factor (default 3)")
-    s.add_argument("--steps", type=int, default=None, help="env-steps of a full trial (default: the run's or task's budget)")
-    s.add_argument("--seed", type=int, default=None, help="training seed (default: the run's, else 0)")
-    s.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
-                   help="search NAME in [LOW, HIGH] (or NAME=fixed to keep it); repeatable")
-    s.add_argument("--workers", type=int, default=default_workers())
-    s.add_argument("--backend", choices=[*get_args(BackendName), "auto"], default="sb3",
-                   help="sb3: one training process per trial; jax: a batch of trials in one compiled program")
-    s.add_argument("--batch", type=int, default=None,
-                   help="trials asked for and trained together per rung (default: 1 on sb3, up to 8 on jax)")
-    s.add_argument("--dir", default=None, help="study folder for a reward file (default runs/tune-<task>-<hash>)")
-    s.add_argument("--allow-weak-sandbox", action="store_true",
-                   help="train even below bubblewrap + seccomp + rlimits (see sandboxes/README.md)")
 
 
 def cmd_tune(args: argparse.Namespace, console: Console) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 GOOD = Path(__file__).resolve().parents[2] / "data" / "scripted_cartpole" / "01_upright.py"
 BAD = Path(__file__).resolve().parents[2] / "data" / "scripted_cartpole" / "02_imports_os.py"
 
@@ -69,3 +71,140 @@ def test_validate_exit_codes_and_json(run_cli) -> None:
     assert report["accepted"] is False and report["stage"] == "static" and "'os'" in report["message"]
     missing = run_cli("validate", "cartpole", "nope.py")
     assert missing.returncode == 2 and "cannot read nope.py" in _one_error_line(missing.stderr)
+
+
+# -- bad options: one line, exit 2, nothing started (issue 24) ----------------------------------------------------
+def _float_flags() -> list[str]:
+    import dataclasses
+    import typing
+
+    from rewardsmith.agent.app.options import option_name
+    from rewardsmith.agent.records.config import LLMOptions, RunConfig
+
+    flags = []
+    for cls in (RunConfig, LLMOptions):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            cli = f.metadata.get("flag") is None or f.metadata["flag"].cli
+            if cli and hints[f.name] in (float, float | None):
+                flags.append(option_name(f))
+    return flags
+
+
+def _main_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    from rewardsmith.agent.app.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own refusals
+        code = int(exit_.code or 0)
+    assert code == 2
+    return _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("flag", _float_flags())
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_every_float_option_refuses_nan_and_inf(flag: str, value: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    line = _main_error(capsys, "run", "cartpole", f"{flag}={value}", "--dry-run", "--out", str(tmp_path / "runs"))
+    assert f"{flag} must be a finite number, got {value}" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_float_options_include_the_timeouts() -> None:
+    assert {"--call-timeout", "--train-timeout", "--review-timeout", "--llm-timeout", "--first-rung"} <= set(_float_flags())
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--halving", "1"], "--halving must be at least 2, got 1"),
+    (["--first-rung", "1.5"], "--first-rung must be less than 1, got 1.5"),
+    (["--call-timeout", "0"], "--call-timeout must be more than 0 s, got 0 s"),
+    (["--call-timeout", "1e300"], "--call-timeout must be at most 86400 s"),
+    (["--samples", str(10**25)], "--samples must be at most 1000"),
+    (["--llm-timeout", "-1"], "--llm-timeout must be more than 0 s, got -1 s"),
+    (["--rounds", "abc"], "argument --rounds: invalid int value: 'abc'"),
+])
+def test_out_of_bounds_options_are_refused_before_anything_runs(argv: list[str], expected: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    line = _main_error(capsys, "run", "cartpole", *argv, "--out", str(tmp_path / "runs"))
+    assert expected in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_absurd_rounds_with_dry_run_are_refused_at_once(run_cli, tmp_path: Path) -> None:
+    proc = run_cli("run", "cartpole", "--rounds", str(10**25), "--dry-run", timeout=60)  # it used to spin
+    assert proc.returncode == 2 and "--rounds must be at most 1000" in _one_error_line(proc.stderr)
+
+
+@pytest.mark.parametrize("out", ["a_file", "a_file/sub"])
+def test_out_naming_a_file_is_one_line(out: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a_file").write_text("keep me")
+    line = _main_error(capsys, "run", "cartpole", "--out", str(tmp_path / out))
+    assert "not a folder" in line
+    assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+def test_dry_run_on_jax_without_a_jax_environment_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("jax")
+    line = _main_error(capsys, "run", "pusher", "--backend", "jax", "--dry-run")  # it used to estimate sb3
+    assert "--backend jax: Pusher-v5 has no JAX environment" in line
+
+
+USER_TASK = ('name = "mine"\nenv = "MountainCarContinuous-v0"\ndescription = "Drive up the left hill."\n'
+             'fitness = "my_fitness.py:lfet_height"\n')
+
+
+def test_a_typo_in_the_fitness_functions_name_fails_the_dry_run(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "my_fitness.py").write_text("def left_height(episode):\n    return 1.0\n\n"
+                                            "def _helper():\n    pass\n")
+    (tmp_path / "mine.toml").write_text(USER_TASK)
+    line = _main_error(capsys, "run", str(tmp_path / "mine.toml"), "--dry-run", "--out", str(tmp_path / "runs"))
+    assert "has no function 'lfet_height'; it defines: left_height (did you mean 'left_height'?)" in line
+    assert not (tmp_path / "runs").exists()
+
+
+# -- failed starts leave no run directory (issue 26, item 9; the unreachable model: tests/agent/design/test_llm_e2e.py)
+def test_a_run_whose_fitness_function_fails_leaves_no_run_directory(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from rewardsmith.agent.app.cli import main
+
+    (tmp_path / "runs").mkdir()  # an existing runs folder stays, empty
+    (tmp_path / "fit.py").write_text("def f(episode):\n    return 1 / 0\n")
+    (tmp_path / "t.toml").write_text('name = "t"\nenv = "CartPole-v1"\ndescription = "balance"\nfitness = "fit.py:f"\n')
+    assert main(["run", str(tmp_path / "t.toml"), "--out", str(tmp_path / "runs")]) == 2
+    assert "ZeroDivisionError" in _one_error_line(capsys.readouterr().err)
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+# -- where to look (issue 26, item 10) ---------------------------------------------------------------------------
+def test_tasks_name_shows_one_task_with_its_training_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    from rewardsmith.agent.app.cli import main
+
+    assert main(["tasks", "pendulum"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("pendulum  Pendulum-v1") and "cartpole" not in out and "state.angle" in out
+    assert "training settings:" in out and "use_sde True" in out
+    assert main(["tasks", "--json", "cartpole", "pendulum"]) == 0
+    assert [t["name"] for t in json.loads(capsys.readouterr().out)] == ["cartpole", "pendulum"]
+
+
+def test_tasks_metrics_lists_every_built_in_metric_with_what_it_measures(capsys: pytest.CaptureFixture[str]) -> None:
+    from rewardsmith.agent.app.cli import main
+    from rewardsmith.envs.fitness import BUILTIN_METRICS
+
+    assert main(["tasks", "--metrics"]) == 0
+    out = capsys.readouterr().out
+    for name, fn in BUILTIN_METRICS.items():
+        assert f"{name}  {' '.join((fn.__doc__ or '').split())}" in out
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """``rewardsmith --help`` and every parser build import no numpy, torch, gymnasium, pydantic or Optuna."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from rewardsmith.agent.app.cli import _parser; _parser(); "
+            "print(sorted(m for m in ('numpy', 'torch', 'gymnasium', 'pydantic', 'jinja2', 'optuna') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

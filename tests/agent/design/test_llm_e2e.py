@@ -75,26 +75,38 @@ def test_llm_designer_run_end_to_end(fake_llm: FakeLLM, tmp_path: Path, capsys: 
     assert len(fake_llm.requests) == 3
 
 
+def test_a_first_round_where_every_call_fails_leaves_no_run_directory(fake_llm: FakeLLM, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing was recorded, so there is nothing to resume: no empty run for ``rewardsmith ui`` to list (issue 26)."""
+    fake_llm.script("coder", error(503, "The server is overloaded"))
+    assert run(fake_llm, tmp_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: round 1: every call to the model failed") and "\n" not in err
+    assert "no run directory was kept" in err and list(tmp_path.iterdir()) == []
+
+
 def test_a_round_where_every_call_fails_stops_cleanly_and_resumes(fake_llm: FakeLLM, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    fake_llm.script("coder", error(503, "The server is overloaded"))
-    assert run(fake_llm, tmp_path) == EXIT_STOPPED
+    # round 1: a refusal and its 2 fixes (nothing to train keeps this test fast); round 2: the server fails
+    fake_llm.script("coder", ok(text("refusal")), ok(text("refusal")), ok(text("refusal")),
+                    error(503, "The server is overloaded"))
+    assert run(fake_llm, tmp_path, rounds=2) == EXIT_STOPPED
     err = capsys.readouterr().err
     root = run_dir(tmp_path)
-    assert "stopped: round 1: every call to the model failed" in err and f"rewardsmith resume {root}" in err
-    stop = json.loads((root / "round_01" / "stopped.json").read_text())
+    assert "stopped: round 2: every call to the model failed" in err and f"rewardsmith resume {root}" in err
+    stop = json.loads((root / "round_02" / "stopped.json").read_text())
     assert stop["kind"] == "DesignerUnavailable" and "503" in stop["reason"]
     summary = json.loads((root / "summary.json").read_text())
     assert summary["finished"] is False and "every call to the model failed" in summary["stopped"]
 
-    # the model is back (and still refuses: nothing to train keeps this test fast); the round is redone
+    # the model is back (and still refuses); round 1 is not redone, round 2 is
     fake_llm.script("coder", ok(text("refusal")))
     failed_attempts = len(fake_llm.requests)
     assert main(["resume", str(root)]) == EXIT_FAILED  # finished, but nothing was trained: said with exit 1
     assert "error: no candidate was trained" in capsys.readouterr().err
     summary = json.loads((root / "summary.json").read_text())
     assert summary["finished"] is True and summary["stopped"] is None
-    assert summary["rounds"][0]["candidates"] == 1 and summary["usage"]["calls"] == 3  # the sample and 2 fixes
+    assert summary["rounds"][1]["candidates"] == 1 and summary["usage"]["calls"] == 6  # 3 per round
     assert len(fake_llm.requests) == failed_attempts + 3
 
 
@@ -121,7 +133,8 @@ def test_refused_credentials_end_the_run_in_one_line(fake_llm: FakeLLM, tmp_path
     assert err.startswith("error: designer openai/coder: the provider at") and "refused the credentials" in err
     assert "\n" not in err and SECRET not in err
     assert len(fake_llm.requests) == 1
-    assert_no_secret(run_dir(tmp_path))
+    assert_no_secret(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing was recorded: no run directory is left (issue 26)
 
 
 def test_bench_passes_the_llm_options_to_its_design_runs(fake_llm: FakeLLM, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import jinja2
 
 from rewardsmith import prompts
+from rewardsmith.agent.goal.task_goal import fitness_doc
 from rewardsmith.envs.tasks import Task
 
 TEMPLATE_DIR = Path(prompts.__file__).parent
@@ -41,7 +42,7 @@ def render(template: str, **context: Any) -> str:
 
 def task_context(task: Task) -> dict[str, Any]:
     return {"task": task, "state_description": task.adapter.spec.describe(),
-            "fitness_doc": _fitness_doc(task)}
+            "fitness_doc": fitness_doc(task.fitness_ref, task.source.parent) or task.fitness_ref}
 
 
 def round_messages(task: Task, previous_best_code: str | None, feedback_text: str | None,
@@ -75,7 +76,3 @@ def to_markdown(messages: list[Message]) -> str:
     """The prompt as a person reads it in ``prompt.md``."""
     return "\n".join(f"## {m.role}\n\n{m.content.rstrip()}\n" for m in messages)
 
-
-def _fitness_doc(task: Task) -> str:
-    doc = (task.fitness.__doc__ or "").strip().splitlines()
-    return doc[0] if doc else task.fitness_ref

@@ -374,6 +374,26 @@ class FinalArm:
         return [v for v in self.heldout if v is not None]
 
 
+Verdict = Literal["better", "tied", "worse", "unknown"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineVerdict:
+    """The designed reward against one baseline over the final comparison's training seeds.
+
+    The rule (:func:`agent.report.scores.verdict`): ``better`` or ``worse`` when the difference of the two
+    means is larger than the two arms' standard deviations over seeds added up, ``tied`` otherwise;
+    ``unknown`` when an arm has no trained seed.
+    """
+
+    baseline: Literal["human", "sparse"]
+    verdict: Verdict
+    difference: float | None
+    """Mean held-out fitness of the designed reward minus the baseline's."""
+    margin: float | None
+    """What the difference had to beat: the two arms' standard deviations over seeds, added up."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class FinalScore:
     """The headline numbers: the best reward (and the baselines) retrained on fresh training seeds."""
@@ -385,10 +405,15 @@ class FinalScore:
     sparse: FinalArm | None
     hns: float | None
     hns_std: float | None
-    """Spread of the per-seed HNS of the designed reward."""
+    """Spread of the HNS over the training seeds of all three arms (bootstrap over each arm's seeds)."""
     hns_meaningful: bool
-    """False when the baselines are not told apart by the training seeds (their difference is within their spread)."""
+    """False when the baselines are not told apart by the training seeds (their difference is within their spread)
+    or the env's own reward trained worse than the sparse one (the scale would be upside down)."""
     note: str
+    verdicts: tuple[BaselineVerdict, ...] = ()
+    """The designed reward against each baseline: better, tied or worse over the seeds."""
+    fitness_doc: str = ""
+    """What the fitness measures, in its own doc line (what a fitness of 1 means)."""
 
 
 @dataclass(frozen=True, kw_only=True)

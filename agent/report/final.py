@@ -16,8 +16,9 @@ from typing import Literal
 
 import numpy as np
 
+from rewardsmith.agent.goal.task_goal import fitness_doc
 from rewardsmith.agent.records.results import FinalArm, FinalScore, TargetOutcome
-from rewardsmith.agent.report.scores import hns
+from rewardsmith.agent.report.scores import hns, hns_meaning, hns_spread, verdict
 from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainTarget
 from rewardsmith.envs.backends.records import RewardKind
@@ -49,7 +50,8 @@ def final_seeds(trainer: Trainer, best_reward: Path, n: int, *, baselines: bool 
     outcomes = trainer.train_and_evaluate(targets)
     by_arm = {arm: arm_score(arm, seeds, [outcomes.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
               for arm in arms}
-    return score(seeds, trainer.settings.steps, by_arm["designed"], by_arm.get("human"), by_arm.get("sparse"))
+    return score(seeds, trainer.settings.steps, by_arm["designed"], by_arm.get("human"), by_arm.get("sparse"),
+                 fitness_doc=fitness_doc(trainer.task.fitness_ref, trainer.task.source.parent) or trainer.task.fitness_ref)
 
 
 def arm_score(arm: Arm, seeds: tuple[int, ...], outcomes: list[TargetOutcome]) -> FinalArm:
@@ -63,33 +65,21 @@ def arm_score(arm: Arm, seeds: tuple[int, ...], outcomes: list[TargetOutcome]) -
                     mean=float(np.mean(values)) if values else None, std=float(np.std(values)) if values else None)
 
 
-def baselines_apart(human: float, human_std: float | None, sparse: float, sparse_std: float | None) -> bool:
-    """Whether the env's own reward and the sparse reward are told apart: their difference beats their spreads."""
-    return abs(human - sparse) > (human_std or 0.0) + (sparse_std or 0.0)
-
-
-def not_meaningful_note(human: float, human_std: float | None, sparse: float, sparse_std: float | None,
-                        over: str) -> str:
-    return (f"not meaningful: the env's own reward ({human:.4g} ± {human_std or 0:.2g}) and the sparse reward "
-            f"({sparse:.4g} ± {sparse_std or 0:.2g}) differ by less than their spread over {over}, so both "
-            "baselines failed alike at this budget and the HNS would divide by noise")
-
-
 def score(seeds: tuple[int, ...], steps: int, designed: FinalArm, human: FinalArm | None,
-          sparse: FinalArm | None) -> FinalScore:
-    """HNS on the arms' means, the spread of the designed seeds' HNS, and whether it means anything."""
+          sparse: FinalArm | None, fitness_doc: str = "") -> FinalScore:
+    """HNS on the arms' means with its spread over every arm's seeds, whether it means anything, and the
+    designed reward's verdict against each baseline."""
     value, note = hns(designed.mean, human.mean if human else None, sparse.mean if sparse else None)
     spread: float | None = None
     meaningful = value is not None
     if value is not None and human is not None and sparse is not None:
+        spread = hns_spread(designed.values, human.values, sparse.values)
         assert human.mean is not None and sparse.mean is not None
-        scale = abs(human.mean - sparse.mean)
-        per_seed = [(v - sparse.mean) / scale for v in designed.heldout if v is not None]
-        spread = float(np.std(per_seed)) if per_seed else None
-        if not baselines_apart(human.mean, human.std, sparse.mean, sparse.std):
-            meaningful = False
-            note = not_meaningful_note(human.mean, human.std, sparse.mean, sparse.std, f"{len(seeds)} training seeds")
-        else:
-            note = f"held-out fitness over {len(seeds)} fresh training seeds, same budget for all three"
+        why_not = hns_meaning(human.mean, human.std, sparse.mean, sparse.std, f"{len(seeds)} training seeds")
+        meaningful = why_not is None
+        note = why_not or f"held-out fitness over {len(seeds)} fresh training seeds, same budget for all three"
+    verdicts = tuple(verdict(designed, b) for b in (human, sparse) if b is not None)
     return FinalScore(seeds=seeds, steps=steps, designed=designed, human=human, sparse=sparse, hns=value,
-                      hns_std=spread, hns_meaningful=meaningful, note=note)
+                      hns_std=spread, hns_meaningful=meaningful, note=note, verdicts=verdicts,
+                      fitness_doc=fitness_doc)
+

@@ -22,8 +22,7 @@ from rewardsmith.agent.records.results import (
     RunSummary,
 )
 from rewardsmith.agent.records.train import Compute
-from rewardsmith.agent.report.final import baselines_apart, not_meaningful_note
-from rewardsmith.agent.report.scores import hns
+from rewardsmith.agent.report.scores import hns, hns_meaning
 from rewardsmith.agent.review.feedback import select_best, select_incumbent
 from rewardsmith.agent.rundir.store import RunStore, TargetFiles
 from rewardsmith.agent.train.targets import TrainTarget
@@ -51,11 +50,10 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
     human = next((b for b in scores if b.kind == "human"), None)
     sparse = next((b for b in scores if b.kind == "sparse"), None)
     if (value is not None and human is not None and sparse is not None and human.heldout_fitness is not None
-            and sparse.heldout_fitness is not None
-            and not baselines_apart(human.heldout_fitness, human.heldout_std, sparse.heldout_fitness, sparse.heldout_std)):
-        meaningful = False
-        note = not_meaningful_note(human.heldout_fitness, human.heldout_std, sparse.heldout_fitness, sparse.heldout_std,
-                                   "held-out episodes")
+            and sparse.heldout_fitness is not None):
+        why_not = hns_meaning(human.heldout_fitness, human.heldout_std, sparse.heldout_fitness, sparse.heldout_std,
+                              "held-out episodes")
+        meaningful, note = why_not is None, why_not or note
     if final is not None:
         value, note, meaningful = final.hns, final.note, final.hns_meaningful
     rounds = sorted({r.candidate.round for r in history})

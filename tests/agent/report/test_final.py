@@ -43,6 +43,29 @@ def test_baselines_within_their_seed_spread_make_the_hns_not_meaningful() -> Non
     assert good.hns_meaningful and good.hns_std is not None and good.hns_std > 0
 
 
+def test_the_demo_headline_gives_a_verdict_per_baseline_and_no_upside_down_hns() -> None:
+    """The demo's numbers (issue 26, item 3): a reward perfect on every seed, the env's own reward below sparse."""
+    demo = score((1, 2, 3), 151_552, arm("designed", [1.0, 1.0, 1.0]), arm("human", [0.0327, 0.0337, 0.0346]),
+                 arm("sparse", [0.27, 0.78, 0.846]), fitness_doc="Progress towards the flag: 1 = reached it")
+    assert [(v.baseline, v.verdict) for v in demo.verdicts] == [("human", "better"), ("sparse", "better")]
+    assert not demo.hns_meaningful and "trained worse than the sparse reward" in demo.note
+    assert demo.hns_std is not None and demo.hns_std > 0.1  # the baselines' spread counts, not "± 0"
+    assert demo.fitness_doc.startswith("Progress towards the flag")
+    sparse = demo.verdicts[1]
+    assert sparse.difference == pytest.approx(1.0 - 0.632, abs=1e-3) and sparse.margin == pytest.approx(0.26, abs=0.01)
+
+
+def test_a_verdict_is_tied_within_the_seeds_spread_and_worse_beyond_it() -> None:
+    tied = score((1, 2, 3), 5000, arm("designed", [0.5, 0.6, 0.7]), arm("human", [0.55, 0.6, 0.65]), None)
+    assert [(v.baseline, v.verdict) for v in tied.verdicts] == [("human", "tied")] and tied.hns is None
+    worse = score((1, 2, 3), 5000, arm("designed", [0.1, 0.12, 0.11]), arm("human", [0.5, 0.55, 0.6]),
+                  arm("sparse", [0.0, 0.01, 0.0]))
+    assert [v.verdict for v in worse.verdicts] == ["worse", "better"] and worse.hns_meaningful
+    missing = score((1, 2, 3), 5000, FinalArm(arm="designed", seeds=(1, 2, 3), status=("nan",) * 3,
+                                              heldout=(None,) * 3, mean=None, std=None), arm("human", [0.5] * 3), None)
+    assert [v.verdict for v in missing.verdicts] == ["unknown"]
+
+
 def _summary(**kw: object) -> RunSummary:
     base: dict[str, object] = dict(task="cartpole", designer="offline", sandbox="full", finished=True, rounds=(),
                                    best_id="r01c01", best_reward_file=None, best_selection_fitness=1.0,

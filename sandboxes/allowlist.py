@@ -78,6 +78,16 @@ cholesky cond det eig eigh eigvals eigvalsh inv lstsq matrix_norm matrix_power m
 pinv qr slogdet solve svd vector_norm
 """.split())
 
+JAX_LAPACK_LINALG = frozenset("""
+cholesky cond eig eigh eigvals eigvalsh inv lstsq matrix_rank pinv qr solve svd
+""".split())
+"""``np.linalg`` functions the jax backend cannot take: jax.numpy computes them with LAPACK (cuSOLVER on a
+GPU), a custom call that a compiled reward may not make (:mod:`sandboxes.jax.module_rules`)."""
+JAX_LINALG_RULE = ("np.linalg solvers and decompositions (" + ", ".join(sorted(JAX_LAPACK_LINALG)) + ") need "
+                   "LAPACK, which a compiled reward cannot call; the jax backend has np.linalg.norm, vector_norm, "
+                   "matrix_norm, multi_dot, matrix_power (powers >= 0), and det and slogdet of 2×2 and 3×3 matrices")
+"""What the jax backend's prompt rule and its validation errors say about ``np.linalg``."""
+
 MATH_ATTRS = frozenset("""
 acos acosh asin asinh atan atan2 atanh cbrt ceil comb copysign cos cosh degrees dist e erf erfc exp exp2
 expm1 fabs factorial floor fmod frexp fsum gamma gcd hypot inf isclose isfinite isinf isnan isqrt lcm

@@ -83,10 +83,13 @@ def validate_source(source: str, spec: StateSpec, states: np.ndarray, actions: n
 
 def probe_source(source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
                  limits: SandboxLimits | None = None, isolation: Isolation | None = None,
-                 budget: ProbeBudget | None = None, allow_weak_isolation: bool = False
+                 budget: ProbeBudget | None = None, allow_weak_isolation: bool = False,
+                 compare: tuple[np.ndarray, np.ndarray] | None = None
                  ) -> tuple[ValidationReport, RewardOutput | None]:
-    """:func:`validate_source`, and for an accepted reward its output on the first ``min(64, N)`` recorded
-    states (what another backend's numbers are compared with)."""
+    """:func:`validate_source`, and for an accepted reward its output (what another backend's numbers are
+    compared with) on ``compare = (states (M, D), actions (M, A))``, or by default on the first ``min(64, N)``
+    recorded states. The outputs on ``compare`` are returned as they are (non-finite values included: the
+    other backend must give the same); a fault on them refuses the reward."""
     started = time.perf_counter()
     static = check_source(source)
     static_ms = (time.perf_counter() - started) * 1e3
@@ -96,7 +99,7 @@ def probe_source(source: str, spec: StateSpec, states: np.ndarray, actions: np.n
         return ValidationReport(accepted=False, stage="static", reason=reason, message=printable(static.message()),
                                 components=(), warnings=warnings, timings_ms={"static_ms": static_ms}), None
     probe = _Probe(source, spec, states, actions, limits or SandboxLimits(), isolation, budget or ProbeBudget(),
-                   allow_weak_isolation)
+                   allow_weak_isolation, compare)
     report = probe.run()
     timings = {"static_ms": static_ms, **report.timings_ms}
     return ValidationReport(accepted=report.accepted, stage="probe", reason=report.reason, message=printable(report.message), components=report.components,
@@ -111,15 +114,16 @@ class _Reject(Fault[RejectReason]):
 class _Probe:
     def __init__(self, source: str, spec: StateSpec, states: np.ndarray, actions: np.ndarray,
                  limits: SandboxLimits, isolation: Isolation | None, budget: ProbeBudget,
-                 allow_weak_isolation: bool) -> None:
+                 allow_weak_isolation: bool, compare: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.source, self.spec, self.limits, self.budget = source, spec, limits, budget
+        self.compare = compare
         self.isolation, self.allow_weak_isolation = isolation, allow_weak_isolation
         self.states = np.ascontiguousarray(states, dtype=np.float64)
         self.actions = np.ascontiguousarray(actions, dtype=np.float64)
         self.components: tuple[str, ...] = ()
         self.warnings: list[str] = []
         self.reference: RewardOutput | None = None
-        """The output on the first ``min(64, N)`` recorded states."""
+        """The output on ``compare`` (by default the first ``min(64, N)`` recorded states)."""
 
     def run(self) -> ValidationReport:
         started = time.perf_counter()
@@ -166,10 +170,7 @@ class _Probe:
         return out
 
     def _describe_row(self, i: int) -> str:
-        row = self._current_states[i]
-        parts = [f"{f.name}={np.round(row[s], 3).tolist() if f.shape else round(float(row[s][0]), 3)}"
-                 for f, s in self.spec.slices()]
-        return ", ".join(parts)
+        return describe_state(self.spec, self._current_states[i])
 
     def _checks(self, proc: RewardProcess) -> dict[str, float]:
         self._proc = proc
@@ -197,7 +198,25 @@ class _Probe:
                                       "policy nothing to learn from")
         self._check_sum(first)
         self._check_magnitude(first)
-        return self._timing(a_states, a_actions)
+        timings = self._timing(a_states, a_actions)
+        if self.compare is not None:
+            self.reference = self._outputs(*self.compare)
+        return timings
+
+    def _outputs(self, states: np.ndarray, actions: np.ndarray) -> RewardOutput:
+        """The reward on any number of states, as it comes (``max_batch`` rows per call)."""
+        step = self.limits.max_batch
+        try:
+            outs = [self._proc.call(states[i: i + step], actions[i: i + step]) for i in range(0, len(states), step)]
+        except CandidateFault as fault:
+            raise CandidateFault(fault.kind, f"on states drawn across the fields' ranges: {fault.message}") from None
+        changed = [list(o.components) for o in outs if tuple(o.components) != self.components]
+        if changed:
+            raise _Reject("bad_output", f"the component names changed between calls: {list(self.components)} "
+                                        f"then {changed[0]}")
+        return RewardOutput(total=np.concatenate([o.total for o in outs]),
+                            components={k: np.concatenate([o.components[k] for o in outs]) for k in self.components},
+                            call_us=sum(o.call_us for o in outs), printed="")
 
     def _run(self, what: str, states: np.ndarray, actions: np.ndarray) -> RewardOutput:
         self._current_states = states
@@ -264,6 +283,12 @@ class _Probe:
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
+
+
+def describe_state(spec: StateSpec, row: np.ndarray) -> str:
+    """One flat state row as ``name=value, …`` (values rounded), for a designer to read."""
+    return ", ".join(f"{f.name}={np.round(row[s], 3).tolist() if f.shape else round(float(row[s][0]), 3)}"
+                     for f, s in spec.slices())
 
 
 def finite_in_training(values: np.ndarray) -> np.ndarray:

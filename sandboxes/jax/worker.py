@@ -64,13 +64,25 @@ class _Fault(Exception):
 
 
 def _jax_numpy() -> types.ModuleType:
-    """``numpy`` as the candidate sees it here: ``jax.numpy``, with a no-op ``errstate``."""
+    """``numpy`` as the candidate sees it here: ``jax.numpy``, with a no-op ``errstate`` and a ``linalg`` that
+    says which functions the jax backend cannot take (:data:`sandboxes.allowlist.JAX_LAPACK_LINALG`)."""
     import jax.numpy as jnp
+
+    class JaxLinalg(types.ModuleType):
+        def __getattr__(self, name: str) -> Any:
+            if name in allowlist.JAX_LAPACK_LINALG:
+                raise AttributeError(f"np.linalg.{name} is not available on the jax backend: "
+                                     f"{allowlist.JAX_LINALG_RULE}")
+            return getattr(jnp.linalg, name)
+
+    linalg = JaxLinalg("numpy.linalg")
 
     class JaxNumpy(types.ModuleType):
         def __getattr__(self, name: str) -> Any:
             if name == "errstate":  # floating-point errors do not raise in XLA; nothing to switch off
                 return lambda **_kw: contextlib.nullcontext()
+            if name == "linalg":
+                return linalg
             try:
                 return getattr(jnp, name)
             except AttributeError:
@@ -81,10 +93,14 @@ def _jax_numpy() -> types.ModuleType:
 
 
 def _restricted_import(jnp_module: types.ModuleType) -> Callable[..., Any]:
-    modules = {"numpy": jnp_module, "numpy.linalg": jnp_module, "math": math, "typing": typing}
+    modules = {"numpy": jnp_module, "math": math, "typing": typing}
 
     def _import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
-        if level or name not in modules or name not in allowlist.ALLOWED_IMPORTS:
+        if level or name not in allowlist.ALLOWED_IMPORTS:
+            raise ImportError(f"import of {name!r} is not allowed")
+        if name == "numpy.linalg":  # `import numpy.linalg` binds numpy; `from numpy.linalg import x` reads linalg
+            return jnp_module.linalg if fromlist else jnp_module
+        if name not in modules:
             raise ImportError(f"import of {name!r} is not allowed")
         return modules[name]
 

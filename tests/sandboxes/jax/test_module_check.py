@@ -23,6 +23,7 @@ from rewardsmith.core.state import ActionSpec, StateField, StateSpec  # noqa: E4
 from rewardsmith.sandboxes.client import RewardProcess, SandboxLimits  # noqa: E402
 from rewardsmith.sandboxes.jax.export import ExportedReward, export_reward  # noqa: E402
 from rewardsmith.sandboxes.jax.module_check import (  # noqa: E402
+    CallInputs,
     ModuleChecker,
     ModuleLimits,
     ModuleRejected,
@@ -159,7 +160,7 @@ def test_size_and_op_caps_and_garbage() -> None:
 
 def test_the_validator_subprocess_accepts_the_good_module_and_evaluates_it(good: ExportedReward) -> None:
     states, actions = _inputs(8)
-    verdict = check_in_subprocess(good.blob, SPEC, good.components, good.constants, (states, actions))
+    verdict = check_in_subprocess(good.blob, SPEC, good.components, good.constants, CallInputs(states, actions, 8))
     assert verdict.accepted, verdict.message
     assert verdict.total is not None and verdict.total.shape == (8,)
 
@@ -169,10 +170,10 @@ def test_one_checker_child_serves_many_modules(good: ExportedReward) -> None:
     hidden = dataclasses.replace(_craft(_callback_target, disabled=(
         export.DisabledSafetyCheck.custom_call("xla_ffi_python_cpu_callback"),)), disabled_safety_checks=())
     with ModuleChecker(timeout_s=60.0) as checker:
-        first = checker.check(good.blob, SPEC, good.components, good.constants, (states, actions))
+        first = checker.check(good.blob, SPEC, good.components, good.constants, CallInputs(states, actions, 4))
         pid = checker._proc.pid if checker._proc else None
         refused = checker.check(hidden.serialize(), SPEC, COMPONENTS, {})
-        again = checker.check(good.blob, SPEC, good.components, good.constants, (states, actions))
+        again = checker.check(good.blob, SPEC, good.components, good.constants, CallInputs(states, actions, 4))
         assert first.accepted and again.accepted and not refused.accepted and refused.reason == "custom_call"
         assert checker._proc is not None and checker._proc.pid == pid  # the same child, not one per module
         np.testing.assert_array_equal(first.total, again.total)

@@ -121,9 +121,7 @@ class BatchTraining:
                     self.store.save_failures(leg.files, (replace(failed.failure, detail=detail, reward_kind=kind),))
                     continue
                 ended = outcome if outcome.status in ("timeout", "crashed") else _no_result(outcome)
-                who = "trained alone" if len(part.legs) == 1 else "trained apart from every candidate"
-                detail = f"{ended.detail or ended.status} ({who}, after its round's program of {n} arms failed)"
-                self.store.save_failures(leg.files, (job_failure(replace(ended, detail=detail), kind),))
+                self.store.save_failures(leg.files, (job_failure(replace(ended, detail=_blame(ended, part, n)), kind),))
 
     # -- jobs ---------------------------------------------------------------------------------------------
     def _step(self, part: _Part) -> JobStep | None:
@@ -174,13 +172,23 @@ class BatchTraining:
         stats = self.store.load_round_stats(part.files)
         if outcome.status != "ok" or stats is None:
             return ""
-        return (f"{stats.arms} arms in one program on {stats.platform}: compiled in {stats.compile_s:.1f} s, "
+        arms = f"{stats.arms} arm{'s' if stats.arms != 1 else ''}"
+        return (f"{arms} in one program on {stats.platform}: compiled in {stats.compile_s:.1f} s, "
                 f"trained at {stats.steps_per_s:,.0f} env-steps/s")
 
     def _open(self, legs: list[Leg]) -> list[Leg]:
         """The legs with no training result yet (nor a recorded failure)."""
         return [leg for leg in legs if not self.store.is_finished(leg.files)
                 and self.store.outcome(leg.files).training is None]
+
+
+def _blame(ended: StepOutcome, part: _Part, arms: int) -> str:
+    """What a part's failure says about its targets, for the critique and the designer."""
+    alone = len(part.legs) == 1
+    who = "this reward alone" if alone else "the baselines, apart from every candidate,"
+    what = "kept training from finishing in time" if ended.status == "timeout" else "made training fail"
+    return (f"{ended.detail or ended.status} ({'trained alone' if alone else 'trained apart'} after its round's "
+            f"program of {arms} arms failed: {who} {what})")
 
 
 def _no_result(outcome: StepOutcome) -> StepOutcome:

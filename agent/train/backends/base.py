@@ -76,7 +76,11 @@ class Backend(ABC):
 
     def batch_step(self, task: Task, legs: list[Leg], settings: TrainSettings, store: RunStore,
                    batch: RoundFiles | None) -> JobStep | None:
-        """One job step that trains every leg at once (its files in ``batch``); None = each leg trains alone."""
+        """One job step that trains every leg at once (its files in ``batch``); None = each leg trains alone.
+
+        The step must write each leg's own training result, and nothing for a leg when the job dies: when the
+        step fails, the Trainer calls this again on parts of ``legs`` (each in ``batch.part(label)``) to find
+        the leg that made it fail (:mod:`agent.train.isolation`)."""
         return None
 
     def train_step(self, task: Task, leg: Leg, settings: TrainSettings) -> JobStep | None:

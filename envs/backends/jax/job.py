@@ -112,7 +112,7 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     config = RoundConfig(steps=job.steps, n_envs=task.train.n_envs, seed=job.seed,
                          ppo=PPOConfig.from_task(task.train.ppo))
     try:
-        result = train_round(env, arms, config, task.fitness_ref, progress=report)
+        result = train_round(env, arms, config, task.fitness_ref, progress=report, episode_fitness=task.fitness)
     except MemoryError as exc:
         raise OutOfMemory(_oom_message(job, str(exc))) from None
     except jax.errors.JaxRuntimeError as exc:

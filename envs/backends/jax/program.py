@@ -10,6 +10,9 @@ EnvCoderBench does with sub-groups) — the compiled program holds all K. One ``
 which is called until the budget is spent, so progress can be reported between calls without
 recompiling. Compile time is measured apart from run time.
 
+A task's own fitness function (Python, not a built-in metric) cannot run in the program: the steps of
+a few envs per arm go to the host, where it scores their episodes (:mod:`envs.backends.jax.episodes`).
+
 Quarantine is per arm: a reward step whose total or components hold NaN/inf is trained on as 0
 (counted, as the SB3 backend does); ``max_nonfinite_streak`` such steps in a row, or policy
 parameters that stop being finite, freeze that arm (its updates stop, its status is ``"nan"``) and
@@ -30,9 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardsmith.envs.backends.jax.envs import JaxEnv
+from rewardsmith.envs.backends.jax.episodes import SAMPLE_ENVS, EpisodeFitness, Sampled
 from rewardsmith.envs.backends.jax.metrics import EpisodeMetric, jax_metric
 from rewardsmith.envs.backends.jax.ppo import ActorCritic, Batch, PPOConfig, distribution, gae, optimizer, update
 from rewardsmith.envs.backends.records import Checkpoint
+from rewardsmith.envs.fitness import FitnessFn
 
 Array = jax.Array
 RewardFn = Callable[[dict[str, Array], dict[str, Array], Array], tuple[Array, dict[str, Array]]]
@@ -175,6 +180,8 @@ class Transition(NamedTuple):
     comp_step: Array
     """(K, C, n) each component's value at this step."""
     comp_ret: Array
+    sampled: Sampled
+    """The first ``sample_envs`` envs' steps, for a task's own fitness function on the host (none: ``m = 0``)."""
 
 
 class Window(NamedTuple):
@@ -199,6 +206,7 @@ class Iteration(NamedTuple):
     alive: Array
     alive_before: Array
     ppo: Any
+    sampled: Sampled
 
 
 def _strong(tree: Any) -> Any:
@@ -213,9 +221,12 @@ def _finite0(x: Array) -> Array:
 class _Program:
     """Builds the round's carry and its compiled step; every piece of per-arm Python is resolved at trace time."""
 
-    def __init__(self, env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str) -> None:
+    def __init__(self, env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str,
+                 sample_envs: int = 0) -> None:
         self.env, self.arms, self.config = env, tuple(arms), config
         self.k, self.n = len(arms), config.n_envs
+        self.m = min(sample_envs, self.n)
+        """Envs per arm whose every step goes to the host (:mod:`envs.backends.jax.episodes`)."""
         self.metric: EpisodeMetric | None = jax_metric(fitness_ref)
         if self.metric is None and any(a.kind == "sparse" for a in arms):
             raise ValueError(f"the sparse arm needs a built-in fitness metric on the jax backend, not {fitness_ref!r}")
@@ -330,7 +341,7 @@ class _Program:
             obs=c.obs, raw=raw, log_prob=log_prob, value=value, reward=train_reward,
             done=done, next_value=jnp.where(out.terminated, 0.0, next_value),
             ended=done, ep_len=ep_len, env_ret=env_ret, total_ret=total_ret, end_fit=end_fit,
-            comp_step=comp, comp_ret=comp_ret,
+            comp_step=comp, comp_ret=comp_ret, sampled=self._sample(fields, rows, out),
         )
         r_state, r_obs = jax.vmap(env.reset)(jax.random.split(k_reset, self.n))
         r_state = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k, *x.shape)), r_state)
@@ -346,6 +357,12 @@ class _Program:
             comp_ret=jnp.where(done[:, None, :], 0.0, comp_ret),
             fit=fit, first=done)
         return c, record
+
+    def _sample(self, fields: dict[str, Array], rows: Array, out: Any) -> Sampled:
+        m = self.m
+        flat = jnp.concatenate([fields[f.name].reshape(self.k, self.n, -1) for f, _ in self.env.spec.slices()], axis=-1)
+        return Sampled(rows=flat[:, :m], actions=rows[:, :m], env_reward=out.env_reward[:, :m],
+                       terminated=out.terminated[:, :m], truncated=out.truncated[:, :m])
 
     # -- one PPO iteration ------------------------------------------------------------------------
     def _iteration(self, c: Carry, _: Any) -> tuple[Carry, Iteration]:
@@ -370,7 +387,8 @@ class _Program:
         mask = lambda new, old: jnp.where(alive.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
         c = c._replace(key=key, params=jax.tree.map(mask, params, c.params), opt=jax.tree.map(mask, opt, c.opt),
                        alive=alive, died_at=jnp.where(broke, c.timestep, c.died_at))
-        return c, Iteration(window=self._window(tr), alive=c.alive, alive_before=alive_before, ppo=info)
+        return c, Iteration(window=self._window(tr), alive=c.alive, alive_before=alive_before, ppo=info,
+                            sampled=tr.sampled)
 
     def _window(self, tr: Transition) -> Window:
         """Per-arm sums over one rollout, for :class:`Checkpoint` (means are taken on the host)."""
@@ -413,7 +431,8 @@ def _divisor_at_most(n: int, cap: int) -> int:
 
 
 def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str,
-                progress: Callable[[int, int], None] | None = None, timeout_s: float | None = None) -> RoundResult:
+                progress: Callable[[int, int], None] | None = None, timeout_s: float | None = None,
+                episode_fitness: FitnessFn | None = None) -> RoundResult:
     """Train every arm for ``config.steps`` env-steps in one compiled program and return their results.
 
     Args:
@@ -425,11 +444,17 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         progress: called after each compiled call with (env-steps done per arm, planned).
         timeout_s: wall-clock bound on training (compile included); past it no further call is made and
             every arm still training ends with status ``"timeout"`` (its policy so far is kept).
+        episode_fitness: the task's fitness function, for a ``fitness_ref`` that is not a built-in metric: the
+            training episodes of :data:`~envs.backends.jax.episodes.SAMPLE_ENVS` envs per arm are scored with it
+            on the host, so the checkpoints have a fitness all the same.
     """
     from rewardsmith.envs.backends.jax.policy import flatten_params
 
     started = time.perf_counter()
-    program = _Program(env, arms, config, fitness_ref)
+    host_fitness = None
+    if episode_fitness is not None and jax_metric(fitness_ref) is None:
+        host_fitness = EpisodeFitness(env.spec, episode_fitness, fitness_ref)
+    program = _Program(env, arms, config, fitness_ref, SAMPLE_ENVS if host_fitness is not None else 0)
     rollout_steps = config.ppo.n_steps * config.n_envs
     n_rollouts = max(1, math.ceil(config.steps / rollout_steps))
     per_call = _divisor_at_most(n_rollouts, config.rollouts_per_call)
@@ -438,6 +463,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     compile_s = time.perf_counter() - started
     windows: list[Window] = []
     losses: list[dict[str, np.ndarray]] = []
+    scored: list[tuple[np.ndarray, np.ndarray]] = []  # a task's own fitness: (R, K) sums and counts per call
     alive_end: list[np.ndarray] = []
     t0 = time.perf_counter()
     calls_done = 0
@@ -449,6 +475,8 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         out = jax.device_get(out)
         windows.append(out.window)
         losses.append(out.ppo)
+        if host_fitness is not None:
+            scored.append(host_fitness.rollouts(out.sampled))
         alive_end.append(np.asarray(out.alive))
         if progress is not None:
             progress((call + 1) * per_call * rollout_steps, config.steps)
@@ -458,6 +486,8 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     if not windows:
         raise TimeoutError(f"the round's program compiled in {compile_s:.0f} s, past the {timeout_s} s bound")
     window = jax.tree.map(lambda *xs: np.concatenate(xs), *windows)
+    if scored:
+        window = window._replace(fit=np.concatenate([f for f, _ in scored]), fit_n=np.concatenate([n for _, n in scored]))
     loss = {name: np.concatenate([np.asarray(part[name]) for part in losses]) for name in losses[0]}  # (rollouts, K)
     alive = np.concatenate(alive_end)  # (rollouts, K): alive at the end of each rollout
     rollouts_done = calls_done * per_call

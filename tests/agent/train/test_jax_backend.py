@@ -39,3 +39,31 @@ def test_a_jax_backend_run_trains_the_round_in_one_program_and_evaluates_on_gymn
     assert summary["best_id"] == "r01c01" and all(b["heldout_fitness"] is not None for b in summary["baselines"])
     jobs = json.loads((cand / "costs.json").read_text())["jobs"]  # the round program's share, then the evaluation
     assert [j["kind"] for j in jobs] == ["jax_round", "evaluate"] and jobs[0]["env_steps"] > 0 and jobs[0]["cpu_s"] > 0
+
+
+@pytest.mark.slow  # a whole jax run (~40 s)
+def test_a_task_with_its_own_fitness_gets_training_curves_of_it_on_jax(run_cli, tmp_path: Path, monkeypatch) -> None:
+    """The round plot's fitness axis said "no data yet" on jax for a task's own fitness function (issue 26)."""
+    from rewardsmith.agent.report import plots
+    from rewardsmith.agent.rundir.store import RunStore
+
+    task = Path(__file__).resolve().parents[3] / "examples" / "cartpole-hold-right" / "cartpole-hold-right.toml"
+    out = tmp_path / "runs"
+    run_cli("run", str(task), "--backend", "jax", "--no-baselines", "--designer", "offline", "--rounds", "1",
+            "--samples", "1", "--steps", "4096", "--final-seeds", "0", "--out", str(out), timeout=600, check=True)
+    (run_dir,) = out.iterdir()
+    cand = run_dir / "round_01" / "cand_01"
+    checkpoints = json.loads((cand / "metrics.json").read_text())["checkpoints"]
+    assert checkpoints and all(cp["fitness"] is not None for cp in checkpoints if cp["episodes"])
+    events = EventAccumulator(str(cand / "sb3")).Reload()
+    assert len(events.Scalars("task/fitness")) == len(checkpoints)
+    drawn: list[list[str]] = []  # each axis of the round plot: the labels of what it shows
+
+    def finish(fig, axes, x_label="environment steps"):
+        drawn.extend([ax.get_legend_handles_labels()[1] for ax in axes])
+        return b""
+
+    monkeypatch.setattr(plots, "_finish", finish)
+    store = RunStore(run_dir)
+    plots.round_compare_png(store, store.round_results(1), "round 1")
+    assert drawn == [["r01c01"]] * 3  # fitness, episode length, own return: a curve on each, none "no data yet"

@@ -110,6 +110,8 @@ class BatchTraining:
             return
         deadline = self.clock() + self.budget * self.settings.timeout_s
         outcomes = self._run(parts, {part.key: self._step(part) for part in parts}, deadline)
+        # Baselines run no candidate code: if they fail apart too, the program (or the task) is at fault.
+        suspect = bool(baselines) and bool(self._open(list(baselines))) and parts[0].key in outcomes
         for part in parts:
             outcome = outcomes.get(part.key)
             for leg in self._open(list(part.legs)):
@@ -121,7 +123,8 @@ class BatchTraining:
                     self.store.save_failures(leg.files, (replace(failed.failure, detail=detail, reward_kind=kind),))
                     continue
                 ended = outcome if outcome.status in ("timeout", "crashed") else _no_result(outcome)
-                self.store.save_failures(leg.files, (job_failure(replace(ended, detail=_blame(ended, part, n)), kind),))
+                detail = _blame(ended, part, n, suspect)
+                self.store.save_failures(leg.files, (job_failure(replace(ended, detail=detail), kind),))
 
     # -- jobs ---------------------------------------------------------------------------------------------
     def _step(self, part: _Part) -> JobStep | None:
@@ -182,13 +185,15 @@ class BatchTraining:
                 and self.store.outcome(leg.files).training is None]
 
 
-def _blame(ended: StepOutcome, part: _Part, arms: int) -> str:
+def _blame(ended: StepOutcome, part: _Part, arms: int, program_suspect: bool) -> str:
     """What a part's failure says about its targets, for the critique and the designer."""
     alone = len(part.legs) == 1
-    who = "this reward alone" if alone else "the baselines, apart from every candidate,"
+    how = f"{'trained alone' if alone else 'trained apart'} after its round's program of {arms} arms failed"
+    if program_suspect:
+        return (f"{ended.detail or ended.status} ({how}; the baselines failed apart from every candidate too, so the "
+                "program or the task is at fault, not necessarily this reward)")
     what = "kept training from finishing in time" if ended.status == "timeout" else "made training fail"
-    return (f"{ended.detail or ended.status} ({'trained alone' if alone else 'trained apart'} after its round's "
-            f"program of {arms} arms failed: {who} {what})")
+    return f"{ended.detail or ended.status} ({how}: this reward alone {what})"
 
 
 def _no_result(outcome: StepOutcome) -> StepOutcome:

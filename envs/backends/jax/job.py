@@ -136,7 +136,9 @@ def cap_memory(memory_mb: int | None, platform: str) -> None:
         return
     limit = memory_mb * 1024 * 1024
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit if hard == resource.RLIM_INFINITY else min(limit, hard)))
+    if hard != resource.RLIM_INFINITY:  # a lower cap from outside stays
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _oom_message(job: JaxRoundJob, error: str) -> str:

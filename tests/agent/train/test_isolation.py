@@ -60,9 +60,11 @@ class RoundExecutor:
     """Runs batch jobs as their worst arm makes them end, and evaluations by :data:`FITNESS`; remembers each batch
     job's arms. ``kill_at``: the n-th batch job (from 1) is interrupted as a Ctrl-C would interrupt the run."""
 
-    def __init__(self, kill_at: int | None = None) -> None:
+    def __init__(self, kill_at: int | None = None, broken: bool = False) -> None:
         self.jobs: list[tuple[str, ...]] = []
         self.kill_at = kill_at
+        self.broken = broken
+        """Every job crashes, whatever it trains (the program or the task is at fault)."""
         self.now = 0.0
         """A clock that each job advances by its wall time."""
 
@@ -91,7 +93,7 @@ class RoundExecutor:
             raise KeyboardInterrupt
         if HANGS in spec.keys:
             return StepOutcome(step.kind, "timeout", step.timeout_s, f"killed after the {step.timeout_s:g} s limit", 3.0)
-        if CRASHES in spec.keys:
+        if CRASHES in spec.keys or self.broken:
             return StepOutcome(step.kind, "crashed", 2.0, CRASH_LINE, 2.0)
         for key, out in zip(spec.keys, spec.outputs, strict=True):
             write_text(Path(out.policy_file), "weights")
@@ -181,3 +183,14 @@ def test_isolation_past_its_budget_starts_no_more_parts_and_says_so(tmp_path: Pa
     assert hang is not None and hang.status == "timeout" and "trained alone" in (hang.error or "")
     assert late is not None and late.status == "timeout"  # the round's own failure, and why it was not isolated
     assert "ran out of its budget (1 × 60 s) before this one finished" in (late.error or ""), late.error
+
+
+def test_when_the_baselines_fail_apart_too_no_candidate_is_blamed(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    outcomes = _trainer(store, RoundExecutor(broken=True)).train_and_evaluate(_targets(store),
+                                                                              batch=store.round_files(1))
+    for key in ("r01c01", "r01c02", "human"):
+        training = outcomes[key].training
+        assert training is not None and training.status == "crashed" and training.error is not None
+        assert training.error.endswith("the baselines failed apart from every candidate too, so the program or the "
+                                       "task is at fault, not necessarily this reward)"), training.error

@@ -108,6 +108,18 @@ savez_compressed setfield setflags stride_tricks subprocess sys tb_frame tb_next
 vectorize view
 """.split())
 
+BACKEND_ATTRS = frozenset("""
+addressable_data addressable_shards aval aval_mutable_qdd batch_dim block_until_ready client clone committed
+copy_to_host_async cur_qdd delete device device_buffer device_buffers devices dimension_as_value full_lower
+get_const get_referent global_shards is_deleted is_fully_addressable is_fully_replicated is_ready mutable_qdd
+on_device_size_in_bytes parent platform primal sharding source_info strides tangent to_concrete_value to_device
+traceback unsafe_buffer_pointer val weak_type
+""".split())
+"""Attributes refused on any receiver because they tell the backends apart: on the jax backend a reward's
+arrays are JAX tracers (``x.aval``, ``x.val``: the whole batch behind one row) and its constants JAX arrays
+that reach the XLA runtime (``x.device.client``, host paths in ``x.traceback``); numpy's ``strides`` and
+the array-API ``device`` exist on one side only. A reward must compute the same on both."""
+
 # In-place ndarray methods: calling them on an argument would mutate the caller's state.
 INPLACE_METHODS = frozenset({"fill", "sort", "put", "itemset", "partition", "setfield", "resize"})
 INPLACE_NUMPY_FUNCS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal"})

@@ -2,8 +2,8 @@
 
 An ``ast`` allow-list: imports only ``numpy``/``math``/``typing``; numpy and math attributes from the
 allow-lists in :mod:`sandboxes.allowlist`; no dunder names, no underscore attributes; no unknown names (so no
-``open``/``eval``/``getattr``/``__import__``); no writes into the arguments or into module
-attributes; no classes, decorators, ``global``, generators or async code; size caps. numpy's ways of
+``open``/``eval``/``getattr``/``__import__``); no attributes that tell the numpy and jax backends apart
+(:data:`sandboxes.allowlist.BACKEND_ATTRS`); no writes into the arguments or into module attributes; no classes, decorators, ``global``, generators or async code; size caps. numpy's ways of
 reinterpreting memory are closed as a class: ``np.ndarray`` only as a type, no ``buffer=``/``offset=``/
 ``strides=``, and every dtype written out as a plain real number type where numpy takes one (see
 :mod:`sandboxes.allowlist`). Every rejection carries a line number and is worded so that a designer can fix it.
@@ -298,6 +298,10 @@ class _Checker:
                 self.error(node, f"typing.{attr} is not allowed")
         elif attr in allowlist.DENIED_ATTRS:
             self.error(node, f"the attribute {attr!r} is not allowed in reward code")
+        elif attr in allowlist.BACKEND_ATTRS:
+            self.error(node, f"the attribute {attr!r} is not allowed in reward code: it tells the numpy and jax "
+                             "backends apart (or reaches the runtime behind an array), and a reward must compute "
+                             "the same on both")
 
     def _check_module_use(self, node: ast.Name | ast.Attribute) -> None:
         # A module may only be the receiver of an allow-listed attribute. Stored, passed or returned,

@@ -30,6 +30,7 @@ from typing import IO, Any, Literal, get_args
 from rewardsmith.core.errors import SandboxError
 from rewardsmith.core.procs import SharedChild, kill_group, last_line
 from rewardsmith.core.state import StateSpec
+from rewardsmith.core.text import printable
 from rewardsmith.sandboxes import allowlist, protocol
 from rewardsmith.sandboxes.faults import Fault
 from rewardsmith.sandboxes.isolation import Isolation, detect_isolation
@@ -40,7 +41,11 @@ _MAX_MESSAGE = 4000
 
 
 class ExportFault(Fault[ExportFaultKind]):
-    """The candidate could not be traced or exported. ``kind`` says how; ``message`` is for the designer."""
+    """The candidate could not be traced or exported. ``kind`` says how; ``message`` is for the designer, and
+    safe to show on a terminal (:func:`core.text.printable`): the candidate controls its exceptions' text."""
+
+    def __init__(self, kind: ExportFaultKind, message: str) -> None:
+        super().__init__(kind, printable(message, limit=_MAX_MESSAGE))
 
 
 @dataclass(frozen=True)
@@ -275,7 +280,8 @@ class _ExportProcess:
         layers = msg.get("layers", [])
         if tag != protocol.HELLO:
             self._kill()
-            raise SandboxError(f"the jax export worker failed to set up its sandbox: {msg.get('message', tag)!s:.300}")
+            raise SandboxError("the jax export worker failed to set up its sandbox: "
+                               + printable(f"{msg.get('message', tag)!s:.300}"))
         if self.isolation.seccomp and "seccomp" not in layers:
             self._kill()
             raise SandboxError("the jax export worker did not install its seccomp filter")

@@ -84,19 +84,16 @@ def check_module(exported: Exported, spec: StateSpec, act_dim: int, component_na
 
     lim = limits or ModuleLimits()
     if tuple(exported.disabled_safety_checks):
-        raise ModuleRejected("safety_checks", printable(f"the module disables safety checks: "
-                                                        f"{exported.disabled_safety_checks}", limit=300))
+        raise ModuleRejected("safety_checks", f"the module disables safety checks: {exported.disabled_safety_checks}")
     if tuple(exported.ordered_effects) or tuple(exported.unordered_effects):
-        raise ModuleRejected("effects", printable("the module has side effects "
-                                                  f"({[*exported.ordered_effects, *exported.unordered_effects]})",
-                                                  limit=300))
+        raise ModuleRejected("effects", "the module has side effects "
+                                        f"({[*exported.ordered_effects, *exported.unordered_effects]})")
     if exported.nr_devices != 1:
         raise ModuleRejected("devices", f"the module is for {exported.nr_devices} devices; expected 1")
     platforms = set(exported.platforms)
     needed = {"cpu", _current_platform()}
     if not needed <= platforms or not platforms <= {"cpu", "cuda", "rocm"}:
-        raise ModuleRejected("platforms", printable(f"the module is for {sorted(platforms)}; it must include "
-                                                    f"{sorted(needed)}", limit=300))
+        raise ModuleRejected("platforms", f"the module is for {sorted(platforms)}; it must include {sorted(needed)}")
     version = exported.calling_convention_version
     if not (export.minimum_supported_calling_convention_version <= version
             <= export.maximum_supported_calling_convention_version):

@@ -59,7 +59,11 @@ _MAX_COUNTER = 1 << 24
 
 
 class ModuleRejected(Fault[RejectReason]):
-    """The exported module must not be used. ``reason`` is machine-readable; ``message`` is one line."""
+    """The exported module must not be used. ``reason`` is machine-readable; ``message`` is one line, safe to
+    show on a terminal (the module's author chose the names it quotes)."""
+
+    def __init__(self, kind: RejectReason, message: str) -> None:
+        super().__init__(kind, printable(message, limit=600))
 
     @property
     def reason(self) -> RejectReason:

@@ -31,6 +31,7 @@ from rewardsmith.agent.train.targets import Leg, TrainSettings
 from rewardsmith.core.errors import ConfigError, RunStoreError
 from rewardsmith.core.extras import JAX_MODULES, missing_modules, require_extra
 from rewardsmith.envs.tasks import Task
+from rewardsmith.sandboxes import allowlist
 from rewardsmith.sandboxes.validate import ValidationReport
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ class JaxBackend(Backend):
     prompt_rules: ClassVar[tuple[str, ...]] = (
         "The reward is traced with `jax.numpy` standing in for `np` and compiled, so: no in-place writes "
         "(write `x = np.where(mask, value, x)`, never `x[mask] = value`); no shapes that depend on values (no "
-        "boolean-mask indexing, no `np.nonzero`); no Python `if`/`while` on arrays (use `np.where`); no "
-        "`np.linalg` solvers.",
+        "boolean-mask indexing, no `np.nonzero`); no Python `if`/`while` on arrays (use `np.where`); "
+        f"{allowlist.JAX_LINALG_RULE}. It must compute the same as with numpy on every state.",
     )
 
     def __init__(self, job_memory_mb: int | None = JOB_MEMORY_MB) -> None:
@@ -126,7 +127,7 @@ class JaxBackend(Backend):
         from rewardsmith.sandboxes.jax.validate import JaxValidation, validate_and_export_jax
 
         shared = session if isinstance(session, JaxSession) else None
-        options = JaxValidation(allow_weak_isolation=check.allow_weak_sandbox,
+        options = JaxValidation(allow_weak_isolation=check.allow_weak_sandbox, batch=check.task.train.n_envs,
                                 checker=shared.checker if shared else None, zygote=shared.zygote if shared else None)
         sample = check.sample
         report, exported = validate_and_export_jax(check.code, check.task.adapter.spec, sample.states, sample.actions,

@@ -26,9 +26,9 @@ def _inputs(batch: int) -> CallInputs:
 
 
 def test_the_checker_bounds_a_module_at_the_training_batch_size_and_dies_cleanly_at_its_memory_cap() -> None:
-    # One child for all (a child costs a second and a half to start); the limits travel with each check,
-    # except the child's address-space headroom, fixed when it starts.
-    limits = ModuleLimits(call_timeout_s=1.0, memory_mb=1024)
+    # One child (a child costs a second and a half to start) until the last module runs it out of memory;
+    # the limits travel with each check, except the child's address-space headroom, fixed when it starts.
+    limits = ModuleLimits(memory_mb=1024)
     plain = crafted.module_bytes("")
     with ModuleChecker(limits) as checker:
         ok = checker.check(plain, SPEC, COMPONENTS, {}, _inputs(2048))
@@ -36,7 +36,11 @@ def test_the_checker_bounds_a_module_at_the_training_batch_size_and_dies_cleanly
         assert ok.total is not None and ok.total.shape == (300,)
         np.testing.assert_allclose(ok.total, STATES[:, 0], rtol=1e-6)  # its total is the height: every state, once
         assert ok.call_ms is not None and ok.reference_ms is not None and ok.call_ms > 0
-        pid = checker._proc.pid if checker._proc else None
+        assert checker._proc is not None
+        pid = checker._proc.pid
+        limits_text = Path(f"/proc/{pid}/limits").read_text()
+        soft = next(line for line in limits_text.splitlines() if line.startswith("Max address space")).split()[3]
+        assert soft.isdigit() and int(soft) < 16 << 30, limits_text
 
         # A shape assertion that holds at the probe's batch size and fails at the training one; its text is the
         # module author's, so the message is made safe to print.
@@ -56,15 +60,6 @@ def test_the_checker_bounds_a_module_at_the_training_batch_size_and_dies_cleanly
         assert (refused.accepted, refused.reason) == (False, "memory") and "MB" in refused.message, refused
         assert checker._proc is not None and checker._proc.pid == pid  # all refused without losing the child
 
-        endless = checker.check(crafted.module_bytes(crafted.nested_loops(10_000, 10_000), "%or#1"), SPEC,
-                                COMPONENTS, {}, _inputs(2048))
-        assert (endless.accepted, endless.reason) == (False, "slow") and "still running" in endless.message
-        assert checker.check(plain, SPEC, COMPONENTS, {}, _inputs(8)).accepted  # a fresh child
-        assert checker._proc is not None
-        limits_text = Path(f"/proc/{checker._proc.pid}/limits").read_text()
-        soft = next(line for line in limits_text.splitlines() if line.startswith("Max address space")).split()[3]
-        assert soft.isdigit() and int(soft) < 16 << 30, limits_text
-
         # The memory analysis told to let 4 GiB through (512 states): the child's address-space cap stops it,
         # the module is refused, the child ends with that verdict and the next check gets a fresh one.
         checker.limits = dataclasses.replace(limits, max_call_memory_mb=1 << 20)
@@ -72,3 +67,13 @@ def test_the_checker_bounds_a_module_at_the_training_batch_size_and_dies_cleanly
         assert (oom.accepted, oom.reason) == (False, "memory") and "out of memory" in oom.message, oom
         assert checker._proc is None
         assert checker.check(plain, SPEC, COMPONENTS, {}, _inputs(8)).accepted
+
+
+@pytest.mark.slow
+def test_a_call_still_running_past_its_bound_is_killed_and_the_next_check_gets_a_fresh_child() -> None:
+    with ModuleChecker(ModuleLimits(call_timeout_s=1.0)) as checker:
+        endless = checker.check(crafted.module_bytes(crafted.nested_loops(10_000, 10_000), "%or#1"), SPEC,
+                                COMPONENTS, {}, _inputs(2048))
+        assert (endless.accepted, endless.reason) == (False, "slow") and "still running" in endless.message
+        assert checker._proc is None
+        assert checker.check(crafted.module_bytes(""), SPEC, COMPONENTS, {}, _inputs(8)).accepted

@@ -208,3 +208,16 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
             "print(sorted(m for m in ('numpy', 'torch', 'gymnasium', 'pydantic', 'jinja2', 'optuna') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_run_header_says_which_training_settings_a_task_uses(tmp_path: Path) -> None:
+    from rewardsmith.agent.app.cli import settings_line
+    from rewardsmith.envs.tasks import load_task
+
+    (tmp_path / "spin.toml").write_text('name = "spin"\nenv = "Pendulum-v1"\ndescription = "Spin clockwise."\n'
+                                        'fitness = "upright_fraction"\n[train]\nsteps = 5000\n')
+    line = settings_line(load_task(tmp_path / "spin.toml"))
+    assert line.startswith("training settings: the built-in pendulum task's tuned [train] settings (pendulum.toml); "
+                           "this file sets: steps — 4 envs")
+    assert "use_sde True" in line and "n_steps 1024" in line
+    assert "the task file's own [train] settings" in settings_line(load_task("cartpole"))

@@ -91,8 +91,8 @@ class ProgressView:
         self.live = self.live and self.console.is_terminal
 
     def header(self, lines: list[str]) -> None:
-        for line in lines:
-            self.console.print(line, highlight=False)
+        for line in lines:  # plain text: "[train]" in a line is not rich markup
+            self.console.print(line, highlight=False, markup=False)
 
     def round_started(self, rnd: int, rounds: int) -> None:
         self.round = rnd

@@ -149,7 +149,7 @@ class TrainOrigin:
     """The built-in task whose ``[train]`` table the file inherits; None: the file's own (a built-in task, or a
     body no built-in task uses)."""
     overrides: tuple[str, ...] = ()
-    """The ``[train]`` keys the file sets over the inherited ones (``steps``, ``ppo.learning_rate``)."""
+    """The ``[train]`` keys the file sets to other values than the inherited ones (``steps``, ``ppo.learning_rate``)."""
 
     def describe(self) -> str:
         """One line for the run's header, e.g. ``the built-in pendulum task's tuned settings; this file sets: steps``."""
@@ -262,8 +262,10 @@ def _inherit_train(raw: dict[str, Any], path: Path) -> tuple[dict[str, Any], Tra
     own_ppo = own.get("ppo")
     if isinstance(own_ppo, dict) and isinstance(base.get("ppo"), dict):
         merged["ppo"] = {**base["ppo"], **own_ppo}
-    keys = [k for k in own if not (k == "ppo" and isinstance(own_ppo, dict))]
-    keys += [f"ppo.{k}" for k in own_ppo] if isinstance(own_ppo, dict) else []
+    # what the file changes: a key set to the body's own value (an example copying the block) overrides nothing
+    keys = [k for k, v in own.items() if not (k == "ppo" and isinstance(own_ppo, dict)) and base.get(k) != v]
+    if isinstance(own_ppo, dict):
+        keys += [f"ppo.{k}" for k, v in own_ppo.items() if base.get("ppo", {}).get(k) != v]
     return {**raw, "train": merged}, TrainOrigin(body=body, overrides=tuple(keys))
 
 

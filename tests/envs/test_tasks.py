@@ -211,7 +211,8 @@ def test_a_task_on_a_built_in_body_inherits_its_tuned_train_settings(tmp_path: P
 
 
 def test_the_file_overrides_the_inherited_settings_key_by_key(tmp_path: Path) -> None:
-    (tmp_path / "spin.toml").write_text(SPIN + "[train]\nsteps = 5000\nppo = { learning_rate = 0.0005 }\n")
+    (tmp_path / "spin.toml").write_text(SPIN + "[train]\nsteps = 5000\nn_envs = 4\n"  # 4: the body's own value
+                                        "ppo = { learning_rate = 0.0005, gamma = 0.9 }\n")
     task = load_task(tmp_path / "spin.toml")
     ppo = task.train.ppo
     assert task.train.steps == 5000 and ppo.learning_rate == 0.0005
@@ -240,3 +241,4 @@ def test_the_examples_load_and_train_with_their_bodys_tuned_settings() -> None:
         body = bodies[task.env_id]
         assert task.train_origin.body == body.name, file
         assert (task.train.ppo, task.train.n_envs) == (body.train.ppo, body.train.n_envs), file
+        assert task.train_origin.overrides == (), file  # they copy their body's block: nothing is overridden

@@ -103,3 +103,10 @@ def test_a_skipped_candidate_says_why(rho: float | None, expected: str) -> None:
     assert skip_reason(screen) == expected
     line = _shown(_result(screen=screen))
     assert f"r02c04: skipped — {expected}" in line
+
+
+def test_the_run_header_is_plain_text() -> None:
+    out = io.StringIO()
+    ProgressView(Console(file=out, width=300), live=False).header(["training settings: the built-in pendulum "
+                                                                    "task's tuned [train] settings"])
+    assert "tuned [train] settings" in out.getvalue()  # not swallowed as rich markup

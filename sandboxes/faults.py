@@ -2,7 +2,7 @@
 
 The numpy worker's :class:`~sandboxes.client.CandidateFault`, the JAX export's
 :class:`~sandboxes.jax.export.ExportFault` and the module check's
-:class:`~sandboxes.jax.module_check.ModuleRejected` are each a :class:`Fault` over their own kinds
+:class:`~sandboxes.jax.module_rules.ModuleRejected` are each a :class:`Fault` over their own kinds
 (a ``Literal``), so a caller maps any of them onto a report the same way.
 """
 

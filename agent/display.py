@@ -278,6 +278,8 @@ class ProgressView:
             table.add_row(label, _fmt(b.selection_fitness), _fmt(b.heldout_fitness, b.heldout_std),
                           *([_arm(arm)] if f is not None else []))
         self.console.print(table)
+        for line in verdict_lines(s):
+            self.console.print(line, highlight=False, markup=False)
         self.console.print(hns_line(s), highlight=False, markup=False)
         for r in s.rounds:
             spent = f"; {r.env_steps:,} env-steps, {r.cpu_s / 60:.1f} CPU-min of jobs" if r.cpu_s else ""
@@ -331,6 +333,32 @@ def skip_reason(screen: ScreenVerdict) -> str:
         return f"not trained: its reward gives all {n} earlier episodes the same return, so it cannot tell good from bad"
     return (f"not trained: on {n} earlier episodes its reward prefers the ones the fitness rates worse "
             f"(rank correlation {screen.spearman:+.2f})")
+
+
+BASELINE_NAMES = {"human": "the env's own reward", "sparse": "the sparse fitness reward"}
+
+
+def verdict_lines(s: RunSummary) -> list[str]:
+    """The result a researcher can quote: the designed reward against each baseline over the final comparison's
+    seeds (better / tied / worse, and the test behind the word), and what the fitness measures."""
+    f = s.final
+    if f is None:
+        return []
+    lines = []
+    arms = {"human": f.human, "sparse": f.sparse}
+    for v in f.verdicts:
+        base = arms[v.baseline]
+        if v.verdict == "unknown" or base is None or v.difference is None:
+            lines.append(f"vs {BASELINE_NAMES[v.baseline]}: no verdict (an arm trained no seed)")
+            continue
+        test = (f"the difference {v.difference:+.3g} is larger than the two spreads added ({v.margin or 0:.2g})"
+                if v.verdict != "tied" else
+                f"the difference {v.difference:+.3g} is within the two spreads added ({v.margin or 0:.2g})")
+        lines.append(f"vs {BASELINE_NAMES[v.baseline]}: {v.verdict.upper()} — designed {_arm(f.designed)} against "
+                     f"{_arm(base)} over {len(f.seeds)} training seeds; {test}")
+    if f.fitness_doc:
+        lines.append(f"fitness: {printable(f.fitness_doc)} (held-out episodes, higher is better)")
+    return lines
 
 
 def hns_line(s: RunSummary) -> str:

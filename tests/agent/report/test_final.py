@@ -89,6 +89,19 @@ def test_the_terminal_summary_says_not_meaningful_and_shows_seed_spread_and_cost
     assert "1,228,800 env-steps" in text and "15.0 CPU-min" in text and "$0.0123" in text
 
 
+def test_the_terminal_summary_quotes_a_verdict_per_baseline_and_what_the_fitness_means() -> None:
+    final = score((1, 2, 3), 5000, arm("designed", [1.0, 1.0, 1.0]), arm("human", [0.0327, 0.0337, 0.0346]),
+                  arm("sparse", [0.6, 0.62, 0.64]), fitness_doc="Progress towards the flag: 1 = reached it")
+    s = _summary(final=final, hns=final.hns, hns_note=final.note, hns_meaningful=final.hns_meaningful)
+    out = io.StringIO()
+    ProgressView(Console(file=out, width=250), live=False).summary(s, "runs/x")
+    text = out.getvalue()
+    assert "vs the env's own reward: BETTER — designed 1 ± 0 against 0.03367 ± 0.00078 over 3 training seeds" in text
+    assert "vs the sparse fitness reward: BETTER" in text and "larger than the two spreads added" in text
+    assert "fitness: Progress towards the flag: 1 = reached it" in text
+    assert "trained worse than the sparse reward" in text  # the HNS's scale points the wrong way: said, not quoted
+
+
 @pytest.mark.slow  # ~30 s: four PPO trainings on two cores
 def test_final_seeds_retrains_the_best_reward_on_fresh_seeds(tmp_path: Path) -> None:
     from rewardsmith.agent.records.config import RunConfig

@@ -38,11 +38,11 @@ from rewardsmith.agent.app.commands.bench_options import BenchOptions
 from rewardsmith.agent.app.options import check_numbers, from_args
 from rewardsmith.agent.display import ProgressView
 from rewardsmith.agent.records.config import LLMOptions, RunConfig
+from rewardsmith.agent.records.results import BaselineVerdict, RunSummary, TargetOutcome
 from rewardsmith.agent.records.results import FinalArm as ArmScore
-from rewardsmith.agent.records.results import RunSummary, TargetOutcome
 from rewardsmith.agent.records.train import Compute
 from rewardsmith.agent.report.final import arm_score
-from rewardsmith.agent.report.scores import hns
+from rewardsmith.agent.report.final import score as final_score
 from rewardsmith.agent.rundir.run import prepare_run, versions
 from rewardsmith.agent.rundir.store import RunStore, TargetFiles
 from rewardsmith.agent.train.backends import SB3Backend
@@ -82,7 +82,7 @@ class TaskScore:
     sparse: ArmScore
     hns: float | None
     hns_std: float | None
-    """Spread over the designed reward's seeds of (F_designed,seed − mean F_sparse) / |mean F_human − mean F_sparse|."""
+    """Spread of the HNS over the training seeds of all three arms (:func:`agent.report.scores.hns_spread`)."""
     hns_note: str
     gap: float | None
     """selection_fitness − designed.mean: how much selection flattered the chosen reward."""
@@ -93,6 +93,10 @@ class TaskScore:
     """What the design loop's candidates spent (env-steps, CPU-s of every job; per round in its summary)."""
     final_compute: Compute = field(default_factory=Compute)
     """What the final comparison's trainings and evaluations spent."""
+    hns_meaningful: bool = True
+    """False when the baselines are not told apart by the seeds or the env's own reward trained worse than sparse."""
+    verdicts: tuple[BaselineVerdict, ...] = ()
+    """The designed reward against each baseline over the seeds: better / tied / worse."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,7 +163,7 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
     by_arm = {arm: arm_score(arm, seeds, [results.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
               for arm in ("designed", "human", "sparse")}
     ### 3. Scores
-    value, spread, note = task_hns(by_arm["designed"], by_arm["human"], by_arm["sparse"])
+    result = final_score(seeds, steps, by_arm["designed"], by_arm["human"], by_arm["sparse"])
     gap = (summary.best_selection_fitness - by_arm["designed"].mean
            if summary.best_selection_fitness is not None and by_arm["designed"].mean is not None else None)
     trained = sum(r.trained for r in summary.rounds)
@@ -170,7 +174,8 @@ def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[Ta
         best_id=summary.best_id, candidates=sum(r.candidates for r in summary.rounds), candidates_trained=trained,
         selection_fitness=summary.best_selection_fitness, design_heldout_fitness=summary.best_heldout_fitness,
         designed=by_arm["designed"], human=by_arm["human"], sparse=by_arm["sparse"],
-        hns=value, hns_std=spread, hns_note=note, gap=gap,
+        hns=result.hns, hns_std=result.hns_std, hns_note=result.note, hns_meaningful=result.hns_meaningful,
+        verdicts=result.verdicts, gap=gap,
         wall_s=time.monotonic() - started, load_avg=(round(load0, 2), round(os.getloadavg()[0], 2)),
         design_compute=design, final_compute=sum((final_store.compute_of(t.files) for t in targets), Compute()),
     )
@@ -195,24 +200,9 @@ def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) 
     return summary, record.designer_label
 
 
-def task_hns(designed: ArmScore, human: ArmScore, sparse: ArmScore) -> tuple[float | None, float | None, str]:
-    """HNS on the arms' means, the spread of the per-seed HNS, and a note saying how far to trust it."""
-    value, note = hns(designed.mean, human.mean, sparse.mean)
-    if value is None or human.mean is None or sparse.mean is None:
-        return value, None, note
-    scale = abs(human.mean - sparse.mean)
-    per_seed = [(v - sparse.mean) / scale for v in designed.values]
-    spread = float(np.std(per_seed))
-    noise = (human.std or 0.0) + (sparse.std or 0.0)
-    if scale < noise:
-        note = (f"{note}; the human and sparse baselines differ by less than their seed spread "
-                f"({scale:.3g} < {noise:.3g}), so this HNS is mostly noise")
-    return value, spread, note
-
-
 def _aggregate(options: BenchOptions, scores: list[TaskScore], command: str, designer: str,
                wall_s: float) -> BenchReport:
-    defined = [s.hns for s in scores if s.hns is not None]
+    defined = [s.hns for s in scores if s.hns is not None and s.hns_meaningful]
     clipped = [float(np.clip(v, *HNS_CLIP)) for v in defined]
     return BenchReport(
         command=command, created=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine_description(),
@@ -277,8 +267,16 @@ def _arm_cell(arm: ArmScore) -> str:
     return _fmt(arm.mean, arm.std) + (f" ({failed} of {len(arm.seeds)} seeds failed)" if failed else "")
 
 
+def _verdicts(s: TaskScore) -> str:
+    return " / ".join(v.verdict for v in s.verdicts) or "–"
+
+
+def _hns_cell(s: TaskScore) -> str:
+    return _fmt(s.hns, s.hns_std, 3) if s.hns_meaningful else "not meaningful"
+
+
 def _one_line(s: TaskScore) -> str:
-    return (f"{s.task}: HNS {_fmt(s.hns, s.hns_std, 3)}; designed {_arm_cell(s.designed)}, human "
+    return (f"{s.task}: {_verdicts(s)} vs human / sparse, HNS {_hns_cell(s)}; designed {_arm_cell(s.designed)}, human "
             f"{_arm_cell(s.human)}, sparse {_arm_cell(s.sparse)} ({s.wall_s / 60:.1f} min)")
 
 
@@ -287,21 +285,25 @@ def to_markdown(r: BenchReport) -> str:
     o = r.options
     final = f"{o.seed + 1}…{o.seed + o.seeds}" if o.seeds > 1 else str(o.seed + 1)
     lines = [
-        "| task | PPO steps | designed | human (env reward) | sparse (fitness) | HNS | selection → retrained (gap) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| task | PPO steps | designed | human (env reward) | sparse (fitness) | vs human / vs sparse | HNS | "
+        "selection → retrained (gap) |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for s in r.tasks:
         sel = f"{_fmt(s.selection_fitness)} → {_fmt(s.designed.mean)} ({_fmt(s.gap, digits=3)})"
         lines.append(f"| {s.task} | {s.steps:,} | {_arm_cell(s.designed)} | {_arm_cell(s.human)} | "
-                     f"{_arm_cell(s.sparse)} | {_fmt(s.hns, s.hns_std, 3)} | {sel} |")
+                     f"{_arm_cell(s.sparse)} | {_verdicts(s)} | {_hns_cell(s)} | {sel} |")
     lines += [
         "",
         f"- Mean HNS clipped to [0, 3]: **{_fmt(r.mean_hns_clipped, digits=3)}**; unclipped: "
         f"{_fmt(r.mean_hns, digits=3)}; tasks with HNS ≥ 1: **{r.tasks_hns_at_least_1} of {r.tasks_scored}** "
         f"scored ({len(r.tasks)} run).",
         f"- Fitness columns: held-out fitness, mean ± standard deviation over training seeds {final} "
-        f"({o.seeds} per reward), each the mean of the task's held-out evaluation episodes. HNS = (designed − "
-        "sparse) / |human − sparse| on those means; its ± is the spread of the designed seeds' HNS.",
+        f"({o.seeds} per reward), each the mean of the task's held-out evaluation episodes. A verdict is better / "
+        "worse when the two means differ by more than their standard deviations over seeds added up, tied "
+        "otherwise. HNS = (designed − sparse) / |human − sparse| on those means, with its spread when each arm's "
+        "seeds are resampled; shown only where the env's own reward beat the sparse one by more than their "
+        "spreads (else the scale divides by noise or points the wrong way), and only those are averaged.",
         f"- Designer: {r.designer}; design loop: {o.rounds} rounds × {o.samples} candidates, training seed {o.seed}, "
         "best chosen on the selection episodes. \"selection\" is that chosen reward's selection fitness, "
         "\"retrained\" its held-out mean on the fresh seeds; the gap is how much selection flattered it.",
@@ -328,11 +330,11 @@ def _print_table(report: BenchReport, console: Console) -> None:
     from rich.table import Table
 
     table = Table(title="RewardSmith bench: held-out fitness (mean ± std over training seeds)", title_justify="left")
-    for col in ("task", "designed", "human", "sparse", "HNS", "selection → retrained"):
+    for col in ("task", "designed", "human", "sparse", "vs human / vs sparse", "HNS", "selection → retrained"):
         table.add_column(col, justify="left" if col == "task" else "right")
     for s in report.tasks:
-        table.add_row(s.task, _arm_cell(s.designed), _arm_cell(s.human), _arm_cell(s.sparse),
-                      _fmt(s.hns, s.hns_std, 3), f"{_fmt(s.selection_fitness)} → {_fmt(s.designed.mean)}")
+        table.add_row(s.task, _arm_cell(s.designed), _arm_cell(s.human), _arm_cell(s.sparse), _verdicts(s),
+                      _hns_cell(s), f"{_fmt(s.selection_fitness)} → {_fmt(s.designed.mean)}")
     console.print(table)
     console.print(f"mean HNS clipped to [0, 3]: {_fmt(report.mean_hns_clipped, digits=3)}; unclipped: "
                   f"{_fmt(report.mean_hns, digits=3)}; tasks with HNS >= 1: {report.tasks_hns_at_least_1} of "

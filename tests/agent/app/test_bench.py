@@ -14,9 +14,9 @@ from rewardsmith.agent.app.commands.bench import (
     BenchReport,
     TaskScore,
     _aggregate,
-    task_hns,
     to_markdown,
 )
+from rewardsmith.agent.report.final import score
 
 
 def _arm(arm: str, *values: float | None) -> ArmScore:
@@ -27,35 +27,42 @@ def _arm(arm: str, *values: float | None) -> ArmScore:
                     status=tuple("ok" if v is not None else "crashed" for v in values), heldout=tuple(values), mean=mean, std=std)
 
 
-def _task(name: str, hns: float | None, designed: ArmScore | None = None) -> TaskScore:
+def _task(name: str, hns: float | None, designed: ArmScore | None = None, meaningful: bool = True) -> TaskScore:
     d = designed or _arm("designed", 1.0)
     return TaskScore(task=name, env="Env-v0", fitness="m: what it measures", steps=1000, design_dir="/x", best_id="r01c01", candidates=4, candidates_trained=4, selection_fitness=2.0, design_heldout_fitness=1.8, designed=d,
-                     human=_arm("human", 1.0), sparse=_arm("sparse", 0.0), hns=hns, hns_std=None, hns_note="note", gap=0.5, wall_s=60.0, load_avg=(0.1, 0.2))
+                     human=_arm("human", 1.0), sparse=_arm("sparse", 0.0), hns=hns, hns_std=None, hns_note="note", gap=0.5, wall_s=60.0, load_avg=(0.1, 0.2),
+                     hns_meaningful=meaningful)
 
 
-def test_hns_is_on_the_means_with_the_spread_of_the_designed_seeds() -> None:
-    value, spread, note = task_hns(_arm("designed", 3.0, 5.0), _arm("human", 2.0, 2.0), _arm("sparse", 0.0, 0.0))
-    assert value == pytest.approx(2.0)  # (4 - 0) / |2 - 0|
-    assert spread == pytest.approx(0.5)  # per-seed HNS 1.5 and 2.5
+def task_hns(designed: ArmScore, human: ArmScore, sparse: ArmScore) -> tuple[float | None, float | None, str, bool]:
+    s = score(designed.seeds, 1000, designed, human, sparse)
+    return s.hns, s.hns_std, s.note, s.hns_meaningful
+
+
+def test_hns_is_on_the_means_with_its_spread_over_every_arms_seeds() -> None:
+    value, spread, note, meaningful = task_hns(_arm("designed", 3.0, 5.0), _arm("human", 2.0, 2.0),
+                                               _arm("sparse", 0.0, 0.0))
+    assert value == pytest.approx(2.0) and meaningful  # (4 - 0) / |2 - 0|
+    assert spread is not None and 0.3 < spread < 0.6  # the designed seeds' 1.5 and 2.5, resampled
     assert "noise" not in note
-    # human below sparse: the denominator is the absolute gap, so better-than-sparse is still positive
-    value, _, _ = task_hns(_arm("designed", 3.0), _arm("human", -2.0), _arm("sparse", 1.0))
-    assert value == pytest.approx(2.0 / 3.0)
+    # human below sparse: the number is defined, but the scale points the wrong way and the bench says so
+    value, _, note, meaningful = task_hns(_arm("designed", 3.0), _arm("human", -2.0), _arm("sparse", 1.0))
+    assert value == pytest.approx(2.0 / 3.0) and not meaningful and "worse than the sparse reward" in note
 
 
 def test_hns_says_when_the_baselines_are_within_their_noise() -> None:
-    value, _, note = task_hns(_arm("designed", 1.0), _arm("human", 0.5, 1.5), _arm("sparse", 0.2, 0.6))
-    assert value is not None and "mostly noise" in note
+    value, _, note, meaningful = task_hns(_arm("designed", 1.0), _arm("human", 0.5, 1.5), _arm("sparse", 0.2, 0.6))
+    assert value is not None and not meaningful and "divide by noise" in note
 
 
 def test_hns_is_undefined_without_a_designed_reward_or_a_baseline_gap() -> None:
     assert task_hns(_arm("designed", None), _arm("human", 1.0), _arm("sparse", 0.0))[0] is None
-    value, spread, note = task_hns(_arm("designed", 1.0), _arm("human", 0.3), _arm("sparse", 0.3))
+    value, spread, note, _ = task_hns(_arm("designed", 1.0), _arm("human", 0.3), _arm("sparse", 0.3))
     assert value is None and spread is None and "undefined" in note
 
 
 def test_aggregate_clips_to_eureka_range_and_counts_tasks_at_human_level(tmp_path: Path) -> None:
-    scores = [_task("a", 5.0), _task("b", -1.0), _task("c", 1.0), _task("d", None)]
+    scores = [_task("a", 5.0), _task("b", -1.0), _task("c", 1.0), _task("d", None), _task("e", 9.0, meaningful=False)]
     report = _aggregate(BenchOptions(tasks=("a",), out_dir=tmp_path), scores, "rewardsmith bench a", "offline", 10.0)
     assert report.mean_hns_clipped == pytest.approx((3.0 + 0.0 + 1.0) / 3)
     assert report.mean_hns == pytest.approx((5.0 - 1.0 + 1.0) / 3)

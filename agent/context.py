@@ -73,7 +73,7 @@ def start_run(store: RunStore, record: RunRecord, view: ProgressView,
     trainer = Trainer(task=task, settings=settings, backend=backend, executor=make_executor(cfg, store.root),
                       store=store, on_event=view.executor_event)
     view.plan = plan_run(task, rounds=cfg.rounds, samples=cfg.samples, steps=settings.steps, workers=cfg.workers,
-                         baselines=cfg.baselines, final_seeds=cfg.final_seeds)
+                         baselines=cfg.baselines, final_seeds=cfg.final_seeds, videos=cfg.records_videos)
     return RunContext(record=record, task=task, store=store, view=view, trainer=trainer, designer=designer,
                       reviewer=reviewer or make_reviewer(cfg, view.console.print), sample=sample,
                       goal=task_goal(task).spec,

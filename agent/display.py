@@ -28,7 +28,7 @@ from rewardsmith.agent.records.results import (
     Usage,
 )
 from rewardsmith.agent.train.executors.base import ExecutorEvent
-from rewardsmith.agent.train.plan import RunPlan
+from rewardsmith.agent.train.plan import JobSeconds, RunPlan, StageWork, makespan, waves
 from rewardsmith.core.text import printable
 from rewardsmith.envs.evaluation import EvaluationResult
 
@@ -42,16 +42,23 @@ class _Row:
     fraction: float | None = None
     fitness: float | None = None
     note: str = ""
-    started: float | None = None
-    """When its training started (monotonic), for its rate."""
-    trained: bool = False
-    """Its training is over (evaluation or later, or failed)."""
+    kind: str | None = None
+    """The kind of the job step running for it now (train, evaluate, video, jax_round); None when none runs."""
+    step_started: float | None = None
+    """When that step started (monotonic)."""
+    validating_since: float | None = None
+    validated: bool = False
+    """A candidate whose validation ended (accepted or not)."""
+    piped: bool = False
+    """A job step of its pipeline started (so it is running or over, never to start again in this stage)."""
+    batch: bool = False
+    """The row of one program that trains several targets together (the jax backend's round), not a target."""
 
     def rate(self, now: float) -> float | None:
         """Fraction of its training done per second, once something was done."""
-        if self.started is None or not self.fraction or now <= self.started:
+        if self.kind not in TRAIN_KINDS or self.step_started is None or not self.fraction or now <= self.step_started:
             return None
-        return self.fraction / (now - self.started)
+        return self.fraction / (now - self.step_started)
 
 
 @dataclass(frozen=True)
@@ -60,12 +67,22 @@ class Eta:
 
     training_rate: float | None
     """Environment steps per second of one training (mean of those running), when the budget is known."""
-    round_s: float | None
+    stage_s: float | None
+    """The stage under way: a round, or the final comparison."""
     run_s: float | None
+    """The stage under way and every stage after it."""
 
 
+TRAIN_KINDS = ("train", "jax_round")
+BATCH_KINDS = ("jax_round",)
+"""Job kinds that train several targets in one program (their row is the program's, not a target's)."""
 _STARTED = {"train": "training", "jax_round": "training (one program)", "evaluate": "evaluating",
             "video": "recording video"}
+_ENDED = {"jax_round": "done", "evaluate": "evaluated", "video": "video recorded"}
+NOT_TRAINED = ("rejected", "skipped")
+"""Row states of candidates that no pipeline will train."""
+RECENT = 6
+"""The live ETA takes each kind of job's time from the last this many that ended (the load changes)."""
 
 
 @dataclass
@@ -77,12 +94,17 @@ class ProgressView:
     usage: Usage = field(default_factory=Usage)
     """The run's LLM usage so far (shown under the table; nothing while no call was made)."""
     plan: RunPlan | None = None
-    """What the run trains (``agent.train.plan``): with it, steps/s and the round's and the run's ETA are shown."""
+    """What the run does (``agent.train.plan``): with it, steps/s and the stage's and the run's ETA are shown."""
     heartbeat_s: float = HEARTBEAT_S
     round: int = 0
+    stage: StageWork | None = None
+    """The stage under way (a round, or the final comparison) when the run has a plan."""
+    _after: list[StageWork] = field(default_factory=list)
+    _batched: bool = False
+    """A round trained its targets in one program (so later rounds will too)."""
     _live: Live | None = None
-    _job_s: list[float] = field(default_factory=list)
-    """Measured seconds of whole trainings (from their rates), for the time left of those not started."""
+    _seconds: dict[str, list[float]] = field(default_factory=dict)
+    """Wall seconds of the jobs of this run that ended ``ok``, by kind (and ``validate``), for the ETA."""
     _last_print: float = 0.0
     _beat: threading.Event | None = None
 
@@ -96,7 +118,15 @@ class ProgressView:
 
     def round_started(self, rnd: int, rounds: int) -> None:
         self.round = rnd
+        if self.plan is not None:
+            self.stage, self._after = self.plan.round_stage(rnd), self.plan.stages_after(rnd)
         self.phase_started(f"round {rnd}/{rounds}")
+
+    def final_started(self, title: str) -> None:
+        """The final comparison's table: its trainings are the run's last stage (each target on its own seed)."""
+        if self.plan is not None:
+            self.stage, self._after = self.plan.final_stage(), []
+        self.phase_started(title)
 
     def phase_started(self, title: str) -> None:
         """A titled table of its own (a round, or the final comparison)."""
@@ -135,12 +165,12 @@ class ProgressView:
         row = self.rows.setdefault(key, _Row())
         changed = state != row.state or note != row.note or fitness != row.fitness
         note = printable(note)  # notes quote candidate-made text (errors, prints): never raw to the terminal
-        if state.startswith("training") and row.started is None:
-            row.started = time.monotonic()
-        if not state.startswith("training") and row.started is not None and not row.trained:
-            row.trained = True
-            if row.fraction and row.fraction >= 0.999:
-                self._job_s.append(time.monotonic() - row.started)
+        now = time.monotonic()
+        if state == "validating" and row.validating_since is None:
+            row.validating_since = now
+        elif row.validating_since is not None and not row.validated and state in ("queued", "rejected"):
+            row.validated = True
+            self._seconds.setdefault("validate", []).append(now - row.validating_since)
         row.state, row.note = state, note
         row.fraction = None if fraction is None else min(1.0, max(0.0, fraction))
         if fitness is not None:
@@ -179,44 +209,106 @@ class ProgressView:
             self._print(f"  LLM so far: {usage_text(usage)}")
 
     def executor_event(self, event: ExecutorEvent) -> None:
+        """A job step started, progressed or ended: the row says so at once (an evaluation that ended is not
+        left "evaluating" until the round's last job ends), and an ``ok`` step's time feeds the ETA."""
+        row = self.rows.setdefault(event.key, _Row())
+        label = _STARTED.get(event.kind, event.kind)
         if event.state == "started":
-            self.update(event.key, _STARTED.get(event.kind, event.kind),
-                        fraction=0.0 if _STARTED.get(event.kind, "").startswith("training") else None)
+            row.kind, row.step_started, row.piped = event.kind, time.monotonic(), True
+            row.batch = row.batch or event.kind in BATCH_KINDS
+            if row.batch and self.stage is not None and self.stage.validations:
+                self._batched = True  # a round trains in one program: so will the rounds after it
+            self.update(event.key, label, fraction=0.0 if event.kind in TRAIN_KINDS else None)
         elif event.state == "progress":  # piped output shows it in the heartbeat line, not per update
-            self.update(event.key, _STARTED.get(event.kind, event.kind), fraction=event.fraction)
-        elif event.state == "ended" and event.outcome is not None and event.outcome.status not in ("ok",):
-            detail = event.outcome.detail or event.outcome.status
-            self.update(event.key, event.outcome.status.replace("_", " "), note=detail)
-        elif event.state == "ended" and event.outcome is not None and event.outcome.detail:
-            self.update(event.key, "done", note=event.outcome.detail)  # e.g. the jax round's compile time
+            self.update(event.key, label, fraction=event.fraction)
+        elif event.state == "ended" and event.outcome is not None:
+            row.kind = None
+            outcome = event.outcome
+            if outcome.status == "ok":
+                self._seconds.setdefault(event.kind, []).append(outcome.wall_s)
+                if event.kind != "train":  # a training's evaluation starts at once: its row says so next
+                    self.update(event.key, _ENDED.get(event.kind, "done"), note=outcome.detail)  # e.g. jax's compile time
+            else:
+                self.update(event.key, outcome.status.replace("_", " "), note=outcome.detail or outcome.status)
 
     # -- estimates -------------------------------------------------------------------------------
-    def eta(self, now: float | None = None) -> Eta:
-        """Steps/s of a training and the time left for the round and the run, from the rates measured so far."""
+    def times(self, now: float | None = None) -> JobSeconds:
+        """How long each kind of job takes, from this run's jobs that ended (the last :data:`RECENT` of a kind);
+        a training never finished yet is extrapolated from the running ones' rates, any other job is at least
+        as long as a running one has taken so far."""
         now = time.monotonic() if now is None else now
-        running = [row for row in self.rows.values() if row.state.startswith("training")]
-        rates = [r for r in (row.rate(now) for row in running) if r]
-        job_s = self._job_s + [1.0 / r for r in rates]
+
+        def of(kind: str) -> float | None:
+            ended = self._seconds.get(kind, [])[-RECENT:]
+            if ended:
+                return sum(ended) / len(ended)
+            running = [row for row in self.rows.values() if row.kind == kind and row.step_started is not None]
+            rates = [r for r in (row.rate(now) for row in running) if r]
+            if rates:
+                return sum(1.0 / r for r in rates) / len(rates)
+            if running and kind not in TRAIN_KINDS:
+                return max(now - (row.step_started or now) for row in running)
+            return None
+
+        return JobSeconds(validate=of("validate"), train=of("train"), evaluate=of("evaluate"), video=of("video"),
+                          batch=of("jax_round"))
+
+    def eta(self, now: float | None = None) -> Eta:
+        """Steps/s of a training, and the time left for the stage under way and for the run: every stage's
+        validations, trainings, evaluations and videos, at the times this run's jobs took (:meth:`times`)."""
+        now = time.monotonic() if now is None else now
+        rates = [r for r in (row.rate(now) for row in self.rows.values() if row.kind == "train") if r]
         steps_rate = (sum(rates) / len(rates) * self.plan.budget.steps) if rates and self.plan else None
-        if not job_s:
+        if self.plan is None or self.stage is None:
             return Eta(steps_rate, None, None)
-        per_job = sum(job_s) / len(job_s)
-        left_running = max((1.0 - (row.fraction or 0.0)) * per_job for row in running) if running else 0.0
-        queued = sum(row.state == "queued" for row in self.rows.values())
-        if self.plan is not None and self.round:
-            seen = sum(r.started is not None or r.trained for r in self.rows.values())
-            queued = max(queued, self.plan.trainings_in_round(self.round) - seen)
-        workers = self.plan.workers if self.plan is not None else max(1, len(running))
-        round_s = left_running + queued * per_job / workers
-        run_s = None
-        if self.plan is not None and self.round:
-            run_s = round_s + self.plan.waves(self.plan.trainings_after(self.round)) * per_job
-        return Eta(steps_rate, round_s, run_s)
+        times = self.times(now)
+        stage_s = self._stage_left(self.stage, times, now)
+        if stage_s is None:
+            return Eta(steps_rate, None, None)
+        later = [st.seconds(times, self.plan.workers, batched=self._batched and st.validations > 0)
+                 for st in self._after]
+        run_s = None if any(s is None for s in later) else stage_s + sum(s for s in later if s is not None)
+        return Eta(steps_rate, stage_s, run_s)
+
+    def _stage_left(self, stage: StageWork, times: JobSeconds, now: float) -> float | None:
+        """Seconds left in ``stage``: validations not done, the round's program (jax), each running pipeline's rest
+        and the pipelines not started, on the plan's workers as the executor schedules them."""
+        assert self.plan is not None
+        workers = self.plan.workers
+        batched = self._batched and stage.validations > 0
+        train = times.batch if batched else times.train
+        if train is None:
+            return None
+        targets = [row for row in self.rows.values() if not row.batch]
+        video = (times.video or 0.0) * (stage.videos / stage.targets if stage.targets else 0.0)
+        tail = (times.evaluate or 0.0) + video  # after a training: its evaluation, and maybe a video
+
+        def left(row: _Row) -> float:
+            elapsed = now - (row.step_started or now)
+            if row.kind in TRAIN_KINDS:
+                rate = row.rate(now)
+                rest = (1.0 - (row.fraction or 0.0)) / rate if rate else max(0.0, train - elapsed)
+                return rest + (0.0 if row.batch else tail)
+            if row.kind == "evaluate":
+                return max(0.0, (times.evaluate or 0.0) - elapsed) + video
+            return max(0.0, (times.video or 0.0) - elapsed)
+
+        to_validate = max(0, stage.validations - sum(row.validated for row in targets))
+        seconds = waves(to_validate, workers) * (times.validate or 0.0)
+        if batched:
+            programs = [row for row in self.rows.values() if row.batch]
+            running = [left(row) for row in programs if row.kind is not None]
+            seconds += max(running) if running else (0.0 if programs else train)
+        started = sum(row.piped for row in targets)
+        out = sum(not row.piped and row.state in NOT_TRAINED for row in targets)
+        to_start = max(0, stage.targets - started - out)
+        pipeline = (0.0 if batched else train) + tail
+        return seconds + makespan([left(row) for row in targets if row.kind is not None], [pipeline] * to_start, workers)
 
     def status_line(self) -> str:
         """One line for piped output: what trains, how far, how fast, and the time left."""
-        training = [f"{k} {100 * (r.fraction or 0):.0f}%" for k, r in self.rows.items() if r.state.startswith("training")]
-        other = [k for k, r in self.rows.items() if r.state in ("evaluating", "recording video")]
+        training = [f"{k} {100 * (r.fraction or 0):.0f}%" for k, r in self.rows.items() if r.kind in TRAIN_KINDS]
+        other = [k for k, r in self.rows.items() if r.kind in ("evaluate", "video")]
         parts = [f"[{time.strftime('%H:%M:%S')}] {self.title}: "
                  + (f"training {', '.join(training)}" if training else "no training running")]
         if other:
@@ -224,18 +316,22 @@ class ProgressView:
         e = self.eta()
         if e.training_rate is not None:
             parts.append(f"{e.training_rate:,.0f} steps/s per training")
-        if e.round_s is not None:
-            parts.append(f"this round ~{duration(e.round_s)} left"
-                         + (f", the run ~{duration(e.run_s)}" if e.run_s is not None else ""))
+        if e.stage_s is not None:
+            parts.append(self._eta_text(e))
         return "; ".join(parts)
+
+    def _eta_text(self, e: Eta) -> str:
+        """e.g. ``round 1 ~3 min left, the run ~12 min``."""
+        assert e.stage_s is not None
+        name = self.stage.title if self.stage is not None else "this stage"
+        return f"{name} ~{duration(e.stage_s)} left" + (f", the run ~{duration(e.run_s)}" if e.run_s is not None else "")
 
     # -- rendering ---------------------------------------------------------------------------------
     def _render(self) -> RenderableType:
         e = self.eta()
         lines = []
-        if e.round_s is not None:
-            lines.append(f"this round: ~{duration(e.round_s)} left"
-                         + (f"; the run: ~{duration(e.run_s)} left" if e.run_s is not None else ""))
+        if e.stage_s is not None:
+            lines.append(self._eta_text(e))
         if self.usage.calls:
             lines.append(f"LLM so far: {usage_text(self.usage)}")
         return Group(self._table(), *(Text(line) for line in lines)) if lines else self._table()
@@ -251,7 +347,7 @@ class ProgressView:
         return table
 
     def _bar(self, row: _Row, now: float) -> RenderableType:
-        if not row.state.startswith("training") or row.fraction is None:
+        if row.kind not in TRAIN_KINDS or row.fraction is None:
             return ""
         rate = row.rate(now)
         speed = f" {rate * self.plan.budget.steps:,.0f} steps/s" if rate and self.plan else ""

@@ -65,6 +65,9 @@ def train(ctx: RunContext, rnd: int, results: list[CandidateResult]) -> list[Can
     cfg, store = ctx.cfg, ctx.store
     if cfg.screen:
         results = screened(ctx.task, results, store, rnd)
+        for r in results:
+            if r.skipped:  # shown now: the display's ETA does not wait for its training
+                ctx.view.result(r)
     targets = [TrainTarget(key=r.candidate.id, files=store.files_of(r.candidate), reward_kind="candidate",
                            video=cfg.records_videos) for r in results if r.validation.accepted and not r.skipped]
     pending = [b for b in ctx.baselines if not store.is_finished(b.files)]
@@ -105,7 +108,7 @@ def final(ctx: RunContext, history: list[CandidateResult], feedback: RoundFeedba
     best = select_incumbent(history, feedback, cfg.preference_only)
     if cfg.final_seeds <= 0 or best is None or best.candidate.code is None:
         return None
-    ctx.view.phase_started(f"final comparison: {best.candidate.id} retrained on {cfg.final_seeds} fresh seeds"
+    ctx.view.final_started(f"final comparison: {best.candidate.id} retrained on {cfg.final_seeds} fresh seeds"
                            + (", with both baselines" if cfg.baselines else ""))
     result = final_seeds(ctx.trainer, ctx.store.files_of(best.candidate).reward, cfg.final_seeds,
                          baselines=cfg.baselines)

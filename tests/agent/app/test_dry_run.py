@@ -1,15 +1,16 @@
-"""``--dry-run``: the plan, the rounded step budget said out loud, and an estimate from a named throughput."""
+"""``--dry-run``: the plan, the rounded step budget said out loud, and an estimate of every stage from named job times."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from rewardsmith.agent.app.dry_run import Throughput, describe, dry_run, estimate_s, plan_for, stored_throughput
+from rewardsmith.agent.app.dry_run import JobRates, describe, dry_run, estimate, plan_for, stored_rates
 from rewardsmith.agent.train.plan import rollout_budget
 from rewardsmith.envs.tasks import load_task
 from tests.support.runs import copy_run
@@ -23,45 +24,63 @@ def test_a_budget_that_is_not_whole_rollouts_is_rounded_up_and_said() -> None:
     assert not rollout_budget(task, 4096).rounded and rollout_budget(task, 4096).note() == ""
 
 
-def test_the_estimate_counts_waves_of_workers_and_the_final_seeds() -> None:
+RATES = JobRates(steps_per_s=4096.0, train_start_s=2.0, evaluate_s=1.5, validate_s=0.5, video_s=4.0,
+                 source="measured now: test")
+
+
+def test_the_estimate_counts_every_stage_validation_training_evaluation_and_the_final_comparison() -> None:
     task = load_task("cartpole")
     plan = plan_for(task, rounds=2, samples=4, steps=4096, workers=2, baselines=True, final_seeds=3)
     assert plan.trainings == 2 * 4 + 2 + 3 * 3
-    # round 1: 6 trainings on 2 workers = 3 waves; round 2: 2 waves; final: 9 trainings = 5 waves; 1 s each
-    assert estimate_s(plan, Throughput(steps_per_s=4096.0, source="x")) == 10.0
-    lines = describe(plan, task, "offline", Throughput(steps_per_s=4096.0, source="measured now: test"), cores=2)
-    text = "\n".join(lines)
-    assert "19 trainings" in text and "measured now: test" in text and "~10 s" in text
+    # a pipeline: training 2 s + 4096 / 4096 s = 3 s, then its evaluation 1.5 s = 4.5 s; validations 0.5 s
+    # round 1: 4 validations on 2 workers (1 s), 6 pipelines (3 waves: 13.5 s); round 2: 1 s + 2 waves (9 s);
+    # final comparison: 9 pipelines on 2 workers (5 waves: 22.5 s), nothing to validate
+    assert estimate(plan, RATES) == [("round 1", 14.5), ("round 2", 10.0), ("final comparison", 22.5)]
+    text = "\n".join(describe(plan, task, "offline", RATES, cores=2, load=1.5))
+    assert "19 trainings and their evaluations" in text and "measured now: test" in text and "~47 s" in text
+    assert "final comparison ~22 s" in text and "an evaluation 1.5 s" in text and "at load 1.5 on 2 cores" in text
+    # a run that records videos (a person reviews): each candidate's pipeline adds its video, baselines' do not
+    with_videos = plan_for(task, rounds=1, samples=2, steps=4096, workers=2, baselines=True, final_seeds=0, videos=True)
+    assert estimate(with_videos, RATES) == [("round 1", 0.5 + 8.5 + 4.5)]
 
 
-def test_dry_run_takes_a_stored_throughput_from_earlier_runs(paused_run_template: Path, tmp_path: Path) -> None:
+def test_dry_run_takes_job_times_from_earlier_runs(paused_run_template: Path, tmp_path: Path) -> None:
     copy_run(paused_run_template, tmp_path)
     task = load_task("cartpole")
-    stored = stored_throughput(task, tmp_path)
+    stored = stored_rates(task, tmp_path)
     assert stored is not None and stored.steps_per_s > 0 and stored.source.startswith("stored:")
-    assert stored_throughput(load_task("pendulum"), tmp_path) is None  # another task's runs are not a measurement
+    assert stored.evaluate_s and stored.video_s and stored.validate_s  # the template run records videos
+    assert stored_rates(load_task("pendulum"), tmp_path) is None  # another task's runs are not a measurement
     out = io.StringIO()
     plan = plan_for(task, rounds=1, samples=2, steps=5000, workers=1, baselines=False, final_seeds=0)
     assert dry_run(task, plan, "offline", tmp_path, Console(file=out, width=200)) == 0
     text = out.getvalue()
-    assert "stored: median of" in text and "estimated training time" in text and "6,144" in text
+    assert "stored: medians of" in text and "estimated time" in text and "6,144" in text
 
 
-def test_with_no_earlier_run_the_throughput_is_measured_now_and_said(tmp_path: Path) -> None:
+def test_with_no_earlier_run_the_jobs_are_timed_now_and_said(tmp_path: Path) -> None:
     task = load_task("cartpole")
     out = io.StringIO()
     plan = plan_for(task, rounds=1, samples=1, steps=2048, workers=1, baselines=False, final_seeds=0)
     assert dry_run(task, plan, "offline", tmp_path / "none", Console(file=out, width=200)) == 0
-    assert "measured now:" in out.getvalue() and not list(tmp_path.iterdir())  # nothing written under --out
+    text = out.getvalue()
+    assert "measured now:" in text and "a sandboxed probe reward" in text and "its evaluation" in text, text
+    rate = re.search(r"\(([\d,]+) steps/s after ([\d.]+) s of start-up\), an evaluation ([\d.]+) s", text)
+    assert rate is not None and float(rate.group(1).replace(",", "")) > 0 and float(rate.group(3)) > 0
+    assert not list(tmp_path.iterdir())  # nothing written under --out
 
 
-def test_cli_version_and_dry_run_write_nothing(run_cli, tmp_path: Path) -> None:
+def test_cli_version_and_dry_run_write_nothing(run_cli, paused_run_template: Path, tmp_path: Path) -> None:
     version = run_cli("--version", timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("rewardsmith ") and "stable-baselines3" in version.stdout
-    proc = run_cli("run", "cartpole", "--steps", "5000", "--rounds", "2", "--samples", "2", "--dry-run", timeout=120)
+    copy_run(paused_run_template, tmp_path / "earlier")  # job times from an earlier run: nothing is timed now
+    before = sorted(p.name for p in (tmp_path / "earlier").iterdir())
+    proc = run_cli("run", "cartpole", "--steps", "5000", "--rounds", "2", "--samples", "2", "--dry-run",
+                   "--out", str(tmp_path / "earlier"), timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "6,144" in proc.stdout and "estimated training time" in proc.stdout and "measured now" in proc.stdout
-    assert not (tmp_path / "runs").exists()
+    assert "6,144" in proc.stdout and "estimated time" in proc.stdout and "stored: medians" in proc.stdout
+    assert "final comparison ~" in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "earlier").iterdir()) == before and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow  # ~1 min: a whole tiny run plus four retrainings

@@ -110,8 +110,7 @@ def final(ctx: RunContext, history: list[CandidateResult], feedback: RoundFeedba
         return None
     ctx.view.final_started(f"final comparison: {best.candidate.id} retrained on {cfg.final_seeds} fresh seeds"
                            + (", with both baselines" if cfg.baselines else ""))
-    result = final_seeds(ctx.trainer, ctx.store.files_of(best.candidate).reward, cfg.final_seeds,
-                         baselines=cfg.baselines)
+    result = final_seeds(ctx.trainer, ctx.store.files_of(best.candidate), cfg.final_seeds, baselines=cfg.baselines)
     ctx.view.stop()
     return result
 

@@ -7,11 +7,14 @@ reward (and, when the run has them, the two baselines) on ``n`` seeds the loop n
 headline becomes mean ± standard deviation over those trainings. When the baselines are not told
 apart by the seeds (their difference within their spread), the HNS divides by noise and is reported
 as not meaningful instead of as a number.
+
+The trainings run on the run's own backend, each target on its own seed: on sb3 one process each, on
+jax one program for all of them like a round's (the designed arms from the best candidate's checked
+module), so the reward is scored by the trainer that selected it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -19,6 +22,7 @@ import numpy as np
 from rewardsmith.agent.goal.task_goal import fitness_doc
 from rewardsmith.agent.records.results import FinalArm, FinalScore, TargetOutcome
 from rewardsmith.agent.report.scores import hns, hns_meaning, hns_spread, verdict
+from rewardsmith.agent.rundir.store import CandidateFiles
 from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainTarget
 from rewardsmith.envs.backends.records import RewardKind
@@ -33,21 +37,22 @@ def fresh_seeds(seed: int, n: int) -> tuple[int, ...]:
     return tuple(range(seed + 1, seed + 1 + n))
 
 
-def final_seeds(trainer: Trainer, best_reward: Path, n: int, *, baselines: bool = True) -> FinalScore | None:
-    """Retrain ``best_reward`` (and the baselines) on ``n`` fresh seeds; None when ``n`` is 0.
+def final_seeds(trainer: Trainer, best: CandidateFiles, n: int, *, baselines: bool = True) -> FinalScore | None:
+    """Retrain the ``best`` candidate's reward (and the baselines) on ``n`` fresh seeds; None when ``n`` is 0.
 
-    Trainings already on disk (``final/<arm>/seed_N/``) are not redone, so ``resume`` continues here too.
-    Each training has its own seed: a backend that trains a call on one seed hands them to one that does not.
+    Trainings already on disk (``final/<arm>/seed_N/``) are not redone, so ``resume`` continues here too:
+    a killed comparison trains only the arms without a training result, and evaluates only those without
+    a fitness.
     """
     if n <= 0:
         return None
-    trainer = trainer.with_(backend=trainer.backend.for_fresh_seeds())
     seeds = fresh_seeds(trainer.settings.seed, n)
     arms: list[Arm] = list(ARMS) if baselines else ["designed"]
     targets = [TrainTarget(key=f"{arm} seed {s}", files=trainer.store.final_files(arm, s), reward_kind=ARMS[arm],
-                           reward_file=best_reward if arm == "designed" else None, seed=s)
+                           reward_file=best.reward if arm == "designed" else None,
+                           artifact=best if arm == "designed" else None, seed=s)
                for arm in arms for s in seeds]
-    outcomes = trainer.train_and_evaluate(targets)
+    outcomes = trainer.train_and_evaluate(targets, batch=trainer.store.final_batch())
     by_arm = {arm: arm_score(arm, seeds, [outcomes.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
               for arm in arms}
     return score(seeds, trainer.settings.steps, by_arm["designed"], by_arm.get("human"), by_arm.get("sparse"),

@@ -126,6 +126,10 @@ class RunStore:
         """One training of the final comparison on a fresh seed (``agent.report.final``): ``final/<arm>/seed_N/``."""
         return TargetFiles(self.root / "final" / arm / f"seed_{seed}")
 
+    def final_batch(self) -> RoundFiles:
+        """The final comparison's batch job files (one program for all its trainings on the jax backend): ``final/``."""
+        return RoundFiles(self.root / "final")
+
     def is_held(self) -> bool:
         """Whether a process holds ``run.lock`` now (a run, resume or review is working on the run).
 

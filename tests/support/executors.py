@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rewardsmith.agent.train.executors.base import ExecutorEvent, Pipeline, StepOutcome
 from rewardsmith.core.atomic import read_record, write_bytes, write_json
+from rewardsmith.envs.backends.jax.job import JaxRoundJob
 from rewardsmith.envs.backends.records import PolicyConfig, TrainingResult
 from rewardsmith.envs.backends.sb3.train import TrainJob
 from rewardsmith.envs.evaluation import EvalJob, EvaluationResult, FitnessStats
@@ -21,6 +22,7 @@ class FakeExecutor:
     def __init__(self, rate: dict[str, float]) -> None:
         self.rate = rate
         self.train_jobs: list[TrainJob] = []
+        self.jax_jobs: list[JaxRoundJob] = []
 
     def run(self, pipelines: list[Pipeline], on_event: Callable[[ExecutorEvent], None] | None = None
             ) -> dict[str, list[StepOutcome]]:
@@ -43,6 +45,14 @@ class FakeExecutor:
                         status="ok", error=None, reward_kind=job.reward_kind, steps_done=job.steps,
                         steps_planned=job.planned_steps or job.steps, wall_s=1.0, components=(), checkpoints=(),
                         policy=PolicyConfig(use_sde=False), resumed_from_steps=before))
+                elif isinstance(step.spec, JaxRoundJob):  # every arm's result, as the round's job writes them
+                    self.jax_jobs.append(step.spec)
+                    for arm in step.spec.arms:
+                        write_bytes(Path(arm.outputs.policy_file), b"weights")
+                        write_json(Path(arm.outputs.metrics_file), TrainingResult(
+                            status="ok", error=None, reward_kind=arm.reward_kind, steps_done=step.spec.steps,
+                            steps_planned=step.spec.steps, wall_s=1.0, components=arm.components, checkpoints=(),
+                            policy=PolicyConfig(use_sde=False, format="jax")))
                 elif isinstance(step.spec, EvalJob):
                     value = self.rate.get(pipe.key, 0.0) * steps_done
                     stats = FitnessStats.of([value], (1,))

@@ -5,7 +5,8 @@ which backend it has: the rules its tracing adds to the designer's prompt, the p
 keeps (the jax backend's export zygote and module checker), how it validates a candidate and what
 artifact it keeps for the trainer (the jax backend's checked ``jax.export`` module), how a round's
 training is cut into job steps (one process per target, or one program for every target of a call),
-and what it supports (successive halving from checkpoints, one seed per target, batched tuning).
+and what it supports (successive halving from checkpoints, batched tuning). Every backend trains each
+target on its own seed when the target has one (:attr:`~agent.train.targets.TrainTarget.seed`).
 Adding a backend is one module here and one entry in :data:`agent.train.backends.BACKENDS`.
 """
 
@@ -86,10 +87,6 @@ class Backend(ABC):
     def train_step(self, task: Task, leg: Leg, settings: TrainSettings) -> JobStep | None:
         """The job step that trains one leg alone; None = training is done by :meth:`batch_step`."""
         return None
-
-    def for_fresh_seeds(self) -> Backend:
-        """The backend that retrains a reward on its own seed per target (the final comparison)."""
-        return self
 
     def tune_batch(self, trials: int) -> int:
         """Trials a tuning study asks for at once (each rung of a batch is one training call)."""

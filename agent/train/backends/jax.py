@@ -5,8 +5,9 @@ Validation runs the numpy probe, then traces the reward with ``jax.numpy`` and e
 numpy's (:mod:`sandboxes.jax.validate`); the checked module (``reward.jaxexport``) is the artifact the
 trainer gets — it never runs candidate Python. A run keeps one export zygote and one module checker
 (:meth:`JaxBackend.session`). A call's targets train in one ``jax_round`` job
-(:mod:`envs.backends.jax.job`), all on one training seed, so the final comparison's fresh seeds train
-on SB3 (:meth:`JaxBackend.for_fresh_seeds`). The job's address space is capped (:data:`JOB_MEMORY_MB`);
+(:mod:`envs.backends.jax.job`): a round's arms on the run's training seed (common random numbers), the
+final comparison's each on its own fresh seed, in one program like a round's. The job's address space is
+capped (:data:`JOB_MEMORY_MB`);
 when it fails, the Trainer retrains its targets apart through :meth:`JaxBackend.batch_step` on parts of
 the batch (:mod:`agent.train.isolation`), so one bad module never costs the others their results.
 
@@ -83,9 +84,6 @@ class JaxBackend(Backend):
         if task.env_id not in jax_env_ids():
             raise ConfigError(f"--backend jax: {task.env_id} has no JAX environment; the jax backend has: "
                               f"{', '.join(jax_env_ids())} (or use --backend sb3)")
-        if not self._sparse_ok(task, config):
-            raise ConfigError(f"--backend jax: the sparse baseline needs a built-in fitness metric, not "
-                              f"{task.fitness_ref!r}; add --no-baselines or use --backend sb3")
 
     def auto_refusal(self, task: Task, config: RunConfig) -> str | None:
         """Why ``--backend auto`` does not pick this backend for ``task`` here; None when it does."""
@@ -143,7 +141,8 @@ class JaxBackend(Backend):
 
     def batch_step(self, task: Task, legs: list[Leg], settings: TrainSettings, store: RunStore,
                    batch: RoundFiles | None) -> JobStep | None:
-        """One ``jax_round`` job for every leg (one compiled program); each candidate by its checked module."""
+        """One ``jax_round`` job for every leg (one compiled program); each candidate by its checked module, each
+        target on its own seed if it has one (the final comparison's), else on the run's."""
         from rewardsmith.envs.backends.jax.job import JaxArm, JaxRoundJob
 
         assert batch is not None, "the jax backend trains a batch of targets: say where its files go"
@@ -159,17 +158,12 @@ class JaxBackend(Backend):
             arms.append(JaxArm(key=t.key, reward_kind=t.reward_kind,
                                module_file=str(module.jax_module) if module is not None else None,
                                components=info.components if info else (), constants=info.constants if info else {},
-                               outputs=leg.files.train_outputs()))
+                               seed=t.seed, outputs=leg.files.train_outputs()))
         job = JaxRoundJob(task_file=str(task.source), arms=tuple(arms), steps=settings.steps, seed=settings.seed,
                           progress_file=str(batch.jax_round("progress")), stats_file=str(batch.jax_round("stats")),
                           memory_mb=self.job_memory_mb)
         return JobStep(kind="jax_round", spec=job, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),
                        timeout_s=settings.timeout_s, progress_file=batch.jax_round("progress"))
-
-    def for_fresh_seeds(self) -> Backend:
-        from rewardsmith.agent.train.backends.sb3 import SB3Backend
-
-        return SB3Backend()  # one program trains every arm on one seed; a fresh policy per seed trains on SB3
 
     def tune_batch(self, trials: int) -> int:
         return min(trials, MAX_TUNE_BATCH)

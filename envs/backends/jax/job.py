@@ -6,7 +6,9 @@ bytes of a ``jax.export`` module that the sandbox traced (``sandboxes.jax.export
 every module (:func:`sandboxes.jax.module_check.check_exported`: no custom calls but shape assertions, no
 effects, the task's schema) before it calls it, and a refused module is its own arm's failure. The
 job's address space is capped (:attr:`JaxRoundJob.memory_mb`, on a CPU), so a module that allocates
-without bound ends the job with one ``out of memory`` line instead of taking the machine. Its
+without bound ends the job with one ``out of memory`` line instead of taking the machine. A task's
+own fitness function runs in a bounded child of the job (:mod:`envs.backends.jax.scoring`), never in
+the job's process. Each arm may carry its own training seed (the final comparison's fresh seeds). Its
 outputs are the SB3 jobs' outputs — per arm a ``TrainingResult``, a policy file and TensorBoard
 event files at the paths the job spec names — plus a :class:`RoundStats` record (compile time apart
 from training time), so evaluation, videos, critique and resume are the same for both backends.
@@ -14,6 +16,7 @@ from training time), so evaluation, videos, critique and resume are the same for
 
 from __future__ import annotations
 
+import contextlib
 import resource
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +50,8 @@ class JaxArm:
     components: tuple[str, ...] = ()
     constants: dict[str, float] = field(default_factory=dict)
     """The candidate's named constants, fed to the module per env (``params``)."""
+    seed: int | None = None
+    """Its own training seed (the final comparison's fresh seeds); None = the job's :attr:`JaxRoundJob.seed`."""
     outputs: TrainOutputs
 
 
@@ -56,6 +61,7 @@ class JaxRoundJob:
     arms: tuple[JaxArm, ...]
     steps: int
     seed: int
+    """The training seed of every arm without its own (a round's arms share it: common random numbers)."""
     progress_file: str
     stats_file: str
     memory_mb: int | None = None
@@ -78,9 +84,11 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     """
     import jax
 
+    from rewardsmith.envs.backends.jax.metrics import jax_metric
     from rewardsmith.envs.backends.jax.ppo import PPOConfig
     from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.registry import make_jax_env
+    from rewardsmith.envs.backends.jax.scoring import FitnessChild
     from rewardsmith.envs.tasks import load_task_file
     from rewardsmith.sandboxes.jax.module_check import ModuleRejected, check_exported
 
@@ -90,7 +98,7 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     arms, specs = [], []
     for a in job.arms:
         if a.reward_kind != "candidate":
-            arms.append(Arm(name=a.key, kind=a.reward_kind))
+            arms.append(Arm(name=a.key, kind=a.reward_kind, seed=a.seed))
             specs.append(a)
             continue
         assert a.module_file is not None
@@ -100,7 +108,7 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
         except ModuleRejected as rejected:
             _write_result(a, job.steps, status="crashed", error=f"its module was refused before training: {rejected}")
             continue
-        arms.append(Arm(name=a.key, kind="candidate", reward=exported.call, params=dict(a.constants)))
+        arms.append(Arm(name=a.key, kind="candidate", reward=exported.call, params=dict(a.constants), seed=a.seed))
         specs.append(a)
     if not arms:
         return None
@@ -112,7 +120,12 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     config = RoundConfig(steps=job.steps, n_envs=task.train.n_envs, seed=job.seed,
                          ppo=PPOConfig.from_task(task.train.ppo))
     try:
-        result = train_round(env, arms, config, task.fitness_ref, progress=report, episode_fitness=task.fitness)
+        with contextlib.ExitStack() as stack:
+            scorer = None
+            if jax_metric(task.fitness_ref) is None:  # the task's own function: in its bounded child, never here
+                scorer = stack.enter_context(FitnessChild(task.fitness_ref, task.source.parent, task.adapter.spec))
+                scorer.start()  # it imports the function while the program compiles
+            result = train_round(env, arms, config, task.fitness_ref, progress=report, scorer=scorer)
     except MemoryError as exc:
         raise OutOfMemory(_oom_message(job, str(exc))) from None
     except jax.errors.JaxRuntimeError as exc:

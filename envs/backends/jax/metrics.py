@@ -4,9 +4,9 @@ The JAX trainer needs the fitness of each episode *as it ends*, on the device: t
 training (``Checkpoint.fitness``, diagnostic only) and to pay it as the "sparse" baseline's reward.
 Each metric of :mod:`envs.fitness` gets an accumulator here that computes the same number from the
 post-step states one step at a time (a test compares both on recorded episodes). A task whose
-fitness is a user's own Python function has no accumulator: it trains without a logged fitness and
-without the sparse arm on this backend (held-out fitness is still the task's function, on episodes
-recorded by the evaluator).
+fitness is a user's own Python function has no accumulator: its function scores the training
+episodes on the host instead, and pays the sparse arm there (:mod:`envs.backends.jax.episodes`), at
+the cost of one host callback per env step for a round with a sparse arm.
 """
 
 from __future__ import annotations

@@ -10,8 +10,17 @@ EnvCoderBench does with sub-groups) — the compiled program holds all K. One ``
 which is called until the budget is spent, so progress can be reported between calls without
 recompiling. Compile time is measured apart from run time.
 
-A task's own fitness function (Python, not a built-in metric) cannot run in the program: the steps of
-a few envs per arm go to the host, where it scores their episodes (:mod:`envs.backends.jax.episodes`).
+A task's own fitness function (Python, not a built-in metric) never runs in the program: the steps of
+a few envs per arm go to the host, where it scores their episodes for the training curves, and the
+sparse arm's every step goes to the host through one ordered callback per step, which pays each ended
+episode its fitness (:mod:`envs.backends.jax.episodes`; the function itself runs in a bounded child,
+:mod:`envs.backends.jax.scoring`). A built-in metric stays in the program, with no callback.
+
+Seeds: every arm has a training seed (its own, or the round's). Its initial policy, its envs' resets
+and steps, its action noise and its minibatch order all come from that seed's key stream, drawn once
+per seed and shared by the arms on it: a round's arms share one seed (common random numbers: they
+differ by their rewards only), the final comparison's arms each train on a fresh one, and an arm's
+training does not depend on which other arms share its program.
 
 Quarantine is per arm: a reward step whose total or components hold NaN/inf is trained on as 0
 (counted, as the SB3 backend does); ``max_nonfinite_streak`` such steps in a row, or policy
@@ -31,13 +40,13 @@ from typing import Any, Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import io_callback
 
 from rewardsmith.envs.backends.jax.envs import JaxEnv
-from rewardsmith.envs.backends.jax.episodes import SAMPLE_ENVS, EpisodeFitness, Sampled
+from rewardsmith.envs.backends.jax.episodes import SAMPLE_ENVS, HostFitness, Sampled, Scorer, SparseFitness
 from rewardsmith.envs.backends.jax.metrics import EpisodeMetric, jax_metric
 from rewardsmith.envs.backends.jax.ppo import ActorCritic, Batch, PPOConfig, distribution, gae, optimizer, update
 from rewardsmith.envs.backends.records import Checkpoint
-from rewardsmith.envs.fitness import FitnessFn
 
 Array = jax.Array
 RewardFn = Callable[[dict[str, Array], dict[str, Array], Array], tuple[Array, dict[str, Array]]]
@@ -55,12 +64,15 @@ class Arm:
         kind: ``candidate`` (``reward`` is called), ``env`` (the env's own reward), ``sparse`` (fitness at the end).
         reward: the candidate's JAX callable (a checked ``jax.export`` module's ``.call`` in a run).
         params: the candidate's named constants, passed to ``reward`` per env as ``(b,)`` float32 arrays.
+        seed: the arm's own training seed, or None for the round's.
     """
 
     name: str
     kind: ArmKind
     reward: RewardFn | None = None
     params: Mapping[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    """Its training seed; None = the round's (:attr:`RoundConfig.seed`)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,7 @@ class RoundConfig:
     n_envs: int
     """Envs per arm."""
     seed: int
-    """Same for every arm (same initial policy and env randomness, as the SB3 jobs share ``job.seed``)."""
+    """The seed of every arm without its own (same initial policy and randomness, as the SB3 jobs share ``job.seed``)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     max_nonfinite_streak: int = 10
     """Reward steps in a row with NaN/inf that freeze an arm (the SB3 backend's limit)."""
@@ -134,6 +146,7 @@ class Carry(NamedTuple):
     obs: Array
     """(K, n, obs_dim) current observations."""
     key: Array
+    """(U, 2): one PRNG key per distinct training seed (:attr:`_Program.seeds`); an arm draws from its seed's."""
     alive: Array
     """(K,) bool: the arm still trains (not frozen by NaN/inf)."""
     streak: Array
@@ -181,7 +194,10 @@ class Transition(NamedTuple):
     """(K, C, n) each component's value at this step."""
     comp_ret: Array
     sampled: Sampled
-    """The first ``sample_envs`` envs' steps, for a task's own fitness function on the host (none: ``m = 0``)."""
+    """The first ``sample_envs`` envs' steps of the sampled arms, for a task's own fitness function on the host
+    (the training curves; none: ``m = 0``)."""
+    sparse: Sampled
+    """Every env's step of the host-paid sparse arms (none: no such arm)."""
 
 
 class Window(NamedTuple):
@@ -222,14 +238,26 @@ class _Program:
     """Builds the round's carry and its compiled step; every piece of per-arm Python is resolved at trace time."""
 
     def __init__(self, env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str,
-                 sample_envs: int = 0) -> None:
+                 sample_envs: int = 0, sparse_fitness: SparseFitness | None = None) -> None:
         self.env, self.arms, self.config = env, tuple(arms), config
         self.k, self.n = len(arms), config.n_envs
-        self.m = min(sample_envs, self.n)
-        """Envs per arm whose every step goes to the host (:mod:`envs.backends.jax.episodes`)."""
+        seeds = [config.seed if a.seed is None else a.seed for a in arms]
+        self.seeds = tuple(dict.fromkeys(seeds))
+        """The round's distinct training seeds, in the order of their first arm (one key stream each)."""
+        self.group = np.array([self.seeds.index(s) for s in seeds])
+        """(K,) each arm's row in :attr:`seeds`."""
         self.metric: EpisodeMetric | None = jax_metric(fitness_ref)
-        if self.metric is None and any(a.kind == "sparse" for a in arms):
-            raise ValueError(f"the sparse arm needs a built-in fitness metric on the jax backend, not {fitness_ref!r}")
+        self.host_sparse = tuple(i for i, a in enumerate(arms) if a.kind == "sparse") if self.metric is None else ()
+        """The sparse arms paid by the task's own fitness function, on the host (none with a built-in metric)."""
+        if self.host_sparse and sparse_fitness is None:
+            raise ValueError(f"the sparse arm needs a built-in fitness metric or the task's fitness function on the "
+                             f"host, and {fitness_ref!r} came without the function")
+        self.sparse_fitness = sparse_fitness
+        self.sampled_arms = tuple(i for i in range(self.k) if i not in self.host_sparse)
+        """The arms whose first :attr:`m` envs go to the host for the training curves (a host-paid sparse arm's
+        episodes are all scored already)."""
+        self.m = min(sample_envs, self.n)
+        """Envs per sampled arm whose every step goes to the host (:mod:`envs.backends.jax.episodes`)."""
         self.net = ActorCritic(env.n_actions, env.discrete, config.ppo.hidden, config.ppo.log_std_init)
         self.tx = optimizer(config.ppo)
         self.components = tuple(self._component_names(a) for a in arms)
@@ -274,18 +302,33 @@ class _Program:
         return jax.lax.stop_gradient(total), {c: jax.lax.stop_gradient(v) for c, v in comps.items()}
 
     # -- state --------------------------------------------------------------------------------
+    def _per_arm(self, x: Array) -> Array:
+        """``(U, ...)`` per seed → ``(K, ...)`` per arm: each arm gets its seed's row."""
+        if len(self.seeds) == 1:  # a round: every arm on one seed (a broadcast, not a gather)
+            return jnp.broadcast_to(x, (self.k, *x.shape[1:]))
+        return x[self.group]
+
+    def _split(self, keys: Array, n: int) -> Array:
+        """``(U, 2)`` keys → ``(U, n, 2)``: each seed's stream split in ``n``."""
+        return jax.vmap(lambda k: jax.random.split(k, n))(keys)
+
+    def _resets(self, keys: Array) -> tuple[Any, Array]:
+        """Fresh env states and observations for each seed's ``n`` envs: leaves ``(U, n, ...)``."""
+        return jax.vmap(jax.vmap(self.env.reset))(self._split(keys, self.n))
+
     def init(self) -> Carry:
-        key = jax.random.PRNGKey(self.config.seed)
-        k_init, k_reset, key = jax.random.split(key, 3)
-        params = self.net.init(k_init, jnp.zeros((1, self.env.obs_dim), jnp.float32))
+        start = self._split(jnp.stack([jax.random.PRNGKey(seed) for seed in self.seeds]), 3)
+        k_init, k_reset, key = start[:, 0], start[:, 1], start[:, 2]
+        params = jax.vmap(lambda k: self.net.init(k, jnp.zeros((1, self.env.obs_dim), jnp.float32)))(k_init)
+        params = jax.tree.map(self._per_arm, params)
+        env_state, obs = self._resets(k_reset)
         stack = lambda x: jnp.broadcast_to(x, (self.k, *jnp.shape(x)))  # noqa: E731 - same start for every arm
-        env_state, obs = jax.vmap(self.env.reset)(jax.random.split(k_reset, self.n))
         metric = self.metric
         metric_acc = jax.vmap(lambda _: metric.init())(jnp.arange(self.n)) if metric is not None else {}
         zeros = jnp.zeros((self.k, self.n), jnp.float32)
         return _strong(Carry(
-            params=jax.tree.map(stack, params), opt=jax.tree.map(stack, self.tx.init(params)),
-            env=jax.tree.map(stack, env_state), obs=stack(obs), key=key,
+            params=params, opt=jax.vmap(self.tx.init)(params),
+            env=jax.tree.map(self._per_arm, env_state), obs=self._per_arm(obs), key=key,
             alive=jnp.ones(self.k, bool), streak=jnp.zeros(self.k, jnp.int32),
             nonfinite=jnp.zeros(self.k, jnp.int32), died_at=jnp.full(self.k, -1, jnp.int32),
             timestep=jnp.zeros((), jnp.int32),
@@ -297,16 +340,18 @@ class _Program:
     # -- one env step for all arms ----------------------------------------------------------------
     def _env_step(self, c: Carry, _: Any) -> tuple[Carry, Transition]:
         env, cfg = self.env, self.config.ppo
-        key, k_act, k_step, k_reset = jax.random.split(c.key, 4)
+        keys = self._split(c.key, 4)
+        key, k_act, k_step, k_reset = keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3]
         apply = jax.vmap(self.net.apply)
         head, log_std, value = apply(c.params, c.obs)  # type: ignore[misc]
         dist = distribution(env.discrete, head, log_std[:, None, :])
-        raw = dist.sample(seed=k_act)
+        # Each arm's action noise from its seed's key: arms on one seed draw the same noise (common random numbers).
+        raw = jax.vmap(lambda h, s, k: distribution(env.discrete, h, s).sample(seed=k))(
+            head, log_std[:, None, :], self._per_arm(k_act))
         log_prob = dist.log_prob(raw)
         action = raw if env.discrete else jnp.clip(raw, env.action_low, env.action_high)
-        per_env = lambda k: jnp.broadcast_to(jax.random.split(k, self.n), (self.k, self.n, 2))  # noqa: E731
         vv = lambda f: jax.vmap(jax.vmap(f))  # noqa: E731 - over arms, then envs
-        out = vv(env.step)(per_env(k_step), c.env, action)
+        out = vv(env.step)(self._per_arm(self._split(k_step, self.n)), c.env, action)
         fields = vv(env.fields)(out.state)
         rows = vv(env.action_row)(action)
         done = jnp.logical_or(out.terminated, out.truncated)
@@ -316,6 +361,7 @@ class _Program:
             end_fit = jnp.where(done, vv(self.metric.value)(fit, ep_len), jnp.nan)
         else:
             fit, end_fit = c.fit, jnp.full((self.k, self.n), jnp.nan)
+        flat = jnp.concatenate([fields[f.name].reshape(self.k, self.n, -1) for f, _ in self.env.spec.slices()], axis=-1)
         # The rewards are K different programs: only their calls are per arm; everything after works on
         # (K, n) totals and (K, C, n) components (fewer, larger ops: the round compiles faster).
         totals, comps = [], []
@@ -341,15 +387,16 @@ class _Program:
             obs=c.obs, raw=raw, log_prob=log_prob, value=value, reward=train_reward,
             done=done, next_value=jnp.where(out.terminated, 0.0, next_value),
             ended=done, ep_len=ep_len, env_ret=env_ret, total_ret=total_ret, end_fit=end_fit,
-            comp_step=comp, comp_ret=comp_ret, sampled=self._sample(fields, rows, out),
+            comp_step=comp, comp_ret=comp_ret, sampled=self._steps(flat, rows, out, self.sampled_arms, self.m),
+            sparse=self._steps(flat, rows, out, self.host_sparse, self.n),
         )
-        r_state, r_obs = jax.vmap(env.reset)(jax.random.split(k_reset, self.n))
-        r_state = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.k, *x.shape)), r_state)
+        r_state, r_obs = self._resets(k_reset)
+        r_state = jax.tree.map(self._per_arm, r_state)
         pick = lambda new, old: jnp.where(done.reshape(done.shape + (1,) * (new.ndim - 2)), new, old)  # noqa: E731
         keep = lambda x: jnp.where(done, 0, x)  # noqa: E731
         c = c._replace(
             key=key, env=_strong(jax.tree.map(pick, r_state, out.state)),
-            obs=pick(jnp.broadcast_to(r_obs, c.obs.shape), out.obs),
+            obs=pick(self._per_arm(r_obs), out.obs),
             streak=streak, nonfinite=c.nonfinite + jnp.logical_and(step_bad, c.alive).astype(jnp.int32),
             alive=jnp.logical_and(c.alive, jnp.logical_not(dies)),
             died_at=jnp.where(dies, timestep, c.died_at), timestep=timestep,
@@ -358,17 +405,20 @@ class _Program:
             fit=fit, first=done)
         return c, record
 
-    def _sample(self, fields: dict[str, Array], rows: Array, out: Any) -> Sampled:
-        m = self.m
-        flat = jnp.concatenate([fields[f.name].reshape(self.k, self.n, -1) for f, _ in self.env.spec.slices()], axis=-1)
-        return Sampled(rows=flat[:, :m], actions=rows[:, :m], env_reward=out.env_reward[:, :m],
-                       terminated=out.terminated[:, :m], truncated=out.truncated[:, :m])
+    @staticmethod
+    def _steps(flat: Array, rows: Array, out: Any, arms: tuple[int, ...], m: int) -> Sampled:
+        """This step of the first ``m`` envs of ``arms``, for the host: leaves ``(len(arms), m, ...)``."""
+        take = lambda x: x[np.array(arms, dtype=int), :m]  # noqa: E731
+        return Sampled(rows=take(flat), actions=take(rows), env_reward=take(out.env_reward),
+                       terminated=take(out.terminated), truncated=take(out.truncated))
 
     # -- one PPO iteration ------------------------------------------------------------------------
     def _iteration(self, c: Carry, _: Any) -> tuple[Carry, Iteration]:
         cfg = self.config.ppo
         alive_before = c.alive
         c, tr = jax.lax.scan(self._env_step, c, None, length=cfg.n_steps)  # leaves (T, K, n, ...)
+        if self.host_sparse:
+            tr = self._pay_sparse(tr)
         swap = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731 - (T, K, ...) -> (K, T, ...)
         adv, ret = jax.vmap(gae, in_axes=(0, 0, 0, 0, None, None))(
             swap(tr.reward), swap(tr.value), swap(tr.next_value), swap(tr.done).astype(jnp.float32),
@@ -376,8 +426,8 @@ class _Program:
         flat = lambda x: swap(x).reshape(self.k, -1, *x.shape[3:])  # noqa: E731 - (K, T*n, ...)
         batch = Batch(flat(tr.obs), flat(tr.raw), flat(tr.log_prob), adv.reshape(self.k, -1),
                       ret.reshape(self.k, -1))
-        key, k_upd = jax.random.split(c.key)
-        keys = jnp.broadcast_to(k_upd, (self.k, 2))
+        split = self._split(c.key, 2)
+        key, keys = split[:, 0], self._per_arm(split[:, 1])  # each arm's minibatch order from its seed
         params, opt, info = jax.vmap(lambda p, o, b, k: update(p, o, b, k, self.net, cfg, self.tx))(
             c.params, c.opt, batch, keys)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf.reshape(self.k, -1)), axis=1)
@@ -389,6 +439,20 @@ class _Program:
                        alive=alive, died_at=jnp.where(broke, c.timestep, c.died_at))
         return c, Iteration(window=self._window(tr), alive=c.alive, alive_before=alive_before, ppo=info,
                             sampled=tr.sampled)
+
+    def _pay_sparse(self, tr: Transition) -> Transition:
+        """The host-paid sparse arms' rewards for a rollout: its steps go to the host in one ordered callback, which
+        returns each ended episode's fitness where it ended; the rollout's records of those arms (0 until now: a
+        sparse reward is 0 but at an episode's end) take it in. PPO reads the rewards only after the rollout."""
+        assert self.sparse_fitness is not None
+        arms, steps = np.array(self.host_sparse, dtype=int), self.config.ppo.n_steps
+        paid = io_callback(self.sparse_fitness.rollout, jax.ShapeDtypeStruct((steps, len(arms), self.n), jnp.float32),
+                           tr.sparse, ordered=True)
+        got = _finite0(paid)  # NaN: no episode ended there
+        return tr._replace(
+            reward=tr.reward.at[:, arms].add(got), end_fit=tr.end_fit.at[:, arms].set(paid),
+            total_ret=tr.total_ret.at[:, arms].set(got), comp_step=tr.comp_step.at[:, arms, 0].set(got),
+            comp_ret=tr.comp_ret.at[:, arms, 0].set(got))
 
     def _window(self, tr: Transition) -> Window:
         """Per-arm sums over one rollout, for :class:`Checkpoint` (means are taken on the host)."""
@@ -432,7 +496,7 @@ def _divisor_at_most(n: int, cap: int) -> int:
 
 def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str,
                 progress: Callable[[int, int], None] | None = None, timeout_s: float | None = None,
-                episode_fitness: FitnessFn | None = None) -> RoundResult:
+                scorer: Scorer | None = None) -> RoundResult:
     """Train every arm for ``config.steps`` env-steps in one compiled program and return their results.
 
     Args:
@@ -440,21 +504,20 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         arms: the rewards to train, each on its own ``config.n_envs`` envs with its own policy.
         config: budget and PPO settings (the same for every arm).
         fitness_ref: the task's fitness metric name (a built-in one is logged over training and is
-            what the sparse arm is paid).
+            what the sparse arm is paid, in the program).
         progress: called after each compiled call with (env-steps done per arm, planned).
         timeout_s: wall-clock bound on training (compile included); past it no further call is made and
             every arm still training ends with status ``"timeout"`` (its policy so far is kept).
-        episode_fitness: the task's fitness function, for a ``fitness_ref`` that is not a built-in metric: the
-            training episodes of :data:`~envs.backends.jax.episodes.SAMPLE_ENVS` envs per arm are scored with it
-            on the host, so the checkpoints have a fitness all the same.
+        scorer: the task's fitness function over a batch of episodes, for a ``fitness_ref`` that is not a
+            built-in metric (in a run: :class:`~envs.backends.jax.scoring.FitnessChild`). A sparse arm is paid
+            its value at each episode end; the training episodes of
+            :data:`~envs.backends.jax.episodes.SAMPLE_ENVS` envs of every other arm are scored with it for
+            the checkpoints' fitness. Without it a sparse arm needs a built-in metric.
     """
-    from rewardsmith.envs.backends.jax.policy import flatten_params
-
     started = time.perf_counter()
-    host_fitness = None
-    if episode_fitness is not None and jax_metric(fitness_ref) is None:
-        host_fitness = EpisodeFitness(env.spec, episode_fitness, fitness_ref)
-    program = _Program(env, arms, config, fitness_ref, SAMPLE_ENVS if host_fitness is not None else 0)
+    host = HostFitness(scorer) if scorer is not None and jax_metric(fitness_ref) is None else None
+    program = _Program(env, arms, config, fitness_ref, SAMPLE_ENVS if host is not None else 0,
+                       host.sparse if host is not None else None)
     rollout_steps = config.ppo.n_steps * config.n_envs
     n_rollouts = max(1, math.ceil(config.steps / rollout_steps))
     per_call = _divisor_at_most(n_rollouts, config.rollouts_per_call)
@@ -463,7 +526,6 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     compile_s = time.perf_counter() - started
     windows: list[Window] = []
     losses: list[dict[str, np.ndarray]] = []
-    scored: list[tuple[np.ndarray, np.ndarray]] = []  # a task's own fitness: (R, K) sums and counts per call
     alive_end: list[np.ndarray] = []
     t0 = time.perf_counter()
     calls_done = 0
@@ -473,10 +535,10 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
         carry, out = compiled(carry)
         calls_done = call + 1
         out = jax.device_get(out)
+        if host is not None:  # a fitness failure in the sparse arms' callback is raised here, the curves scored
+            host.after_call(out.sampled)
         windows.append(out.window)
         losses.append(out.ppo)
-        if host_fitness is not None:
-            scored.append(host_fitness.rollouts(out.sampled))
         alive_end.append(np.asarray(out.alive))
         if progress is not None:
             progress((call + 1) * per_call * rollout_steps, config.steps)
@@ -486,11 +548,32 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
     if not windows:
         raise TimeoutError(f"the round's program compiled in {compile_s:.0f} s, past the {timeout_s} s bound")
     window = jax.tree.map(lambda *xs: np.concatenate(xs), *windows)
-    if scored:
-        window = window._replace(fit=np.concatenate([f for f, _ in scored]), fit_n=np.concatenate([n for _, n in scored]))
+    if host is not None:
+        fit, fit_n = host.curves(window.fit, window.fit_n, program.sampled_arms)
+        window = window._replace(fit=fit, fit_n=fit_n)
     loss = {name: np.concatenate([np.asarray(part[name]) for part in losses]) for name in losses[0]}  # (rollouts, K)
     alive = np.concatenate(alive_end)  # (rollouts, K): alive at the end of each rollout
-    rollouts_done = calls_done * per_call
+    trained = _Trained(window, loss, alive, calls_done * per_call)
+    return _results(program, carry, trained, n_rollouts, timeout_s, compile_s, run_s)
+
+
+class _Trained(NamedTuple):
+    """What the compiled calls reported, per rollout trained: leaves ``(rollouts, K, ...)``."""
+
+    window: Window
+    loss: dict[str, np.ndarray]
+    alive: np.ndarray
+    """Alive at the end of each rollout."""
+    rollouts: int
+
+
+def _results(program: _Program, carry: Carry, trained: _Trained, n_rollouts: int, timeout_s: float | None,
+             compile_s: float, run_s: float) -> RoundResult:
+    """Each arm's :class:`ArmResult` from the final carry and what the calls reported per rollout."""
+    from rewardsmith.envs.backends.jax.policy import flatten_params
+
+    rollout_steps = program.config.ppo.n_steps * program.n
+    window, loss, alive, rollouts_done = trained
     timed_out = rollouts_done < n_rollouts
     results = []
     for i, arm in enumerate(program.arms):
@@ -510,7 +593,7 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
             params=flatten_params(jax.tree.map(lambda x, i=i: np.asarray(x[i]), carry.params)),
             losses={name: tuple(float(v) for v in values[:len(cps), i]) for name, values in loss.items()},
         ))
-    return RoundResult(tuple(results), compile_s, run_s, rollouts_done * rollout_steps, config.n_envs,
+    return RoundResult(tuple(results), compile_s, run_s, rollouts_done * rollout_steps, program.n,
                        jax.devices()[0].platform)
 
 

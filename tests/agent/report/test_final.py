@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from rewardsmith.agent.display import ProgressView, hns_line
-from rewardsmith.agent.records.results import FinalArm, RunCost, RunSummary, Usage
+from rewardsmith.agent.records.config import RunConfig
+from rewardsmith.agent.records.results import FinalArm, JaxModuleInfo, RunCost, RunSummary, Usage
 from rewardsmith.agent.report.final import final_seeds, fresh_seeds, score
-from rewardsmith.agent.rundir.store import RunStore
+from rewardsmith.agent.rundir.store import CandidateFiles, RunStore
 from rewardsmith.agent.train.backends import SB3Backend
+from rewardsmith.agent.train.executors.base import ExecutorEvent, Pipeline, StepOutcome
 from rewardsmith.agent.train.executors.local import LocalExecutor
 from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainSettings
+from rewardsmith.core.atomic import write_text
+from rewardsmith.envs.backends.jax.job import JaxRoundJob
 from rewardsmith.envs.tasks import load_task
+from tests.support.executors import FakeExecutor
 
 UPRIGHT = """
 import numpy as np
@@ -104,12 +110,10 @@ def test_the_terminal_summary_quotes_a_verdict_per_baseline_and_what_the_fitness
 
 @pytest.mark.slow  # ~30 s: four PPO trainings on two cores
 def test_final_seeds_retrains_the_best_reward_on_fresh_seeds(tmp_path: Path) -> None:
-    from rewardsmith.agent.records.config import RunConfig
-
     task = load_task("cartpole")
     store = RunStore(tmp_path)
-    best = tmp_path / "best_reward.py"
-    best.write_text(UPRIGHT)
+    best = store.files(1, 1)
+    write_text(best.reward, UPRIGHT)
     settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=0), steps=2048)
     trainer = Trainer(task=task, settings=settings, backend=SB3Backend(), executor=LocalExecutor(2), store=store)
     assert final_seeds(trainer, best, 0) is None
@@ -119,3 +123,101 @@ def test_final_seeds_retrains_the_best_reward_on_fresh_seeds(tmp_path: Path) -> 
     assert result.human is None and result.hns is None and not result.hns_meaningful
     for s in (1, 2):
         assert store.final_files("designed", s).fitness.is_file()
+
+
+# -- on the jax backend: the fresh seeds are arms of one program, each on its own seed ----------------------------
+class KilledAfter(FakeExecutor):
+    """Dies (as the orchestrator would be killed) after ``evaluations`` evaluation jobs."""
+
+    def __init__(self, evaluations: int) -> None:
+        super().__init__({})
+        self.left = evaluations
+
+    def run(self, pipelines: list[Pipeline], on_event: Callable[[ExecutorEvent], None] | None = None
+            ) -> dict[str, list[StepOutcome]]:
+        if pipelines and pipelines[0].steps[0].kind == "evaluate":
+            pipelines = pipelines[:self.left]
+            super().run(pipelines, on_event)
+            raise KeyboardInterrupt
+        return super().run(pipelines, on_event)
+
+
+def _jax_trainer(store: RunStore, executor: FakeExecutor) -> tuple[Trainer, CandidateFiles]:
+    pytest.importorskip("jax")
+    from rewardsmith.agent.train.backends.jax import JaxBackend
+
+    task = load_task("cartpole")
+    best = store.files(1, 2)  # the selected candidate: its source and its checked module
+    write_text(best.reward, UPRIGHT)
+    store.save_jax_module(best, b"module", JaxModuleInfo(components=("up",), constants={"W": 1.0}, export_ms=0.0,
+                                                         sandbox=""))
+    settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=4), steps=2048)
+    return Trainer(task=task, settings=settings, backend=JaxBackend(), executor=executor, store=store), best
+
+
+def test_on_jax_the_fresh_seeds_are_arms_of_one_program_each_on_its_own_seed(tmp_path: Path) -> None:
+    store, fake = RunStore(tmp_path), FakeExecutor({})
+    trainer, best = _jax_trainer(store, fake)
+    result = final_seeds(trainer, best, 3)
+    assert result is not None and result.seeds == (5, 6, 7)
+    assert all(arm is not None and arm.status == ("ok",) * 3 for arm in (result.designed, result.human, result.sparse))
+    (job,) = fake.jax_jobs  # one program, no SB3 training
+    assert fake.train_jobs == [] and job.seed == 4
+    arms = {a.key: a for a in job.arms}
+    assert set(arms) == {f"{arm} seed {s}" for arm in ("designed", "human", "sparse") for s in (5, 6, 7)}
+    for key, a in arms.items():
+        assert a.seed == int(key.rsplit(" ", 1)[1])  # its own fresh seed, not the run's
+        assert a.outputs.metrics_file == str(store.final_files(key.split()[0], a.seed).metrics)
+    designed = arms["designed seed 6"]  # the best candidate's checked module, with its constants
+    assert designed.module_file == str(best.jax_module) and designed.constants == {"W": 1.0}
+    assert arms["sparse seed 6"].module_file is None and arms["sparse seed 6"].reward_kind == "sparse"
+    assert Path(job.stats_file).parent == tmp_path / "final"  # the program's own files beside the arms' folders
+
+
+def test_a_killed_final_comparison_resumes_without_redoing_what_finished(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    trainer, best = _jax_trainer(store, KilledAfter(evaluations=4))
+    with pytest.raises(KeyboardInterrupt):
+        final_seeds(trainer, best, 3)
+    evaluated = [t for arm in ("designed", "human", "sparse") for s in (5, 6, 7)
+                 if (t := store.final_files(arm, s)).fitness.is_file()]
+    assert len(evaluated) == 4
+    fake = FakeExecutor({})
+    result = final_seeds(trainer.with_(executor=fake), best, 3)
+    assert result is not None and fake.jax_jobs == [] and fake.train_jobs == []  # every arm had trained: none again
+    assert all(arm is not None and arm.status == ("ok",) * 3 for arm in (result.designed, result.human, result.sparse))
+
+
+class CrashesWith(FakeExecutor):
+    """Runs jax round jobs as the fake does, except that a program holding ``culprit`` crashes."""
+
+    def __init__(self, culprit: str) -> None:
+        super().__init__({})
+        self.culprit = culprit
+
+    def run(self, pipelines: list[Pipeline], on_event: Callable[[ExecutorEvent], None] | None = None
+            ) -> dict[str, list[StepOutcome]]:
+        crashing = [p for p in pipelines if isinstance(p.steps[0].spec, JaxRoundJob)
+                    and self.culprit in {a.key for a in p.steps[0].spec.arms}]
+        done = super().run([p for p in pipelines if p not in crashing], on_event)
+        for p in crashing:
+            self.jax_jobs.append(p.steps[0].spec)
+            done[p.key] = [StepOutcome("jax_round", "crashed", 1.0, detail="exit code 1: the seed-6 arm broke")]
+        return done
+
+
+def test_a_failed_final_program_blames_its_culprit_alone_and_every_part_keeps_its_arms_seeds(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    fake = CrashesWith("designed seed 6")
+    trainer, best = _jax_trainer(store, fake)
+    result = final_seeds(trainer, best, 3)
+    assert result is not None and result.designed.status == ("ok", "crashed", "ok")
+    assert result.human is not None and result.human.status == ("ok",) * 3
+    whole, *parts = fake.jax_jobs
+    assert len(whole.arms) == 9
+    # The baselines together, each designed seed alone: every arm on its own seed, in every part.
+    assert sorted(len(job.arms) for job in parts) == [1, 1, 1, 6]
+    for job in parts:
+        assert all(a.seed == int(a.key.rsplit(" ", 1)[1]) for a in job.arms)
+    training = store.outcome(store.final_files("designed", 6)).training
+    assert training is not None and "trained alone" in (training.error or "")

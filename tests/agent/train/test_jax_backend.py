@@ -41,17 +41,37 @@ def test_a_jax_backend_run_trains_the_round_in_one_program_and_evaluates_on_gymn
     assert [j["kind"] for j in jobs] == ["jax_round", "evaluate"] and jobs[0]["env_steps"] > 0 and jobs[0]["cpu_s"] > 0
 
 
+HOLD_RIGHT = Path(__file__).resolve().parents[3] / "examples" / "cartpole-hold-right" / "cartpole-hold-right.toml"
+
+
+def test_a_task_with_its_own_fitness_is_not_refused_for_its_sparse_baseline() -> None:
+    from rewardsmith.agent.records.config import RunConfig
+    from rewardsmith.agent.train.backends.jax import JaxBackend
+    from rewardsmith.envs.tasks import load_task
+
+    task = load_task(str(HOLD_RIGHT))
+    JaxBackend().check(task, RunConfig(task=str(task.source)))  # it said "the sparse baseline needs a built-in metric"
+
+
 @pytest.mark.slow  # a whole jax run (~40 s)
-def test_a_task_with_its_own_fitness_gets_training_curves_of_it_on_jax(run_cli, tmp_path: Path, monkeypatch) -> None:
-    """The round plot's fitness axis said "no data yet" on jax for a task's own fitness function (issue 26)."""
+def test_a_task_with_its_own_fitness_trains_both_baselines_and_gets_training_curves_on_jax(
+        run_cli, tmp_path: Path, monkeypatch) -> None:
+    """`run MY_TASK.toml --backend jax` stopped at "the sparse baseline needs a built-in fitness metric" (issue 21), and
+    the round plot's fitness axis said "no data yet" for a task's own fitness function (issue 26)."""
     from rewardsmith.agent.report import plots
     from rewardsmith.agent.rundir.store import RunStore
 
-    task = Path(__file__).resolve().parents[3] / "examples" / "cartpole-hold-right" / "cartpole-hold-right.toml"
     out = tmp_path / "runs"
-    run_cli("run", str(task), "--backend", "jax", "--no-baselines", "--designer", "offline", "--rounds", "1",
-            "--samples", "1", "--steps", "4096", "--final-seeds", "0", "--out", str(out), timeout=600, check=True)
+    run_cli("run", str(HOLD_RIGHT), "--backend", "jax", "--designer", "offline", "--rounds", "1",
+            "--samples", "2", "--steps", "4096", "--final-seeds", "0", "--out", str(out), timeout=600, check=True)
     (run_dir,) = out.iterdir()
+    for kind in ("human", "sparse"):  # both baselines trained in the round's program, scored by the task's function
+        baseline = run_dir / "baselines" / kind
+        assert json.loads((baseline / "metrics.json").read_text())["status"] == "ok"
+        assert len(json.loads((baseline / "fitness.json").read_text())["heldout"]["values"]) == 10
+    sparse = json.loads((run_dir / "baselines" / "sparse" / "metrics.json").read_text())["checkpoints"]
+    paid = [cp for cp in sparse if cp["episodes"]]  # paid the task's fitness at each episode end, on the host
+    assert paid and all(cp["reward_return"] == pytest.approx(cp["fitness"]) for cp in paid)
     cand = run_dir / "round_01" / "cand_01"
     checkpoints = json.loads((cand / "metrics.json").read_text())["checkpoints"]
     assert checkpoints and all(cp["fitness"] is not None for cp in checkpoints if cp["episodes"])
@@ -66,4 +86,5 @@ def test_a_task_with_its_own_fitness_gets_training_curves_of_it_on_jax(run_cli, 
     monkeypatch.setattr(plots, "_finish", finish)
     store = RunStore(run_dir)
     plots.round_compare_png(store, store.round_results(1), "round 1")
-    assert drawn == [["r01c01"]] * 3  # fitness, episode length, own return: a curve on each, none "no data yet"
+    # fitness, episode length, own return: a curve on each, none "no data yet"
+    assert len(drawn) == 3 and all("r01c01" in labels for labels in drawn)

@@ -155,3 +155,54 @@ def test_a_round_past_its_time_bound_stops_between_calls() -> None:
                          rollouts_per_call=1)
     with pytest.raises(TimeoutError, match="compiled"):
         train_round(make_jax_env("CartPole-v1"), [Arm("human", "env")], config, "balance_steps", timeout_s=0.0)
+
+
+# -- a task's own fitness on the host, and each arm's own training seed ------------------------------------------
+TINY = RoundConfig(steps=2 * 4 * 32, n_envs=4, seed=0, rollouts_per_call=2,
+                   ppo=PPOConfig(n_steps=32, batch_size=64, n_epochs=1, hidden=(16,)))
+
+
+def twice_the_length(episode: Episode) -> float:
+    return 2.0 * episode.length
+
+
+def _seeded_round(arms: list[Arm]) -> RoundResult:
+    from rewardsmith.envs.backends.jax.episodes import in_process
+
+    env = make_jax_env("CartPole-v1")
+    return train_round(env, arms, TINY, "fit.py:twice", scorer=in_process(env.spec, twice_the_length, "fit.py:twice"))
+
+
+@pytest.fixture(scope="module")
+def seeded_round() -> RoundResult:
+    """A sparse arm paid by a task's own fitness function (not a built-in metric) and two env-reward arms: one on the
+    round's seed, like the sparse arm, and one on a seed of its own."""
+    return _seeded_round([Arm("sparse", "sparse"), Arm("human", "env"), Arm("human7", "env", seed=7)])
+
+
+def test_a_sparse_arm_is_paid_the_tasks_own_fitness_at_each_episode_end(seeded_round: RoundResult) -> None:
+    sparse = seeded_round.arms[0]
+    assert sparse.status == "ok" and sparse.components == ("fitness_at_end",)
+    ended = [cp for cp in sparse.checkpoints if cp.episodes]
+    assert ended, "no episode ended: nothing was paid"
+    for cp in ended:  # paid at the end of every episode of every env, exactly its fitness: 2 × its length
+        assert cp.reward_return == cp.fitness == pytest.approx(2 * cp.episode_length)
+        assert cp.component_returns == {"fitness_at_end": pytest.approx(cp.reward_return)}
+    assert sum(cp.component_step_means["fitness_at_end"] for cp in sparse.checkpoints) > 0
+
+
+def test_arms_on_one_seed_share_their_randomness_and_an_arm_on_its_own_seed_does_not(seeded_round: RoundResult) -> None:
+    sparse, human, human7 = (arm.checkpoints[0] for arm in seeded_round.arms)
+    # Same initial policy, resets, env and action noise: the first rollout (before any update) is the same episodes.
+    assert (sparse.episodes, sparse.episode_length) == (human.episodes, human.episode_length)
+    assert (human7.episodes, human7.episode_length) != (human.episodes, human.episode_length)
+
+
+@pytest.mark.slow  # a second compile (~5 s)
+def test_an_arms_training_does_not_depend_on_the_arms_beside_it(seeded_round: RoundResult) -> None:
+    """What the final comparison's resume and the isolation rely on: an arm retrained alone trains the same."""
+    (alone,) = _seeded_round([Arm("human7", "env", seed=7)]).arms
+    beside = seeded_round.arms[2]
+    assert alone.checkpoints == beside.checkpoints
+    for name, value in alone.params.items():
+        np.testing.assert_allclose(value, beside.params[name], atol=1e-6)

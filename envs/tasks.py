@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictInt, Valid
 from rewardsmith.core.errors import TaskError
 from rewardsmith.envs.adapters import StateAdapter, load_user_adapter
 from rewardsmith.envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
+from rewardsmith.envs.adapters.model import ModelAdapter, ModelTask, PhysicsTable, StateTable, resolve_model
 from rewardsmith.envs.adapters.mujoco import MUJOCO_ADAPTERS
 from rewardsmith.envs.fitness import FitnessFn, check_fitness_ref, load_fitness
 
@@ -109,13 +110,27 @@ class _EvalModel(BaseModel):
 class _TaskModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    env: str
+    env: str | None = None
+    model: str | None = Field(default=None, min_length=1)
     description: str = Field(min_length=1)
     fitness: str
     adapter: str | None = None
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    physics: PhysicsTable | None = Field(default=None, strict=False)
+    state: StateTable | None = Field(default=None, strict=False)
     train: _TrainModel
     eval: _EvalModel = Field(default_factory=_EvalModel)
+
+    @model_validator(mode="after")
+    def _env_or_model(self) -> _TaskModel:
+        if (self.env is None) == (self.model is None):
+            raise ValueError("name either env = 'Gymnasium id' or model = 'robot.xml' (a MuJoCo model), not "
+                             + ("both" if self.env is not None else "neither"))
+        if self.model is not None and (self.adapter is not None or self.env_kwargs):
+            raise ValueError("adapter and env_kwargs are for env = ...; a task on a model sets [physics] and [state]")
+        if self.env is not None and (self.physics is not None or self.state is not None):
+            raise ValueError("[physics] and [state] are for a task on a model (model = 'robot.xml'), not env = ...")
+        return self
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,8 @@ class Task:
     source: Path
     train_origin: TrainOrigin = field(default_factory=TrainOrigin)
     """Whether ``train`` is the file's own or inherited from the built-in task on the same body."""
+    model: ModelTask | None = None
+    """The MuJoCo model the task is on (``model = ...``), or None for a Gymnasium id (``env = ...``)."""
 
     @cached_property
     def adapter(self) -> StateAdapter:
@@ -226,9 +243,10 @@ def load_task_file(path: Path) -> Task:
         inherited = (f" ([train] inherits the built-in {origin.body} task's settings; set the key in this file to "
                      "override it)") if origin.body and exc.errors()[0]["loc"][:1] == ("train",) else ""
         raise TaskError(f"{path}: {_first_error(exc)}{inherited}") from None
+    body = _model_task(model, path)
     task = Task(
         name=model.name,
-        env_id=model.env,
+        env_id=body.path.name if body is not None else str(model.env),
         description=model.description.strip(),
         fitness_ref=model.fitness,
         adapter_ref=model.adapter,
@@ -237,6 +255,7 @@ def load_task_file(path: Path) -> Task:
         eval=EvalConfig(model.eval.selection_episodes, model.eval.heldout_episodes),
         source=path,
         train_origin=origin,
+        model=body,
     )
     task.adapter  # noqa: B018 - resolve now so a bad env/adapter fails at load time, with the file named
     try:
@@ -244,6 +263,17 @@ def load_task_file(path: Path) -> Task:
     except TaskError as exc:
         raise type(exc)(f"{path}: field 'fitness': {exc}") from None
     return task
+
+
+def _model_task(model: _TaskModel, path: Path) -> ModelTask | None:
+    if model.model is None:
+        return None
+    try:
+        file = resolve_model(model.model, path.parent)
+    except TaskError as exc:
+        raise TaskError(f"{path}: field 'model': {exc}") from None
+    return ModelTask(ref=model.model, path=file, physics=model.physics or PhysicsTable(),
+                     state=model.state or StateTable(), base_dir=path.parent)
 
 
 def _inherit_train(raw: dict[str, Any], path: Path) -> tuple[dict[str, Any], TrainOrigin]:
@@ -274,7 +304,9 @@ def _builtin_bodies() -> dict[str, str]:
     """The built-in task of each Gymnasium id (the first by name, should two share one)."""
     bodies: dict[str, str] = {}
     for name, file in builtin_task_files().items():
-        bodies.setdefault(str(tomllib.loads(file.read_text(encoding="utf-8"))["env"]), name)
+        env = tomllib.loads(file.read_text(encoding="utf-8")).get("env")
+        if isinstance(env, str):  # a task on a model has no Gymnasium id to share
+            bodies.setdefault(env, name)
     return bodies
 
 
@@ -295,6 +327,12 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _load_adapter(task: Task) -> StateAdapter:
+    if task.model is not None:
+        try:
+            return ModelAdapter(task.model)
+        except TaskError as exc:
+            where = "" if str(exc).startswith("field ") else "field 'model': "
+            raise TaskError(f"{task.source}: {where}{exc}") from None
     if task.adapter_ref is None:
         if task.env_id not in ADAPTERS:
             raise TaskError(

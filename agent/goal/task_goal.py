@@ -25,7 +25,7 @@ from rewardsmith.agent.goal.reading import direction_sign, directions, doc_direc
 from rewardsmith.agent.goal.targets import StatedTarget, stated_targets
 from rewardsmith.core.state import StateField, StateSpec
 from rewardsmith.envs.fitness import BUILTIN_METRICS
-from rewardsmith.envs.tasks import ADAPTERS, Task, builtin_task_files
+from rewardsmith.envs.tasks import ADAPTERS, Task, builtin_task_files, load_task_file
 
 MOTION_KINDS = ("velocity", "angular_velocity")
 """Fields a direction word asks to move along (``spin counter-clockwise`` → ``angular_velocity`` > 0)."""
@@ -132,19 +132,21 @@ def _norm(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _builtin_descriptions() -> tuple[tuple[str, str], ...]:
-    """(env id, description) of every built-in task file."""
+def _builtin_descriptions() -> tuple[tuple[StateSpec, str], ...]:
+    """(state spec, description) of every built-in task file; a task on a model has its model's derived spec."""
     out = []
     for path in builtin_task_files().values():
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        out.append((str(raw["env"]), _norm(str(raw["description"]))))
+        env = raw.get("env")
+        spec = ADAPTERS[env].spec if isinstance(env, str) and env in ADAPTERS else load_task_file(path).adapter.spec
+        out.append((spec, _norm(str(raw["description"]))))
     return tuple(out)
 
 
 def is_builtin(spec: StateSpec, description: str) -> bool:
     """A built-in task file asks exactly this of exactly this body."""
     text = _norm(description)
-    return any(env in ADAPTERS and ADAPTERS[env].spec == spec and text == d for env, d in _builtin_descriptions())
+    return any(body == spec and text == d for body, d in _builtin_descriptions())
 
 
 # -- a built-in target the description names -----------------------------------------------------

@@ -11,9 +11,10 @@ capped (:data:`JOB_MEMORY_MB`);
 when it fails, the Trainer retrains its targets apart through :meth:`JaxBackend.batch_step` on parts of
 the batch (:mod:`agent.train.isolation`), so one bad module never costs the others their results.
 
-Where it is the faster one: always on a GPU; on a CPU only for classic control, where one compiled
-program for the whole round is many times faster than one SB3 process per candidate, while MJX on a
-CPU is 25–38× slower than C MuJoCo (docs/benchmarks.md has both measurements).
+Where it is the faster one: everywhere it has the task. Classic control runs in the program; the MuJoCo
+tasks step on native physics on a CPU (MuJoCo's C engine stepping every env of the round at once on
+every core, the program doing the rest) and on MJX on a GPU (:func:`envs.backends.jax.registry.physics_for`);
+docs/benchmarks.md has the measurements against SB3.
 """
 
 from __future__ import annotations
@@ -75,7 +76,11 @@ class JaxBackend(Backend):
         return not missing_modules(*JAX_MODULES)
 
     def describe(self) -> str:
-        return f"all candidates of a round in one compiled program, on {platform()}"
+        from rewardsmith.envs.backends.jax.registry import PHYSICS_WORDS, platform_physics
+
+        where = platform()
+        return (f"all candidates of a round in one compiled program, on {where}; MuJoCo tasks on "
+                f"{PHYSICS_WORDS[platform_physics(where)]}")
 
     def check(self, task: Task, config: RunConfig) -> None:
         from rewardsmith.envs.backends.jax.registry import jax_env_ids
@@ -87,19 +92,22 @@ class JaxBackend(Backend):
 
     def auto_refusal(self, task: Task, config: RunConfig) -> str | None:
         """Why ``--backend auto`` does not pick this backend for ``task`` here; None when it does."""
-        from rewardsmith.envs.backends.jax.envs import CLASSIC_ENVS
         from rewardsmith.envs.backends.jax.registry import jax_env_ids
 
         if task.env_id not in jax_env_ids():
             return f"{task.env_id} has no JAX environment"
         if not self._sparse_ok(task, config):
             return f"the sparse baseline needs a built-in fitness metric on jax, not {task.fitness_ref!r}"
-        if platform() != "gpu" and task.env_id not in CLASSIC_ENVS:
-            return "MJX on a CPU is slower than C MuJoCo with SB3 (docs/benchmarks.md)"
         return None
 
     def auto_reason(self, task: Task) -> str:
-        return f"{task.env_id} has a JAX environment and one program per round is the faster one on {platform()}"
+        """Why ``--backend auto`` picked this backend for ``task``, with the physics a MuJoCo task steps on."""
+        from rewardsmith.envs.backends.jax.registry import PHYSICS_WORDS, physics_for
+
+        where = platform()
+        physics = physics_for(task.env_id, where)
+        on = f" on {PHYSICS_WORDS[physics]}" if physics is not None else ""
+        return f"{task.env_id} has a JAX environment{on}, and one program per round is the faster one on {where}"
 
     @staticmethod
     def _sparse_ok(task: Task, config: RunConfig) -> bool:

@@ -1,11 +1,16 @@
-"""MuJoCo locomotion as MJX environments with the same state fields as :mod:`envs.adapters.mujoco`.
+"""The eight MuJoCo tasks on MJX: the jax backend's GPU physics, inside the round's program.
 
-Built from Gymnasium's own XML files (``gymnasium/envs/mujoco/assets``) with Gymnasium v5's frame
-skip, reset noise, observation, reward, health rule and time limit, so a policy trained here runs
-in the Gymnasium env the evaluator uses, and a reward written against the SB3 backend's fields
-reads the same numbers here (a slow contract test steps both from the same qpos/qvel).
-MJX is built for accelerators: on a CPU it is 25–38× slower than C MuJoCo
-(shared/notes/perf-baseline.md §5), so CPU use is for tests on a few steps.
+A :class:`MjxMujocoEnv` steps Gymnasium's own model (``gymnasium/envs/mujoco/assets``) with MJX and
+reads it with the same Gymnasium v5 rules as native physics (:mod:`envs.backends.jax.mujoco_rules`:
+observation, reward, health, reset noise, time limit, fields), so a policy trained here runs in the
+Gymnasium env the evaluator uses and a reward reads the same fields on every engine. MJX computes
+in float32 and has no PGS solver: Humanoid's model (PGS in Gymnasium) is solved with Newton here,
+which converges to the same constraint forces up to the solvers' tolerances (the slow contract tests
+compare every task with Gymnasium within float32 tolerances).
+
+MJX is built for accelerators: on a CPU it is 25–38× slower than MuJoCo's C engine
+(shared/notes/perf-baseline.md §5), so a CPU uses native physics (:mod:`envs.backends.jax.native_envs`)
+and MJX runs here only in tests on a few steps.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from rewardsmith.core.state import StateSpec
 from rewardsmith.envs.backends.jax.envs import Fields, JaxEnv, Step
+from rewardsmith.envs.backends.jax.mujoco_rules import MujocoRules, assets_dir, body_linvel, make_rules, pack, unpack
 
 Array = jax.Array
 
@@ -25,126 +31,105 @@ Array = jax.Array
 class MjxState(NamedTuple):
     data: Any
     """mjx.Data after the step."""
-    x_velocity: Array
-    """() the step's x displacement of the root over dt (Gymnasium's ``info["x_velocity"]``)."""
+    track: Array
+    """(2,) the tracked point's x, y (its displacement over a step is the env's velocity)."""
+    reads: Array
+    """(nread,) float32: what the rules read of this state (:meth:`Reads.layout`)."""
     time: Array
     """() int32 steps since reset."""
 
 
-def _assets() -> Path:
-    import gymnasium
+class MjxMujocoEnv(JaxEnv):
+    """A Gymnasium v5 MuJoCo task on MJX (see the module docstring)."""
 
-    return Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets"
-
-
-class _PlanarWalkerMjx(JaxEnv):
-    """qpos = [rootx, rootz, rooty, joints…]; the torso is body 1 (as ``envs.adapters.mujoco._PlanarWalker``)."""
-
-    xml: str
-    frame_skip: int
-    reset_noise: float
-    noise_qvel_normal: bool = False
-    forward_weight: float = 1.0
-    ctrl_cost: float
-    healthy_reward: float | None = None
-    clip_obs_qvel: bool = False
-    max_steps = 1000
     discrete = False
 
-    def __init__(self, spec: StateSpec) -> None:
+    def __init__(self, env_id: str) -> None:
         import mujoco
         from mujoco import mjx
 
-        self._mjx = mjx
-        self.mj_model = mujoco.MjModel.from_xml_path(str(_assets() / self.xml))
-        self.model = mjx.put_model(self.mj_model)
-        self.spec = spec
-        self.dt = float(self.mj_model.opt.timestep) * self.frame_skip
-        self.n_actions = int(self.mj_model.nu)
-        self.obs_dim = int(self.mj_model.nq - 1 + self.mj_model.nv)
-        self._qpos0 = jnp.asarray(self.mj_model.qpos0, jnp.float32)
+        from rewardsmith.envs.adapters.mujoco import route_mujoco_warnings
 
+        route_mujoco_warnings()
+        self._mjx = mjx
+        self.rules: MujocoRules = make_rules(env_id)
+        self.env_id, self.spec = env_id, self.rules.spec
+        self.mj_model = m = mujoco.MjModel.from_xml_path(str(Path(assets_dir()) / self.rules.xml))
+        if m.opt.solver == mujoco.mjtSolver.mjSOL_PGS:
+            m.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON  # MJX has no PGS (Humanoid); see the module docstring
+        self.model = mjx.put_model(m)
+        self.dt = float(m.opt.timestep) * self.rules.frame_skip
+        self.n_actions = int(m.nu)
+        action = self.spec.action
+        self.action_low = float(action.low if action.low is not None else -1.0)
+        self.action_high = float(action.high if action.high is not None else 1.0)
+        self.max_steps = self.rules.max_steps
+        self.layout = self.rules.reads.layout(m.nq, m.nv, m.nbody)
+        reads = self.rules.reads
+        self._bodies = np.array([m.body(b).id for b in reads.bodies], np.int32)
+        self._axes = int(m.body(reads.axes_body).id) if reads.axes_body is not None else None
+        self._linvel = int(m.body(reads.linvel_body).id) if reads.linvel_body is not None else None
+        self._track_body = int(m.body(reads.track_body).id) if reads.track_body is not None else None
+        self._qpos0 = jnp.asarray(m.qpos0, jnp.float32)
+        self._qvel0 = jnp.zeros(int(m.nv), jnp.float32)
+        self.obs_dim = int(jax.eval_shape(lambda r: self.rules.obs(unpack(self.layout, r)),
+                                          jax.ShapeDtypeStruct((sum(int(np.prod(s)) for _, s in self.layout),),
+                                                               jnp.float32)).shape[0])
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def _track(self, d: Any) -> Array:
+        track = self.rules.reads.track
+        if track == "body_xy":
+            return d.xpos[self._track_body, :2]
+        if track == "com_xy":
+            return d.subtree_com[1, :2]  # Gymnasium's mass_center: the root body's subtree COM
+        if track == "qpos_xy":
+            return d.qpos[0:2]
+        if track == "qpos_x":
+            return jnp.stack([d.qpos[0], jnp.zeros((), d.qpos.dtype)])
+        return jnp.zeros(2, jnp.float32)
+
+    def _reads(self, d: Any, velocity: Array) -> Array:
+        reads = self.rules.reads
+        values: dict[str, Array] = {"qpos": d.qpos, "qvel": d.qvel, "velocity": velocity}
+        if reads.bodies:
+            values["xpos"] = d.xpos[self._bodies]
+        if self._axes is not None:
+            values["xaxis"], values["zaxis"] = d.xmat[self._axes][:, 0], d.xmat[self._axes][:, 2]
+        if self._linvel is not None:
+            root = int(self.mj_model.body_rootid[self._linvel])
+            values["linvel"] = body_linvel(jnp, d.cvel[self._linvel], d.xpos[self._linvel] - d.subtree_com[root])
+        if reads.cfrc_ext:
+            values["cfrc_ext"] = d.cfrc_ext[1:]
+        if reads.com_inertia:
+            values.update(cinert=d.cinert[1:], cvel=d.cvel[1:], qfrc_actuator=d.qfrc_actuator)
+        return pack(self.layout, values)
+
+    # -- the env ---------------------------------------------------------------------------------------
     def state_from(self, qpos: Array, qvel: Array) -> MjxState:
         """A state at given ``qpos``/``qvel`` with its kinematics computed (as Gymnasium's ``set_state``)."""
         d = self._mjx.make_data(self.model).replace(qpos=jnp.asarray(qpos, jnp.float32),
                                                      qvel=jnp.asarray(qvel, jnp.float32))
         d = self._mjx.forward(self.model, d)
-        return MjxState(d, jnp.asarray(d.qvel[0], jnp.float32), jnp.zeros((), jnp.int32))
-
-    def obs(self, d: Any) -> Array:
-        qvel = jnp.clip(d.qvel, -10.0, 10.0) if self.clip_obs_qvel else d.qvel
-        return jnp.concatenate([d.qpos[1:], qvel]).astype(jnp.float32)
+        return MjxState(d, self._track(d), self._reads(d, jnp.zeros(2, jnp.float32)), jnp.zeros((), jnp.int32))
 
     def reset(self, key: Array) -> tuple[MjxState, Array]:
-        k_pos, k_vel = jax.random.split(key)
-        n = self.reset_noise
-        qpos = self._qpos0 + jax.random.uniform(k_pos, self._qpos0.shape, minval=-n, maxval=n)
-        nv = int(self.mj_model.nv)
-        qvel = (n * jax.random.normal(k_vel, (nv,)) if self.noise_qvel_normal
-                else jax.random.uniform(k_vel, (nv,), minval=-n, maxval=n))
+        qpos, qvel = self.rules.reset_qpos_qvel(key, self._qpos0, self._qvel0)
         state = self.state_from(qpos, qvel)
-        return state, self.obs(state.data)
+        return state, self.rules.obs(unpack(self.layout, state.reads)).astype(jnp.float32)
 
     def step(self, key: Array, state: MjxState, action: Array) -> Step:
-        x_before = state.data.qpos[0]
         d = state.data.replace(ctrl=jnp.asarray(action, jnp.float32))
-        d = jax.lax.fori_loop(0, self.frame_skip, lambda _, d: self._mjx.step(self.model, d), d)
-        x_velocity = (d.qpos[0] - x_before) / self.dt
-        new = MjxState(d, x_velocity, state.time + 1)
-        reward = self.forward_weight * x_velocity - self.ctrl_cost * jnp.sum(jnp.square(action))
-        terminated = jnp.zeros((), bool)
-        if self.healthy_reward is not None:
-            healthy = self.is_healthy(d)
-            reward = reward + self.healthy_reward * healthy
-            terminated = jnp.logical_not(healthy)
+        d = jax.lax.fori_loop(0, self.rules.frame_skip, lambda _, d: self._mjx.step(self.model, d), d)
+        if self.rules.reads.cfrc_ext:
+            d = self._mjx.rne_postconstraint(self.model, d)  # as Gymnasium's do_simulation
+        track = self._track(d)
+        new = MjxState(d, track, self._reads(d, (track - state.track) / self.dt), state.time + 1)
+        r = unpack(self.layout, new.reads)
+        terminated = self.rules.terminated(r)
         truncated = jnp.logical_and(new.time >= self.max_steps, jnp.logical_not(terminated))
-        return Step(new, self.obs(d), jnp.asarray(reward, jnp.float32), terminated, truncated)
-
-    def is_healthy(self, d: Any) -> Array:
-        raise NotImplementedError
+        reward = jnp.asarray(self.rules.reward(r, action), jnp.float32)
+        return Step(new, self.rules.obs(r).astype(jnp.float32), reward, terminated, truncated)
 
     def fields(self, state: MjxState) -> Fields:
-        d = state.data
-        out = {
-            "x_position": d.qpos[0], "x_velocity": state.x_velocity, "torso_height": d.xpos[1, 2],
-            "z_velocity": d.qvel[1], "torso_angle": d.qpos[2], "torso_angular_velocity": d.qvel[2],
-            "joint_pos": d.qpos[3:], "joint_vel": d.qvel[3:],
-        }
-        if self.healthy_reward is not None:
-            out["healthy"] = self.is_healthy(d).astype(jnp.float32)
-        return {k: jnp.asarray(v, jnp.float32) for k, v in out.items()}
-
-
-class HopperMjx(_PlanarWalkerMjx):
-    """Hopper-v5: frame skip 4, reset noise ±5e-3, healthy rule of Gymnasium's defaults, ends when unhealthy."""
-
-    env_id = "Hopper-v5"
-    xml, frame_skip, reset_noise, ctrl_cost = "hopper.xml", 4, 5e-3, 1e-3
-    healthy_reward = 1.0
-    clip_obs_qvel = True
-
-    def __init__(self) -> None:
-        from rewardsmith.envs.adapters.mujoco import HopperAdapter
-
-        super().__init__(HopperAdapter.spec)
-
-    def is_healthy(self, d: Any) -> Array:
-        z, angle = d.qpos[1], d.qpos[2]
-        rest = jnp.concatenate([d.qpos[2:], d.qvel])  # Gymnasium's state_vector()[2:]
-        return jnp.all(jnp.abs(rest) < 100.0) & (z > 0.7) & (angle > -0.2) & (angle < 0.2)
-
-
-class HalfCheetahMjx(_PlanarWalkerMjx):
-    """HalfCheetah-v5: frame skip 5, qpos noise ±0.1, qvel noise 0.1·N(0, 1), control cost 0.1, no termination."""
-
-    env_id = "HalfCheetah-v5"
-    xml, frame_skip, reset_noise, ctrl_cost = "half_cheetah.xml", 5, 0.1, 0.1
-    noise_qvel_normal = True
-
-    def __init__(self) -> None:
-        from rewardsmith.envs.adapters.mujoco import HalfCheetahAdapter
-
-        super().__init__(HalfCheetahAdapter.spec)
-
-
-MJX_ENVS: dict[str, type[JaxEnv]] = {e.env_id: e for e in (HopperMjx, HalfCheetahMjx)}
+        return {k: jnp.asarray(v, jnp.float32) for k, v in self.rules.fields(unpack(self.layout, state.reads)).items()}

@@ -23,6 +23,7 @@ from rewardsmith.agent.records.results import (
     FinalArm,
     Finding,
     FindingKind,
+    RunCost,
     RunSummary,
     ScreenVerdict,
     Usage,
@@ -101,7 +102,7 @@ class ProgressView:
     """The stage under way (a round, or the final comparison) when the run has a plan."""
     _after: list[StageWork] = field(default_factory=list)
     _batched: bool = False
-    """A round trained its targets in one program (so later rounds will too)."""
+    """A stage trained its targets in one program (the jax backend), so every stage does."""
     _live: Live | None = None
     _seconds: dict[str, list[float]] = field(default_factory=dict)
     """Wall seconds of the jobs of this run that ended ``ok``, by kind (and ``validate``), for the ETA."""
@@ -123,7 +124,7 @@ class ProgressView:
         self.phase_started(f"round {rnd}/{rounds}")
 
     def final_started(self, title: str) -> None:
-        """The final comparison's table: its trainings are the run's last stage (each target on its own seed)."""
+        """The final comparison's table: its trainings are the run's last stage."""
         if self.plan is not None:
             self.stage, self._after = self.plan.final_stage(), []
         self.phase_started(title)
@@ -216,8 +217,8 @@ class ProgressView:
         if event.state == "started":
             row.kind, row.step_started, row.piped = event.kind, time.monotonic(), True
             row.batch = row.batch or event.kind in BATCH_KINDS
-            if row.batch and self.stage is not None and self.stage.validations:
-                self._batched = True  # a round trains in one program: so will the rounds after it
+            if row.batch:
+                self._batched = True  # the run's backend trains a call in one program: so will the stages after it
             self.update(event.key, label, fraction=0.0 if event.kind in TRAIN_KINDS else None)
         elif event.state == "progress":  # piped output shows it in the heartbeat line, not per update
             self.update(event.key, label, fraction=event.fraction)
@@ -265,8 +266,7 @@ class ProgressView:
         stage_s = self._stage_left(self.stage, times, now)
         if stage_s is None:
             return Eta(steps_rate, None, None)
-        later = [st.seconds(times, self.plan.workers, batched=self._batched and st.validations > 0)
-                 for st in self._after]
+        later = [st.seconds(times, self.plan.workers, batched=self._batched) for st in self._after]
         run_s = None if any(s is None for s in later) else stage_s + sum(s for s in later if s is not None)
         return Eta(steps_rate, stage_s, run_s)
 
@@ -275,7 +275,7 @@ class ProgressView:
         and the pipelines not started, on the plan's workers as the executor schedules them."""
         assert self.plan is not None
         workers = self.plan.workers
-        batched = self._batched and stage.validations > 0
+        batched = self._batched
         train = times.batch if batched else times.train
         if train is None:
             return None
@@ -358,21 +358,12 @@ class ProgressView:
     # -- end -------------------------------------------------------------------------------------
     def summary(self, s: RunSummary, run_dir: str) -> None:
         self.stop()
-        f = s.final
+        header, rows = score_table(s)
         table = Table(title="RewardSmith summary", title_justify="left")
-        table.add_column("reward")
-        table.add_column("selection fitness", justify="right")
-        table.add_column("held-out fitness (one training, ± over episodes)", justify="right")
-        if f is not None:
-            table.add_column(f"retrained on {len(f.seeds)} fresh seeds (± over training seeds)", justify="right")
-        best = f"designed ({s.best_id})" if s.best_id else "designed (none)"
-        table.add_row(best, _fmt(s.best_selection_fitness), _fmt(s.best_heldout_fitness, s.best_heldout_std),
-                      *([_arm(f.designed)] if f is not None else []))
-        for b in s.baselines:
-            label = {"human": "env's own reward (human)", "sparse": "sparse fitness reward"}[b.kind]
-            arm = (f.human if b.kind == "human" else f.sparse) if f is not None else None
-            table.add_row(label, _fmt(b.selection_fitness), _fmt(b.heldout_fitness, b.heldout_std),
-                          *([_arm(arm)] if f is not None else []))
+        for i, col in enumerate(header):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*row)
         self.console.print(table)
         for line in verdict_lines(s):
             self.console.print(line, highlight=False, markup=False)
@@ -380,7 +371,7 @@ class ProgressView:
         for r in s.rounds:
             spent = f"; {r.env_steps:,} env-steps, {r.cpu_s / 60:.1f} CPU-min of jobs" if r.cpu_s else ""
             self.console.print(f"round {r.round}: {r.trained}/{r.candidates} trained, best {r.best_id or '-'} "
-                               f"({_fmt(r.best_fitness)}){spent}", highlight=False, markup=False)
+                               f"({fmt(r.best_fitness)}){spent}", highlight=False, markup=False)
         if s.best_reward_file:
             self.console.print(f"best reward: {s.best_reward_file}", highlight=False)
         if s.cost is not None:
@@ -467,14 +458,43 @@ def hns_line(s: RunSummary) -> str:
     return f"human-normalized score: {s.hns:.3f}{spread} ({s.hns_note})"
 
 
-def cost_text(s: RunSummary) -> str:
-    """e.g. ``1,228,800 env-steps, 21.4 min of training jobs (38.0 CPU-min), designer: no LLM``."""
-    c = s.cost
-    assert c is not None
+def score_table(s: RunSummary) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The summary's table, header and rows (the terminal's and the web page's): the designed reward and each
+    baseline, by selection fitness, held-out fitness of one training and, after a final comparison, over its seeds."""
+    f = s.final
+    header = ("reward", "selection fitness", "held-out fitness (one training, ± over episodes)",
+              *([f"retrained on {len(f.seeds)} fresh seeds (± over training seeds)"] if f is not None else []))
+    best = f"designed ({s.best_id})" if s.best_id else "designed (none)"
+    rows = [(best, fmt(s.best_selection_fitness), fmt(s.best_heldout_fitness, s.best_heldout_std),
+             *([_arm(f.designed)] if f is not None else []))]
+    for b in s.baselines:
+        arm = (f.human if b.kind == "human" else f.sparse) if f is not None else None
+        rows.append((BASELINE_LABELS[b.kind], fmt(b.selection_fitness), fmt(b.heldout_fitness, b.heldout_std),
+                     *([_arm(arm)] if f is not None else [])))
+    return header, rows
+
+
+BASELINE_LABELS = {"human": "env's own reward (human)", "sparse": "sparse fitness reward"}
+
+
+def _cost_parts(c: RunCost) -> tuple[str, str, str, str]:
+    """(env-steps, minutes of training jobs, their CPU time or "", the designer's usage) in the terminal's words."""
     cpu = (f" ({c.job_cpu_s / 60:.1f} CPU-min of jobs)" if c.job_cpu_s else
            f" ({c.cpu_s / 60:.1f} CPU-min this session)" if c.cpu_s else "")
-    designer = usage_text(c.usage) if c.usage.calls else "no LLM calls"
-    return f"{c.env_steps:,} env-steps, {c.train_s / 60:.1f} min of training jobs{cpu}; designer: {designer}"
+    return f"{c.env_steps:,}", f"{c.train_s / 60:.1f} min", cpu, usage_text(c.usage) if c.usage.calls else "no LLM calls"
+
+
+def cost_rows(c: RunCost) -> list[tuple[str, str]]:
+    """What a run spent, as (what, how much): the web page's table, in the figures of the terminal's cost line."""
+    steps, minutes, cpu, designer = _cost_parts(c)
+    return [("env-steps", steps), ("training jobs", minutes + cpu), ("designer", designer)]
+
+
+def cost_text(s: RunSummary) -> str:
+    """e.g. ``1,228,800 env-steps, 21.4 min of training jobs (38.0 CPU-min of jobs); designer: no LLM calls``."""
+    assert s.cost is not None
+    steps, minutes, cpu, designer = _cost_parts(s.cost)
+    return f"{steps} env-steps, {minutes} of training jobs{cpu}; designer: {designer}"
 
 
 def duration(seconds: float) -> str:
@@ -490,7 +510,7 @@ def _arm(arm: FinalArm | None) -> str:
     if arm is None:
         return "-"
     failed = sum(st != "ok" for st in arm.status)
-    return _fmt(arm.mean, arm.std) + (f" ({failed} of {len(arm.seeds)} failed)" if failed else "")
+    return fmt(arm.mean, arm.std) + (f" ({failed} of {len(arm.seeds)} failed)" if failed else "")
 
 
 def usage_text(u: Usage) -> str:
@@ -499,7 +519,8 @@ def usage_text(u: Usage) -> str:
     return f"{u.calls} call{'s' if u.calls != 1 else ''}, {u.tokens_in:,} tokens in + {u.tokens_out:,} out{cost}"
 
 
-def _fmt(value: float | None, std: float | None = None) -> str:
+def fmt(value: float | None, std: float | None = None) -> str:
+    """``0.8697 ± 0.038``, or ``-`` for no value."""
     if value is None:
         return "-"
     return f"{value:.4g}" + (f" ± {std:.2g}" if std is not None else "")

@@ -27,6 +27,9 @@ from rewardsmith.agent.rundir.store import RunStore
 from rewardsmith.core.errors import ReviewError, RewardSmithError
 
 TEMPLATES = Path(__file__).parent / "templates"
+CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "form-action 'self'; style-src 'self' 'unsafe-inline'")
+"""No script runs and nothing loads from elsewhere, whatever a page quotes (the pages need no script; styles inline)."""
 
 
 @cache
@@ -59,6 +62,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
         else:
             response = await call_next(request)
         response.set_cookie(guard.cookie, guard.token, httponly=True, samesite="strict")
+        response.headers["content-security-policy"] = CSP
         return response
 
     @app.exception_handler(StarletteHTTPException)
@@ -90,7 +94,8 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
         record, summary = store.load_record(), store.load_summary()
         state = views.run_state(store, summary)
         return page("run.html", run=run, record=record, summary=summary, rounds=views.rounds(store), state=state,
-                    live=views.live_progress(store), refresh=state == "running", cost=views.cost(store))
+                    live=views.live_progress(store), refresh=state == "running", cost=views.cost(store, summary),
+                    result=views.result(summary), baselines=views.baseline_rows(store))
 
     @app.get("/runs/{run}/lineage", response_class=HTMLResponse)
     def lineage_page(run: str) -> HTMLResponse:
@@ -149,6 +154,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
         locked_keys = [f"{lc.source}:{lc.name}" for lc in request.locked] if request is not None else []
         return page("round.html", status, run=run, n=n, cards=cards, request=request, human=human,
                     reviewing=reviewing, submitted=submitted, error=error, components=components,
+                    table=views.round_table(store, n),
                     feedback=store.load_feedback(n), locked_keys=locked_keys,
                     csrf=guard.csrf_for(review_path(run, n)))
 
@@ -176,9 +182,10 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
             r = load_result(store, cid)
         except RewardSmithError as err:
             raise HTTPException(404, str(err)) from None
-        critique = r.critique.text if r.critique else ""
+        critique = views.markdown_html(r.critique.text) if r.critique else None
         return page("candidate.html", run=run, card=views.card(store, run, r), diff=views.diff_html(store, r),
-                    has_plot=r.training is not None and bool(r.training.checkpoints), critique=critique)
+                    has_plot=r.training is not None and bool(r.training.checkpoints), critique=critique,
+                    baselines=views.baseline_rows(store))
 
     @app.get("/runs/{run}/candidates/{cid}/video.mp4")
     def video(run: str, cid: str) -> FileResponse:

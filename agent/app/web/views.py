@@ -6,19 +6,34 @@ Plots are PNGs drawn by :mod:`agent.report.plots` (the same figures the run dire
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
 
-from rewardsmith.agent.records.results import CandidateResult, RoundFeedback, RunSummary, Usage
+from rewardsmith.agent.context import baseline_targets
+from rewardsmith.agent.display import (
+    BASELINE_LABELS,
+    BASELINE_NAMES,
+    cost_rows,
+    fmt,
+    hns_line,
+    plain_finding,
+    score_table,
+    verdict_lines,
+)
+from rewardsmith.agent.records.results import CandidateResult, RoundFeedback, RunSummary
 from rewardsmith.agent.records.review import HumanFeedback, ReviewRequest
+from rewardsmith.agent.report.summary import run_cost
 from rewardsmith.agent.review.gate import load_result
 from rewardsmith.agent.rundir.store import RunStore, TargetFiles
 from rewardsmith.core.errors import RewardSmithError
+from rewardsmith.envs.evaluation import EvaluationResult
 
 CODE_CSS = HtmlFormatter(cssclass="hl").get_style_defs(".hl")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -34,6 +49,12 @@ class RunRow:
     rounds_planned: int
     state: str
     best_fitness: float | None
+    """The selected reward's selection fitness (the in-loop score it was picked by)."""
+    heldout: str
+    """Its held-out fitness: over the final comparison's fresh training seeds when the run made one, else of its one
+    training over the held-out episodes ("-" before any)."""
+    verdicts: str
+    """The final comparison's verdict against each baseline, e.g. ``better than the env's own reward; tied with …``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,8 +64,23 @@ class RoundRow:
     trained: int
     best_id: str | None
     best_fitness: float | None
+    best_heldout: str
+    """The selected candidate's held-out fitness, mean ± std over the held-out episodes ("-" before any)."""
     source: str
     waiting: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreRow:
+    """A reward in a round's table: a candidate or a baseline, by selection and held-out fitness."""
+
+    label: str
+    cid: str | None
+    """The candidate's id (its page's link); None for a baseline."""
+    status: str
+    selection: str
+    heldout: str
+    findings: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,8 +105,27 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
         done = [r.round for r in rounds(store)]
         rows.append(RunRow(name=store.root.name, task=record.task_name, designer=record.designer_label, created=record.created,
                            rounds_done=len(done), rounds_planned=record.config.rounds, state=run_state(store, summary),
-                           best_fitness=summary.best_selection_fitness if summary else None))
+                           best_fitness=summary.best_selection_fitness if summary else None,
+                           heldout=heldout_text(summary), verdicts=verdict_words(summary)))
     return rows
+
+
+def heldout_text(summary: RunSummary | None) -> str:
+    """The selected reward's held-out fitness as the summary gives it: over fresh training seeds when it can."""
+    if summary is None:
+        return "-"
+    f = summary.final
+    if f is not None and f.designed.mean is not None:
+        return f"{fmt(f.designed.mean, f.designed.std)} ({len(f.seeds)} seeds)"
+    return fmt(summary.best_heldout_fitness, summary.best_heldout_std)
+
+
+def verdict_words(summary: RunSummary | None) -> str:
+    """``better than the env's own reward; tied with the sparse fitness reward`` from the final comparison."""
+    if summary is None or summary.final is None:
+        return "-"
+    words = {"better": "better than", "tied": "tied with", "worse": "worse than", "unknown": "no verdict against"}
+    return "; ".join(f"{words[v.verdict]} {BASELINE_NAMES[v.baseline]}" for v in summary.final.verdicts) or "-"
 
 
 def run_state(store: RunStore, summary: RunSummary | None) -> str:
@@ -127,10 +182,57 @@ def rounds(store: RunStore) -> list[RoundRow]:
     for n in numbers:
         results = store.round_results(n)
         feedback: RoundFeedback | None = store.load_feedback(n)
+        best = next((r for r in results if feedback is not None and r.candidate.id == feedback.best_id), None)
         out.append(RoundRow(round=n, candidates=len(results), trained=sum(r.fitness is not None for r in results),
                             best_id=feedback.best_id if feedback else None, best_fitness=feedback.best_fitness if feedback else None,
+                            best_heldout=_heldout(best.evaluation if best else None),
                             source=feedback.source if feedback else "-", waiting=store.paused_round() == n))
     return out
+
+
+def round_table(store: RunStore, n: int) -> list[ScoreRow]:
+    """Round ``n``'s candidates, then the run's baselines (trained in round 1, the yardstick of every round)."""
+    rows = [ScoreRow(label=r.candidate.id, cid=r.candidate.id, status=r.status, selection=fmt(r.fitness),
+                     heldout=_heldout(r.evaluation),
+                     findings="; ".join(plain_finding(f) for f in r.critique.flags) if r.critique else "")
+            for r in store.round_results(n)]
+    return rows + baseline_rows(store)
+
+
+def baseline_rows(store: RunStore) -> list[ScoreRow]:
+    """The baselines' selection and held-out fitness, as far as they were trained."""
+    rows: list[ScoreRow] = []
+    if not store.load_record().config.baselines:
+        return rows
+    for kind in ("human", "sparse"):
+        outcome = store.outcome(store.baseline_files(kind))
+        evaluation = outcome.evaluation
+        status = "ok" if evaluation else outcome.training.status if outcome.training else "not trained yet"
+        rows.append(ScoreRow(label=BASELINE_LABELS[kind], cid=None, status=status,
+                             selection=fmt(evaluation.selection.mean if evaluation else None),
+                             heldout=_heldout(evaluation), findings=""))
+    return rows
+
+
+def _heldout(evaluation: EvaluationResult | None) -> str:
+    return fmt(evaluation.heldout.mean, evaluation.heldout.std) if evaluation is not None else "-"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    """A finished run's result, exactly as the terminal's summary says it (:mod:`agent.display`)."""
+
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    verdicts: list[str]
+    hns: str
+
+
+def result(summary: RunSummary | None) -> Result | None:
+    if summary is None:
+        return None
+    header, rows = score_table(summary)
+    return Result(header=header, rows=rows, verdicts=verdict_lines(summary), hns=hns_line(summary))
 
 
 def cards(store: RunStore, run: str, n: int, request: ReviewRequest | None) -> list[Card]:
@@ -183,18 +285,25 @@ def review_state(store: RunStore, n: int) -> tuple[ReviewRequest | None, HumanFe
     return store.load_review_request(n), store.load_human(n)
 
 
-def cost(store: RunStore) -> dict[str, str]:
-    """What the run has spent so far: training steps and time, and designer usage when recorded."""
-    steps = 0
-    wall = 0.0
-    usage = Usage()
-    for row in rounds(store):
-        for r in store.round_results(row.round):
-            usage = usage + r.candidate.usage
-            if r.training is not None:
-                steps += r.training.steps_done
-                wall += r.training.wall_s
-    out = {"environment steps trained": f"{steps:,}", "training time": f"{wall / 60:.1f} min",
-           "designer calls": f"{usage.calls} ({usage.tokens:,} tokens)"}
-    out["designer cost"] = f"${usage.cost:.4f}" if usage.cost is not None else "no price known (or no LLM)"
-    return out
+def cost(store: RunStore, summary: RunSummary | None) -> list[tuple[str, str]]:
+    """What the run has spent: the summary's cost when it has one, else the same count over what is on disk so far
+    (:func:`agent.report.summary.run_cost`), in the terminal's words (:func:`agent.display.cost_rows`)."""
+    if summary is not None and summary.cost is not None:
+        return cost_rows(summary.cost)
+    history = [r for n in store.rounds() for r in store.round_results(n)]
+    baselines = list(baseline_targets(store)) if store.load_record().config.baselines else []
+    # this process's children are not the run's jobs: the jobs' own CPU time (costs.json) is what counts
+    return cost_rows(replace(run_cost(store, history, baselines, None), cpu_s=None))
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True})
+    # Candidate-made text (component names, errors) reaches the critique: it may format, never link or load.
+    md.disable(["image", "link", "autolink"])
+    return md
+
+
+def markdown_html(text: str) -> Markup:
+    """A critique's Markdown as HTML: raw HTML in it is shown as text, links and images as their source."""
+    return Markup(_markdown().render(text))

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -87,6 +88,23 @@ def evil_page() -> Iterator[tuple[str, list[str]]]:
     evil.shutdown()
     evil.server_close()
     thread.join(timeout=5)
+
+
+def _open(pw: Any, tmp_path: Path, base: str, width: int = 1400) -> tuple[Any, Any]:
+    """Headless Chromium (a fresh profile, ``width`` px wide) that has opened the app's link: (browser, page)."""
+    browser = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+                                                    args=CHROMIUM_ARGS, viewport={"width": width, "height": 900})
+    page = browser.new_page()
+    page.goto(f"{base}/?token={TOKEN}")
+    return browser, page
+
+
+def _wait_for_image(page: Any, selector: str, timeout_s: float = 30.0) -> None:
+    """Until the image has loaded (polled from Python: the pages' CSP forbids the eval that wait_for_function needs)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.locator(selector).evaluate("img => img.complete && img.naturalWidth > 0"):
+        assert time.monotonic() < deadline, f"{selector} did not load within {timeout_s:g} s"
+        time.sleep(0.1)
 
 
 def _wait_for(path: Path, timeout_s: float) -> None:
@@ -181,38 +199,69 @@ def test_review_in_chromium_continues_the_run(paused_run_template: Path, web: tu
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium (scripts/setup-system.sh)")
 def test_the_round_comparison_page_in_chromium(paused_run_template: Path, web: tuple[str, Path],
                                                tmp_path: Path) -> None:
-    """Curves overlaid (the image loads), the diff, two videos side by side; screenshots kept.
+    """Curves overlaid (the image loads), the diff, two videos side by side; the pages render (screenshots).
 
-    ``REWARDSMITH_SCREENSHOTS=docs/screenshots`` keeps the screenshots there (how docs/screenshots/ is made).
+    docs/screenshots/ is made by ``scripts/screenshots.py RUN_DIR`` from a whole run.
     """
-    import os
-
     from playwright.sync_api import sync_playwright
 
     base, runs = web
     run = copy_run(paused_run_template, runs)
-    out = Path(os.environ.get("REWARDSMITH_SCREENSHOTS") or tmp_path / "shots")
-    out.mkdir(parents=True, exist_ok=True)
+    out = tmp_path / "shots"
+    out.mkdir()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
-                                                        headless=True, args=CHROMIUM_ARGS,
-                                                        viewport={"width": 1400, "height": 900})
-        page = browser.new_page()
-        page.goto(f"{base}/?token={TOKEN}")
+        browser, page = _open(pw, tmp_path, base)
         page.goto(f"{base}/runs/{run.name}")
-        page.wait_for_function("document.querySelector('#fitness-plot').naturalWidth > 0")
+        _wait_for_image(page, "#fitness-plot")
         page.screenshot(path=str(out / "run.png"), full_page=True)
         page.goto(f"{base}/runs/{run.name}/rounds/1")
         page.click("a#compare-link")
-        page.wait_for_function("document.querySelector('#curves').naturalWidth > 0")
+        _wait_for_image(page, "#curves")
         assert page.locator(".compare video").count() == 2
         boxes = [page.locator(f"#cmp-r01c0{i}").bounding_box() for i in (1, 2)]
         assert boxes[0] is not None and boxes[1] is not None and boxes[0]["y"] == boxes[1]["y"], "side by side"
         page.select_option("select[name=a]", "r01c02")
         page.select_option("select[name=b]", "r01c01")
         page.click("#choose button")
-        page.wait_for_function("document.querySelector('#curves').naturalWidth > 0")
+        _wait_for_image(page, "#curves")
         assert "r01c02/reward.py" in page.locator("#diff").inner_text()
         page.screenshot(path=str(out / "compare.png"), full_page=True)
         browser.close()
     assert (out / "compare.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium (scripts/setup-system.sh)")
+def test_long_code_and_critique_lines_wrap_and_the_pages_show_held_out_fitness(paused_run_template: Path,
+                                                                              web: tuple[str, Path],
+                                                                              tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from rewardsmith.agent.rundir.store import RunStore
+
+    base, runs = web
+    run = copy_run(paused_run_template, runs)
+    store = RunStore(run)
+    r = store.round_results(1)[0]
+    assert r.candidate.code is not None and r.critique is not None and r.evaluation is not None
+    long_name = "W_" + "VERY_LONG_CONSTANT_NAME_" * 12
+    code = r.candidate.code + f"\n{long_name} = 0.5  # {'a long comment ' * 20}\n"
+    store.save_sampled(replace(r.candidate, code=code), "prompt", "response")
+    store.save_critique(r.candidate, replace(r.critique, text=r.critique.text + "\n" + "speed: [" + "1.25, " * 120 + "]\n"
+                                             + "`" + long_name + "` is one long word\n"))
+    with sync_playwright() as pw:
+        browser, page = _open(pw, tmp_path, base, width=1200)
+        page.goto(f"{base}/runs/{run.name}/candidates/{r.candidate.id}")
+        assert long_name in page.locator(".code").inner_text()
+        # nothing is cut off on the right: neither the page nor a code or critique block scrolls sideways
+        for selector in (".code .hl", "#critique"):
+            width, scroll = page.locator(selector).evaluate("e => [e.clientWidth, e.scrollWidth]")
+            assert scroll <= width, (selector, width, scroll)
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        assert page.locator("#critique h2").count() == 1 and page.locator("#critique li").count() >= 1
+        heldout = f"{r.evaluation.heldout.mean:.4g} ± {r.evaluation.heldout.std:.2g}"
+        assert page.locator("#heldout").inner_text() == heldout
+        page.goto(f"{base}/runs/{run.name}/rounds/1")
+        assert heldout in page.locator("#round-table").inner_text()
+        width, scroll = page.locator(f"#card-{r.candidate.id} .hl").evaluate("e => [e.clientWidth, e.scrollWidth]")
+        assert scroll <= width
+        browser.close()

@@ -322,7 +322,7 @@ class _Program:
         params = jax.vmap(lambda k: self.net.init(k, jnp.zeros((1, self.env.obs_dim), jnp.float32)))(k_init)
         params = jax.tree.map(self._per_arm, params)
         env_state, obs = self._resets(k_reset)
-        stack = lambda x: jnp.broadcast_to(x, (self.k, *jnp.shape(x)))  # noqa: E731 - same start for every arm
+        stack = lambda x: jnp.broadcast_to(x, (self.k, *jnp.shape(x)))  # noqa: E731 - empty accumulators, every arm
         metric = self.metric
         metric_acc = jax.vmap(lambda _: metric.init())(jnp.arange(self.n)) if metric is not None else {}
         zeros = jnp.zeros((self.k, self.n), jnp.float32)

@@ -76,6 +76,24 @@ def test_a_fitness_function_that_fails_in_a_job_is_blamed_not_the_candidate(run_
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a jax round (~30 s)
+def test_a_fitness_function_that_fails_in_a_jax_rounds_fitness_child_stops_the_run(run_cli, tmp_path: Path) -> None:
+    """On jax the task's function scores the round's training episodes (the sparse baseline's pay) in a child of the
+    round's job: its failure there is the task's, as in any job, not the round's candidates'."""
+    code = ("import sys\n"
+            "def score(episode):\n"
+            "    if sys.argv[0].endswith('scoring.py'):\n"
+            "        raise RuntimeError('the scorer is broken')\n"
+            "    return float(len(episode.actions))\n")
+    task = _task(tmp_path, code)
+    proc = run_cli("run", str(task), "--backend", "jax", "--designer", _designer(tmp_path), "--rounds", "1",
+                   "--samples", "1", "--final-seeds", "0", "--out", str(tmp_path / "runs"), timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the task's fitness function failed") and "the scorer is broken" in last
+    assert "Traceback" not in proc.stderr
+
+
 def test_evaluate_exits_non_zero_when_every_seed_failed(run_cli, tmp_path: Path) -> None:
     task = _task(tmp_path, "def score(episode):\n    return float(len(episode.actions))\n", timeout_s=1)
     proc = run_cli("evaluate", str(task), str(REWARD), "--seeds", "2", "--steps", "2048", "--workers", "2",

@@ -1,0 +1,243 @@
+"""A task on a MuJoCo model the repository has never seen: fields derived from the XML, the CLI and the contract on it.
+
+The test writes a small planar walker (a torso on slide x / slide z / hinge y, two legs, a touch sensor) and a task
+file next to it, as a user would (docs/your-own-robot.md), and checks what ``model = "walker.xml"`` promises:
+the fields with units and sign conventions, values equal to MuJoCo's own, the termination rule, the env's own
+reward, ``rewardsmith tasks``/``validate``/``run`` on ``--backend sb3``, the contract test, and one-line errors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from rewardsmith.core.errors import TaskError
+from rewardsmith.envs.rollout import random_rollout
+from rewardsmith.envs.tasks import Task, load_task
+from tests.envs import test_contract as contract
+
+WALKER_XML = """<mujoco model="walker">
+  <option timestep="0.005"/>
+  <worldbody>
+    <geom name="floor" type="plane" size="40 40 0.1"/>
+    <body name="torso" pos="0 0 0.6">
+      <joint name="rootx" type="slide" axis="1 0 0"/>
+      <joint name="rootz" type="slide" axis="0 0 1"/>
+      <joint name="rooty" type="hinge" axis="0 1 0"/>
+      <geom name="torso_geom" type="capsule" fromto="-0.2 0 0 0.2 0 0" size="0.05"/>
+      <site name="nose" pos="0.25 0 0" size="0.02"/>
+      <body name="front_leg" pos="0.2 0 0">
+        <joint name="front_hip" type="hinge" axis="0 1 0" range="-45 45"/>
+        <geom name="front_shin" type="capsule" fromto="0 0 0 0 0 -0.5" size="0.04"/>
+        <body name="front_foot" pos="0 0 -0.5"><geom name="front_foot_geom" type="sphere" size="0.05"/></body>
+      </body>
+      <body name="back_leg" pos="-0.2 0 0">
+        <joint name="back_hip" type="hinge" axis="0 1 0" range="-45 45"/>
+        <geom name="back_shin" type="capsule" fromto="0 0 0 0 0 -0.5" size="0.04"/>
+      </body>
+    </body>
+    <site name="flag" pos="3 0 0.1" size="0.05"/>
+  </worldbody>
+  <actuator>
+    <motor name="front" joint="front_hip" gear="30" ctrlrange="-1 1"/>
+    <motor name="back" joint="back_hip" gear="30" ctrlrange="-1 1"/>
+  </actuator>
+  <sensor><touch name="nose_touch" site="nose"/></sensor>
+</mujoco>
+"""
+
+OWN_REWARD = """import numpy as np
+
+
+def compute_reward(state, action):
+    forward = state.x_velocity
+    alive = state.healthy
+    ctrl = -0.1 * np.sum(np.square(action), axis=1)
+    return forward + alive + ctrl, {"forward": forward, "alive": alive, "ctrl": ctrl}
+"""
+
+TASK = """name = "walker-forward"
+model = "walker.xml"
+description = "Make the two-legged walker walk forward (+x) as fast as it can without falling."
+fitness = "forward_distance"
+
+[physics]
+frame_skip = 4
+reset_noise = 0.05
+max_steps = 100
+terminate_when = "torso_height < 0.3 or abs(up_vector[0]) > 0.8"
+reward = "own_reward.py"
+
+[state]
+bodies = ["front_foot"]
+contacts = ["front_foot"]
+distances = [["nose", "flag"]]
+
+[train]
+steps = 256
+n_envs = 2
+timeout_s = 300
+ppo = { n_steps = 64, batch_size = 64, n_epochs = 1 }
+
+[eval]
+selection_episodes = 1
+heldout_episodes = 1
+"""
+
+REWARD = """import numpy as np
+
+
+def compute_reward(state, action):
+    forward = state.x_velocity
+    upright = 0.5 * state.up_vector[:, 2]
+    return forward + upright, {"forward": forward, "upright": upright}
+"""
+
+
+def write_task(folder: Path, task: str = TASK, xml: str = WALKER_XML) -> Path:
+    (folder / "walker.xml").write_text(xml)
+    (folder / "own_reward.py").write_text(OWN_REWARD)
+    (folder / "task.toml").write_text(task)
+    return folder / "task.toml"
+
+
+@pytest.fixture
+def task(tmp_path: Path) -> Task:
+    return load_task(write_task(tmp_path))
+
+
+def test_the_fields_come_from_the_model_with_units_and_sign_conventions(task: Task) -> None:
+    spec = task.adapter.spec
+    fields = {f.name: f for f in spec.fields}
+    # a planar root (slides along x and z, a hinge about y): no y fields, no heading
+    assert list(fields) == ["x_position", "x_velocity", "torso_height", "z_velocity", "up_vector", "angular_velocity",
+                            "joint_pos", "joint_vel", "front_foot_position", "front_foot_height", "front_foot_velocity",
+                            "flag_position", "nose_position", "nose_touch", "front_foot_contact",
+                            "front_foot_contact_force", "nose_to_flag", "healthy"]
+    assert fields["x_velocity"].forward_sign == 1 and "positive = moving forward" in fields["x_velocity"].doc
+    assert fields["torso_height"].kind == "height" and fields["torso_height"].unit == "m"
+    assert fields["joint_pos"].shape == (2,) and "front_hip, back_hip" in fields["joint_pos"].doc
+    assert (fields["joint_pos"].low, fields["joint_pos"].high) == pytest.approx((-np.pi / 4, np.pi / 4))
+    assert fields["nose_touch"].unit == "N" and fields["front_foot_contact_force"].unit == "N"
+    assert fields["nose_to_flag"].kind == "distance" and fields["nose_to_flag"].target == 0.0
+    assert "torso_height < 0.3" in fields["healthy"].doc
+    assert spec.action.dim == 2 and (spec.action.low, spec.action.high) == (-1.0, 1.0)
+    assert "front, back" in spec.action.doc and "dt = 0.02 s" in spec.notes[0] and "100 steps" in spec.notes[0]
+
+
+def test_the_fields_read_what_mujoco_computes(task: Task) -> None:
+    env = task.make_env()
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(15):
+        env.step(env.action_space.sample())
+    model, data = env.unwrapped.model, env.unwrapped.data
+    mujoco.mj_forward(model, data)  # sensors as of the current qpos/qvel (a step leaves them one substep behind)
+    state = task.adapter.spec.unpack(task.adapter.row(data.sensordata)[None])
+    torso, foot = model.body("torso").id, model.body("front_foot").id
+    assert state.x_position[0] == pytest.approx(data.xpos[torso, 0])
+    assert state.x_velocity[0] == pytest.approx(data.qvel[0]) and state.z_velocity[0] == pytest.approx(data.qvel[1])
+    assert state.torso_height[0] == pytest.approx(data.xpos[torso, 2])
+    np.testing.assert_allclose(state.up_vector[0], data.xmat[torso].reshape(3, 3)[:, 2], atol=1e-12)
+    assert state.angular_velocity[0, 1] == pytest.approx(data.qvel[2])  # the pitch rate, about the torso's own y
+    np.testing.assert_allclose(state.joint_pos[0], data.qpos[3:5])
+    np.testing.assert_allclose(state.front_foot_position[0], data.xpos[foot])
+    nose, flag = data.site("nose").xpos, data.site("flag").xpos
+    assert state.nose_to_flag[0] == pytest.approx(np.linalg.norm(nose - flag))
+    touching = any(foot in (model.geom_bodyid[c.geom1], model.geom_bodyid[c.geom2]) for c in data.contact[:data.ncon])
+    assert state.front_foot_contact[0] == float(touching)
+
+
+def test_a_foot_on_the_floor_reads_as_contact_with_its_weight(tmp_path: Path) -> None:
+    standing = TASK.replace("reset_noise = 0.05", "reset_noise = 0.0")
+    task = load_task(write_task(tmp_path, standing, WALKER_XML.replace('pos="0 0 0.6"', 'pos="0 0 0.59"')))
+    env = task.make_env()
+    env.reset(seed=0)
+    for _ in range(5):
+        env.step(np.zeros(2))
+    state = task.adapter.spec.unpack(env.unwrapped.state_row[None])
+    assert state.front_foot_contact[0] == 1.0 and state.front_foot_contact_force[0] > 1.0
+
+
+def test_the_rule_ends_the_episode_and_the_env_pays_its_own_reward(tmp_path: Path) -> None:
+    task = load_task(write_task(tmp_path, TASK.replace("torso_height < 0.3 or", "torso_height < 10 or")))
+    episode = random_rollout(task, n=4, seed=1, max_episodes=1).episodes[0]
+    assert episode.terminated and episode.length == 1 and episode.state.healthy.tolist() == [0.0]
+    task = load_task(write_task(tmp_path))
+    episode = random_rollout(task, n=8, seed=3, max_episodes=1).episodes[0]
+    own = contract._reward_module(tmp_path / "own_reward.py")
+    total, _ = own.compute_reward(episode.state, episode.actions)
+    np.testing.assert_allclose(episode.env_rewards, total, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("check", [
+    contract.test_reset_and_step_give_finite_fields_of_the_declared_shapes,
+    contract.test_description_names_every_field_with_shape_and_unit,
+    contract.test_fitness_is_computable_from_a_short_random_episode,
+    contract.test_reward_wrapper_logs_the_reward_components,
+], ids=lambda f: f.__name__.removeprefix("test_"))
+def test_the_contract_holds_on_the_written_model(task: Task, check) -> None:
+    check(task)
+
+
+def test_tasks_validate_and_a_tiny_run_on_sb3(tmp_path: Path, run_cli) -> None:
+    task_file = write_task(tmp_path)
+    (tmp_path / "reward.py").write_text(REWARD)
+    shown = run_cli("tasks", str(task_file), check=True).stdout
+    assert "walker-forward  walker.xml" in shown
+    assert "state.torso_height: (B,) float, m — height of the torso body's origin" in shown
+    assert "state.joint_vel: (B, 2) float, rad/s" in shown and "state.front_foot_contact_force: (B,) float, N" in shown
+    fields = json.loads(run_cli("tasks", str(task_file), "--json", check=True).stdout)[0]["fields"]
+    assert {f["name"]: f["unit"] for f in fields}["x_velocity"] == "m/s"
+    valid = run_cli("validate", str(task_file), "reward.py", "--backend", "sb3")
+    assert valid.returncode == 0 and "accepted" in valid.stdout, valid.stdout + valid.stderr
+    run = run_cli("run", str(task_file), "--rounds", "1", "--samples", "1", "--steps", "128", "--backend", "sb3",
+                  "--no-baselines", "--final-seeds", "0", "--no-video", "--no-screen", "--out", "runs")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    summary = json.loads(next((tmp_path / "runs").glob("walker-forward-*/summary.json")).read_text())
+    assert summary["finished"] and summary["best_id"] == "r01c01", summary
+    assert summary["best_heldout_fitness"] is not None and np.isfinite(summary["best_heldout_fitness"])
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda t, x: (t, x.replace("</worldbody>", "<worldbody>")), "field 'model': cannot load the model walker.xml"),
+    (lambda t, x: (t.replace('bodies = ["front_foot"]', 'bodies = ["front_fot"]'), x),
+     "field 'state.bodies': the model has no body named 'front_fot' (did you mean 'front_foot'?)"),
+    (lambda t, x: (t.replace("[state]", '[state]\njoints = ["front_hip", "knee"]'), x),
+     "field 'state.joints': the model has no joint named 'knee'"),
+    (lambda t, x: (t.replace('"torso_height < 0.3 or', '"torso_height < < 0.3 or'), x),
+     "field 'physics.terminate_when': 'torso_height < < 0.3 or abs(up_vector[0]) > 0.8' does not parse"),
+    (lambda t, x: (t.replace('"torso_height < 0.3', '"torso_hight < 0.3'), x),
+     "unknown state field 'torso_hight' (did you mean 'torso_height'?)"),
+    (lambda t, x: (t.replace('model = "walker.xml"', 'model = "robot.xml"'), x), "field 'model': model file"),
+    (lambda t, x: (t.replace('model = "walker.xml"', 'model = "no_such_package_xyz:robot.xml"'), x),
+     "the package 'no_such_package_xyz' is not installed"),
+    (lambda t, x: (t, x.replace(' ctrlrange="-1 1"/>\n    <motor name="back"', '/>\n    <motor name="back"')),
+     "actuator 'front' has no control range"),
+    (lambda t, x: (t.replace("[state]", "[state]\nprogress = \"joint_pos\""), x),
+     "field 'state.progress': 'joint_pos' is not a scalar state field"),
+    (lambda t, x: (t.replace('model = "walker.xml"', 'env = "Hopper-v5"\nmodel = "walker.xml"'), x),
+     "name either env = 'Gymnasium id' or model = 'robot.xml'"),
+], ids=["bad-xml", "unknown-body", "unknown-joint", "rule-does-not-parse", "rule-unknown-field", "missing-file",
+        "package-missing", "no-ctrlrange", "vector-progress", "env-and-model"])
+def test_a_bad_model_task_is_one_line_that_names_the_problem(tmp_path: Path, edit, says: str) -> None:
+    task, xml = edit(TASK, WALKER_XML)
+    path = write_task(tmp_path, task, xml)
+    with pytest.raises(TaskError) as err:
+        load_task(path)
+    message = str(err.value)
+    assert says in message and "\n" not in message and message.startswith(str(path)), message
+
+
+def test_a_run_on_a_bad_model_stops_before_it_records_anything(tmp_path: Path, run_cli) -> None:
+    write_task(tmp_path, TASK.replace('bodies = ["front_foot"]', 'bodies = ["paw"]'))
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "earlier-run").mkdir()  # another run in the same folder is left as it was
+    proc = run_cli("run", "task.toml", "--out", "runs")
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0 and "the model has no body named 'paw'" in proc.stderr
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["earlier-run"]

@@ -187,7 +187,9 @@ def _unknown(what: str, name: str, known: Sequence[str], key: str) -> TaskError:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     listed = ", ".join(known[:40]) + (" …" if len(known) > 40 else "") if known else "none"
-    return TaskError(f"field 'state.{key}': the model has no {what} named {name!r}{hint}; its {what}s: {listed}")
+    plural = {"body": "bodies", "body or geom": "bodies and geoms", "site, body or geom": "sites, bodies and geoms"}
+    return TaskError(f"field 'state.{key}': the model has no {what} named {name!r}{hint}; "
+                     f"its {plural.get(what, what + 's')}: {listed}")
 
 
 Part = tuple[int, tuple[int, ...] | None]

@@ -241,3 +241,25 @@ def test_a_run_on_a_bad_model_stops_before_it_records_anything(tmp_path: Path, r
     assert proc.returncode != 0
     assert proc.stderr.strip().count("\n") == 0 and "the model has no body named 'paw'" in proc.stderr
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["earlier-run"]
+
+
+def test_a_batch_of_sensordata_reads_the_same_fields_in_numpy_and_jax(task: Task) -> None:
+    # What another physics engine hands back (a batch of sensordata) gives the very fields the SB3 env reads.
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    env = task.make_env()
+    env.reset(seed=2)
+    env.action_space.seed(2)
+    rows, data = [], []
+    for _ in range(20):
+        env.step(env.action_space.sample())
+        rows.append(env.unwrapped.state_row)
+        data.append(env.unwrapped.data.sensordata.copy())
+    batch = np.stack(data).reshape(4, 5, -1)  # any leading batch shape: (arms, envs, nsensordata)
+    expected = task.adapter.spec.unpack(np.stack(rows))
+    on_numpy = task.adapter.values(batch)
+    on_jax = jax.jit(lambda sd: task.adapter.values(sd, jnp))(jnp.asarray(batch, jnp.float32))  # traceable: one program
+    for f in task.adapter.spec.fields:
+        want = getattr(expected, f.name).reshape(4, 5, *f.shape)
+        np.testing.assert_allclose(on_numpy[f.name], want, rtol=1e-12, atol=1e-12, err_msg=f.name)
+        np.testing.assert_allclose(np.asarray(on_jax[f.name]), want, rtol=1e-4, atol=1e-4, err_msg=f.name)

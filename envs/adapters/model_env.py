@@ -58,6 +58,27 @@ def load_reward_fn(path: Path) -> Any:
     return module.compute_reward
 
 
+def _camera(model: Any, root: int | None) -> dict[str, Any]:
+    """A free camera that frames the robot in a video: following the root at a distance from the size of its
+    subtree, or looking at a fixed-base model's middle (Gymnasium's default frames the whole floor)."""
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    solid = model.geom_type != mujoco.mjtGeom.mjGEOM_PLANE
+    if root is not None:
+        mine = solid & np.isin(model.geom_bodyid, [b for b in range(model.nbody) if model.body_rootid[b] == root])
+        centre = data.xpos[root]
+    else:
+        mine = solid & (model.geom_bodyid > 0)
+        centre = data.geom_xpos[mine].mean(axis=0) if mine.any() else np.zeros(3)
+    reach = np.linalg.norm(data.geom_xpos[mine] - centre, axis=1) + model.geom_rbound[mine] if mine.any() else [0.5]
+    config: dict[str, Any] = {"distance": max(0.5, 4.0 * float(np.max(reach))), "elevation": -20.0}
+    if root is not None:
+        config["trackbodyid"] = int(root)
+    else:
+        config["lookat"] = np.asarray(centre, dtype=np.float64)
+    return config
+
+
 class ModelEnv(MujocoEnv):
     """A Gymnasium env over a model compiled by a :class:`ModelAdapter` (see the module docstring)."""
 
@@ -71,7 +92,8 @@ class ModelEnv(MujocoEnv):
         self.metadata = {"render_modes": ["human", "rgb_array", "depth_array", "rgbd_tuple"],
                          "render_fps": int(np.round(1.0 / adapter.dt))}
         super().__init__(str(adapter.model_file), adapter.frame_skip, observation_space=None,
-                         render_mode=render_mode, width=width, height=height)
+                         render_mode=render_mode, width=width, height=height,
+                         default_camera_config=_camera(self._model, adapter.built.root))
         self._noise = adapter.reset_noise
         self._keep_qpos = np.array([i for i in range(self.model.nq) if i not in adapter.built.root_qpos_xy], dtype=np.intp)
         layout = list(adapter.spec.slices())

@@ -138,6 +138,8 @@ class BuiltModel:
     model: Any
     """``mujoco.MjModel`` (its own sensors plus :data:`SENSOR_PREFIX` ones)."""
     reads: tuple[Read, ...]
+    root: int | None
+    """The root body's id (None: a fixed-base model)."""
     root_qpos_xy: tuple[int, ...]
     """qpos addresses of the root's horizontal position (left out of the observation, as Gymnasium does)."""
     actuators: tuple[str, ...]
@@ -182,7 +184,7 @@ def build_model(path: Path, selection: Selection, remove: Sequence[str] = ()) ->
     if dup is not None:
         raise TaskError(f"two state fields would both be named {dup!r}; leave one of their parts out of [state]")
     low, high, doc = _actuators(model)
-    return BuiltModel(model=model, reads=reads, root_qpos_xy=plan.root_qpos_xy,
+    return BuiltModel(model=model, reads=reads, root=plan.root, root_qpos_xy=plan.root_qpos_xy,
                       actuators=tuple(model.actuator(i).name or f"actuator {i}" for i in range(model.nu)),
                       action_low=low, action_high=high, action_doc=doc)
 
@@ -245,6 +247,7 @@ class _Plan:
         self.sensors: list[_Sensor] = []
         self.pending: list[tuple[StateField, Formula, tuple[Part, ...], float]] = []
         self.root_qpos_xy: tuple[int, ...] = ()
+        self.root: int | None = None
         self.bodies = _names(base, mujoco.mjtObj.mjOBJ_BODY, base.nbody)
         self.joints = _names(base, mujoco.mjtObj.mjOBJ_JOINT, base.njnt)
         self.sites = _names(base, mujoco.mjtObj.mjOBJ_SITE, base.nsite)
@@ -285,7 +288,7 @@ class _Plan:
 
     # -- the parts ---------------------------------------------------------------------------------
     def run(self) -> None:
-        root = self.root_body()
+        self.root = root = self.root_body()
         if root is not None:
             self.root_fields(root)
         self.joint_fields(root)

@@ -18,7 +18,7 @@ import ast
 import re
 import tomllib
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from rewardsmith.agent.goal.reading import direction_sign, directions, doc_direction, intents, opposite
@@ -132,21 +132,24 @@ def _norm(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _builtin_descriptions() -> tuple[tuple[StateSpec, str], ...]:
-    """(state spec, description) of every built-in task file; a task on a model has its model's derived spec."""
-    out = []
-    for path in builtin_task_files().values():
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        env = raw.get("env")
-        spec = ADAPTERS[env].spec if isinstance(env, str) and env in ADAPTERS else load_task_file(path).adapter.spec
-        out.append((spec, _norm(str(raw["description"]))))
-    return tuple(out)
+def _builtin_descriptions() -> tuple[tuple[Path, str], ...]:
+    """(task file, description) of every built-in task file."""
+    return tuple((path, _norm(str(tomllib.loads(path.read_text(encoding="utf-8"))["description"])))
+                 for path in builtin_task_files().values())
+
+
+@cache
+def _builtin_spec(path: Path) -> StateSpec:
+    """A built-in task's state spec: its Gymnasium body's, or the one derived from its model (compiled only when a
+    description matches, so reading a goal does not compile every built-in model)."""
+    env = tomllib.loads(path.read_text(encoding="utf-8")).get("env")
+    return ADAPTERS[env].spec if isinstance(env, str) and env in ADAPTERS else load_task_file(path).adapter.spec
 
 
 def is_builtin(spec: StateSpec, description: str) -> bool:
     """A built-in task file asks exactly this of exactly this body."""
     text = _norm(description)
-    return any(body == spec and text == d for body, d in _builtin_descriptions())
+    return any(text == d and _builtin_spec(path) == spec for path, d in _builtin_descriptions())
 
 
 # -- a built-in target the description names -----------------------------------------------------

@@ -30,7 +30,8 @@ from rewardsmith.core.errors import TaskError
 from rewardsmith.core.state import StateField, StateSpec
 from rewardsmith.envs.adapters import StateAdapter
 from rewardsmith.envs.adapters.expression import Condition, parse_condition
-from rewardsmith.envs.adapters.model_fields import BuiltModel, Distance, Forward, RowReader, Selection, build_model
+from rewardsmith.envs.adapters.model_fields import BuiltModel, Distance, Forward, Selection, build_model
+from rewardsmith.envs.adapters.model_reads import RowReader
 
 INSTALL_HINTS = {"dm_control": "pip install 'dm-control==1.0.50' (RewardSmith's base install has it)"}
 """What to install for a package a built-in task's model ships in."""

@@ -2,7 +2,7 @@
 
 Each reads what is already in the run store and does only the missing work, so ``resume`` continues
 an interrupted run without redoing (or re-paying for) finished work. The stage folders do the work:
-``design/`` (sampling, validation), ``train/`` (pipelines, halving), ``analyze/``, ``review/``,
+``design/`` (sampling, validation), ``train/`` (pipelines, allocation), ``analyze/``, ``review/``,
 ``tune/`` and ``report/``.
 """
 
@@ -32,7 +32,7 @@ from rewardsmith.agent.report.final import final_seeds
 from rewardsmith.agent.review import gate
 from rewardsmith.agent.review.feedback import select_incumbent
 from rewardsmith.agent.rundir.store import RunStore
-from rewardsmith.agent.train import halving
+from rewardsmith.agent.train import allocation
 from rewardsmith.agent.train.targets import TrainTarget
 from rewardsmith.agent.tune.tuner import tune_stage
 from rewardsmith.core.errors import DesignerStopped
@@ -57,7 +57,7 @@ def validate(ctx: RunContext, request: DesignRequest, candidates: list[Candidate
 
 
 def train(ctx: RunContext, rnd: int, results: list[CandidateResult]) -> list[CandidateResult]:
-    """Train and evaluate the accepted candidates (the baselines ride along once); ``--halving`` trains the best 1/η on.
+    """Train and evaluate the accepted candidates (the baselines ride along once); ``--allocation`` stops some early.
 
     From round 2, a candidate whose returns rank earlier rounds' rollouts against their fitness is not
     trained (CARD-style screen, ``--no-screen`` turns it off).
@@ -71,7 +71,7 @@ def train(ctx: RunContext, rnd: int, results: list[CandidateResult]) -> list[Can
     targets = [TrainTarget(key=r.candidate.id, files=store.files_of(r.candidate), reward_kind="candidate",
                            video=cfg.records_videos) for r in results if r.validation.accepted and not r.skipped]
     pending = [b for b in ctx.baselines if not store.is_finished(b.files)]
-    outcomes = halving.train_round(ctx.trainer, targets + pending, rnd, cfg.halving_schedule)
+    outcomes = allocation.train_round(ctx.trainer, targets + pending, rnd, cfg.allocation_plan)
     for b in pending:
         ctx.view.baseline(b.key, outcomes[b.key].evaluation)
     return [with_outcome(r, outcomes.get(r.candidate.id)) for r in results]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from rewardsmith.agent.records.train import HalvingSchedule
 from rewardsmith.core.errors import ConfigError
+
+if TYPE_CHECKING:  # the allocation's module is under envs/, whose import the command line's start does not pay
+    from rewardsmith.agent.records.train import Allocation
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ def flag(**kwargs: Any) -> dict[str, Flag]:
 BackendName = Literal["sb3", "jax"]
 """The training backends by ``--backend`` name (each is a class in :data:`agent.train.backends.BACKENDS`)."""
 
+
+DEFAULT_ETA = 4
+"""``--allocation``'s reduction factor without ``--halving``: K=16 candidates at 1/8 of the budget, 4 at 1/2, 1 at
+the full budget spend what 4 candidates trained to the full budget do (docs/benchmarks.md, issue 22)."""
 
 DAY_S = 86_400.0
 """A day in seconds: the longest a timeout option may be (a longer one is a typo, and past ~292 years
@@ -126,11 +132,17 @@ class RunConfig:
     """Where training jobs run: local worker processes, or tasks on a Ray cluster (``pip install 'rewardsmith[ray]'``)."""
     ray_address: str | None = field(default=None, metadata=flag(resume=True))
     """With --executor ray: a running cluster's address (``ray start --head``); None = a local Ray instance on 127.0.0.1 for the run."""
+    allocation: Literal["none", "halving", "bandit"] | None = None
+    """How each round's budget is spread over its candidates: every candidate trains the full budget (none);
+    successive halving (all train to the first rung, the best 1/ETA by their recent training fitness go on);
+    or a bandit that also stops a candidate between rungs once its optimistic fitness stays below the best
+    one's pessimistic fitness at two checks in a row, within halving's budget. Default: halving with --halving,
+    else none."""
     halving: int | None = field(default=None, metadata=flag(at_least=2, at_most=100, metavar="ETA"))
-    """Successive halving of each round's candidates with this reduction factor, e.g. 3: all train to the first
-    rung, then the best 1/ETA continue from their checkpoints; None = every candidate trains the full budget."""
-    first_rung: float = field(default=1 / 9, metadata=flag(above=0, below=1, metavar="FRACTION"))
-    """With --halving: the first rung's budget as a fraction of the full training budget."""
+    """The allocation's reduction factor, e.g. 4: after each rung the best 1/ETA continue (halving; the bandit's
+    budget); alone it means --allocation halving. Default with --allocation: 4."""
+    first_rung: float = field(default=1 / 8, metadata=flag(above=0, below=1, metavar="FRACTION"))
+    """With --allocation: the first rung's budget as a fraction of the full training budget."""
     baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))
     """Also train the env's own reward ("human") and a sparse reward on the task's fitness, to compare with and
     for the human-normalized score."""
@@ -159,12 +171,16 @@ class RunConfig:
     """Options of an LLM designer."""
 
     @property
-    def halving_schedule(self) -> HalvingSchedule | None:
-        """The successive-halving schedule ``--halving`` asks for (None: no halving)."""
-        if self.halving is None:
+    def allocation_plan(self) -> Allocation | None:
+        """The allocation ``--allocation`` / ``--halving`` ask for (None: every candidate trains the full budget)."""
+        from rewardsmith.agent.records.train import Allocation, HalvingSchedule
+
+        policy = self.allocation or ("halving" if self.halving is not None else "none")
+        if policy == "none":
             return None
         try:
-            return HalvingSchedule(eta=self.halving, first_rung=self.first_rung)
+            return Allocation(policy=policy, schedule=HalvingSchedule(eta=self.halving or DEFAULT_ETA,
+                                                                      first_rung=self.first_rung))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 

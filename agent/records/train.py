@@ -1,110 +1,58 @@
-"""Typed records of successive halving and of compute spent, as stored in the run directory.
+"""Typed records of budget allocation and of compute spent, as stored in the run directory.
 
-``round_NN/halving.json`` (:class:`HalvingRecord`) says which candidates entered each rung, at what
-fitness, and which continued; ``cand_KK/early_stop.json`` (:class:`EarlyStop`) marks a candidate that
-was stopped at a rung, so it is never reported as fully trained; ``costs.json`` (:class:`CostLog`)
-holds what each job of a target cost (env-steps, CPU-seconds), summed by :class:`Compute`.
-All three are written by the orchestrator only.
+``round_NN/allocation.json`` (:class:`~envs.backends.allocation.AllocationRecord`) says, for each decision point of a round's
+allocation (successive halving or the bandit, :mod:`envs.backends.allocation`), which candidates were
+in, at what fitness, which continued and which stopped; ``cand_KK/early_stop.json`` (:class:`EarlyStop`)
+marks a candidate that was stopped, so it is never reported as fully trained; ``costs.json``
+(:class:`CostLog`) holds what each job of a target cost (env-steps, CPU-seconds), summed by
+:class:`Compute`. All three are written by the orchestrator only (a jax round's decisions come from its
+job's own record, which the orchestrator copies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
+
+from rewardsmith.envs.backends.allocation import Allocation, AllocationRecord, Decision, HalvingSchedule, PolicyName
+
+__all__ = ["TRAINING_JOBS", "Allocation", "AllocationRecord", "Compute", "CostLog", "Decision", "EarlyStop",
+           "HalvingSchedule", "JobCost", "JobCostKind"]
 
 JobCostKind = Literal["train", "jax_round", "evaluate", "video"]
 TRAINING_JOBS: tuple[JobCostKind, ...] = ("train", "jax_round")
 
 
 @dataclass(frozen=True, kw_only=True)
-class HalvingSchedule:
-    """Successive halving across a round's candidates (``--halving ETA --first-rung FRACTION``)."""
-
-    eta: int
-    """Reduction factor: after each rung the top ``1/eta`` of the candidates (at least one) continue."""
-    first_rung: float
-    """The first rung's budget as a fraction of the full training budget, e.g. 1/9 = 0.111."""
-
-    def __post_init__(self) -> None:
-        if self.eta < 2:
-            raise ValueError(f"--halving needs a reduction factor of at least 2, not {self.eta}")
-        if not 0.0 < self.first_rung < 1.0:
-            raise ValueError(f"--first-rung must be a fraction of the budget between 0 and 1, not {self.first_rung}")
-
-    def budgets(self, steps: int, rollout: int) -> tuple[int, ...]:
-        """Cumulative env-steps at the end of each rung; the last is the full budget ``steps``.
-
-        Every rung ends on a whole PPO rollout (``rollout`` = n_steps × n_envs), since SB3 only stops
-        between rollouts; rungs that would round to the same budget are merged.
-        """
-        out: list[int] = []
-        fraction = self.first_rung
-        while fraction < 1.0:
-            budget = max(rollout, round(steps * fraction / rollout) * rollout)
-            if budget >= steps:
-                break
-            if not out or budget > out[-1]:
-                out.append(budget)
-            fraction *= self.eta
-        return (*out, steps)
-
-    def survivors(self, entered: int) -> int:
-        """How many of ``entered`` candidates continue past a rung."""
-        return max(1, entered // self.eta)
-
-    def continuing(self, fitness: Mapping[str, float | None]) -> tuple[str, ...]:
-        """Who continues past a rung that ``fitness`` entered: the top :meth:`survivors` by fitness (ties broken by
-        key, no fitness never continues), best first. The one halving rule: a round ranks its candidates at a
-        rung; a tuning study ranks a trial among every trial that reached the rung so far."""
-        ranked = sorted((k for k, f in fitness.items() if f is not None), key=lambda k: (-(fitness[k] or 0.0), k))
-        return tuple(ranked[: self.survivors(len(fitness))])
-
-
-@dataclass(frozen=True, kw_only=True)
-class RungDecision:
-    """One rung of one round: who trained to ``budget`` steps, their selection fitness, who continued."""
-
-    rung: int
-    budget: int
-    entered: tuple[str, ...]
-    fitness: dict[str, float | None]
-    """Selection fitness at the end of the rung (None: the candidate failed or produced no policy)."""
-    continued: tuple[str, ...]
-    stopped: tuple[str, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class HalvingRecord:
-    """``round_NN/halving.json``: the schedule and every decided rung, in order."""
-
-    schedule: HalvingSchedule
-    budgets: tuple[int, ...]
-    rungs: tuple[RungDecision, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
 class EarlyStop:
-    """``cand_KK/early_stop.json``: this candidate was stopped by successive halving.
+    """``cand_KK/early_stop.json``: this candidate was stopped by the round's allocation.
 
-    Its training and evaluation are those of rung ``rung`` (``cand_KK/rung_N/``): a partial training,
-    ``steps_done`` of ``steps_planned``.
+    Its training and evaluation are partial, ``steps_done`` of ``steps_planned``: in ``cand_KK/rung_N/`` when
+    its rungs trained as jobs of their own (SB3), in its own files when it stopped inside the round's program
+    (jax; ``in_rung_folder`` False).
     """
 
     rung: int
     steps_done: int
     steps_planned: int
     selection_fitness: float | None
+    """The fitness it was judged by when it stopped (its recent training episodes')."""
     cutoff_fitness: float | None
-    """The lowest selection fitness that continued past this rung."""
+    """The lowest such fitness among the candidates that continued past this decision."""
+    policy: PolicyName = "halving"
+    reason: str = ""
+    """Why, in words (the allocation's own: ranked out at a rung, or the bandit's failed checks)."""
+    in_rung_folder: bool = True
 
     @property
     def text(self) -> str:
         """One sentence for a critique or the terminal."""
-        at = f"at selection fitness {self.selection_fitness:.4g}" if self.selection_fitness is not None else "(no fitness)"
+        at = f"at fitness {self.selection_fitness:.4g}" if self.selection_fitness is not None else "(no fitness)"
         cut = f" (the candidates that continued had {self.cutoff_fitness:.4g} or more)" if self.cutoff_fitness is not None else ""
-        return (f"Stopped early by successive halving after rung {self.rung + 1}, {self.steps_done:,} of "
-                f"{self.steps_planned:,} steps, {at}{cut}: not fully trained.")
+        who = "successive halving" if self.policy == "halving" else "the bandit"
+        why = f": {self.reason}" if self.reason and self.policy != "halving" else ""
+        return (f"Stopped early by {who} after rung {self.rung + 1}, {self.steps_done:,} of "
+                f"{self.steps_planned:,} steps, {at}{cut}{why}: not fully trained.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,7 +61,7 @@ class JobCost:
 
     kind: JobCostKind
     rung: int | None
-    """The halving rung it belonged to (None: no halving)."""
+    """The allocation rung it belonged to, when its rungs train as jobs of their own (None: otherwise)."""
     env_steps: int
     """Environment steps the job trained for (0 for evaluation and video jobs)."""
     cpu_s: float

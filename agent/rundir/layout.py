@@ -93,7 +93,7 @@ class TargetFiles:
 
     @property
     def early_stop(self) -> Path:
-        """Written by the orchestrator only: successive halving stopped this candidate at a rung."""
+        """Written by the orchestrator only: the round's allocation stopped this candidate early."""
         return self.dir / "early_stop.json"
 
     @property
@@ -102,7 +102,7 @@ class TargetFiles:
         return self.dir / "costs.json"
 
     def rung(self, index: int) -> TargetFiles:
-        """The files of one successive-halving rung below the full budget: ``rung_N/``."""
+        """The files of one allocation rung below the full budget, trained as a job of its own: ``rung_N/``."""
         return TargetFiles(self.dir / f"rung_{index}")
 
     def resumable_outputs(self) -> TrainOutputs:
@@ -197,9 +197,9 @@ class RoundFiles:
         return self.dir / "stopped.json"
 
     @property
-    def halving(self) -> Path:
-        """The round's successive-halving schedule and rung decisions (``agent.train.halving``)."""
-        return self.dir / "halving.json"
+    def allocation(self) -> Path:
+        """Written by the orchestrator only: the round's allocation and every decision it took (``agent.train.allocation``)."""
+        return self.dir / "allocation.json"
 
     @property
     def parents(self) -> Path:
@@ -208,9 +208,12 @@ class RoundFiles:
 
     def jax_round(self, name: str) -> Path:
         """The JAX backend's round job: ``jax_round_job.json``, ``jax_round.log``, ``jax_round_progress.json``,
-        ``jax_round.json`` (compile and run time)."""
+        ``jax_round.json`` (compile and run time); written by the job: ``jax_round_carry.npz`` (the program's state
+        after its last finished segment, which a rerun of the job continues from) and ``jax_round_allocation.json``
+        (its allocation's decisions)."""
         return self.dir / {"spec": "jax_round_job.json", "log": "jax_round.log", "progress": "jax_round_progress.json",
-                           "stats": "jax_round.json"}[name]
+                           "stats": "jax_round.json", "carry": "jax_round_carry.npz",
+                           "allocation": "jax_round_allocation.json"}[name]
 
     @property
     def isolation(self) -> Path:

@@ -44,7 +44,7 @@ from rewardsmith.agent.records.results import (
     TargetOutcome,
 )
 from rewardsmith.agent.records.review import HumanFeedback, ReviewRequest
-from rewardsmith.agent.records.train import Compute, CostLog, EarlyStop, HalvingRecord, JobCost
+from rewardsmith.agent.records.train import AllocationRecord, Compute, CostLog, EarlyStop, JobCost
 from rewardsmith.agent.rundir.layout import (
     CandidateFiles,
     ExportFiles,
@@ -329,12 +329,16 @@ class RunStore:
     def load_screen(self, candidate: Candidate) -> ScreenVerdict | None:
         return _maybe(self.files_of(candidate).screen, ScreenVerdict)
 
-    # -- successive halving and compute ------------------------------------------------------------
-    def save_halving(self, rnd: int, record: HalvingRecord) -> None:
-        write_json(self.round_files(rnd).halving, record)
+    # -- allocation and compute --------------------------------------------------------------------
+    def save_allocation(self, rnd: int, record: AllocationRecord) -> None:
+        write_json(self.round_files(rnd).allocation, record)
 
-    def load_halving(self, rnd: int) -> HalvingRecord | None:
-        return _maybe(self.round_files(rnd).halving, HalvingRecord)
+    def load_allocation(self, rnd: int) -> AllocationRecord | None:
+        return _maybe(self.round_files(rnd).allocation, AllocationRecord)
+
+    def load_program_allocation(self, batch: RoundFiles) -> AllocationRecord | None:
+        """The decisions a batch's program took (the jax round job's own record), if it allocated."""
+        return _maybe(batch.jax_round("allocation"), AllocationRecord)
 
     def save_early_stop(self, files: TargetFiles, stop: EarlyStop) -> None:
         write_json(files.early_stop, stop)
@@ -343,9 +347,12 @@ class RunStore:
         return _maybe(files.early_stop, EarlyStop)
 
     def stopped_outcome(self, files: TargetFiles) -> TargetOutcome | None:
-        """A candidate stopped by successive halving: the outcome of the rung it stopped at (else None)."""
+        """A candidate stopped by the round's allocation: its partial outcome (the rung's it stopped at, or its own
+        when it stopped inside the round's program), else None."""
         stop = self.load_early_stop(files)
-        return replace(self.outcome(files.rung(stop.rung)), early_stop=stop) if stop is not None else None
+        if stop is None:
+            return None
+        return replace(self.outcome(files.rung(stop.rung) if stop.in_rung_folder else files), early_stop=stop)
 
     def add_costs(self, files: TargetFiles, costs: tuple[JobCost, ...]) -> None:
         if costs:
@@ -359,7 +366,7 @@ class RunStore:
         return Compute.of(self.load_costs(files))
 
     def round_compute(self, rnd: int) -> Compute:
-        """Compute spent by every candidate of a round (halving rungs included)."""
+        """Compute spent by every candidate of a round (allocation rungs included)."""
         total = Compute()
         for path in sorted(self.round_files(rnd).dir.glob("cand_*/")):
             total = total + self.compute_of(TargetFiles(path))

@@ -1,1 +1,1 @@
-"""Training: the ``Backend`` object per training backend (``backends/``), targets and the ``Trainer`` that turns them into job pipelines, executors (local, Ray), successive halving and compute accounting."""
+"""Training: the ``Backend`` object per training backend (``backends/``), targets and the ``Trainer`` that turns them into job pipelines, executors (local, Ray), the allocation of a round's budget over its candidates and compute accounting."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from rewardsmith.agent.records.results import BatchFailure, JobFailure
-from rewardsmith.agent.records.train import JobCost
+from rewardsmith.agent.records.train import Allocation, JobCost
 from rewardsmith.agent.rundir.store import RoundFiles, RunStore
 from rewardsmith.agent.train.backends.base import Backend
 from rewardsmith.agent.train.executors.base import Executor, ExecutorEvent, JobStep, Pipeline, StepOutcome
@@ -74,10 +74,14 @@ class BatchTraining:
     """:data:`ISOLATION_BUDGET` unless a test says otherwise."""
     clock: Callable[[], float] = time.monotonic
 
-    def train(self, legs: list[Leg], batch: RoundFiles | None) -> None:
-        """Train every leg without a training result; nothing happens for a backend that trains each leg alone."""
+    def train(self, legs: list[Leg], batch: RoundFiles | None, allocation: Allocation | None = None) -> None:
+        """Train every leg without a training result; nothing happens for a backend that trains each leg alone.
+
+        ``allocation`` goes to the whole batch's job; the parts of a failed batch train unallocated (each
+        candidate alone: there is nothing to allocate between)."""
         open_legs = self._open(legs)
-        step = self.backend.batch_step(self.task, open_legs, self.settings, self.store, batch) if open_legs else None
+        step = (self.backend.batch_step(self.task, open_legs, self.settings, self.store, batch, allocation)
+                if open_legs else None)
         if step is None:
             return  # done, or the backend trains each leg in its own train step (the Trainer's pipelines)
         assert batch is not None, "a backend that trains a batch of targets gets a folder for the batch's files"

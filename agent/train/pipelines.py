@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rewardsmith.agent.records.results import TargetOutcome
+from rewardsmith.agent.records.train import Allocation
 from rewardsmith.agent.rundir.store import RoundFiles, RunStore
 from rewardsmith.agent.train.backends.base import Backend
 from rewardsmith.agent.train.compute import record_costs
@@ -40,23 +41,25 @@ class Trainer:
         """This trainer with some fields changed (e.g. ``settings=…`` for a tuning rung's budget)."""
         return replace(self, **changes)
 
-    def train_and_evaluate(self, targets: list[TrainTarget], batch: RoundFiles | None = None
-                           ) -> dict[str, TargetOutcome]:
+    def train_and_evaluate(self, targets: list[TrainTarget], batch: RoundFiles | None = None,
+                           allocation: Allocation | None = None) -> dict[str, TargetOutcome]:
         """Train and evaluate every target that is not finished yet; return all targets' outcomes.
 
         A backend that trains a call's targets together (jax) trains them first, in one job whose files go
-        in ``batch``; their evaluation and videos then run per target.
+        in ``batch`` (with ``allocation``, its program spreads the budget over the candidates); their
+        evaluation and videos then run per target.
         """
         self.run_legs([Leg(target=t, files=t.files, steps=self.settings.steps, video=t.video) for t in targets],
-                      batch=batch)
+                      batch=batch, allocation=allocation)
         return {t.key: self.store.outcome(t.files) for t in targets}
 
-    def run_legs(self, legs: list[Leg], rung: int | None = None, batch: RoundFiles | None = None) -> None:
+    def run_legs(self, legs: list[Leg], rung: int | None = None, batch: RoundFiles | None = None,
+                 allocation: Allocation | None = None) -> None:
         """Run every leg's pipeline (train, evaluate, video; what is on disk is not redone) and record the
         outcome: job costs in the target's ``costs.json``, how a job died in the leg's ``failures.json``.
         A fitness function that failed in a job stops the run instead of being charged to the candidate.
         """
-        self._train_batch(legs, batch)
+        self._train_batch(legs, batch, allocation)
         pipelines = [p for p in (self._pipeline(leg) for leg in legs) if p is not None]
         if not pipelines:
             return
@@ -74,11 +77,11 @@ class Trainer:
             if failures:
                 self.store.save_failures(leg.files, failures)
 
-    def _train_batch(self, legs: list[Leg], batch: RoundFiles | None) -> None:
+    def _train_batch(self, legs: list[Leg], batch: RoundFiles | None, allocation: Allocation | None) -> None:
         """The backend's one job for every leg that has no training result yet, when it trains a call together;
         if that job fails, its culprits are found by retraining the legs apart (:mod:`agent.train.isolation`)."""
         BatchTraining(task=self.task, settings=self.settings, backend=self.backend, executor=self.executor,
-                      store=self.store, on_event=self.on_event).train(legs, batch)
+                      store=self.store, on_event=self.on_event).train(legs, batch, allocation)
 
     def _pipeline(self, leg: Leg) -> Pipeline | None:
         task, s, store = self.task, self.settings, self.store
@@ -87,7 +90,9 @@ class Trainer:
                         spec_file=f.job_spec("video"), log_file=f.job_log("video"), timeout_s=s.video_timeout_s,
                         env=render_env())
         outcome = store.outcome(f)
-        wants_video = leg.video and outcome.video is None
+        # A training the round's allocation stopped short is evaluated (its partial result is reported), not filmed.
+        partial = outcome.training is not None and outcome.training.steps_done < outcome.training.steps_planned
+        wants_video = leg.video and outcome.video is None and not partial
         if store.is_finished(f):
             evaluated = outcome.evaluation is not None and store.has_policy(f)
             return Pipeline(key, (video,)) if wants_video and evaluated else None

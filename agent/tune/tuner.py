@@ -1,8 +1,8 @@
 """Tune a reward's named constants with Optuna, apart from its structure (issue 13).
 
 The constants (:mod:`agent.tune.constants`) become the search space; TPE searches it, seeded with the
-designer's own values through an enqueued first trial; a successive-halving pruner stops poor
-settings early. Each trial rung is an ordinary training run through :meth:`agent.train.pipelines.Trainer.train_and_evaluate`
+designer's own values through an enqueued first trial; successive halving stops poor settings early, by
+the rule a round's allocation uses (:meth:`envs.backends.allocation.HalvingSchedule.continuing`). Each trial rung is an ordinary training run through :meth:`agent.train.pipelines.Trainer.train_and_evaluate`
 (its files from :class:`agent.rundir.store.TuneFiles`), at ``steps / eta^(rungs-1-r)`` env-steps on rung ``r``,
 and its selection-seed fitness drives the search. Trials are asked for in batches (Optuna's ask-and-tell,
 TPE with the constant liar for a batch): each rung of a batch is one training call, so on the jax

@@ -8,7 +8,7 @@ from pathlib import Path
 from rewardsmith.agent.train.executors.base import ExecutorEvent, Pipeline, StepOutcome
 from rewardsmith.core.atomic import read_record, write_bytes, write_json
 from rewardsmith.envs.backends.jax.job import JaxRoundJob
-from rewardsmith.envs.backends.records import PolicyConfig, TrainingResult
+from rewardsmith.envs.backends.records import Checkpoint, PolicyConfig, TrainingResult
 from rewardsmith.envs.backends.sb3.train import TrainJob
 from rewardsmith.envs.evaluation import EvalJob, EvaluationResult, FitnessStats
 
@@ -33,17 +33,22 @@ class FakeExecutor:
                 if isinstance(step.spec, TrainJob):
                     job = step.spec
                     self.train_jobs.append(job)
-                    before = 0
+                    before, earlier = 0, ()
                     if job.resume_from is not None:  # a real job would fail without it
-                        before = read_record(Path(job.resume_from.metrics_file), TrainingResult).steps_done
+                        previous = read_record(Path(job.resume_from.metrics_file), TrainingResult)
+                        before, earlier = previous.steps_done, previous.checkpoints
                         assert Path(job.resume_from.checkpoint_file).is_file()
                     steps_done = job.steps
                     write_bytes(Path(job.outputs.policy_file), b"weights")
                     if job.outputs.checkpoint_file:
                         write_bytes(Path(job.outputs.checkpoint_file), b"state")
+                    # the training curve: the fitness of the episodes it finished grows at the target's rate
+                    curve = (*earlier, Checkpoint(timesteps=job.steps, episodes=1, episode_length=1.0,
+                                                  fitness=self.rate.get(pipe.key, 0.0) * job.steps, env_return=None,
+                                                  reward_return=None))
                     write_json(Path(job.outputs.metrics_file), TrainingResult(
                         status="ok", error=None, reward_kind=job.reward_kind, steps_done=job.steps,
-                        steps_planned=job.planned_steps or job.steps, wall_s=1.0, components=(), checkpoints=(),
+                        steps_planned=job.planned_steps or job.steps, wall_s=1.0, components=(), checkpoints=curve,
                         policy=PolicyConfig(use_sde=False), resumed_from_steps=before))
                 elif isinstance(step.spec, JaxRoundJob):  # every arm's result, as the round's job writes them
                     self.jax_jobs.append(step.spec)

@@ -5,7 +5,7 @@ which backend it has: the rules its tracing adds to the designer's prompt, the p
 keeps (the jax backend's export zygote and module checker), how it validates a candidate and what
 artifact it keeps for the trainer (the jax backend's checked ``jax.export`` module), how a round's
 training is cut into job steps (one process per target, or one program for every target of a call),
-and what it supports (successive halving from checkpoints, batched tuning). Every backend trains each
+and what it supports (allocating a round's budget over its candidates, batched tuning). Every backend trains each
 target on its own seed when the target has one (:attr:`~agent.train.targets.TrainTarget.seed`).
 Adding a backend is one module here and one entry in :data:`agent.train.backends.BACKENDS`.
 """
@@ -16,9 +16,10 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from rewardsmith.agent.records.config import BackendName, RunConfig
+from rewardsmith.agent.records.train import Allocation
 from rewardsmith.agent.rundir.store import CandidateFiles, RoundFiles, RunStore
 from rewardsmith.agent.train.executors.base import JobStep
 from rewardsmith.agent.train.targets import Leg, TrainSettings
@@ -49,8 +50,10 @@ class Backend(ABC):
     """The ``--backend`` value."""
     prompt_rules: ClassVar[tuple[str, ...]] = ()
     """Rules the designer's system prompt adds for this backend (numbered after the common ones)."""
-    supports_halving: ClassVar[bool] = False
-    """Successive halving: a rung's training continues from the previous rung's checkpoint."""
+    allocation_mode: ClassVar[Literal["rungs", "program"] | None] = None
+    """How it trains a round whose budget is allocated (``--allocation``, :mod:`agent.train.allocation`): in rungs,
+    each a job continuing from the previous rung's checkpoint; inside the round's program (its
+    :meth:`batch_step` gets the allocation); or not at all (None)."""
 
     @abstractmethod
     def describe(self) -> str:
@@ -58,9 +61,9 @@ class Backend(ABC):
 
     def check(self, task: Task, config: RunConfig) -> None:
         """Raise :class:`~core.errors.ConfigError` when this backend cannot run ``config`` on ``task``."""
-        if config.halving is not None and not self.supports_halving:
-            raise ConfigError(f"--halving needs a backend that continues a training from its checkpoint; the {self.name} "
-                              "backend cannot yet (--backend sb3 can)")
+        if config.allocation_plan is not None and self.allocation_mode is None:
+            raise ConfigError(f"--allocation needs a backend that trains a round in segments; the {self.name} backend "
+                              "cannot (--backend sb3 and jax can)")
 
     @contextlib.contextmanager
     def session(self, task: Task) -> Iterator[object | None]:
@@ -76,12 +79,14 @@ class Backend(ABC):
         return True
 
     def batch_step(self, task: Task, legs: list[Leg], settings: TrainSettings, store: RunStore,
-                   batch: RoundFiles | None) -> JobStep | None:
+                   batch: RoundFiles | None, allocation: Allocation | None = None) -> JobStep | None:
         """One job step that trains every leg at once (its files in ``batch``); None = each leg trains alone.
 
         The step must write each leg's own training result, and nothing for a leg when the job dies: when the
         step fails, the Trainer calls this again on parts of ``legs`` (each in ``batch.part(label)``) to find
-        the leg that made it fail (:mod:`agent.train.isolation`)."""
+        the leg that made it fail (:mod:`agent.train.isolation`). With ``allocation`` (a backend whose
+        :attr:`allocation_mode` is ``program``) the job spreads the budget over the candidates and writes its
+        decisions in ``batch`` (:meth:`RunStore.load_program_allocation`)."""
         return None
 
     def train_step(self, task: Task, leg: Leg, settings: TrainSettings) -> JobStep | None:

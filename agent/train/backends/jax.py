@@ -22,10 +22,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rewardsmith.agent.records.config import BackendName, RunConfig
 from rewardsmith.agent.records.results import JaxModuleInfo
+from rewardsmith.agent.records.train import Allocation
 from rewardsmith.agent.rundir.store import CandidateFiles, RoundFiles, RunStore
 from rewardsmith.agent.train.backends.base import Backend, CodeCheck
 from rewardsmith.agent.train.executors.base import JobStep
@@ -59,6 +60,7 @@ class JaxSession:
 
 class JaxBackend(Backend):
     name: ClassVar[BackendName] = "jax"
+    allocation_mode: ClassVar[Literal["rungs", "program"] | None] = "program"
     prompt_rules: ClassVar[tuple[str, ...]] = (
         "The reward is traced with `jax.numpy` standing in for `np` and compiled, so: no in-place writes "
         "(write `x = np.where(mask, value, x)`, never `x[mask] = value`); no shapes that depend on values (no "
@@ -148,9 +150,11 @@ class JaxBackend(Backend):
         return store.load_jax_module_info(files) is not None
 
     def batch_step(self, task: Task, legs: list[Leg], settings: TrainSettings, store: RunStore,
-                   batch: RoundFiles | None) -> JobStep | None:
+                   batch: RoundFiles | None, allocation: Allocation | None = None) -> JobStep | None:
         """One ``jax_round`` job for every leg (one compiled program); each candidate by its checked module, each
-        target on its own seed if it has one (the final comparison's), else on the run's."""
+        target on its own seed if it has one (the final comparison's), else on the run's. The program saves its
+        state after every segment (a rerun of the job continues there) and, with ``allocation``, spreads the
+        budget over the candidates between segments."""
         from rewardsmith.envs.backends.jax.job import JaxArm, JaxRoundJob
 
         assert batch is not None, "the jax backend trains a batch of targets: say where its files go"
@@ -169,7 +173,9 @@ class JaxBackend(Backend):
                                seed=t.seed, outputs=leg.files.train_outputs()))
         job = JaxRoundJob(task_file=str(task.source), arms=tuple(arms), steps=settings.steps, seed=settings.seed,
                           progress_file=str(batch.jax_round("progress")), stats_file=str(batch.jax_round("stats")),
-                          memory_mb=self.job_memory_mb)
+                          memory_mb=self.job_memory_mb, allocation=allocation,
+                          allocation_file=str(batch.jax_round("allocation")) if allocation is not None else None,
+                          carry_file=str(batch.jax_round("carry")))
         return JobStep(kind="jax_round", spec=job, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),
                        timeout_s=settings.timeout_s, progress_file=batch.jax_round("progress"))
 

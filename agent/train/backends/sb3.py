@@ -3,12 +3,12 @@
 Validation is the sandbox's probe on recorded states (:func:`sandboxes.validate.validate_source`);
 the trainer gets the reward's source itself and calls it once per rollout through a sandbox worker
 (:mod:`envs.backends.sb3.train`). A training can stop at a rung and continue from its checkpoint
-(policy and Adam state), which successive halving uses.
+(policy and Adam state), which the round's allocation uses (:mod:`agent.train.allocation`: rungs).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from rewardsmith.agent.records.config import BackendName
 from rewardsmith.agent.train.backends.base import Backend, CodeCheck
@@ -22,7 +22,7 @@ from rewardsmith.sandboxes.validate import ValidationReport, validate_source
 
 class SB3Backend(Backend):
     name: ClassVar[BackendName] = "sb3"
-    supports_halving: ClassVar[bool] = True
+    allocation_mode: ClassVar[Literal["rungs", "program"] | None] = "rungs"
 
     def describe(self) -> str:
         return "stable-baselines3 PPO, one process per candidate"

@@ -112,6 +112,14 @@ class RunningEpisodes:
             self._first += done
         return out
 
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only these rows of the grid (its first axis), in this order: their running episodes go on."""
+        if self._start is None:
+            return
+        take = np.asarray(rows, dtype=int)
+        self._steps = [Sampled(*(np.asarray(x)[take] for x in s)) for s in self._steps]
+        self._start = self._start[take]
+
     def steps(self, stacked: Sampled) -> list[tuple[int, int, int, EpisodeRows]]:
         """Feed ``T`` steps (leaves ``(T, A, m, ...)``); returns the episodes they ended, as (step, arm, env, episode)."""
         arrays = Sampled(*(np.asarray(x) for x in stacked))
@@ -170,20 +178,16 @@ class HostFitness:
     def __init__(self, scorer: Scorer) -> None:
         self.sparse = SparseFitness(scorer)
         self._curves = EpisodeFitness(scorer)
-        self._scored: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def after_call(self, sampled: Sampled) -> None:
-        """After each compiled call: raise the sparse arms' fitness failure, if any; score the sampled episodes."""
+    def after_call(self, sampled: Sampled) -> tuple[np.ndarray, np.ndarray]:
+        """After each compiled call: raise the sparse arms' fitness failure, if any; score the sampled episodes.
+
+        Returns the fitness summed over the sampled arms' episodes that ended in each of the call's rollouts, and
+        their count, both ``(R, A)`` (the sampled arms in the program's order)."""
         if self.sparse.error is not None:
             raise self.sparse.error
-        self._scored.append(self._curves.rollouts(sampled))
+        return self._curves.rollouts(sampled)
 
-    def curves(self, fit: np.ndarray, fit_n: np.ndarray, sampled_arms: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """The windows' fitness sums and counts (``(rollouts, K)``) with the sampled arms' columns from the host's
-        scores (the other arms', the host-paid sparse ones, are the program's own)."""
-        fit, fit_n = np.array(fit, np.float64), np.array(fit_n)
-        if self._scored and sampled_arms:
-            columns = list(sampled_arms)
-            fit[:, columns] = np.concatenate([f for f, _ in self._scored])[:len(fit)]
-            fit_n[:, columns] = np.concatenate([n for _, n in self._scored])[:len(fit)]
-        return fit, fit_n
+    def keep(self, rows: Sequence[int]) -> None:
+        """The program shrank to some of its sampled arms (these rows, in order): their running episodes go on."""
+        self._curves.episodes.keep(rows)

@@ -12,17 +12,28 @@ the job's process. Each arm may carry its own training seed (the final compariso
 outputs are the SB3 jobs' outputs — per arm a ``TrainingResult``, a policy file and TensorBoard
 event files at the paths the job spec names — plus a :class:`RoundStats` record (compile time apart
 from training time), so evaluation, videos, critique and resume are the same for both backends.
+
+With an :class:`~envs.backends.allocation.Allocation` the round's candidates train in segments and the
+policy stops some between them (:func:`~envs.backends.jax.program.train_round`); a stopped arm's result is
+written like the others' (its policy as it stopped, ``steps_done`` short of the plan) and the decisions go
+to :attr:`JaxRoundJob.allocation_file`. After every segment the job saves the round's state in
+:attr:`JaxRoundJob.carry_file` (:mod:`envs.backends.jax.segments`): the same job started again after a kill
+continues from its last finished segment, and removes the file once every result is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import TypeAdapter
+
 from rewardsmith.core.atomic import write_json
+from rewardsmith.envs.backends.allocation import Allocation
 from rewardsmith.envs.backends.records import (
     Checkpoint,
     PolicyConfig,
@@ -67,6 +78,20 @@ class JaxRoundJob:
     memory_mb: int | None = None
     """The job's address-space cap (``RLIMIT_AS``) on a CPU; None = none. Past it an allocation fails and the
     job ends with ``out of memory: …`` (exit 1: a crash, whose culprit the trainer then isolates)."""
+    allocation: Allocation | None = None
+    """Spread the budget over the candidate arms (None: every arm trains the full budget)."""
+    allocation_file: str | None = None
+    """Where the allocation's decisions are written (an :class:`~envs.backends.allocation.AllocationRecord`)."""
+    carry_file: str | None = None
+    """Where the round's state is saved after each segment, and continued from by a rerun (None: not saved)."""
+
+    def fingerprint(self) -> str:
+        """This job's identity for its saved segments: the spec and the bytes of its modules."""
+        digest = hashlib.sha256(TypeAdapter(JaxRoundJob).dump_json(self))
+        for arm in self.arms:
+            if arm.module_file is not None and Path(arm.module_file).is_file():
+                digest.update(Path(arm.module_file).read_bytes())
+        return digest.hexdigest()
 
 
 class OutOfMemory(Exception):
@@ -89,6 +114,7 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.registry import make_jax_env
     from rewardsmith.envs.backends.jax.scoring import FitnessChild
+    from rewardsmith.envs.backends.jax.segments import SegmentFile
     from rewardsmith.envs.tasks import load_task_file
     from rewardsmith.sandboxes.jax.module_check import ModuleRejected, check_exported
 
@@ -119,13 +145,15 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
 
     config = RoundConfig(steps=job.steps, n_envs=task.train.n_envs, seed=job.seed,
                          ppo=PPOConfig.from_task(task.train.ppo))
+    segments = SegmentFile(Path(job.carry_file), job.fingerprint()) if job.carry_file is not None else None
     try:
         with contextlib.ExitStack() as stack:
             scorer = None
             if jax_metric(task.fitness_ref) is None:  # the task's own function: in its bounded child, never here
                 scorer = stack.enter_context(FitnessChild(task.fitness_ref, task.source.parent, task.adapter.spec))
                 scorer.start()  # it imports the function while the program compiles
-            result = train_round(env, arms, config, task.fitness_ref, progress=report, scorer=scorer)
+            result = train_round(env, arms, config, task.fitness_ref, progress=report, scorer=scorer,
+                                 allocation=job.allocation, segments=segments)
     except MemoryError as exc:
         raise OutOfMemory(_oom_message(job, str(exc))) from None
     except jax.errors.JaxRuntimeError as exc:
@@ -133,9 +161,13 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
             raise
         raise OutOfMemory(_oom_message(job, str(exc).splitlines()[0])) from None
     _write_arms(job, specs, result, env)
+    if result.allocation is not None and job.allocation_file is not None:
+        write_json(Path(job.allocation_file), result.allocation)
     stats = RoundStats(arms=len(result.arms), compile_s=result.compile_s, run_s=result.run_s,
                        env_steps=result.env_steps, steps_per_s=result.steps_per_s, platform=result.platform)
     write_json(Path(job.stats_file), stats)
+    if segments is not None:
+        segments.clear()
     return stats
 
 
@@ -172,14 +204,14 @@ def _write_arms(job: JaxRoundJob, specs: list[JaxArm], result: RoundResult, env:
         write_events(Path(spec.outputs.log_dir), arm.checkpoints, arm.losses)
         _write_result(spec, job.steps, status=arm.status, error=arm.error, steps_done=arm.steps_done,
                       wall_s=result.compile_s + result.run_s, components=arm.components, checkpoints=arm.checkpoints,
-                      policy=policy, nonfinite_steps=arm.nonfinite_steps)
+                      policy=policy, nonfinite_steps=arm.nonfinite_steps, resumed_from_steps=arm.resumed_from_steps)
 
 
 def _write_result(spec: JaxArm, planned: int, *, status: TrainStatus, error: str | None, steps_done: int = 0,
                   wall_s: float = 0.0, components: tuple[str, ...] = (), checkpoints: tuple[Checkpoint, ...] = (),
-                  policy: PolicyConfig | None = None, nonfinite_steps: int = 0) -> None:
+                  policy: PolicyConfig | None = None, nonfinite_steps: int = 0, resumed_from_steps: int = 0) -> None:
     write_json(Path(spec.outputs.metrics_file), TrainingResult(
         status=status, error=error, reward_kind=spec.reward_kind, steps_done=steps_done, steps_planned=planned,
         wall_s=wall_s, components=components, checkpoints=checkpoints, policy=policy,
         sandbox="jax.export module, checked" if spec.reward_kind == "candidate" else "",
-        nonfinite_steps=nonfinite_steps))
+        nonfinite_steps=nonfinite_steps, resumed_from_steps=resumed_from_steps))

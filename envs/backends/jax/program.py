@@ -33,102 +33,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback
 
+from rewardsmith.envs.backends.allocation import Allocation, Allocator
+from rewardsmith.envs.backends.jax.arms import Arm, ArmResult, RoundConfig, RoundResult, Window
 from rewardsmith.envs.backends.jax.envs import JaxEnv
 from rewardsmith.envs.backends.jax.episodes import SAMPLE_ENVS, HostFitness, Sampled, Scorer, SparseFitness
+from rewardsmith.envs.backends.jax.ledger import ArmEnd, Ledger, Left
 from rewardsmith.envs.backends.jax.metrics import EpisodeMetric, jax_metric
-from rewardsmith.envs.backends.jax.ppo import ActorCritic, Batch, PPOConfig, distribution, gae, optimizer, update
-from rewardsmith.envs.backends.records import Checkpoint
+from rewardsmith.envs.backends.jax.policy import flatten_params
+from rewardsmith.envs.backends.jax.ppo import ActorCritic, Batch, distribution, gae, optimizer, update
+from rewardsmith.envs.backends.jax.segments import SegmentFile
+
+__all__ = ["Arm", "ArmResult", "RoundConfig", "RoundResult", "train_round"]
 
 Array = jax.Array
-RewardFn = Callable[[dict[str, Array], dict[str, Array], Array], tuple[Array, dict[str, Array]]]
-"""``reward(params {name: (b,)}, state {field: (b, *shape)}, action (b, act_dim)) -> (total (b,), {name: (b,)})``."""
-ArmKind = Literal["candidate", "env", "sparse"]
-ArmStatus = Literal["ok", "nan", "timeout"]
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One reward trained in the round.
-
-    Attributes:
-        name: label for logs and results (e.g. ``"r01c03"``, ``"human"``).
-        kind: ``candidate`` (``reward`` is called), ``env`` (the env's own reward), ``sparse`` (fitness at the end).
-        reward: the candidate's JAX callable (a checked ``jax.export`` module's ``.call`` in a run).
-        params: the candidate's named constants, passed to ``reward`` per env as ``(b,)`` float32 arrays.
-        seed: the arm's own training seed, or None for the round's.
-    """
-
-    name: str
-    kind: ArmKind
-    reward: RewardFn | None = None
-    params: Mapping[str, float] = field(default_factory=dict)
-    seed: int | None = None
-    """Its training seed; None = the round's (:attr:`RoundConfig.seed`)."""
-
-
-@dataclass(frozen=True)
-class RoundConfig:
-    """Budget and settings shared by every arm of the round."""
-
-    steps: int
-    """Env-steps per arm (rounded up to whole rollouts, as SB3's ``learn`` does)."""
-    n_envs: int
-    """Envs per arm."""
-    seed: int
-    """The seed of every arm without its own (same initial policy and randomness, as the SB3 jobs share ``job.seed``)."""
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    max_nonfinite_streak: int = 10
-    """Reward steps in a row with NaN/inf that freeze an arm (the SB3 backend's limit)."""
-    rollouts_per_call: int = 8
-    """PPO iterations per call of the compiled step (the progress granularity)."""
-
-
-@dataclass(frozen=True)
-class ArmResult:
-    """What one arm's training produced; maps onto :class:`envs.backends.records.TrainingResult`."""
-
-    name: str
-    kind: ArmKind
-    status: ArmStatus
-    error: str | None
-    steps_done: int
-    components: tuple[str, ...]
-    checkpoints: tuple[Checkpoint, ...]
-    nonfinite_steps: int
-    params: dict[str, np.ndarray]
-    """The trained policy as flat named arrays (see :mod:`envs.backends.jax.policy`)."""
-    losses: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    """PPO's own statistics per rollout it trained on (``policy_loss``, ``value_loss``, ``entropy``,
-    ``approx_kl``: the update's means), one value per checkpoint."""
-
-
-@dataclass(frozen=True)
-class RoundResult:
-    arms: tuple[ArmResult, ...]
-    compile_s: float
-    """Tracing + XLA compilation of the round's program (once per round)."""
-    run_s: float
-    """Wall time of the compiled calls (training proper)."""
-    steps_per_arm: int
-    n_envs: int
-    platform: str
-
-    @property
-    def env_steps(self) -> int:
-        return self.steps_per_arm * len(self.arms)
-
-    @property
-    def steps_per_s(self) -> float:
-        return self.env_steps / self.run_s if self.run_s > 0 else math.nan
 
 
 class Carry(NamedTuple):
@@ -198,21 +123,6 @@ class Transition(NamedTuple):
     (the training curves; none: ``m = 0``)."""
     sparse: Sampled
     """Every env's step of the host-paid sparse arms (none: no such arm)."""
-
-
-class Window(NamedTuple):
-    """Per-arm sums over one rollout for :class:`Checkpoint` (means are taken on the host): leaves ``(K, ...)``."""
-
-    episodes: Array
-    length: Array
-    env_ret: Array
-    total_ret: Array
-    fit: Array
-    fit_n: Array
-    comp_step: Array
-    """(K, C)"""
-    comp_ret: Array
-    """(K, C)"""
 
 
 class Iteration(NamedTuple):
@@ -470,24 +380,18 @@ class _Program:
     def chunk(self, c: Carry, rollouts: int) -> tuple[Carry, Iteration]:
         return jax.lax.scan(self._iteration, c, None, length=rollouts)
 
+    def take(self, source: _Program, c: Carry, rows: Sequence[int]) -> Carry:
+        """``source``'s carry cut to the arms at ``rows`` (this program's arms, in its order): their policies,
+        optimizers, envs and running episodes go on as they were (the round's allocation stopped the others)."""
+        take = np.asarray(rows, dtype=int)
+        pick = lambda x: x[take]  # noqa: E731
+        keys = np.asarray([source.seeds.index(s) for s in self.seeds], dtype=int)
+        return c._replace(
+            params=jax.tree.map(pick, c.params), opt=jax.tree.map(pick, c.opt), env=jax.tree.map(pick, c.env),
+            obs=pick(c.obs), key=c.key[keys], alive=pick(c.alive), streak=pick(c.streak), nonfinite=pick(c.nonfinite),
+            died_at=pick(c.died_at), ep_len=pick(c.ep_len), env_ret=pick(c.env_ret), total_ret=pick(c.total_ret),
+            comp_ret=pick(c.comp_ret)[:, : self.c], fit=jax.tree.map(pick, c.fit), first=pick(c.first))
 
-def _checkpoints(window: Window, names: tuple[str, ...], i: int, start_step: int,
-                 rollout_steps: int) -> list[Checkpoint]:
-    out = []
-    for u in range(len(window.episodes)):
-        eps = int(window.episodes[u, i])
-
-        def mean(sums: Any, u: int = u, eps: int = eps) -> float | None:
-            return float(sums[u, i]) / eps if eps else None
-        fit_n = int(window.fit_n[u, i])
-        out.append(Checkpoint(
-            timesteps=start_step + (u + 1) * rollout_steps, episodes=eps, episode_length=mean(window.length),
-            fitness=float(window.fit[u, i]) / fit_n if fit_n else None, env_return=mean(window.env_ret),
-            reward_return=mean(window.total_ret),
-            component_returns={n: float(window.comp_ret[u, i, j]) / eps for j, n in enumerate(names)} if eps else {},
-            component_step_means={n: float(window.comp_step[u, i, j]) / rollout_steps for j, n in enumerate(names)},
-        ))
-    return out
 
 
 def _divisor_at_most(n: int, cap: int) -> int:
@@ -496,7 +400,8 @@ def _divisor_at_most(n: int, cap: int) -> int:
 
 def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str,
                 progress: Callable[[int, int], None] | None = None, timeout_s: float | None = None,
-                scorer: Scorer | None = None) -> RoundResult:
+                scorer: Scorer | None = None, allocation: Allocation | None = None,
+                segments: SegmentFile | None = None) -> RoundResult:
     """Train every arm for ``config.steps`` env-steps in one compiled program and return their results.
 
     Args:
@@ -513,90 +418,150 @@ def train_round(env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_r
             its value at each episode end; the training episodes of
             :data:`~envs.backends.jax.episodes.SAMPLE_ENVS` envs of every other arm are scored with it for
             the checkpoints' fitness. Without it a sparse arm needs a built-in metric.
+        allocation: spread the budget over the candidate arms (:mod:`envs.backends.allocation`): after each
+            compiled call the policy reads their curves and may stop some; a stopped arm keeps the policy it had
+            and leaves the program (:attr:`RoundConfig.shrink`). None: every arm trains the full budget.
+        segments: where the round's state is saved after each compiled call; a round that finds its own saved
+            state there continues from it (:mod:`envs.backends.jax.segments`).
     """
-    started = time.perf_counter()
-    host = HostFitness(scorer) if scorer is not None and jax_metric(fitness_ref) is None else None
-    program = _Program(env, arms, config, fitness_ref, SAMPLE_ENVS if host is not None else 0,
-                       host.sparse if host is not None else None)
-    rollout_steps = config.ppo.n_steps * config.n_envs
-    n_rollouts = max(1, math.ceil(config.steps / rollout_steps))
-    per_call = _divisor_at_most(n_rollouts, config.rollouts_per_call)
-    carry = jax.jit(program.init)()  # one small compile; run op by op it compiles each op (seconds at K=16)
-    compiled = jax.jit(program.chunk, static_argnums=1).lower(carry, per_call).compile()
-    compile_s = time.perf_counter() - started
-    windows: list[Window] = []
-    losses: list[dict[str, np.ndarray]] = []
-    alive_end: list[np.ndarray] = []
-    t0 = time.perf_counter()
-    calls_done = 0
-    for call in range(n_rollouts // per_call):
-        if timeout_s is not None and time.perf_counter() - started > timeout_s:
-            break
-        carry, out = compiled(carry)
-        calls_done = call + 1
-        out = jax.device_get(out)
-        if host is not None:  # a fitness failure in the sparse arms' callback is raised here, the curves scored
-            host.after_call(out.sampled)
-        windows.append(out.window)
-        losses.append(out.ppo)
-        alive_end.append(np.asarray(out.alive))
-        if progress is not None:
-            progress((call + 1) * per_call * rollout_steps, config.steps)
-    jax.block_until_ready(carry)
-    run_s = time.perf_counter() - t0
-    carry = jax.device_get(carry)
-    if not windows:
-        raise TimeoutError(f"the round's program compiled in {compile_s:.0f} s, past the {timeout_s} s bound")
-    window = jax.tree.map(lambda *xs: np.concatenate(xs), *windows)
-    if host is not None:
-        fit, fit_n = host.curves(window.fit, window.fit_n, program.sampled_arms)
-        window = window._replace(fit=fit, fit_n=fit_n)
-    loss = {name: np.concatenate([np.asarray(part[name]) for part in losses]) for name in losses[0]}  # (rollouts, K)
-    alive = np.concatenate(alive_end)  # (rollouts, K): alive at the end of each rollout
-    trained = _Trained(window, loss, alive, calls_done * per_call)
-    return _results(program, carry, trained, n_rollouts, timeout_s, compile_s, run_s)
+    return _Round(env, arms, config, fitness_ref, scorer, allocation, segments).run(progress, timeout_s)
 
 
-class _Trained(NamedTuple):
-    """What the compiled calls reported, per rollout trained: leaves ``(rollouts, K, ...)``."""
+class _Round:
+    """The host's side of a round: the compiled calls, the allocation's decisions between them, the saved segments."""
 
-    window: Window
-    loss: dict[str, np.ndarray]
-    alive: np.ndarray
-    """Alive at the end of each rollout."""
-    rollouts: int
+    def __init__(self, env: JaxEnv, arms: Sequence[Arm], config: RoundConfig, fitness_ref: str, scorer: Scorer | None,
+                 allocation: Allocation | None, segments: SegmentFile | None) -> None:
+        self.started = time.perf_counter()
+        self.env, self.arms, self.config, self.fitness_ref = env, tuple(arms), config, fitness_ref
+        self.host = HostFitness(scorer) if scorer is not None and jax_metric(fitness_ref) is None else None
+        self.segments = segments
+        self.rollout_steps = config.ppo.n_steps * config.n_envs
+        self.n_rollouts = max(1, math.ceil(config.steps / self.rollout_steps))
+        self.candidates = {a.name: i for i, a in enumerate(self.arms) if a.kind == "candidate"}
+        self.allocator = (Allocator(allocation, tuple(self.candidates), self.n_rollouts * self.rollout_steps,
+                                    self.rollout_steps) if allocation is not None and len(self.candidates) > 1 else None)
+        cuts = [b // self.rollout_steps for b in self.allocator.budgets[:-1]] if self.allocator is not None else []
+        self.per_call = _divisor_at_most(math.gcd(self.n_rollouts, *cuts), config.rollouts_per_call)
+        self.members = tuple(range(len(self.arms)))
+        self.program = self._build(self.members)
+        self.ledger = Ledger(self.arms, self.program.components, self.n_rollouts, self.rollout_steps)
+        self.compile_s, self.compiles, self.call_s = 0.0, 0, 0.0
+        self.program_compile_s = 0.0
+        """The current program's compile time (what shrinking it again would cost, about)."""
 
+    def _build(self, members: tuple[int, ...]) -> _Program:
+        return _Program(self.env, [self.arms[i] for i in members], self.config, self.fitness_ref,
+                        SAMPLE_ENVS if self.host is not None else 0, self.host.sparse if self.host is not None else None)
 
-def _results(program: _Program, carry: Carry, trained: _Trained, n_rollouts: int, timeout_s: float | None,
-             compile_s: float, run_s: float) -> RoundResult:
-    """Each arm's :class:`ArmResult` from the final carry and what the calls reported per rollout."""
-    from rewardsmith.envs.backends.jax.policy import flatten_params
+    def _compile(self, carry: Carry) -> Callable[[Carry], tuple[Carry, Iteration]]:
+        t0 = time.perf_counter()
+        compiled = jax.jit(self.program.chunk, static_argnums=1).lower(carry, self.per_call).compile()
+        self.compile_s += time.perf_counter() - t0
+        self.compiles += 1
+        self.program_compile_s = time.perf_counter() - t0
+        return compiled
 
-    rollout_steps = program.config.ppo.n_steps * program.n
-    window, loss, alive, rollouts_done = trained
-    timed_out = rollouts_done < n_rollouts
-    results = []
-    for i, arm in enumerate(program.arms):
-        ok_rollouts = int(np.sum(np.cumprod(alive[:, i])))
-        cps = _checkpoints(_first(window, ok_rollouts), program.components[i], i, 0, rollout_steps)
-        dead = not bool(carry.alive[i])
-        died_at = int(carry.died_at[i])
-        status: ArmStatus = "nan" if dead else "timeout" if timed_out else "ok"
-        error = {"nan": f"the reward (or the policy it trained) went NaN or infinite at step {died_at}; this arm "
-                        "was frozen there, the others trained on",
-                 "timeout": f"training stopped at the {timeout_s} s bound after {rollouts_done * rollout_steps} "
-                            f"of {n_rollouts * rollout_steps} steps", "ok": None}[status]
-        results.append(ArmResult(
-            name=arm.name, kind=arm.kind, status=status, error=error,
-            steps_done=died_at if dead else rollouts_done * rollout_steps, components=program.components[i],
-            checkpoints=tuple(cps), nonfinite_steps=int(carry.nonfinite[i]),
-            params=flatten_params(jax.tree.map(lambda x, i=i: np.asarray(x[i]), carry.params)),
-            losses={name: tuple(float(v) for v in values[:len(cps), i]) for name, values in loss.items()},
-        ))
-    return RoundResult(tuple(results), compile_s, run_s, rollouts_done * rollout_steps, program.n,
-                       jax.devices()[0].platform)
+    def _start(self) -> Carry:
+        """The first carry: fresh, or the last saved segment's state (the same job, killed mid-round)."""
+        t0 = time.perf_counter()
+        saved = self.segments.load() if self.segments is not None else None
+        if saved is not None and saved.members and set(saved.members) <= set(self.members):
+            program = self._build(saved.members) if saved.members != self.members else self.program
+            carry = saved.into(jax.jit(program.init)())
+            if carry is not None and self._fits(saved.ledger_arrays):
+                self.program, self.members = program, saved.members
+                self.ledger.restore(saved.ledger_arrays, saved.ledger_meta)
+                if self.allocator is not None and saved.allocation is not None:
+                    self.allocator.state = saved.allocation
+                self.compile_s += time.perf_counter() - t0
+                return carry
+        carry = jax.jit(self.program.init)()  # one small compile; run op by op it compiles each op (seconds at K=16)
+        self.compile_s += time.perf_counter() - t0
+        return carry
 
+    def _fits(self, arrays: dict[str, np.ndarray]) -> bool:
+        ours = self.ledger.arrays()
+        return all(k in arrays and arrays[k].shape == v.shape for k, v in ours.items() if not k.startswith("left/"))
 
-def _first(window: Window, rollouts: int) -> Window:
-    """The first ``rollouts`` rollouts of the window sums (every arm's; ``_checkpoints`` reads one)."""
-    return Window(*(v[:rollouts] for v in window))
+    def run(self, progress: Callable[[int, int], None] | None, timeout_s: float | None) -> RoundResult:
+        carry = self._start()
+        compiled = self._compile(carry)
+        loop_t0, compiled_before, done_here = time.perf_counter(), self.compile_s, 0
+        ledger = self.ledger
+        while ledger.done < self.n_rollouts:
+            if timeout_s is not None and time.perf_counter() - self.started > timeout_s:
+                break
+            t0 = time.perf_counter()
+            carry, out = compiled(carry)
+            out = jax.device_get(out)
+            self.call_s = time.perf_counter() - t0
+            scored = None
+            if self.host is not None:  # a fitness failure in the sparse arms' callback is raised here, the curves scored
+                sums, counts = self.host.after_call(out.sampled)
+                scored = (self.program.sampled_arms, sums, counts)
+            ledger.record(out.window, np.asarray(out.alive), out.ppo, self.members, scored)
+            done_here += 1
+            steps = ledger.done * self.rollout_steps
+            if self.allocator is not None and self.allocator.due(steps):
+                carry, compiled = self._decide(carry, compiled, steps)
+            if self.segments is not None:
+                self.segments.save(carry, ledger, self.members,
+                                   self.allocator.state if self.allocator is not None else None)
+            if progress is not None:
+                progress(steps, self.config.steps)
+        jax.block_until_ready(carry)
+        run_s = time.perf_counter() - loop_t0 - (self.compile_s - compiled_before)  # a shrink's compile is not training
+        if not done_here and not ledger.done:
+            raise TimeoutError(f"the round's program compiled in {self.compile_s:.0f} s, past the {timeout_s} s bound")
+        return self._result(jax.device_get(carry), run_s, timeout_s)
+
+    def _decide(self, carry: Carry, compiled: Callable[[Carry], tuple[Carry, Iteration]], steps: int
+                ) -> tuple[Carry, Callable[[Carry], tuple[Carry, Iteration]]]:
+        """The allocation's decision after ``steps`` env-steps per arm: stopped arms leave (their state kept)."""
+        assert self.allocator is not None
+        ledger, members = self.ledger, self.members
+        alive = np.asarray(jax.device_get(carry.alive))
+        frozen = [n for n, i in self.candidates.items() if i in members and i not in ledger.left
+                  and not alive[members.index(i)]]  # NaN froze it: it leaves as "nan", not as stopped
+        curves = {n: ledger.curve(self.candidates[n]) for n in self.allocator.alive}
+        decision = self.allocator.decide(steps, curves, failed=frozen)
+        if not decision.stopped:
+            return carry, compiled
+        host = jax.device_get((carry.params, carry.nonfinite, carry.died_at, carry.alive))
+        positions = [members.index(self.candidates[n]) for n in decision.stopped]
+        for name, p in zip(decision.stopped, positions, strict=True):
+            params = flatten_params(jax.tree.map(lambda x, p=p: np.asarray(x[p]), host[0]))
+            ledger.leave(self.candidates[name], Left(params, int(host[1][p]), int(host[2][p]), bool(host[3][p]), steps))
+        keep = tuple(i for i in members if i not in ledger.left)
+        if not self._shrinks(len(keep), steps):
+            return carry._replace(alive=carry.alive.at[np.asarray(positions)].set(False)), compiled  # frozen in place
+        old = self.program
+        rows = [members.index(i) for i in keep]
+        self.program, self.members = self._build(keep), keep
+        carry = jax.jit(lambda c: self.program.take(old, c, rows))(carry)
+        if self.host is not None:
+            self.host.keep([old.sampled_arms.index(r) for r in rows if r in old.sampled_arms])
+        return carry, self._compile(carry)
+
+    def _shrinks(self, keep: int, steps: int) -> bool:
+        """Whether to recompile the program for the ``keep`` arms left (:attr:`RoundConfig.shrink`)."""
+        mode, width = self.config.shrink, len(self.members)
+        if mode != "auto":
+            return mode == "always"
+        calls_left = (self.n_rollouts * self.rollout_steps - steps) / (self.per_call * self.rollout_steps)
+        # A step's cost and a compile's both grow about linearly with the arms in the program (measured:
+        # docs/benchmarks.md, issue 22): recompile when the time it saves over the calls left beats its compile.
+        saved = calls_left * self.call_s * (1 - keep / width)
+        return saved > self.program_compile_s * keep / width
+
+    def _result(self, carry: Carry, run_s: float, timeout_s: float | None) -> RoundResult:
+        ledger = self.ledger
+        ends = {i: ArmEnd(params=flatten_params(jax.tree.map(lambda x, p=p: np.asarray(x[p]), carry.params)),
+                          nonfinite=int(carry.nonfinite[p]), died_at=int(carry.died_at[p]), alive=bool(carry.alive[p]))
+                for p, i in enumerate(self.members) if i not in ledger.left}
+        results = ledger.results(ends, self.n_rollouts, timeout_s)
+        return RoundResult(tuple(results), self.compile_s, run_s, ledger.done * self.rollout_steps, self.config.n_envs,
+                           jax.devices()[0].platform, env_steps=int(ledger.stepped.sum()) * self.rollout_steps,
+                           allocation=self.allocator.record if self.allocator is not None else None,
+                           compiles=self.compiles)

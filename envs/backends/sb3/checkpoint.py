@@ -1,6 +1,6 @@
 """A PPO training's resumable state as plain arrays: policy weights, Adam's moments, step counters.
 
-Successive halving (``agent.train.halving``) stops most candidates at a rung and continues the rest; a
+A round's allocation in rungs (``agent.train.allocation``) stops most candidates at a rung and continues the rest; a
 continued candidate must pick up where it stopped, with the same policy *and* optimizer state, not
 start again. SB3's own ``model.save`` pickles (cloudpickle in a zip), so RewardSmith writes its own
 ``checkpoint.npz`` instead and loads it with ``allow_pickle=False``:

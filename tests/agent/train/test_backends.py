@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import ClassVar, get_args
+from typing import ClassVar, Literal, get_args
 
 import pytest
 
 from rewardsmith.agent.records.config import BackendName, RunConfig
+from rewardsmith.agent.records.train import Allocation
 from rewardsmith.agent.rundir.store import RoundFiles, RunStore
 from rewardsmith.agent.train.backends import BACKENDS, CodeCheck, SB3Backend, make_backend, resolve_backend
 from rewardsmith.agent.train.executors.base import JobStep
@@ -52,14 +53,16 @@ def test_no_module_outside_the_backends_compares_a_backend_name() -> None:
     assert offenders == []
 
 
-def test_a_backend_without_halving_refuses_it_in_one_line() -> None:
-    class NoHalving(SB3Backend):
-        supports_halving: ClassVar[bool] = False
+def test_a_backend_without_allocation_refuses_it_in_one_line() -> None:
+    class NoAllocation(SB3Backend):
+        allocation_mode: ClassVar[Literal["rungs", "program"] | None] = None
 
     task = load_task("cartpole")
-    NoHalving().check(task, RunConfig(task="cartpole"))  # no --halving: fine
-    with pytest.raises(ConfigError, match="--halving needs a backend that continues a training from its checkpoint"):
-        NoHalving().check(task, RunConfig(task="cartpole", halving=3))
+    NoAllocation().check(task, RunConfig(task="cartpole"))  # no --allocation: fine
+    NoAllocation().check(task, RunConfig(task="cartpole", allocation="none", halving=3))
+    for config in (RunConfig(task="cartpole", halving=3), RunConfig(task="cartpole", allocation="bandit")):
+        with pytest.raises(ConfigError, match="--allocation needs a backend that trains a round in segments"):
+            NoAllocation().check(task, config)
     SB3Backend().check(task, RunConfig(task="cartpole", halving=3))
 
 
@@ -76,7 +79,7 @@ class BatchBackend(SB3Backend):
     calls: ClassVar[list[list[str]]] = []
 
     def batch_step(self, task: Task, legs: list[Leg], settings: TrainSettings, store: RunStore,
-                   batch: RoundFiles | None) -> JobStep | None:
+                   batch: RoundFiles | None, allocation: Allocation | None = None) -> JobStep | None:
         assert batch is not None
         self.calls.append([leg.target.key for leg in legs])
         for leg in legs:  # what the batch job would write (the fake executor runs nothing)

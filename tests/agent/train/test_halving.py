@@ -1,4 +1,4 @@
-"""Successive halving of a round's candidates: rungs, who continues, resumed (not restarted) training, costs."""
+"""A round's allocation in rungs (the SB3 backend): who continues, resumed (not restarted) training, costs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from rewardsmith.agent.records.train import HalvingSchedule
+from rewardsmith.agent.records.train import Allocation, HalvingSchedule
 from rewardsmith.agent.rundir.store import RunStore
+from rewardsmith.agent.train.allocation import train_in_rungs
 from rewardsmith.agent.train.backends import SB3Backend
 from rewardsmith.agent.train.executors.base import Executor
 from rewardsmith.agent.train.executors.local import LocalExecutor
-from rewardsmith.agent.train.halving import train_with_halving
 from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainSettings, TrainTarget
 from rewardsmith.core.atomic import write_text
@@ -55,13 +55,14 @@ def test_halving_keeps_the_top_third_per_rung_and_resumes_them_from_the_rung_bel
     targets.append(TrainTarget(key="human", files=store.baseline_files("human"), reward_kind="env"))
     rate = {t.key: float(i) for i, t in enumerate(targets)}  # r01c09 is best, then r01c08, ...
     fake = FakeExecutor(rate)
-    schedule = HalvingSchedule(eta=3, first_rung=1 / 9)
-    outcomes = train_with_halving(_trainer(task, settings, fake, store), targets, schedule, rnd=1)
+    halving = Allocation(policy="halving", schedule=HalvingSchedule(eta=3, first_rung=1 / 9))
+    outcomes = train_in_rungs(_trainer(task, settings, fake, store), targets, halving, rnd=1)
 
-    record = store.load_halving(1)
+    record = store.load_allocation(1)
     assert record is not None and record.budgets == (2048, 6144, 18_432)
-    assert [r.continued for r in record.rungs] == [("r01c09", "r01c08", "r01c07"), ("r01c09",)]
-    assert len(record.rungs[0].entered) == 9 and record.rungs[1].entered == ("r01c07", "r01c08", "r01c09")
+    assert [r.continued for r in record.decisions] == [("r01c07", "r01c08", "r01c09"), ("r01c09",)]
+    assert len(record.decisions[0].entered) == 9 and record.decisions[1].entered == ("r01c07", "r01c08", "r01c09")
+    assert record.planned_steps == 9 * 2048 + 3 * 4096 + 12_288
     resumed = sorted((Path(j.reward_file or "").parent.name, j.steps) for j in fake.train_jobs if j.resume_from)
     assert resumed == [("cand_07", 6144), ("cand_08", 6144), ("cand_09", 6144), ("cand_09", 18_432)]
     assert all(j.resume_from is None for j in fake.train_jobs if j.reward_kind == "env")  # baselines: not halved
@@ -77,7 +78,7 @@ def test_halving_keeps_the_top_third_per_rung_and_resumes_them_from_the_rung_bel
     assert compute.jobs == 2 * (9 + 3 + 1)
 
     fake.train_jobs.clear()
-    again = train_with_halving(_trainer(task, settings, fake, store), targets, schedule, rnd=1)
+    again = train_in_rungs(_trainer(task, settings, fake, store), targets, halving, rnd=1)
     assert again == outcomes and fake.train_jobs == []  # resume: every rung's results are on disk
     assert store.round_compute(1) == compute
 
@@ -89,11 +90,12 @@ def test_a_halved_round_continues_the_best_from_its_checkpoint_and_stops_the_res
     store = RunStore(tmp_path)
     targets, settings = _round(store, 3)
     trainer = _trainer(task, settings, LocalExecutor(workers=2, poll_s=0.1), store)
-    outcomes = train_with_halving(trainer, targets, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
+    halving = Allocation(policy="halving", schedule=HalvingSchedule(eta=3, first_rung=0.5))
+    outcomes = train_in_rungs(trainer, targets, halving, rnd=1)
 
-    record = store.load_halving(1)
+    record = store.load_allocation(1)
     assert record is not None and record.budgets == (2048, 4096)
-    (rung,) = record.rungs
+    (rung,) = record.decisions
     assert set(rung.entered) == {"r01c01", "r01c02", "r01c03"} and len(rung.continued) == 1
     best = rung.continued[0]
     assert rung.fitness[best] == max(f for f in rung.fitness.values() if f is not None)
@@ -114,5 +116,5 @@ def test_a_halved_round_continues_the_best_from_its_checkpoint_and_stops_the_res
     assert compute.env_steps == 3 * 2048 + 2048  # the continued candidate did not redo its first 2048 steps
     assert compute.jobs == 8 and compute.cpu_s > 0
 
-    again = train_with_halving(trainer, targets, HalvingSchedule(eta=3, first_rung=0.5), rnd=1)
+    again = train_in_rungs(trainer, targets, halving, rnd=1)
     assert again == outcomes and store.round_compute(1) == compute  # finished work is not redone

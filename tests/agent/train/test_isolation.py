@@ -16,6 +16,7 @@ from typing import ClassVar
 import pytest
 
 from rewardsmith.agent.records.config import BackendName
+from rewardsmith.agent.records.train import Allocation
 from rewardsmith.agent.rundir.store import RoundFiles, RunStore
 from rewardsmith.agent.train.backends import SB3Backend
 from rewardsmith.agent.train.executors.base import ExecutorEvent, JobStep, Pipeline, StepOutcome
@@ -46,7 +47,7 @@ class BatchBackend(SB3Backend):
     name: ClassVar[BackendName] = "jax"
 
     def batch_step(self, task: Task, legs: list[Leg], settings: TrainSettings, store: RunStore,
-                   batch: RoundFiles | None) -> JobStep | None:
+                   batch: RoundFiles | None, allocation: Allocation | None = None) -> JobStep | None:
         assert batch is not None
         spec = FakeRound(tuple(leg.target.key for leg in legs), tuple(leg.files.train_outputs() for leg in legs))
         return JobStep(kind="jax_round", spec=spec, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),

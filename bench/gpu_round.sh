@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One 16-candidate round (+ the human and sparse arms: K = 18) on MJX Hopper-v5 on a GPU, >= 50M env-steps in
 # total, then the same round's throughput on the CPU backends (SB3, the project's CPU trainer; and, with
-# --cpu-jax, the JAX backend on the CPU at a tiny size). Prints the tables (wall time, env-steps/s, compile time,
-# held-out fitness of the first arms). Meant to finish within 10 minutes on one recent NVIDIA GPU.
+# --cpu-jax, the JAX backend on the CPU at a tiny size: native physics, MuJoCo's C engine on the host's cores).
+# Prints the tables (wall time, env-steps/s, compile time, held-out fitness of the first arms). Meant to finish
+# within 10 minutes on one recent NVIDIA GPU. The physics follows the platform (envs/backends/jax/registry.py):
+# MJX on the GPU, native physics on a CPU.
 #
 #   bash bench/gpu_round.sh            # on the GPU machine
 #   bash bench/gpu_round.sh --tiny     # a few thousand steps on whatever JAX finds (checks the script on a CPU)
@@ -66,7 +68,7 @@ timeout 120 "$PY" bench/jax_round.py hopper --no-jax --sb3-arms human --sb3-step
 
 ELAPSED=$(( $(date +%s) - START ))
 if [ "$CPU_JAX" = 1 ] && [ "$ELAPSED" -lt 300 ]; then
-  echo "== the JAX backend on the CPU (MJX; tiny: 18 arms x 8 envs x 512 steps)"
+  echo "== the JAX backend on the CPU (native physics; tiny: 18 arms x 8 envs x 512 steps)"
   JAX_PLATFORMS=cpu timeout 240 "$PY" bench/jax_round.py hopper --candidates "$CANDS" --steps 512 --n-envs 8 \
     --ppo '{"n_steps": 32, "batch_size": 128, "n_epochs": 1}' --eval-arms 0 --sb3-arms ""
 fi

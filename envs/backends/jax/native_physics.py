@@ -100,6 +100,8 @@ class BatchStepper:
         self.layout = rules.reads.layout(m.nq, m.nv, m.nbody)
         self.nread = layout_size(self.layout)
         self._gathers = self._plan_gathers()
+        d = mujoco.MjData(m)
+        self._gather_shapes = {k: getattr(d, attr)[rows].shape for k, (attr, rows) in self._gathers.items()}
         self.threads = max(1, threads if threads is not None else len(os.sched_getaffinity(0)))
         self._datas = [mujoco.MjData(m) for _ in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads - 1, "mujoco") if self.threads > 1 else None
@@ -109,29 +111,32 @@ class BatchStepper:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
-    def _body(self, name: str) -> int:
-        return int(self.model.body(name).id)
+    def _body(self, name: str) -> slice:
+        """A body's row of an MjData array, as a slice (a view: no temporary per env)."""
+        i = int(self.model.body(name).id)
+        return slice(i, i + 1)
 
     def _plan_gathers(self) -> dict[str, tuple[str, Any]]:
         """What each env copies out of MjData after its step: name -> (MjData attribute, rows)."""
         reads, nbody = self.rules.reads, self.model.nbody
         out: dict[str, tuple[str, Any]] = {}
         if reads.bodies:
-            out["xpos"] = ("xpos", [self._body(b) for b in reads.bodies])
+            ids = [int(self.model.body(b).id) for b in reads.bodies]
+            out["xpos"] = ("xpos", slice(ids[0], ids[0] + 1) if len(ids) == 1 else ids)
         if reads.axes_body is not None:
-            out["xmat"] = ("xmat", [self._body(reads.axes_body)])
+            out["xmat"] = ("xmat", self._body(reads.axes_body))
         if reads.linvel_body is not None:
             body = self._body(reads.linvel_body)
-            root = int(self.model.body_rootid[body])
-            out["lin_cvel"] = ("cvel", [body])
-            out["lin_xpos"] = ("xpos", [body])
-            out["lin_com"] = ("subtree_com", [root])
+            root = int(self.model.body_rootid[body.start])
+            out["lin_cvel"] = ("cvel", body)
+            out["lin_xpos"] = ("xpos", body)
+            out["lin_com"] = ("subtree_com", slice(root, root + 1))
         if reads.track == "body_xy":
             assert reads.track_body is not None
-            out["track"] = ("xpos", [self._body(reads.track_body)])
+            out["track"] = ("xpos", self._body(reads.track_body))
         elif reads.track == "com_xy":
             # Gymnasium's mass_center weighs every body's xipos by its mass: the subtree COM of the root body
-            out["track"] = ("subtree_com", [1])
+            out["track"] = ("subtree_com", slice(1, 2))
         if reads.cfrc_ext:
             out["cfrc_ext"] = ("cfrc_ext", slice(1, nbody))
         if reads.com_inertia:
@@ -167,10 +172,8 @@ class BatchStepper:
         x = np.asarray(hi, np.float64).reshape(-1, self.nphys) + np.asarray(lo, np.float64).reshape(-1, self.nphys)
         ctrl = np.asarray(action, np.float64).reshape(-1, self.model.nu)
         n = x.shape[0]
-        d = self._datas[0]
         batch = _Batch(n, np.ascontiguousarray(np.concatenate([x[:, :self.nstate], ctrl], axis=1)),
-                       np.empty((n, self.nstate)),
-                       {k: np.empty((n, *getattr(d, attr)[rows].shape)) for k, (attr, rows) in self._gathers.items()},
+                       np.empty((n, self.nstate)), {k: np.empty((n, *shape)) for k, shape in self._gather_shapes.items()},
                        forward)
         with self._lock:
             self._run_all(batch)

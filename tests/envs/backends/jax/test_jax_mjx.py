@@ -1,4 +1,5 @@
-"""MJX locomotion envs: same fields as the Gymnasium adapters for the same qpos/qvel (compile-heavy on CPU: slow)."""
+"""MJX MuJoCo envs (the GPU physics): the Gymnasium spec and spaces for every task; the same fields as the
+Gymnasium adapters for the same qpos/qvel (compile-heavy on a CPU: slow)."""
 
 from __future__ import annotations
 
@@ -9,38 +10,48 @@ jax = pytest.importorskip("jax")
 pytest.importorskip("mujoco.mjx")
 import jax.numpy as jnp  # noqa: E402
 
+from rewardsmith.envs.backends.jax.mujoco_rules import RULES  # noqa: E402
 from rewardsmith.envs.backends.jax.registry import make_jax_env  # noqa: E402
 from rewardsmith.envs.tasks import ADAPTERS  # noqa: E402
+from tests.support.mujoco_states import CONTACTS, actions, start_state  # noqa: E402
+
+TOL = {"Humanoid-v5": 2e-3}
+"""MJX (float32; Newton instead of Humanoid's PGS) against Gymnasium (float64) over 3 steps; default 1e-4."""
 
 
-@pytest.mark.parametrize("env_id", ["Hopper-v5", "HalfCheetah-v5"])
+@pytest.mark.parametrize("env_id", sorted(RULES))
 def test_mjx_env_has_the_gymnasium_spec_and_spaces(env_id: str) -> None:
-    env, genv = make_jax_env(env_id), ADAPTERS[env_id]().make_env()
+    env, genv = make_jax_env(env_id, "mjx"), ADAPTERS[env_id]().make_env()
     assert env.spec is ADAPTERS[env_id].spec
     assert env.obs_dim == genv.observation_space.shape[0] and env.n_actions == genv.action_space.shape[0]
-    assert env.dt == pytest.approx(genv.unwrapped.dt)
+    assert (env.action_low, env.action_high) == (genv.action_space.low[0], genv.action_space.high[0])
+    assert env.dt == pytest.approx(genv.unwrapped.dt) and env.max_steps == genv.spec.max_episode_steps
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", ["Hopper-v5", "HalfCheetah-v5"])
+@pytest.mark.parametrize("env_id", sorted(RULES))
 def test_same_qpos_qvel_same_fields_on_both_backends(env_id: str) -> None:
     adapter = ADAPTERS[env_id]()
-    env, genv = make_jax_env(env_id), adapter.make_env()
+    env, genv = make_jax_env(env_id, "mjx"), adapter.make_env()
     genv.reset(seed=0)
-    qpos = np.array(genv.unwrapped.init_qpos)
-    qvel = np.zeros_like(genv.unwrapped.init_qvel)
-    qpos[1] += 0.3  # in the air: no contact, so float32 MJX and float64 MuJoCo agree closely
-    qvel[0], qvel[3] = 0.5, 1.0
+    qpos, qvel = start_state(env_id)
     genv.unwrapped.set_state(qpos, qvel)
-    action = np.linspace(-0.8, 0.8, env.n_actions)
-    obs, reward, terminated, _, _ = genv.step(action)
-    expected = adapter.spec.unpack(adapter.read(genv, obs)[None, :]).as_dict()
-    out = jax.jit(env.step)(jax.random.PRNGKey(0), jax.jit(env.state_from)(qpos, qvel),
-                            jnp.asarray(action, jnp.float32))
-    got = env.fields(out.state)
-    assert list(got) == list(adapter.spec.names)
-    for name, value in expected.items():
-        np.testing.assert_allclose(np.asarray(got[name]), value[0], rtol=1e-4, atol=1e-5, err_msg=name)
-    np.testing.assert_allclose(np.asarray(out.obs), obs, rtol=1e-4, atol=1e-5)
-    assert float(out.env_reward) == pytest.approx(reward, rel=1e-4, abs=1e-5)
-    assert bool(out.terminated) == terminated
+    state = jax.jit(env.state_from)(qpos, qvel)
+    step = jax.jit(env.step)
+    tol = TOL.get(env_id, 1e-4)
+    contact = 0.0
+    for t, action in enumerate(actions(env.action_low, env.action_high, env.n_actions, 3)):
+        obs, reward, terminated, _, _ = genv.step(action)
+        expected = adapter.spec.unpack(adapter.read(genv, obs)[None, :]).as_dict()
+        out = step(jax.random.PRNGKey(0), state, jnp.asarray(action, jnp.float32))
+        state = out.state
+        got = env.fields(state)
+        assert set(got) == set(adapter.spec.names)
+        for name, value in expected.items():
+            np.testing.assert_allclose(np.asarray(got[name]), value[0], rtol=tol, atol=tol, err_msg=f"{name} @ {t}")
+        np.testing.assert_allclose(np.asarray(out.obs), obs, rtol=tol, atol=tol, err_msg=f"obs @ {t}")
+        assert float(out.env_reward) == pytest.approx(reward, rel=tol, abs=tol)
+        assert bool(out.terminated) == terminated
+        contact = max(contact, float(np.abs(expected.get("contact_forces", np.zeros(1))).max()))
+    if env_id in CONTACTS:  # the case exercises MJX's contact forces (rne_postconstraint)
+        assert contact > 0

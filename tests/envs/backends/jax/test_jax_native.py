@@ -21,12 +21,8 @@ from rewardsmith.envs.backends.jax.mujoco_rules import RULES  # noqa: E402
 from rewardsmith.envs.backends.jax.native_envs import NativeMujocoEnv  # noqa: E402
 from rewardsmith.envs.backends.jax.native_physics import BatchStepper, split64  # noqa: E402
 from rewardsmith.envs.tasks import ADAPTERS  # noqa: E402
+from tests.support.mujoco_states import CONTACTS, FALLS, actions, start_state  # noqa: E402
 
-# A start per task (qpos offsets from the model's qpos0, qvel) that touches the ground where the task has contacts.
-START: dict[str, dict[int, float]] = {"Ant-v5": {2: -0.2}, "Hopper-v5": {1: -0.02}, "Humanoid-v5": {2: -0.12}}
-FALLS = {"Hopper-v5": {1: -0.6}, "Walker2d-v5": {2: 1.2}, "Ant-v5": {2: 0.4}, "Humanoid-v5": {2: -0.5}}
-"""qpos offsets that leave the body unhealthy after one step (the episode must end on both)."""
-CONTACTS = {"Ant-v5", "Humanoid-v5"}
 QUICK = {"Hopper-v5", "Ant-v5", "Reacher-v5"}
 """One task of each kind runs by default (a planar walker, a free body with contact forces, an arm whose reset
 needs the forward pass); the others are ``slow`` (each compiles its own step, ~1 s)."""
@@ -34,17 +30,6 @@ needs the forward pass); the others are ``slow`` (each compiles its own step, ~1
 
 def _quick_or_slow(env_ids: Any) -> list[Any]:
     return [e if e in QUICK else pytest.param(e, marks=pytest.mark.slow) for e in sorted(env_ids)]
-
-
-def _start(env_id: str, offsets: dict[int, float], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    genv = ADAPTERS[env_id]().make_env()
-    u = genv.unwrapped
-    rng = np.random.default_rng(seed)
-    qpos = np.array(u.init_qpos) + rng.uniform(-0.02, 0.02, u.model.nq)
-    for i, dv in offsets.items():
-        qpos[i] += dv
-    genv.close()
-    return qpos, rng.uniform(-0.2, 0.2, u.model.nv)
 
 
 def _compare(env_id: str, qpos: np.ndarray, qvel: np.ndarray, steps: int) -> list[dict[str, Any]]:
@@ -56,10 +41,8 @@ def _compare(env_id: str, qpos: np.ndarray, qvel: np.ndarray, steps: int) -> lis
     genv.unwrapped.set_state(qpos, qvel)
     state = env.state_from(qpos, qvel)
     step, fields = jax.jit(env.step), jax.jit(env.fields)
-    rng = np.random.default_rng(1)
     seen = []
-    for t in range(steps):
-        action = rng.uniform(env.action_low, env.action_high, env.n_actions)
+    for t, action in enumerate(actions(env.action_low, env.action_high, env.n_actions, steps)):
         obs, reward, terminated, _, _ = genv.step(action)
         expected = adapter.spec.unpack(adapter.read(genv, obs)[None, :]).as_dict()
         out = step(jax.random.PRNGKey(0), state, jnp.asarray(action, jnp.float32))
@@ -81,14 +64,14 @@ def _compare(env_id: str, qpos: np.ndarray, qvel: np.ndarray, steps: int) -> lis
 
 @pytest.mark.parametrize("env_id", _quick_or_slow(RULES))
 def test_same_qpos_qvel_same_fields_obs_and_reward_as_gymnasium(env_id: str) -> None:
-    seen = _compare(env_id, *_start(env_id, START.get(env_id, {})), steps=3)
+    seen = _compare(env_id, *start_state(env_id), steps=3)
     if env_id in CONTACTS:  # the case exercises the contact forces (observation and contact cost)
         assert max(np.abs(s["contact_forces"]).max() for s in seen) > 0
 
 
 @pytest.mark.parametrize("env_id", _quick_or_slow(FALLS))
 def test_an_unhealthy_step_ends_the_episode_on_both(env_id: str) -> None:
-    seen = _compare(env_id, *_start(env_id, FALLS[env_id]), steps=1)
+    seen = _compare(env_id, *start_state(env_id, FALLS[env_id]), steps=1)
     assert seen[-1]["terminated"] and seen[-1]["healthy"] == 0.0
 
 

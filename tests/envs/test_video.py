@@ -59,7 +59,7 @@ def test_a_video_step_that_hangs_is_recorded_and_the_pipeline_ends(tmp_path: Pat
     from rewardsmith.agent.rundir.store import RunStore, TargetFiles
     from rewardsmith.agent.train.executors.base import JobStep, Pipeline
     from rewardsmith.agent.train.executors.local import LocalExecutor
-    from rewardsmith.agent.train.pipelines import _failure
+    from rewardsmith.agent.train.isolation import job_failure
 
     (tmp_path / "policy.npz").write_bytes(b"")
     job = VideoJob(task_file=str(REPO / "envs" / "tasks" / "cartpole.toml"), policy_file=str(tmp_path / "policy.npz"), video_file=str(tmp_path / "video.mp4"),
@@ -68,7 +68,7 @@ def test_a_video_step_that_hangs_is_recorded_and_the_pipeline_ends(tmp_path: Pat
     outcomes = LocalExecutor(1, poll_s=0.05).run([Pipeline("r01c01", (step,))])["r01c01"]
     assert outcomes[0].status == "timeout"  # killed: even importing torch takes longer than 0.5 s
     store, files = RunStore(tmp_path), TargetFiles(tmp_path)
-    store.save_failures(files, tuple(_failure(o, "candidate") for o in outcomes))
+    store.save_failures(files, tuple(job_failure(o, "candidate") for o in outcomes))
     video = store.outcome(files).video
     assert video is not None and video.status == "timeout" and video.error and "limit" in video.error
     assert not (tmp_path / "video.json").exists()  # the job's own file: the orchestrator never writes it

@@ -80,9 +80,10 @@ def train_in_rungs(trainer: Trainer, targets: list[TrainTarget], allocation: All
         legs = [Leg(target=t, files=t.files.rung(rung), steps=budget, resume=t.files.rung(rung - 1) if rung else None,
                      checkpoint=True, video=False) for t in alive]
         trainer.run_legs(legs, rung)
-        # A candidate whose rung produced no training has no curve: it never continues (and keeps that rung's result).
         curves = {leg.target.key: curve_of(store.outcome(leg.files).training) for leg in legs}
-        decision = allocator.decide(budget, curves)
+        # A candidate whose rung failed never continues; it is marked stopped there, so its result is that rung's.
+        failed = [leg.target.key for leg in legs if not _trained(store.outcome(leg.files).training)]
+        decision = allocator.decide(budget, curves, failed)
         store.save_allocation(rnd, allocator.record)
         _mark_stopped(store, alive, allocator.record, settings.steps, in_rung_folder=True)
         alive = [t for t in alive if t.key in decision.continued]
@@ -93,6 +94,10 @@ def train_in_rungs(trainer: Trainer, targets: list[TrainTarget], allocation: All
              for t in others]
     trainer.run_legs(legs, done if candidates else None)
     return {t.key: store.stopped_outcome(t.files) or store.outcome(t.files) for t in targets}
+
+
+def _trained(training: TrainingResult | None) -> bool:
+    return training is not None and training.trained
 
 
 def curve_of(training: TrainingResult | None) -> tuple[Point, ...]:
@@ -109,9 +114,11 @@ def _mark_stopped(store: RunStore, targets: list[TrainTarget], record: Allocatio
     files = {t.key: t.files for t in targets}
     for d in record.decisions:
         kept = [f for k, f in d.fitness.items() if k in d.continued and f is not None]
-        for key in d.stopped:
+        # In rungs, a candidate whose rung failed is marked too: its result (the failure) is in that rung's folder.
+        # In a program, an arm frozen by NaN keeps its own result and status.
+        for key in (*d.stopped, *(d.failed if in_rung_folder else ())):
             if key in files and store.load_early_stop(files[key]) is None:
                 store.save_early_stop(files[key], EarlyStop(
                     rung=d.rung, steps_done=d.steps, steps_planned=planned, selection_fitness=d.fitness.get(key),
                     cutoff_fitness=min(kept, default=None), policy=record.allocation.policy,
-                    reason=d.reasons.get(key, ""), in_rung_folder=in_rung_folder))
+                    reason=d.reasons.get(key, "its training at this rung failed"), in_rung_folder=in_rung_folder))

@@ -22,7 +22,8 @@ It never sees one noisy point alone: an :class:`Estimate` is read off the recent
   ORSO trains one arm at a time; here every arm still in trains in the same program, so the bandit
   eliminates instead of choosing. Its budget is the halving schedule's: at each rung it keeps as many
   arms as the budget still left can carry down the rest of the ladder (more than halving keeps once
-  the test has stopped some early), ranked by their level with the trend carried to the next rung.
+  the test has stopped some early), ranked by their level with the trend carried as far ahead as the
+  curve it was read from reaches.
 
 Both spend at most the halving schedule's planned env-steps (:meth:`HalvingSchedule.spend`), so a
 round's cost is known before it starts. Baselines are never allocated: they train the full budget.
@@ -202,6 +203,8 @@ class Decision:
     stopped: tuple[str, ...]
     reasons: dict[str, str] = field(default_factory=dict)
     """Why each stopped arm stopped, in words (for its record and critique)."""
+    failed: tuple[str, ...] = ()
+    """Arms that had stopped training by themselves (NaN, a crash) and left without being judged."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,7 +291,9 @@ class Allocator:
         rung = self.rung_of(steps)
         if a.policy == "halving":
             fitness = {k: e.mean for k, e in estimates.items()}
-            continued = self.schedule.continuing(fitness) if self.is_rung_end(steps) else entered
+            # An arm none of whose episodes ended yet is ranked last, but it is not failed: it may fill a place.
+            ranked = {k: _LOWEST if f is None else f for k, f in fitness.items()}
+            continued = self.schedule.continuing(ranked) if self.is_rung_end(steps) else entered
             reasons = {k: self._ranked_out(fitness, continued) for k in entered if k not in continued}
             strikes = s.strikes
         else:
@@ -296,7 +301,8 @@ class Allocator:
             continued, reasons, strikes = self._bandit(steps, spent, entered, estimates)
         stopped = tuple(k for k in entered if k not in continued)
         decision = Decision(steps=steps, rung=rung, entered=entered, fitness=fitness,
-                            continued=tuple(k for k in entered if k in continued), stopped=stopped, reasons=reasons)
+                            continued=tuple(k for k in entered if k in continued), stopped=stopped, reasons=reasons,
+                            failed=tuple(k for k in s.alive if k in failed))
         self.state = replace(s, alive=decision.continued, at=steps, spent=spent, strikes=strikes,
                              decisions=(*s.decisions, decision))
         return decision
@@ -307,14 +313,16 @@ class Allocator:
         return f"ranked below the top {len(continued)} of {len(fitness)} by recent training fitness{cut}"
 
     def _ahead(self, steps: int) -> int:
-        """How far the bandit carries a trend: to the next rung's end, no farther than the curve it was read from."""
-        nxt = next((b for b in self.budgets if b > steps), self.steps)
-        return int(min(nxt - steps, steps * self.allocation.window))
+        """How far the bandit's check carries a trend: to the next rung's end, where halving would judge the arm."""
+        return next((b for b in self.budgets if b > steps), self.steps) - steps
 
     def _bandit(self, steps: int, spent: int, entered: tuple[str, ...], estimates: Mapping[str, Estimate]
                 ) -> tuple[tuple[str, ...], dict[str, str], dict[str, int]]:
         a = self.allocation
         z, ahead = a.confidence, self._ahead(steps)
+        # Ranking at a rung's cut carries the trend no farther than the curve it was read from (a few noisy points
+        # must not outrank a level), the check all the way (an arm is stopped only when even that cannot save it).
+        rank_ahead = int(min(ahead, steps * a.window))
         strikes = dict(self.state.strikes)
         reasons: dict[str, str] = {}
         keep = []
@@ -335,10 +343,10 @@ class Allocator:
         if self.is_rung_end(steps):
             allowed = self._allowed(steps, spent, len(keep))
             if len(keep) > allowed:
-                ranked = sorted(keep, key=lambda k: (-(_or_low(estimates[k].outlook(ahead))), k))
+                ranked = sorted(keep, key=lambda k: (-(_or_low(estimates[k].outlook(rank_ahead))), k))
                 for k in ranked[allowed:]:
                     reasons[k] = (f"the budget left carries {allowed} arm{'s' if allowed != 1 else ''} past this rung, "
-                                  f"and it ranked below them by its fitness with the trend carried {ahead:,} steps")
+                                  f"and it ranked below them by its fitness with the trend carried {rank_ahead:,} steps")
                 keep = [k for k in keep if k in ranked[:allowed]]
         if not keep and entered:  # never stop the last arms: the best by level goes on
             best_k = max(entered, key=lambda k: (_or_low(estimates[k].level), k))
@@ -354,6 +362,10 @@ class Allocator:
             if _ladder_cost(self.schedule, self.budgets, rung, m, steps) <= left:
                 allowed = m
         return allowed
+
+
+_LOWEST = -1e300
+"""Below any fitness, and still a number a record can hold."""
 
 
 def _or_low(value: float | None) -> float:

@@ -15,6 +15,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from rewardsmith.agent.app.cli import main
 from rewardsmith.core.errors import TaskError
 from rewardsmith.envs.rollout import random_rollout
 from rewardsmith.envs.tasks import Task, load_task
@@ -184,15 +185,21 @@ def test_the_contract_holds_on_the_written_model(task: Task, check) -> None:
     check(task)
 
 
-def test_tasks_validate_and_a_tiny_run_on_sb3(tmp_path: Path, run_cli) -> None:
+def test_tasks_prints_the_fields_with_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     task_file = write_task(tmp_path)
-    (tmp_path / "reward.py").write_text(REWARD)
-    shown = run_cli("tasks", str(task_file), check=True).stdout
+    assert main(["tasks", str(task_file)]) == 0
+    shown = capsys.readouterr().out
     assert "walker-forward  walker.xml" in shown
     assert "state.torso_height: (B,) float, m — height of the torso body's origin" in shown
     assert "state.joint_vel: (B, 2) float, rad/s" in shown and "state.front_foot_contact_force: (B,) float, N" in shown
-    fields = json.loads(run_cli("tasks", str(task_file), "--json", check=True).stdout)[0]["fields"]
+    assert main(["tasks", str(task_file), "--json"]) == 0
+    fields = json.loads(capsys.readouterr().out)[0]["fields"]
     assert {f["name"]: f["unit"] for f in fields}["x_velocity"] == "m/s"
+
+
+def test_validate_and_a_tiny_run_on_sb3(tmp_path: Path, run_cli) -> None:
+    task_file = write_task(tmp_path)
+    (tmp_path / "reward.py").write_text(REWARD)
     valid = run_cli("validate", str(task_file), "reward.py", "--backend", "sb3")
     assert valid.returncode == 0 and "accepted" in valid.stdout, valid.stdout + valid.stderr
     run = run_cli("run", str(task_file), "--rounds", "1", "--samples", "1", "--steps", "128", "--backend", "sb3",
@@ -233,14 +240,15 @@ def test_a_bad_model_task_is_one_line_that_names_the_problem(tmp_path: Path, edi
     assert says in message and "\n" not in message and message.startswith(str(path)), message
 
 
-def test_a_run_on_a_bad_model_stops_before_it_records_anything(tmp_path: Path, run_cli) -> None:
+def test_a_run_on_a_bad_model_stops_before_it_records_anything(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     write_task(tmp_path, TASK.replace('bodies = ["front_foot"]', 'bodies = ["paw"]'))
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "earlier-run").mkdir()  # another run in the same folder is left as it was
-    proc = run_cli("run", "task.toml", "--out", "runs")
-    assert proc.returncode != 0
-    assert proc.stderr.strip().count("\n") == 0 and "the model has no body named 'paw'" in proc.stderr
-    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["earlier-run"]
+    runs = tmp_path / "runs"
+    (runs / "earlier-run").mkdir(parents=True)  # another run in the same folder is left as it was
+    assert main(["run", str(tmp_path / "task.toml"), "--out", str(runs)]) != 0
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "the model has no body named 'paw'" in err
+    assert [p.name for p in runs.iterdir()] == ["earlier-run"]
 
 
 def test_a_batch_of_sensordata_reads_the_same_fields_in_numpy_and_jax(task: Task) -> None:

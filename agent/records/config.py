@@ -54,8 +54,7 @@ BackendName = Literal["sb3", "jax"]
 
 
 DEFAULT_ETA = 4
-"""``--allocation``'s reduction factor without ``--halving``: K=16 candidates at 1/8 of the budget, 4 at 1/2, 1 at
-the full budget spend what 4 candidates trained to the full budget do (docs/benchmarks.md, issue 22)."""
+"""``--allocation``'s reduction factor without ``--halving``: the best quarter goes on at each rung."""
 
 DAY_S = 86_400.0
 """A day in seconds: the longest a timeout option may be (a longer one is a typo, and past ~292 years
@@ -141,8 +140,10 @@ class RunConfig:
     halving: int | None = field(default=None, metadata=flag(at_least=2, at_most=100, metavar="ETA"))
     """The allocation's reduction factor, e.g. 4: after each rung the best 1/ETA continue (halving; the bandit's
     budget); alone it means --allocation halving. Default with --allocation: 4."""
-    first_rung: float = field(default=1 / 8, metadata=flag(above=0, below=1, metavar="FRACTION"))
-    """With --allocation: the first rung's budget as a fraction of the full training budget."""
+    first_rung: float = field(default=1 / 4, metadata=flag(above=0, below=1, metavar="FRACTION"))
+    """With --allocation: the first rung's budget as a fraction of the full training budget. Shorter rungs rank by
+    noise: the candidates' fitness ranks like their held-out fitness at the full budget only from about 1/5-1/4 of
+    it on CartPole and Pendulum, 1/3 on MountainCarContinuous (docs/benchmarks.md, issue 22)."""
     baselines: bool = field(default=True, metadata=flag(name="--no-baselines", negate=True))
     """Also train the env's own reward ("human") and a sparse reward on the task's fitness, to compare with and
     for the human-normalized score."""

@@ -61,12 +61,14 @@ class HalvingSchedule:
         """Cumulative env-steps at the end of each rung; the last is the full budget ``steps``.
 
         Every rung ends on a whole PPO rollout (``rollout`` = n_steps × n_envs), since training only stops
-        between rollouts; rungs that would round to the same budget are merged.
+        between rollouts, and the first after two at least: the first rollout is gathered by the initial policy,
+        before any update, so it says nothing about the reward (on a round's common seed it is the same for every
+        arm). Rungs that would round to the same budget are merged.
         """
         out: list[int] = []
         fraction = self.first_rung
         while fraction < 1.0:
-            budget = max(rollout, round(steps * fraction / rollout) * rollout)
+            budget = max(2 * rollout, round(steps * fraction / rollout) * rollout)
             if budget >= steps:
                 break
             if not out or budget > out[-1]:
@@ -246,7 +248,7 @@ class Allocator:
 
     def __init__(self, allocation: Allocation, arms: Sequence[str], steps: int, rollout: int,
                  state: AllocationState | None = None) -> None:
-        self.allocation, self.steps = allocation, steps
+        self.allocation, self.steps, self.rollout = allocation, steps, rollout
         self.schedule = allocation.schedule
         self.budgets = self.schedule.budgets(steps, rollout)
         self.total = self.schedule.spend(len(arms), steps, rollout)
@@ -287,7 +289,9 @@ class Allocator:
         spent = s.spent + len(s.alive) * (steps - s.at)
         entered = tuple(a for a in s.alive if a not in failed)
         a = self.allocation
-        estimates = {k: estimate(curves.get(k, ()), steps, a.window) for k in entered}
+        # The first rollout is the initial policy's, the same whatever the reward: no evidence (see budgets()).
+        informative = {k: tuple(p for p in curves.get(k, ()) if p.steps > self.rollout) for k in entered}
+        estimates = {k: estimate(informative[k], steps, a.window) for k in entered}
         rung = self.rung_of(steps)
         if a.policy == "halving":
             fitness = {k: e.mean for k, e in estimates.items()}

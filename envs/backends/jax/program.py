@@ -442,7 +442,9 @@ class _Round:
         self.allocator = (Allocator(allocation, tuple(self.candidates), self.n_rollouts * self.rollout_steps,
                                     self.rollout_steps) if allocation is not None and len(self.candidates) > 1 else None)
         cuts = [b // self.rollout_steps for b in self.allocator.budgets[:-1]] if self.allocator is not None else []
-        self.per_call = _divisor_at_most(math.gcd(self.n_rollouts, *cuts), config.rollouts_per_call)
+        # A call never crosses a rung's end; the bandit checks its arms after every rollout.
+        cap = 1 if allocation is not None and allocation.policy == "bandit" else config.rollouts_per_call
+        self.per_call = _divisor_at_most(math.gcd(self.n_rollouts, *cuts), cap)
         self.members = tuple(range(len(self.arms)))
         self.program = self._build(self.members)
         self.ledger = Ledger(self.arms, self.program.components, self.n_rollouts, self.rollout_steps)

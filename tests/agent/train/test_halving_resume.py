@@ -31,7 +31,7 @@ def _wait(found: Callable[[], list[Path]], proc: subprocess.Popen[str], timeout:
 def test_kill_in_the_last_rung_then_resume_continues_from_the_checkpoint(run_cli, tmp_path: Path) -> None:
     """~2-3 min on the loaded 2-core machine (four PPO trainings and four evaluations)."""
     out = tmp_path / "runs"
-    args = ["run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "3", "--steps", "4096",
+    args = ["run", "cartpole", "--designer", f"scripted:{DATA}", "--rounds", "1", "--samples", "3", "--steps", "8192",
             "--halving", "3", "--first-rung", "0.5", "--workers", "1", "--no-baselines", "--final-seeds", "0",
             "--out", str(out)]
     proc = subprocess.Popen([sys.executable, "-m", "rewardsmith.agent.app.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -54,9 +54,9 @@ def test_kill_in_the_last_rung_then_resume_continues_from_the_checkpoint(run_cli
     for path, (mtime, data) in kept.items():  # the first rung was not redone
         assert path.stat().st_mtime_ns == mtime and path.read_bytes() == data, f"{path} was rewritten"
     metrics = json.loads((winner / "metrics.json").read_text())
-    assert (metrics["resumed_from_steps"], metrics["steps_done"]) == (2048, 4096)  # continued, not from scratch
-    halving = json.loads((rnd / "halving.json").read_text())
-    assert halving["rungs"][0]["continued"] == [winner.name.replace("cand_", "r01c")]
+    assert (metrics["resumed_from_steps"], metrics["steps_done"]) == (4096, 8192)  # continued, not from scratch
+    allocation = json.loads((rnd / "allocation.json").read_text())
+    assert allocation["decisions"][0]["continued"] == [winner.name.replace("cand_", "r01c")]
     stopped = [p for p in rnd.glob("cand_*") if p != winner]
     assert all((p / "early_stop.json").is_file() and not (p / "metrics.json").exists() for p in stopped)
     for path in run_dir.rglob("*.json"):  # nothing half-written

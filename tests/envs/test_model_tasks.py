@@ -271,3 +271,21 @@ def test_a_batch_of_sensordata_reads_the_same_fields_in_numpy_and_jax(task: Task
         want = getattr(expected, f.name).reshape(4, 5, *f.shape)
         np.testing.assert_allclose(on_numpy[f.name], want, rtol=1e-12, atol=1e-12, err_msg=f.name)
         np.testing.assert_allclose(np.asarray(on_jax[f.name]), want, rtol=1e-4, atol=1e-4, err_msg=f.name)
+
+
+@pytest.mark.parametrize(("description", "motions", "targets", "term"), [
+    ("Walk backward as fast as it can.", {"x_velocity": -1}, {}, "x_velocity_progress"),
+    ("Walk forward and keep the torso above 0.5 m.", {"x_velocity": 1}, {"torso_height": 0.5}, "torso_height_reached"),
+    ("Bring the nose to the flag and hold it there.", {}, {"nose_to_flag": 0.0}, "nose_to_flag_closeness"),
+    ("Jump as high as possible.", {}, {}, "torso_height_progress"),
+])
+def test_the_offline_designer_reads_the_derived_fields_as_the_hand_written_ones(
+        task: Task, description: str, motions: dict[str, int], targets: dict[str, float], term: str) -> None:
+    from rewardsmith.agent.design.designers.terms import goal_terms
+    from rewardsmith.agent.goal.task_goal import read_goal
+
+    goal = read_goal(task.adapter.spec, description)
+    assert {m.field: m.sign for m in goal.motions} == motions
+    assert {f.name: f.target for f in goal.spec.fields if f.target is not None} == targets
+    likely = [e.term.name for e in goal_terms(goal) if e.p >= 0.5]
+    assert term in likely, likely

@@ -145,10 +145,32 @@ def test_out_naming_a_file_is_one_line(out: str, tmp_path: Path, capsys: pytest.
     assert (tmp_path / "a_file").read_text() == "keep me"
 
 
-def test_dry_run_on_jax_without_a_jax_environment_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+ACROBOT_TASK = ('name = "acrobot-up"\nenv = "Acrobot-v1"\nadapter = "acrobot.py:AcrobotAdapter"\n'
+                'description = "Swing the tip up."\nfitness = "env_return"\n[train]\nsteps = 10000\n')
+ACROBOT_ADAPTER = """
+import numpy as np
+from rewardsmith.core.state import ActionSpec, StateField, StateSpec
+from rewardsmith.envs.adapters import StateAdapter
+
+
+class AcrobotAdapter(StateAdapter):
+    spec = StateSpec(fields=(StateField(name="tip_height", shape=(), unit="m", doc="height of the tip"),),
+                     action=ActionSpec(1, "torque: 0, 1 or 2", 0.0, 2.0))
+
+    def read(self, env, obs):
+        return np.array([-obs[0] - (obs[0] * obs[2] - obs[1] * obs[3])], dtype=np.float64)
+"""
+
+
+def test_dry_run_on_jax_without_a_jax_environment_says_so(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A Gymnasium id the jax backend has no environment for (a user's adapter on Acrobot) is refused by the
+    dry run as by a run; it used to estimate sb3 silently."""
     pytest.importorskip("jax")
-    line = _main_error(capsys, "run", "pusher", "--backend", "jax", "--dry-run")  # it used to estimate sb3
-    assert "--backend jax: Pusher-v5 has no JAX environment" in line
+    (tmp_path / "acrobot.py").write_text(ACROBOT_ADAPTER)
+    (tmp_path / "acrobot.toml").write_text(ACROBOT_TASK)
+    line = _main_error(capsys, "run", str(tmp_path / "acrobot.toml"), "--backend", "jax", "--dry-run")
+    assert "--backend jax: Acrobot-v1 has no JAX environment" in line
 
 
 USER_TASK = ('name = "mine"\nenv = "MountainCarContinuous-v0"\ndescription = "Drive up the left hill."\n'

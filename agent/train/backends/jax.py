@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from rewardsmith.sandboxes.jax.export import ExportZygote
     from rewardsmith.sandboxes.jax.module_check import ModuleChecker
 
+_OWN_ADAPTER = ("the task reads its state through its own adapter ({ref}), and the jax backend's environments "
+                "compute the built-in adapters' fields")
+
 MAX_TUNE_BATCH = 8
 """Most trials of a tuning study trained in one program."""
 JOB_MEMORY_MB = 8192
@@ -91,6 +94,8 @@ class JaxBackend(Backend):
         if task.env_id not in jax_env_ids():
             raise ConfigError(f"--backend jax: {task.env_id} has no JAX environment; the jax backend has: "
                               f"{', '.join(jax_env_ids())} (or use --backend sb3)")
+        if task.adapter_ref is not None:
+            raise ConfigError(f"--backend jax: {_OWN_ADAPTER.format(ref=task.adapter_ref)} (use --backend sb3)")
 
     def auto_refusal(self, task: Task, config: RunConfig) -> str | None:
         """Why ``--backend auto`` does not pick this backend for ``task`` here; None when it does."""
@@ -98,8 +103,8 @@ class JaxBackend(Backend):
 
         if task.env_id not in jax_env_ids():
             return f"{task.env_id} has no JAX environment"
-        if not self._sparse_ok(task, config):
-            return f"the sparse baseline needs a built-in fitness metric on jax, not {task.fitness_ref!r}"
+        if task.adapter_ref is not None:
+            return _OWN_ADAPTER.format(ref=task.adapter_ref)
         return None
 
     def auto_reason(self, task: Task) -> str:
@@ -110,12 +115,6 @@ class JaxBackend(Backend):
         physics = physics_for(task.env_id, where)
         on = f" on {PHYSICS_WORDS[physics]}" if physics is not None else ""
         return f"{task.env_id} has a JAX environment{on}, and one program per round is the faster one on {where}"
-
-    @staticmethod
-    def _sparse_ok(task: Task, config: RunConfig) -> bool:
-        from rewardsmith.envs.backends.jax.metrics import jax_metric
-
-        return not config.baselines or jax_metric(task.fitness_ref) is not None
 
     @contextlib.contextmanager
     def session(self, task: Task) -> Iterator[JaxSession]:

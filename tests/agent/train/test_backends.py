@@ -116,3 +116,24 @@ def test_the_trainer_runs_a_batch_backend_once_then_evaluates_each_target(tmp_pa
     assert [(c.kind, c.cpu_s) for c in costs] == [("jax_round", round(2.0 / 3, 3)), ("evaluate", 2.0)]
     again = trainer.train_and_evaluate(targets, batch=store.round_files(1))
     assert again == outcomes and BatchBackend.calls == [["r01c01", "r01c02", "human"]]  # nothing trained twice
+
+
+def test_the_jax_backend_refuses_a_task_that_reads_its_state_through_its_own_adapter(tmp_path: Path) -> None:
+    """The jax environments compute the built-in adapters' fields: a user's adapter would train on other numbers."""
+    pytest.importorskip("jax")
+    from rewardsmith.agent.train.backends import JaxBackend
+
+    (tmp_path / "speed.py").write_text(
+        "import numpy as np\nfrom rewardsmith.core.state import ActionSpec, StateField, StateSpec\n"
+        "from rewardsmith.envs.adapters import StateAdapter\n\n\nclass Speed(StateAdapter):\n"
+        "    spec = StateSpec(fields=(StateField(name='cart_speed', shape=(), unit='m/s', doc='|v|'),),\n"
+        "                     action=ActionSpec(1, '0 left, 1 right', 0.0, 1.0))\n\n"
+        "    def read(self, env, obs):\n        return np.array([abs(float(obs[1]))])\n")
+    (tmp_path / "speed.toml").write_text('name = "speed"\nenv = "CartPole-v1"\nadapter = "speed.py:Speed"\n'
+                                         'description = "Keep the cart slow."\nfitness = "balance_steps"\n'
+                                         '[train]\nsteps = 4096\n')
+    task = load_task(str(tmp_path / "speed.toml"))
+    with pytest.raises(ConfigError, match=r"--backend jax: the task reads its state through its own adapter"):
+        JaxBackend().check(task, RunConfig(task=str(task.source), backend="jax"))
+    config, backend, line = resolve_backend(task, RunConfig(task=str(task.source), backend="auto"))
+    assert backend.name == "sb3" and "its own adapter" in line

@@ -192,7 +192,8 @@ import torch
 from stable_baselines3 import PPO
 {% if custom_adapter %}
 from {{ adapter_module }} import {{ adapter_class }}{% endif %}
-from rewardsmith.envs.gym_reward import RewardSmithReward
+from rewardsmith.envs.gym_reward import RewardSmithReward{% if model_task %}
+from rewardsmith.envs.tasks import load_task{% endif %}
 
 STEPS = 50_000  # RewardSmith trained each candidate for {{ "{:,}".format(m.train_steps) }} steps, with {{ m.n_envs }} envs
 torch.set_num_threads(1)  # a small MLP trains fastest on one thread; more contend with the reward worker
@@ -218,10 +219,14 @@ def render_readme(files: ExportFiles, manifest: ExportManifest, task: Task) -> s
     adapter_class = manifest.adapter.rsplit(":", 1)[1] if manifest.adapter != "builtin" else ""
     custom = bool(adapter_class)
     make_env = f"gym.make({json.dumps(manifest.env_id)}{kwargs})"
+    adapter_arg = f", adapter={adapter_class}()" if custom else ""
+    if task.model is not None:  # a task on a MuJoCo model: its file builds the env and reads the fields
+        make_env = f"load_task({json.dumps(str(task.source))}).make_env()"
+        adapter_arg = f", task={json.dumps(str(task.source))}"
     return README.render(
         m=manifest, f=files, description=task.description,
         fitness=f"{manifest.heldout_fitness:.4g}" if manifest.heldout_fitness is not None else "",
         components=", ".join(f"`{c}`" for c in manifest.components) or "none",
         custom_adapter=custom, adapter_class=adapter_class, adapter_module=files.adapter.stem,
-        make_env=make_env, adapter_arg=f", adapter={adapter_class}()" if custom else "",
+        make_env=make_env, adapter_arg=adapter_arg, model_task=task.model is not None,
     )

@@ -169,3 +169,20 @@ def test_a_custom_adapters_readme_imports_it_from_the_folder(tmp_path: Path) -> 
     assert ('RewardSmithReward(gym.make("MountainCarContinuous-v0", max_episode_steps=200), "best_reward.py", '
             "adapter=LeftAdapter())") in code
     assert "`adapter.py` | the task's own state adapter (class `LeftAdapter`)" in readme
+
+
+def test_a_model_tasks_readme_builds_its_env_from_the_task_file(tmp_path: Path) -> None:
+    """A task on a MuJoCo model has no Gymnasium id: the README's env and fields come from its task file."""
+    from rewardsmith.agent.app.commands.export import ExportManifest, render_readme
+
+    task = load_task("finger-spin")
+    manifest = ExportManifest(task=task.name, env_id=task.env_id, env_kwargs={}, run_dir="/runs/spin",
+                              candidate="r01c01", components=("spin",), heldout_fitness=None, adapter="builtin",
+                              ppo={}, n_envs=8, train_steps=1000)
+    readme = render_readme(RunStore(tmp_path).export_files(tmp_path / "out"), manifest, task)
+    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    compile(code, "example.py", "exec")
+    assert "gym.make(" not in code and "from rewardsmith.envs.tasks import load_task" in code
+    assert f'RewardSmithReward(load_task("{task.source}").make_env(), "best_reward.py", task="{task.source}")' in code
+    env = load_task(str(task.source)).make_env()  # what the README builds works
+    env.close()

@@ -231,7 +231,8 @@ def heldout(task: Task, policy: Any) -> float:
 
 
 def parity(task: Task, seeds: int, steps: int, workers: int, tmp: Path) -> dict[str, Any]:
-    from rewardsmith.core.atomic import read_json
+    from rewardsmith.agent.rundir.store import TargetFiles
+    from rewardsmith.core.atomic import read_record
     from rewardsmith.envs.backends import load_policy
     from rewardsmith.envs.backends.jax.native_envs import NativeMujocoEnv
     from rewardsmith.envs.backends.jax.policy import NumpyPolicy, PolicyMeta
@@ -252,9 +253,10 @@ def parity(task: Task, seeds: int, steps: int, workers: int, tmp: Path) -> dict[
     genv = task.make_env()
     sb3_fit = []
     for out in outs:
-        metrics = read_json(out / "metrics.json", TrainingResult)
+        files = TargetFiles(out)
+        metrics = read_record(files.metrics, TrainingResult)
         assert metrics.policy is not None, metrics.error
-        sb3_fit.append(heldout(task, load_policy(out / "policy.npz", metrics.policy, genv.observation_space,
+        sb3_fit.append(heldout(task, load_policy(files.policy, metrics.policy, genv.observation_space,
                                                  genv.action_space)))
     return {"jax": jax_fit, "sb3": sb3_fit, "jax_wall_s": jax_wall, "sb3_wall_s": sb3["wall_s"],
             "steps": result.steps_per_arm}

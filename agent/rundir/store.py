@@ -6,12 +6,14 @@ other module composes a path inside it. Layout
 
     config.json  summary.json  best_reward.py  run.lock
     fitness.png  final/<arm>/seed_N/  (the final comparison on fresh training seeds)
-    round_NN/  feedback.json  review.json  human.json  stopped.json  curves.png
-               jax_round*.json jax_round.log  isolation.json isolation/<part>/  (a failed batch retrained apart)
+    round_NN/  feedback.json  review.json  human.json  stopped.json  curves.png  allocation.json
+               jax_round*.json jax_round.log  jax_round_carry.npz (the program's last finished segment, while it runs)
+               isolation.json isolation/<part>/  (a failed batch retrained apart)
     round_NN/cand_KK/  prompt.md response.md reward.py candidate.json validation.json
                        train_job.json train.log progress.json policy.npz metrics.json sb3/ training.png
                        eval_job.json eval.log fitness.json  video_job.json video.log video.mp4 video.json
                        rollouts.npz failures.json critique.md critique.json screen.json  attempt_N/
+                       early_stop.json rung_N/  (stopped by the round's allocation; its rungs, on SB3)
     baselines/{human,sparse}/  (the training files of a candidate)
 
 Every file has one writer and is written atomically. Job processes write only the outputs their

@@ -552,10 +552,11 @@ class _Round:
         if mode != "auto":
             return mode == "always"
         calls_left = (self.n_rollouts * self.rollout_steps - steps) / (self.per_call * self.rollout_steps)
-        # A step's cost and a compile's both grow about linearly with the arms in the program (measured:
-        # docs/benchmarks.md, issue 22): recompile when the time it saves over the calls left beats its compile.
+        # A call's time grows about linearly with the arms in the program; a compile's has a fixed part too
+        # (measured on 2 cores, K=16 -> 4 -> 1: CartPole 30, ~15, ~10 s; docs/benchmarks.md, issue 22).
+        # Recompile when the time it saves over the calls left beats the compile.
         saved = calls_left * self.call_s * (1 - keep / width)
-        return saved > self.program_compile_s * keep / width
+        return saved > self.program_compile_s * (0.3 + 0.7 * keep / width)
 
     def _result(self, carry: Carry, run_s: float, timeout_s: float | None) -> RoundResult:
         ledger = self.ledger

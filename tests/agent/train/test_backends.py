@@ -135,5 +135,5 @@ def test_the_jax_backend_refuses_a_task_that_reads_its_state_through_its_own_ada
     task = load_task(str(tmp_path / "speed.toml"))
     with pytest.raises(ConfigError, match=r"--backend jax: the task reads its state through its own adapter"):
         JaxBackend().check(task, RunConfig(task=str(task.source), backend="jax"))
-    config, backend, line = resolve_backend(task, RunConfig(task=str(task.source), backend="auto"))
+    _config, backend, line = resolve_backend(task, RunConfig(task=str(task.source), backend="auto"))
     assert backend.name == "sb3" and "its own adapter" in line

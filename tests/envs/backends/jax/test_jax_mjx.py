@@ -18,6 +18,13 @@ from tests.support.mujoco_states import CONTACTS, actions, start_state  # noqa: 
 TOL = {"Humanoid-v5": 2e-3}
 """MJX (float32; Newton instead of Humanoid's PGS) against Gymnasium (float64) over 3 steps; default 1e-4."""
 
+DIVERGES = {
+    "Ant-v5": "MJX's first ground contact differs from C MuJoCo's on Gymnasium's ant.xml (measured on this CPU: "
+              "contact force off by 2.0, x_velocity by 3.8e-2, angular_velocity by 0.78 at step 1; identical "
+              "to 5e-7 before contact); not yet explained, so an Ant run on MJX is not bit-comparable",
+}
+"""Known MJX-vs-C differences (strict xfail: the test says so the day they agree)."""
+
 
 @pytest.mark.parametrize("env_id", sorted(RULES))
 def test_mjx_env_has_the_gymnasium_spec_and_spaces(env_id: str) -> None:
@@ -29,7 +36,8 @@ def test_mjx_env_has_the_gymnasium_spec_and_spaces(env_id: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", sorted(RULES))
+@pytest.mark.parametrize("env_id", [pytest.param(e, marks=pytest.mark.xfail(reason=DIVERGES[e], strict=True))
+                                    if e in DIVERGES else e for e in sorted(RULES)])
 def test_same_qpos_qvel_same_fields_on_both_backends(env_id: str) -> None:
     adapter = ADAPTERS[env_id]()
     env, genv = make_jax_env(env_id, "mjx"), adapter.make_env()

@@ -378,6 +378,11 @@ class ProgressView:
             self.console.print(f"cost: {cost_text(s)}", highlight=False, markup=False)
         elif s.usage.calls:
             self.console.print(f"LLM usage: {usage_text(s.usage)}", highlight=False)
+        if s.critic is not None:
+            c = s.critic
+            self.console.print(f"critic {c.model}: {c.judged} candidates judged, {c.failed} without verdicts; "
+                               f"{c.frames} frames sent; {c.kept} verdicts kept, {c.dropped} dropped as contradicted "
+                               f"by the recorded state; {usage_text(c.usage)}", highlight=False, markup=False)
         if s.stopped:
             self.console.print(f"stopped early: {printable(s.stopped)}", highlight=False, markup=False)
         self.console.print(f"run directory: {run_dir}  (designer: {s.designer}; {s.sandbox})", highlight=False)

@@ -12,12 +12,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from rewardsmith.agent import next_round
+from rewardsmith.agent.analyze import critic
+from rewardsmith.agent.analyze.critic import Critic, watched
 from rewardsmith.agent.analyze.critique import critique
 from rewardsmith.agent.analyze.screen import screened
 from rewardsmith.agent.context import RunContext
 from rewardsmith.agent.design.candidates import Validation, sample_round, validate_all
 from rewardsmith.agent.design.designers import DesignRequest
 from rewardsmith.agent.design.llm.responses import ResponseStore
+from rewardsmith.agent.goal.subtasks import candidate_subtasks, task_subtasks
+from rewardsmith.agent.goal.task_goal import task_goal
 from rewardsmith.agent.records.results import (
     Candidate,
     CandidateResult,
@@ -78,14 +82,31 @@ def train(ctx: RunContext, rnd: int, results: list[CandidateResult]) -> list[Can
 
 
 def analyze(ctx: RunContext, results: list[CandidateResult]) -> list[CandidateResult]:
-    """Attach (and store) each candidate's critique (the task's goal fields, for the failure causes)."""
+    """Attach (and store) each candidate's critique (the task's goal fields, for the failure causes), with the task's
+    subtasks and, with ``--critic``, the vision-language critic's verdicts that the recorded state does not contradict."""
+    watcher = Critic.for_run(ctx.cfg, ctx.store)  # once per round: a critic that failed this round is tried again next
+    task_list = task_subtasks(task_goal(ctx.task))
     out = []
     for result in results:
-        crit = critique(result, ctx.goal, result.screen)
+        subtasks = candidate_subtasks(_response(ctx.store, result), ctx.task.adapter.spec, task_list)
+        report = None
+        if watcher is not None and watched(result):
+            ctx.view.update(result.candidate.id, "critic", note=f"{watcher.model} watching the video")
+            report = critic.judge(watcher, result, ctx.store, ctx.task, ctx.goal, subtasks,
+                                  ctx.trainer.settings.selection_seeds[0])  # the seed the video shows
+            ctx.view.update(result.candidate.id, "critic", note=critic.report_line(report))
+        crit = critique(result, ctx.goal, result.screen, subtasks, report)
         ctx.store.save_critique(result.candidate, crit)
         out.append(replace(result, critique=crit))
         ctx.view.result(out[-1])
     return out
+
+
+def _response(store: RunStore, result: CandidateResult) -> str:
+    try:
+        return store.load_response(result.candidate)
+    except OSError:
+        return ""
 
 
 def close_round(ctx: RunContext, rnd: int, results: list[CandidateResult], incumbent: CandidateResult | None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -174,3 +175,27 @@ def _write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_frames(path: Path, indices: Sequence[int]) -> dict[int, np.ndarray]:
+    """The frames numbered ``indices`` (0 = the first) of a video, decoded once front to back.
+
+    For the vision-language critic (``agent.analyze.critic``): a rollout video has at most a few hundred frames
+    per episode (:attr:`VideoJob.max_steps`), so decoding up to the last wanted frame is cheap. Indices past the
+    video's end are left out of the result.
+    """
+    import imageio.v2 as imageio
+
+    wanted = set(indices)
+    out: dict[int, np.ndarray] = {}
+    if not wanted:
+        return out
+    last = max(wanted)
+    with imageio.get_reader(path, format="FFMPEG") as reader:
+        frames: Iterable[np.ndarray] = reader  # type: ignore[assignment]  # a reader iterates over its frames
+        for i, frame in enumerate(frames):
+            if i in wanted:
+                out[i] = np.asarray(frame)[:, :, :3]
+            if i >= last:
+                break
+    return out

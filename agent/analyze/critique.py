@@ -24,6 +24,7 @@ import numpy as np
 from rewardsmith.agent.analyze import diagnosis, episodes
 from rewardsmith.agent.design.prompting import render
 from rewardsmith.agent.goal.task_goal import describe_asks
+from rewardsmith.agent.records.critic import CriticReport
 from rewardsmith.agent.records.results import (
     CandidateResult,
     Critique,
@@ -33,6 +34,7 @@ from rewardsmith.agent.records.results import (
     ScreenVerdict,
     SeriesStat,
 )
+from rewardsmith.agent.records.subtasks import Subtask
 from rewardsmith.core.state import StateSpec
 from rewardsmith.envs.backends.records import Checkpoint
 
@@ -61,7 +63,8 @@ SUGGESTION: dict[FindingKind, str] = {
 }
 
 
-def critique(result: CandidateResult, spec: StateSpec | None = None, screen: ScreenVerdict | None = None) -> Critique:
+def critique(result: CandidateResult, spec: StateSpec | None = None, screen: ScreenVerdict | None = None,
+             subtasks: tuple[Subtask, ...] = (), critic: CriticReport | None = None) -> Critique:
     """Build the critique of one candidate (any status; failures get a short explanation).
 
     Args:
@@ -69,6 +72,9 @@ def critique(result: CandidateResult, spec: StateSpec | None = None, screen: Scr
         spec: the task's state fields as the task reads them (:attr:`agent.goal.task_goal.TaskGoal.spec`: only the
             targets it states, its own direction); without it the evaluation episodes are not analysed.
         screen: the pre-training screen's verdict (default: ``result.screen``).
+        subtasks: the task as checkable subtasks (:mod:`agent.goal.subtasks`), listed in the critique.
+        critic: the vision-language critic's report (``--critic``): its verdicts that survived the gate join the
+            critique, labelled as the critic's; a critic that gave none is said so.
     """
     cid, status = result.candidate.id, result.status
     screen = screen or result.screen
@@ -77,8 +83,9 @@ def critique(result: CandidateResult, spec: StateSpec | None = None, screen: Scr
     if training is None or not training.checkpoints:
         reason = _failure_reason(result) if not screened else "not trained: the pre-training screen skipped it"
         text = render("critique.md.j2", cid=cid, status=status, reason=reason, result=result, series=[],
-                      findings=[_line(f) for f in screened], shares={}, ending="")
-        return Critique(candidate_id=cid, status=status, text=text, flags=tuple(screened), screen=screen)
+                      findings=[_line(f) for f in screened], shares={}, ending="", **_critic_context(subtasks, critic))
+        return Critique(candidate_id=cid, status=status, text=text, flags=tuple(screened), screen=screen,
+                        subtasks=subtasks)
     checkpoints = _subsample(training.checkpoints)
     components = tuple(_series(name, [cp.component_returns.get(name) for cp in checkpoints])
                        for name in training.components)
@@ -105,10 +112,23 @@ def critique(result: CandidateResult, spec: StateSpec | None = None, screen: Scr
     series = [s for s in (*components, fitness, lengths) if s is not None]
     text = render("critique.md.j2", cid=cid, status=status, reason=_failure_reason(result), result=result,
                   series=series, findings=[_line(f) for f in flags], shares=shares, ending=_ending(report),
-                  asks=describe_asks(spec) if report is not None and spec is not None else "")
+                  asks=describe_asks(spec) if report is not None and spec is not None else "",
+                  **_critic_context(subtasks, critic))
     return Critique(candidate_id=cid, status=status, text=text, components=tuple(c for c in components if c is not None),
                     fitness=fitness, episode_length=lengths, shares=shares, flags=tuple(flags), diagnosis=diag,
-                    failure=report, screen=screen)
+                    failure=report, screen=screen, subtasks=subtasks)
+
+
+def _critic_context(subtasks: tuple[Subtask, ...], critic: CriticReport | None) -> dict[str, object]:
+    """The template's subtask list and the critic's kept verdicts, each with its subtask and frame in words."""
+    by_id = {s.id: s for s in subtasks}
+    steps = {f.index: f.step for f in critic.frames} if critic is not None else {}
+    verdicts = [{"id": v.subtask, "text": by_id[v.subtask].text if v.subtask in by_id else "", "verdict": v.verdict,
+                 "where": f"frame {v.frame}, step {steps[v.frame]}" if v.frame in steps else "no frame named",
+                 "reason": v.reason, "checked": v.subtask in by_id and by_id[v.subtask].check is not None}
+                for v in (critic.kept if critic is not None else ())]
+    return {"subtasks": [{"id": s.id, "text": s.text, "check": s.check.describe() if s.check else ""} for s in subtasks],
+            "critic": critic, "critic_verdicts": verdicts}
 
 
 SUBSUMES: dict[FindingKind, tuple[FindingKind, ...]] = {

@@ -180,6 +180,9 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
             view.header([
                 f"RewardSmith {'run' if new else 'resume'}: {task.name} ({task.env_id}) → {run_dir}",
                 f"designer: {designer.label}",
+                *([f"critic: {config.critic} watches {config.critic_frames} frames of each candidate's video "
+                   f"(calls bounded to {config.critic_timeout_s:g} s, its tokens to {config.critic_max_tokens:,})"]
+                  if config.critic else []),
                 f"{isolation.describe()}",
                 backend_line,
                 settings_line(task),
@@ -325,6 +328,12 @@ def _check_config(config: RunConfig) -> None:
         require_extra("ray", "--executor ray", "ray")
     if config.review == "web":
         require_extra("ui", "--review web (reviewed in rewardsmith ui)", *UI_MODULES)
+    if config.critic is not None:
+        if not config.critic.strip() or any(c.isspace() for c in config.critic):
+            raise ConfigError(f"--critic {config.critic!r}: a litellm model string has no spaces, e.g. 'openai/gpt-4o-mini'")
+        if config.videos is False:
+            raise ConfigError("--critic watches the rollout videos: drop --no-video")
+        require_extra("llm", f"--critic {config.critic}", "litellm", "openai")
 
 
 def out_dir(value: str, flag: str = "--out") -> Path:

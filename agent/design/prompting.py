@@ -15,16 +15,33 @@ from typing import Any, Literal
 import jinja2
 
 from rewardsmith import prompts
-from rewardsmith.agent.goal.task_goal import fitness_doc
+from rewardsmith.agent.goal.subtasks import task_subtasks
+from rewardsmith.agent.goal.task_goal import fitness_doc, task_goal
 from rewardsmith.envs.tasks import Task
 
 TEMPLATE_DIR = Path(prompts.__file__).parent
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image sent with a message (the critic's frames, issue 25): a file in the run, named by its content's hash.
+
+    The stored request keeps the file and the hash, not the bytes: the hash is part of the request's key (a
+    different frame is a different question), and :class:`agent.design.llm.client.LLMClient` reads the file and
+    sends it as an OpenAI-style ``image_url`` part with a data URL when it makes the call.
+    """
+
+    file: str
+    sha256: str
+    media_type: str = "image/jpeg"
+
+
+@dataclass(frozen=True)
 class Message:
     role: Literal["system", "user", "assistant"]
     content: str
+    images: tuple[ImagePart, ...] = ()
+    """Images after the text (a vision model's input); none for the designer's prompts."""
 
 
 @cache
@@ -42,7 +59,8 @@ def render(template: str, **context: Any) -> str:
 
 def task_context(task: Task) -> dict[str, Any]:
     return {"task": task, "state_description": task.adapter.spec.describe(),
-            "fitness_doc": fitness_doc(task.fitness_ref, task.source.parent) or task.fitness_ref}
+            "fitness_doc": fitness_doc(task.fitness_ref, task.source.parent) or task.fitness_ref,
+            "subtasks": task_subtasks(task_goal(task))}
 
 
 def round_messages(task: Task, previous_best_code: str | None, feedback_text: str | None,
@@ -74,5 +92,6 @@ def fix_messages(messages: list[Message], response: str, stage: str, problem: st
 
 def to_markdown(messages: list[Message]) -> str:
     """The prompt as a person reads it in ``prompt.md``."""
-    return "\n".join(f"## {m.role}\n\n{m.content.rstrip()}\n" for m in messages)
+    return "\n".join(f"## {m.role}\n\n{m.content.rstrip()}\n" + "".join(f"\n[image: {i.file}]\n" for i in m.images)
+                     for m in messages)
 

@@ -168,6 +168,17 @@ class RunConfig:
     (designers that can fix)."""
     allow_weak_sandbox: bool = field(default=False, metadata=flag(name="--allow-weak-sandbox", resume=True))
     """Run candidate code even below bubblewrap + seccomp + rlimits (the static check is then the main barrier; see sandboxes/README.md)."""
+    critic: str | None = field(default=None, metadata=flag(metavar="MODEL"))
+    """A vision-language model (any litellm vision model, e.g. openai/gpt-4o-mini; --api-base reaches a local
+    server) that watches frames of each trained candidate's video and judges the task's subtasks; a verdict the
+    recorded state contradicts is dropped. It records videos. None = no critic."""
+    critic_frames: int = field(default=6, metadata=flag(at_least=1, at_most=16, metavar="N"))
+    """Frames of one rollout the critic sees per candidate, picked around its key moments (start, peaks, the end)."""
+    critic_timeout_s: float = field(default=60.0, metadata=flag(name="--critic-timeout", above=0, at_most=DAY_S))
+    """Wall-clock limit of one critic call; after a failed call the round's other candidates go without the critic."""
+    critic_max_tokens: int = field(default=200_000, metadata=flag(resume=True, at_least=0, at_most=10**10))
+    """The critic's calls stop (the run goes on without them) before they would take its total past this many
+    tokens (in + out)."""
     llm: LLMOptions = field(default_factory=LLMOptions, metadata=flag(cli=False))
     """Options of an LLM designer."""
 
@@ -187,8 +198,8 @@ class RunConfig:
 
     @property
     def records_videos(self) -> bool:
-        """Rollout videos are recorded when a person reviews (or when asked for with ``--video``)."""
-        return self.videos if self.videos is not None else self.review in ("cli", "web")
+        """Rollout videos are recorded when a person or the critic watches them (or when asked for with ``--video``)."""
+        return self.videos if self.videos is not None else self.review in ("cli", "web") or self.critic is not None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rewardsmith.agent.records.review import HumanFeedback
+from rewardsmith.agent.records.subtasks import Subtask
 from rewardsmith.agent.records.train import EarlyStop
 from rewardsmith.envs.backends.records import RewardKind, TrainingResult
 from rewardsmith.envs.evaluation import EvaluationResult
@@ -206,6 +207,8 @@ class Critique:
     diagnosis: tuple[ComponentDiagnosis, ...] = ()
     failure: FailureReport | None = None
     screen: ScreenVerdict | None = None
+    subtasks: tuple[Subtask, ...] = ()
+    """The task as checkable subtasks, as this candidate's designer stated them (or as the task reads)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -433,6 +436,19 @@ class RunCost:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CriticTotals:
+    """The run summary's line on the critic: candidates judged, frames sent, verdicts kept and dropped, tokens."""
+
+    model: str
+    judged: int
+    failed: int
+    frames: int
+    kept: int
+    dropped: int
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunSummary:
     """The run's result, as written to ``summary.json``."""
 
@@ -460,3 +476,5 @@ class RunSummary:
     hns_meaningful: bool = True
     """False when the two baselines are within each other's spread: then ``hns`` is not a score to quote."""
     cost: RunCost | None = None
+    critic: CriticTotals | None = None
+    """What the vision-language critic (``--critic``) judged and cost; None without one."""

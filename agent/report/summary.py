@@ -10,6 +10,7 @@ from __future__ import annotations
 import resource
 from typing import Literal
 
+from rewardsmith.agent.analyze.critic import totals as critic_totals
 from rewardsmith.agent.design.llm.responses import ResponseStore
 from rewardsmith.agent.records.config import RunRecord
 from rewardsmith.agent.records.results import (
@@ -78,6 +79,7 @@ def summarize(store: RunStore, record: RunRecord, task: Task, history: list[Cand
         baselines=scores, hns=value, hns_note=note, wall_s=wall_s,
         usage=ResponseStore.for_run(store.root).total(), stopped=stopped,
         final=final, hns_meaningful=meaningful, cost=run_cost(store, history, baselines, final),
+        critic=critic_totals(store, record.config, history),
     )
 
 

@@ -171,6 +171,15 @@ class CandidateFiles(TargetFiles):
         """The pre-training screen's verdict (``agent.analyze.screen``)."""
         return self.dir / "screen.json"
 
+    @property
+    def critic(self) -> Path:
+        """The vision-language critic's verdicts on this candidate's video (``agent.analyze.critic``)."""
+        return self.dir / "critic.json"
+
+    def critic_frame(self, index: int) -> Path:
+        """A frame sent to the critic, as the JPEG it received: ``critic/frame_NN.jpg``."""
+        return self.dir / "critic" / f"frame_{index:02d}.jpg"
+
     def attempt(self, n: int) -> CandidateFiles:
         """The copy of an earlier fix-retry attempt, ``attempt_N/``."""
         return CandidateFiles(self.dir / f"attempt_{n}")

@@ -4,7 +4,7 @@ This module and :mod:`agent.rundir.layout` (which names every path) are the dire
 other module composes a path inside it. Layout
 (DESIGN.md)::
 
-    config.json  summary.json  best_reward.py  run.lock
+    config.json  summary.json  best_reward.py  run.lock  responses/  critic_responses/
     fitness.png  final/<arm>/seed_N/  (the final comparison on fresh training seeds)
     round_NN/  feedback.json  review.json  human.json  stopped.json  curves.png  allocation.json
                jax_round*.json jax_round.log  jax_round_carry.npz (the program's last finished segment, while it runs)
@@ -13,6 +13,7 @@ other module composes a path inside it. Layout
                        train_job.json train.log progress.json policy.npz metrics.json sb3/ training.png
                        eval_job.json eval.log fitness.json  video_job.json video.log video.mp4 video.json
                        rollouts.npz failures.json critique.md critique.json screen.json  attempt_N/
+                       critic.json critic/frame_NN.jpg  (--critic: its verdicts, the frames it was sent)
                        early_stop.json rung_N/  (stopped by the round's allocation; its rungs, on SB3)
     baselines/{human,sparse}/  (the training files of a candidate)
 
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from rewardsmith.agent.records.config import RunRecord
+from rewardsmith.agent.records.critic import CriticReport
 from rewardsmith.agent.records.results import (
     BatchFailure,
     Candidate,
@@ -105,6 +107,12 @@ class RunStore:
     def responses_dir(self) -> Path:
         """The LLM designer's stored calls (owned by :class:`agent.design.llm.responses.ResponseStore`)."""
         return self.root / "responses"
+
+    @property
+    def critic_responses_dir(self) -> Path:
+        """The critic's stored calls (a :class:`agent.design.llm.responses.ResponseStore` of its own, so its tokens
+        are counted apart from the designer's)."""
+        return self.root / "critic_responses"
 
     @property
     def lineage_file(self) -> Path:
@@ -324,6 +332,18 @@ class RunStore:
             return load_rollouts(files.rollouts)
         except (OSError, ValueError, KeyError) as exc:
             raise RunStoreError(f"{files.rollouts}: unreadable ({exc})") from None
+
+    def save_critic(self, candidate: Candidate, report: CriticReport) -> None:
+        write_json(self.files_of(candidate).critic, report)
+
+    def load_critic(self, candidate: Candidate) -> CriticReport | None:
+        return _maybe(self.files_of(candidate).critic, CriticReport)
+
+    def save_critic_frame(self, candidate: Candidate, index: int, data: bytes) -> Path:
+        """Write a frame sent to the critic; returns its path."""
+        path = self.files_of(candidate).critic_frame(index)
+        write_bytes(path, data)
+        return path
 
     def save_screen(self, candidate: Candidate, verdict: ScreenVerdict) -> None:
         write_json(self.files_of(candidate).screen, verdict)

@@ -2,7 +2,9 @@
 
 Tests drive RewardSmith's LLM designer through litellm and the openai SDK against it, so the real
 HTTP path is exercised: ``n`` honoured or ignored, error statuses with ``Retry-After``, hangs past
-the client's timeout, a body trickled byte by byte, malformed JSON, empty content, refusals. Replies are scripted per model name
+the client's timeout, a body trickled byte by byte, malformed JSON, empty content, refusals. Images arrive as a
+provider receives them (OpenAI ``content`` parts with ``image_url`` data URLs: :attr:`Recorded.images`) and cost
+:data:`IMAGE_TOKENS` prompt tokens each. Replies are scripted per model name
 (the part after litellm's ``openai/`` prefix); every request is recorded, headers included, so a
 test can count attempts and check what was sent.
 """
@@ -63,6 +65,31 @@ class Recorded:
     def n(self) -> int:
         return int(self.body.get("n") or 1)
 
+    @property
+    def images(self) -> list[str]:
+        """The ``image_url`` URLs of every message's content parts, in order (data URLs for inline images)."""
+        return [part["image_url"]["url"] for m in self.body.get("messages", []) if isinstance(m.get("content"), list)
+                for part in m["content"] if isinstance(part, dict) and part.get("type") == "image_url"]
+
+    @property
+    def text(self) -> str:
+        """Every message's text, content parts' text included."""
+        return "\n".join(_text(m.get("content")) for m in self.body.get("messages", []))
+
+
+IMAGE_TOKENS = 85
+"""Prompt tokens the fake counts per image (OpenAI's price of a low-detail image)."""
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
+
+
+def _images(content: Any) -> int:
+    return sum(isinstance(p, dict) and p.get("type") == "image_url" for p in content) if isinstance(content, list) else 0
+
 
 Responder = Callable[[dict[str, Any]], Reply]
 
@@ -119,7 +146,9 @@ def _choices(reply: Reply, n: int) -> list[dict[str, Any]]:
 
 def _payload(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     choices = _choices(reply, int(body.get("n") or 1))
-    prompt_tokens = sum(len(str(m.get("content") or "")) for m in body.get("messages", [])) // 4 + 1
+    messages = body.get("messages", [])
+    prompt_tokens = (sum(len(_text(m.get("content"))) for m in messages) // 4 + 1
+                     + IMAGE_TOKENS * sum(_images(m.get("content")) for m in messages))
     completion_tokens = sum(len(c["message"]["content"] or "") // 4 + 1 for c in choices)
     return {
         "id": f"chatcmpl-fake-{time.monotonic_ns()}", "object": "chat.completion", "created": int(time.time()),

@@ -25,6 +25,8 @@ What the LLM backend note measured decides how litellm is called here:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import queue
@@ -36,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
@@ -252,7 +255,7 @@ class LLMClient:
 
     def _kwargs(self, request: CallRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
-            "model": self.model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "model": self.model, "messages": [{"role": m.role, "content": message_content(m)} for m in request.messages],
             "temperature": request.temperature, "timeout": self.options.timeout_s,
             "num_retries": 0, "max_retries": 0,  # retries are ours (see the module docstring)
         }
@@ -427,6 +430,24 @@ def _within(deadline_s: float, fn: Callable[..., Any], kwargs: dict[str, Any]) -
     if not ok:
         raise value
     return value
+
+
+def message_content(message: Message) -> str | list[dict[str, Any]]:
+    """A message as the provider takes it: its text, or with images the OpenAI ``content`` parts (text, then one
+    ``image_url`` with a base64 data URL per image, read from the run's file and checked against its hash)."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    for image in message.images:
+        try:
+            data = Path(image.file).read_bytes()
+        except OSError as exc:
+            raise DesignerError(f"image {image.file} cannot be read for the call ({exc.strerror})") from None
+        if hashlib.sha256(data).hexdigest() != image.sha256:
+            raise DesignerError(f"image {image.file} changed after its request was made (sha256 differs)")
+        url = f"data:{image.media_type};base64,{base64.b64encode(data).decode('ascii')}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
 
 
 def cap_text(text: str, limit: int = MAX_ANSWER_BYTES) -> str:

@@ -39,7 +39,9 @@ class CallRequest:
 
     @property
     def key(self) -> str:
-        payload = {"model": self.model, "messages": [[m.role, m.content] for m in self.messages], "n": self.n,
+        # A message's images count by their hashes, and only when it has some: keys made before images existed hold.
+        messages = [[m.role, m.content, *([[i.sha256 for i in m.images]] if m.images else [])] for m in self.messages]
+        payload = {"model": self.model, "messages": messages, "n": self.n,
                    "temperature": self.temperature, "max_tokens": self.max_tokens, "salt": self.salt}
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:24]

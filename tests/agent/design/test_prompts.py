@@ -7,6 +7,7 @@ reading the diff, regenerate with ``REWARDSMITH_UPDATE_SNAPSHOTS=1 pytest tests/
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +23,7 @@ from rewardsmith.agent.design.prompting import (
     task_context,
     to_markdown,
 )
+from rewardsmith.agent.records.critic import Contradiction, CriticFrame, CriticReport, Verdict
 from rewardsmith.agent.records.results import SeriesStat
 from rewardsmith.agent.records.review import LockedComponent, PairChoice
 from rewardsmith.agent.train.backends import JaxBackend, SB3Backend
@@ -42,6 +44,17 @@ def compute_reward(state, action):
 '''
 SERIES = [SeriesStat(name="upright", samples=(0.2, 0.5, 0.81), max=0.81, mean=0.503, min=0.2),
           SeriesStat(name="task_fitness", samples=(12.0, 80.0, 212.0), max=212.0, mean=101.3, min=12.0)]
+
+
+SUBTASKS = [{"id": 1, "text": "Drive the car up the right hill", "check": ""},
+            {"id": 2, "text": "Reach the flag", "check": "position >= 0.45 at some step"}]
+CRITIC = CriticReport(
+    candidate_id="r01c01", model="openai/fake-vlm", status="ok", seed=1000000,
+    frames=tuple(CriticFrame(index=i, video_frame=s, step=s, why=w, file=f"critic/frame_{i:02d}.jpg")
+                 for i, (s, w) in enumerate([(0, "start"), (120, "evenly spaced"), (600, "end of the episode")])),
+    kept=(Verdict(subtask=1, verdict="partly", frame=1, reason="it rocks back and forth"),),
+    dropped=(Contradiction(verdict=Verdict(subtask=2, verdict="done", frame=2, reason="at the flag"),
+                           state="the critic said done, but position never reached 0.45 (max -0.41 in 999 steps)"),))
 
 
 def _result(fitness: float) -> SimpleNamespace:
@@ -104,6 +117,22 @@ def _cases() -> dict[str, tuple[str, dict[str, Any]]]:
             "findings": ["scored with this reward, 30 stored trajectories of 6 earlier policies rank against their "
                          "fitness (Spearman -0.42 < +0.00), so it was not trained. Suggestion: make the reward rank "
                          "the earlier trajectories as their fitness does."]}),
+        "critique_critic": ("critique.md.j2", {
+            "cid": "r01c01", "status": "ok", "reason": "", "result": _result(0.2), "series": [], "shares": {},
+            "ending": "", "findings": [], "subtasks": SUBTASKS, "critic": CRITIC,
+            "critic_verdicts": [{"id": 1, "text": "Drive the car up the right hill", "verdict": "partly",
+                                 "where": "frame 1, step 120", "reason": "it rocks back and forth", "checked": False}]}),
+        "critique_critic_failed": ("critique.md.j2", {
+            "cid": "r01c01", "status": "ok", "reason": "", "result": _result(0.2), "series": [], "shares": {},
+            "ending": "", "findings": [], "subtasks": SUBTASKS, "critic_verdicts": [],
+            "critic": replace(CRITIC, status="failed", kept=(), dropped=(),
+                              error="critic openai/fake-vlm: Timeout: no complete answer within 2 s")}),
+        "critic_system": ("critic_system.j2", {}),
+        "critic": ("critic.j2", {"description": "Drive the car up the right hill and reach the flag.",
+                                 "env_id": "MountainCarContinuous-v0", "seed": 1000000, "steps": 999,
+                                 "ending": "ran to the time limit (the video shows its first 600 steps)",
+                                 "frames": CRITIC.frames, "subtasks": [{"id": 1, "text": "Drive the car up the right hill"},
+                                                                      {"id": 2, "text": "Reach the flag"}]}),
         "parents": ("parents.j2", {"policy": "tree", "used": 180, "budget": 1500, "blocks": [
             {"id": "r01c03", "fitness": "fitness 0.61", "why": "UCB 1.02 (fitness 0.61, 0 children)",
              "code": "W_UP = 1.0\n\n\ndef compute_reward(state, action):\n    up = W_UP * state.height\n    return up, {\"up\": up}",

@@ -199,6 +199,21 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
             raise HTTPException(404, f"{cid} has no video")
         return FileResponse(path, media_type="video/mp4")
 
+    @app.get("/runs/{run}/candidates/{cid}/critic/{index}.jpg")
+    def critic_frame(run: str, cid: str, index: int) -> FileResponse:
+        """A frame the critic was sent (``critic/frame_NN.jpg``)."""
+        store = store_of(run)
+        try:
+            r = load_result(store, cid)
+        except RewardSmithError as err:
+            raise HTTPException(404, str(err)) from None
+        if not 0 <= index < 100:
+            raise HTTPException(404, f"no critic frame {index}")
+        path = store.files_of(r.candidate).critic_frame(index)
+        if not path.is_file():
+            raise HTTPException(404, f"{cid} has no critic frame {index}")
+        return FileResponse(path, media_type="image/jpeg")
+
     return app
 
 

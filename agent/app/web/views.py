@@ -92,6 +92,51 @@ class Card:
     shares: list[tuple[str, float, str]]
     """(component, share of the return, bar colour)."""
     code_html: Markup
+    subtasks: tuple[SubtaskRow, ...] = ()
+    """The task's subtasks with the critic's verdicts, shown beside the video."""
+    critic_note: str = ""
+    """What the critic did with this candidate (its model, frames, tokens) or why it gave no verdicts."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubtaskRow:
+    """One subtask beside the video: its check, and the critic's verdict (kept, or dropped with the state's word)."""
+
+    id: int
+    text: str
+    check: str
+    verdict: str
+    """``done`` / ``partly`` / ``not``; "" when the critic gave none."""
+    reason: str
+    frame: str | None
+    """URL of the frame the verdict points at."""
+    dropped: str
+    """Why the gate dropped the verdict (what the recorded state shows); "" when it was kept."""
+
+
+def subtask_rows(store: RunStore, run: str, r: CandidateResult) -> tuple[tuple[SubtaskRow, ...], str]:
+    """The candidate's subtasks with the critic's verdicts, and a line on the critic (none without ``--critic``)."""
+    report = store.load_critic(r.candidate)
+    subtasks = report.subtasks if report is not None and report.subtasks else (r.critique.subtasks if r.critique else ())
+    if report is None:
+        return tuple(SubtaskRow(id=s.id, text=s.text, check=s.check.describe() if s.check else "", verdict="",
+                                reason="", frame=None, dropped="") for s in subtasks), ""
+    base = f"/runs/{run}/candidates/{r.candidate.id}/critic/"
+    kept = {v.subtask: (v, "") for v in report.kept}
+    gone = {c.verdict.subtask: (c.verdict, c.state) for c in report.dropped}
+    rows = []
+    for s in subtasks:
+        v, why = kept.get(s.id) or gone.get(s.id) or (None, "")
+        rows.append(SubtaskRow(id=s.id, text=s.text, check=s.check.describe() if s.check else "",
+                               verdict=v.verdict if v else "", reason=v.reason if v else "",
+                               frame=f"{base}{v.frame}.jpg" if v is not None and v.frame is not None else None,
+                               dropped=why))
+    usage = report.usage
+    note = (f"{report.model} watched {len(report.frames)} frames ({report.image_bytes / 1024:.0f} KiB) of the episode "
+            f"with seed {report.seed}: {usage.tokens_in:,} tokens in + {usage.tokens_out:,} out; "
+            f"{len(report.dropped)} verdict(s) dropped as contradicted by the recorded state"
+            if report.status == "ok" else f"{report.model} gave no verdicts: {report.error}")
+    return tuple(rows), note
 
 
 def list_runs(runs_dir: Path) -> list[RunRow]:
@@ -253,7 +298,12 @@ def card(store: RunStore, run: str, r: CandidateResult) -> Card:
         note = f"no video: {vr.status} ({vr.error})" if vr is not None else "no video recorded"
     shares = sorted((r.critique.shares if r.critique else {}).items(), key=lambda kv: -kv[1])
     coloured = [(name, share, PALETTE[i % len(PALETTE)]) for i, (name, share) in enumerate(shares)]
-    return Card(result=r, video=video, video_note=note, shares=coloured, code_html=code_html(r.candidate.code or ""))
+    try:
+        subtasks, critic_note = subtask_rows(store, run, r)
+    except RewardSmithError as err:  # an unreadable critic.json costs this panel only
+        subtasks, critic_note = (), f"critic.json unreadable: {err}"
+    return Card(result=r, video=video, video_note=note, shares=coloured, code_html=code_html(r.candidate.code or ""),
+                subtasks=subtasks, critic_note=critic_note)
 
 
 def code_html(code: str) -> Markup:

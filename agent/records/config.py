@@ -171,7 +171,7 @@ class RunConfig:
     critic: str | None = field(default=None, metadata=flag(metavar="MODEL"))
     """A vision-language model (any litellm vision model, e.g. openai/gpt-4o-mini; --api-base reaches a local
     server) that watches frames of each trained candidate's video and judges the task's subtasks; a verdict the
-    recorded state contradicts is dropped. It records videos. None = no critic."""
+    recorded state contradicts is dropped (the run records videos for it); None = no critic."""
     critic_frames: int = field(default=6, metadata=flag(at_least=1, at_most=16, metavar="N"))
     """Frames of one rollout the critic sees per candidate, picked around its key moments (start, peaks, the end)."""
     critic_timeout_s: float = field(default=60.0, metadata=flag(name="--critic-timeout", above=0, at_most=DAY_S))

@@ -58,6 +58,16 @@ def load_reward_fn(path: Path) -> Any:
     return module.compute_reward
 
 
+def observation_layout(spec: StateSpec, built: BuiltModel) -> tuple[np.ndarray, np.ndarray]:
+    """What the observation is made of: the qpos addresses it keeps (all but the root's horizontal position), and the
+    state row's elements it adds after qpos and qvel (every field that is not already qpos/qvel). Every physics
+    engine builds its observation from these, so a policy trained on one runs on the others."""
+    keep = np.array([i for i in range(built.model.nq) if i not in built.root_qpos_xy], dtype=np.intp)
+    rows = np.concatenate([np.arange(s.start, s.stop) for f, s in spec.slices() if f.name not in _IN_QPOS]
+                          or [np.zeros(0, dtype=np.intp)]).astype(np.intp)
+    return keep, rows
+
+
 def _camera(model: Any, root: int | None) -> dict[str, Any]:
     """A free camera that frames the robot in a video: following the root at a distance from the size of its
     subtree, or looking at a fixed-base model's middle (Gymnasium's default frames the whole floor)."""
@@ -95,10 +105,7 @@ class ModelEnv(MujocoEnv):
                          render_mode=render_mode, width=width, height=height,
                          default_camera_config=_camera(self._model, adapter.built.root))
         self._noise = adapter.reset_noise
-        self._keep_qpos = np.array([i for i in range(self.model.nq) if i not in adapter.built.root_qpos_xy], dtype=np.intp)
-        layout = list(adapter.spec.slices())
-        self._obs_rows = np.concatenate([np.arange(s.start, s.stop) for f, s in layout if f.name not in _IN_QPOS]
-                                        or [np.zeros(0, dtype=np.intp)]).astype(np.intp)
+        self._keep_qpos, self._obs_rows = observation_layout(adapter.spec, adapter.built)
         size = len(self._keep_qpos) + self.model.nv + len(self._obs_rows)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
         self._reward_fn = load_reward_fn(adapter.reward_file) if adapter.reward_file is not None else None

@@ -3,7 +3,9 @@
 The test writes a small planar walker (a torso on slide x / slide z / hinge y, two legs, a touch sensor) and a task
 file next to it, as a user would (docs/your-own-robot.md), and checks what ``model = "walker.xml"`` promises:
 the fields with units and sign conventions, values equal to MuJoCo's own, the termination rule, the env's own
-reward, ``rewardsmith tasks``/``validate``/``run`` on ``--backend sb3``, the contract test, and one-line errors.
+reward, ``rewardsmith tasks``/``validate``/``run`` on ``--backend sb3`` (and ``jax``, slow), the contract test, and
+one-line errors. The model and task live in tests/support/model_task.py; the jax backend's contract on them in
+tests/envs/backends/jax/test_jax_model.py.
 """
 
 from __future__ import annotations
@@ -16,94 +18,13 @@ import numpy as np
 import pytest
 
 from rewardsmith.agent.app.cli import main
+from rewardsmith.core.atomic import read_record
 from rewardsmith.core.errors import TaskError
+from rewardsmith.envs.backends.records import TrainingResult
 from rewardsmith.envs.rollout import random_rollout
 from rewardsmith.envs.tasks import Task, load_task
 from tests.envs import test_contract as contract
-
-WALKER_XML = """<mujoco model="walker">
-  <option timestep="0.005"/>
-  <worldbody>
-    <geom name="floor" type="plane" size="40 40 0.1"/>
-    <body name="torso" pos="0 0 0.6">
-      <joint name="rootx" type="slide" axis="1 0 0"/>
-      <joint name="rootz" type="slide" axis="0 0 1"/>
-      <joint name="rooty" type="hinge" axis="0 1 0"/>
-      <geom name="torso_geom" type="capsule" fromto="-0.2 0 0 0.2 0 0" size="0.05"/>
-      <site name="nose" pos="0.25 0 0" size="0.02"/>
-      <body name="front_leg" pos="0.2 0 0">
-        <joint name="front_hip" type="hinge" axis="0 1 0" range="-45 45"/>
-        <geom name="front_shin" type="capsule" fromto="0 0 0 0 0 -0.5" size="0.04"/>
-        <body name="front_foot" pos="0 0 -0.5"><geom name="front_foot_geom" type="sphere" size="0.05"/></body>
-      </body>
-      <body name="back_leg" pos="-0.2 0 0">
-        <joint name="back_hip" type="hinge" axis="0 1 0" range="-45 45"/>
-        <geom name="back_shin" type="capsule" fromto="0 0 0 0 0 -0.5" size="0.04"/>
-      </body>
-    </body>
-    <site name="flag" pos="3 0 0.1" size="0.05"/>
-  </worldbody>
-  <actuator>
-    <motor name="front" joint="front_hip" gear="30" ctrlrange="-1 1"/>
-    <motor name="back" joint="back_hip" gear="30" ctrlrange="-1 1"/>
-  </actuator>
-  <sensor><touch name="nose_touch" site="nose"/></sensor>
-</mujoco>
-"""
-
-OWN_REWARD = """import numpy as np
-
-
-def compute_reward(state, action):
-    forward = state.x_velocity
-    alive = state.healthy
-    ctrl = -0.1 * np.sum(np.square(action), axis=1)
-    return forward + alive + ctrl, {"forward": forward, "alive": alive, "ctrl": ctrl}
-"""
-
-TASK = """name = "walker-forward"
-model = "walker.xml"
-description = "Make the two-legged walker walk forward (+x) as fast as it can without falling."
-fitness = "forward_distance"
-
-[physics]
-frame_skip = 4
-reset_noise = 0.05
-max_steps = 100
-terminate_when = "torso_height < 0.3 or abs(up_vector[0]) > 0.8"
-reward = "own_reward.py"
-
-[state]
-bodies = ["front_foot"]
-contacts = ["front_foot"]
-distances = [["nose", "flag"]]
-
-[train]
-steps = 256
-n_envs = 2
-timeout_s = 300
-ppo = { n_steps = 64, batch_size = 64, n_epochs = 1 }
-
-[eval]
-selection_episodes = 1
-heldout_episodes = 1
-"""
-
-REWARD = """import numpy as np
-
-
-def compute_reward(state, action):
-    forward = state.x_velocity
-    upright = 0.5 * state.up_vector[:, 2]
-    return forward + upright, {"forward": forward, "upright": upright}
-"""
-
-
-def write_task(folder: Path, task: str = TASK, xml: str = WALKER_XML) -> Path:
-    (folder / "walker.xml").write_text(xml)
-    (folder / "own_reward.py").write_text(OWN_REWARD)
-    (folder / "task.toml").write_text(task)
-    return folder / "task.toml"
+from tests.support.model_task import REWARD, TASK, WALKER_XML, write_task
 
 
 @pytest.fixture
@@ -197,17 +118,30 @@ def test_tasks_prints_the_fields_with_units(tmp_path: Path, capsys: pytest.Captu
     assert {f["name"]: f["unit"] for f in fields}["x_velocity"] == "m/s"
 
 
-def test_validate_and_a_tiny_run_on_sb3(tmp_path: Path, run_cli) -> None:
+@pytest.mark.parametrize(("backend", "baselines"), [
+    ("sb3", False),
+    # native physics; the round compiles a program of three arms (1-2 min on 2 loaded cores), and its human
+    # baseline trains on the task's reward file exported in the sandbox (envs/backends/jax/own_reward.py)
+    pytest.param("jax", True, marks=pytest.mark.slow),
+])
+def test_validate_and_a_tiny_run(tmp_path: Path, run_cli, backend: str, baselines: bool) -> None:
+    if backend == "jax":
+        pytest.importorskip("jax")
     task_file = write_task(tmp_path)
     (tmp_path / "reward.py").write_text(REWARD)
-    valid = run_cli("validate", str(task_file), "reward.py", "--backend", "sb3")
+    valid = run_cli("validate", str(task_file), "reward.py", "--backend", backend)
     assert valid.returncode == 0 and "accepted" in valid.stdout, valid.stdout + valid.stderr
-    run = run_cli("run", str(task_file), "--rounds", "1", "--samples", "1", "--steps", "128", "--backend", "sb3",
-                  "--no-baselines", "--final-seeds", "0", "--no-video", "--no-screen", "--out", "runs")
+    run = run_cli("run", str(task_file), "--rounds", "1", "--samples", "1", "--steps", "128", "--backend", backend,
+                  *(() if baselines else ("--no-baselines",)), "--final-seeds", "0", "--no-video", "--no-screen",
+                  "--out", "runs")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    summary = json.loads(next((tmp_path / "runs").glob("walker-forward-*/summary.json")).read_text())
+    out = next((tmp_path / "runs").glob("walker-forward-*"))
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["finished"] and summary["best_id"] == "r01c01", summary
     assert summary["best_heldout_fitness"] is not None and np.isfinite(summary["best_heldout_fitness"])
+    if baselines:  # the env's own reward (the reward file) trained the human baseline
+        human = read_record(out / "baselines" / "human" / "metrics.json", TrainingResult)
+        assert human.status == "ok" and human.checkpoints and np.isfinite(human.checkpoints[-1].env_return)
 
 
 @pytest.mark.parametrize(("edit", "says"), [

@@ -12,9 +12,11 @@ when it fails, the Trainer retrains its targets apart through :meth:`JaxBackend.
 the batch (:mod:`agent.train.isolation`), so one bad module never costs the others their results.
 
 Where it is the faster one: everywhere it has the task. Classic control runs in the program; the MuJoCo
-tasks step on native physics on a CPU (MuJoCo's C engine stepping every env of the round at once on
-every core, the program doing the rest) and on MJX on a GPU (:func:`envs.backends.jax.registry.physics_for`);
-docs/benchmarks.md has the measurements against SB3.
+tasks and the tasks on a MuJoCo model step on native physics on a CPU (MuJoCo's C engine stepping every env
+of the round at once on every core, the program doing the rest) and on MJX on a GPU
+(:func:`envs.backends.jax.registry.task_physics`; a model MJX cannot run is refused in one line, and ``auto``
+says so); docs/benchmarks.md has the measurements against SB3. A task with its own adapter class is refused:
+the program computes the fields of the built-in adapters and of a model's.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from rewardsmith.sandboxes.jax.module_check import ModuleChecker
 
 _OWN_ADAPTER = ("the task reads its state through its own adapter ({ref}), and the jax backend's environments "
-                "compute the built-in adapters' fields")
+                "compute the built-in adapters' fields and those derived from a MuJoCo model")
 
 MAX_TUNE_BATCH = 8
 """Most trials of a tuning study trained in one program."""
@@ -91,28 +93,27 @@ class JaxBackend(Backend):
         from rewardsmith.envs.backends.jax.registry import jax_env_ids
 
         super().check(task, config)
-        if task.env_id not in jax_env_ids():
+        if task.model is None and task.env_id not in jax_env_ids():
             raise ConfigError(f"--backend jax: {task.env_id} has no JAX environment; the jax backend has: "
-                              f"{', '.join(jax_env_ids())} (or use --backend sb3)")
-        if task.adapter_ref is not None:
-            raise ConfigError(f"--backend jax: {_OWN_ADAPTER.format(ref=task.adapter_ref)} (use --backend sb3)")
+                              f"{', '.join(jax_env_ids())} and any task on a MuJoCo model (or use --backend sb3)")
+        refusal = _refusal(task)
+        if refusal is not None:
+            raise ConfigError(f"--backend jax: {refusal} (use --backend sb3)")
 
     def auto_refusal(self, task: Task, config: RunConfig) -> str | None:
         """Why ``--backend auto`` does not pick this backend for ``task`` here; None when it does."""
         from rewardsmith.envs.backends.jax.registry import jax_env_ids
 
-        if task.env_id not in jax_env_ids():
+        if task.model is None and task.env_id not in jax_env_ids():
             return f"{task.env_id} has no JAX environment"
-        if task.adapter_ref is not None:
-            return _OWN_ADAPTER.format(ref=task.adapter_ref)
-        return None
+        return _refusal(task)
 
     def auto_reason(self, task: Task) -> str:
         """Why ``--backend auto`` picked this backend for ``task``, with the physics a MuJoCo task steps on."""
-        from rewardsmith.envs.backends.jax.registry import PHYSICS_WORDS, physics_for
+        from rewardsmith.envs.backends.jax.registry import PHYSICS_WORDS, task_physics
 
         where = platform()
-        physics = physics_for(task.env_id, where)
+        physics = task_physics(task, where)
         on = f" on {PHYSICS_WORDS[physics]}" if physics is not None else ""
         return f"{task.env_id} has a JAX environment{on}, and one program per round is the faster one on {where}"
 
@@ -180,6 +181,16 @@ class JaxBackend(Backend):
 
     def tune_batch(self, trials: int) -> int:
         return min(trials, MAX_TUNE_BATCH)
+
+
+def _refusal(task: Task) -> str | None:
+    """Why the jax backend cannot train a task it has an environment kind for: its own adapter class, or a model
+    the platform's physics cannot run (MJX lacking a sensor); None when it can."""
+    from rewardsmith.envs.backends.jax.registry import physics_refusal
+
+    if task.adapter_ref is not None:
+        return _OWN_ADAPTER.format(ref=task.adapter_ref)
+    return physics_refusal(task, platform()) if task.model is not None else None
 
 
 def platform() -> str:

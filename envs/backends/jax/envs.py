@@ -78,6 +78,11 @@ class JaxEnv(ABC):
     def fields(self, state: Any) -> Fields:
         """Every field of :attr:`spec` by name, per env (``()`` or the field's shape), float32."""
 
+    def batch_env_reward(self, fields: Fields, actions: Array, env_reward: Array) -> Array:
+        """The env's own reward of a whole batch, as the program pays it: ``fields`` and ``env_reward`` (what
+        :meth:`step` gave) with leading batch axes, ``actions`` as :meth:`action_row` gives them. Default: the step's."""
+        return env_reward
+
     def action_row(self, action: Array) -> Array:
         """The action as a reward sees it: ``(spec.action.dim,)`` float32 (a discrete action as its index)."""
         return jnp.asarray(action, jnp.float32).reshape(self.spec.action.dim)

@@ -48,6 +48,7 @@ from rewardsmith.envs.backends.records import (
 if TYPE_CHECKING:
     from rewardsmith.envs.backends.jax.envs import JaxEnv
     from rewardsmith.envs.backends.jax.program import RoundResult
+    from rewardsmith.envs.tasks import Task
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +113,7 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     from rewardsmith.envs.backends.jax.metrics import jax_metric
     from rewardsmith.envs.backends.jax.ppo import PPOConfig
     from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
-    from rewardsmith.envs.backends.jax.registry import make_jax_env
+    from rewardsmith.envs.backends.jax.registry import make_task_env
     from rewardsmith.envs.backends.jax.scoring import FitnessChild
     from rewardsmith.envs.backends.jax.segments import SegmentFile
     from rewardsmith.envs.tasks import load_task_file
@@ -120,9 +121,13 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
 
     cap_memory(job.memory_mb, jax.default_backend())
     task = load_task_file(Path(job.task_file))
-    env = make_jax_env(task.env_id)
+    env = make_task_env(task)
+    own_refused = _give_own_reward(env, task)
     arms, specs = [], []
     for a in job.arms:
+        if a.reward_kind == "env" and own_refused is not None:
+            _write_result(a, job.steps, status="crashed", error=own_refused)
+            continue
         if a.reward_kind != "candidate":
             arms.append(Arm(name=a.key, kind=a.reward_kind, seed=a.seed))
             specs.append(a)
@@ -169,6 +174,23 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     if segments is not None:
         segments.clear()
     return stats
+
+
+def _give_own_reward(env: JaxEnv, task: Task) -> str | None:
+    """Give a task on a model the module of its own reward file, exported in the sandbox like a candidate's
+    (:mod:`envs.backends.jax.own_reward`); the one-line reason when the file cannot be one (the human baseline's
+    own failure: the env's reward is NaN, and no arm trains on it). None: done, or nothing to give."""
+    from rewardsmith.envs.backends.jax.model_rules import ModelRules
+    from rewardsmith.envs.backends.jax.own_reward import OwnRewardRefused, export_own_reward
+
+    rules = getattr(env, "rules", None)
+    if not isinstance(rules, ModelRules) or rules.adapter.reward_file is None:
+        return None
+    try:
+        rules.own_reward = export_own_reward(rules.adapter.reward_file, task.adapter.spec)
+    except OwnRewardRefused as refused:
+        return str(refused)
+    return None
 
 
 def cap_memory(memory_mb: int | None, platform: str) -> None:

@@ -1,9 +1,13 @@
-"""The eight MuJoCo tasks on MJX: the jax backend's GPU physics, inside the round's program.
+"""The MuJoCo tasks on MJX: the jax backend's GPU physics, inside the round's program.
 
 A :class:`MjxMujocoEnv` steps Gymnasium's own model (``gymnasium/envs/mujoco/assets``) with MJX and
 reads it with the same Gymnasium v5 rules as native physics (:mod:`envs.backends.jax.mujoco_rules`:
 observation, reward, health, reset noise, time limit, fields), so a policy trained here runs in the
-Gymnasium env the evaluator uses and a reward reads the same fields on every engine. MJX computes
+Gymnasium env the evaluator uses and a reward reads the same fields on every engine. A task on a model
+steps the model its adapter compiled and reads its ``sensordata`` by the same rules as native physics
+(:mod:`envs.backends.jax.model_rules`); MJX lacks some of MuJoCo's sensors (a contact sensor on a body, or
+with a net force) and collisions (an ellipsoid against a box): such a model is a one-line error
+(:func:`put_model`). MJX computes
 in float32 and has no PGS solver: Humanoid's model (PGS in Gymnasium) is solved with Newton here,
 which converges to the same constraint forces up to the solvers' tolerances (the slow contract tests
 compare every task with Gymnasium within float32 tolerances).
@@ -15,15 +19,15 @@ and MJX runs here only in tests on a few steps.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rewardsmith.core.errors import TaskError
 from rewardsmith.envs.backends.jax.envs import Fields, JaxEnv, Step
-from rewardsmith.envs.backends.jax.mujoco_rules import MujocoRules, assets_dir, body_linvel, make_rules, pack, unpack
+from rewardsmith.envs.backends.jax.mujoco_rules import MujocoRules, body_linvel, make_rules, pack, unpack
 
 Array = jax.Array
 
@@ -40,11 +44,18 @@ class MjxState(NamedTuple):
 
 
 class MjxMujocoEnv(JaxEnv):
-    """A Gymnasium v5 MuJoCo task on MJX (see the module docstring)."""
+    """A Gymnasium v5 MuJoCo task, or a task on a model, on MJX (see the module docstring).
+
+    Args:
+        env: the Gymnasium id, or a task's rules (a task on a model: :class:`~envs.backends.jax.model_rules.ModelRules`).
+
+    Raises:
+        TaskError: MJX cannot run the model (a sensor or a collision it does not implement), in one line.
+    """
 
     discrete = False
 
-    def __init__(self, env_id: str) -> None:
+    def __init__(self, env: str | MujocoRules) -> None:
         import mujoco
         from mujoco import mjx
 
@@ -52,19 +63,19 @@ class MjxMujocoEnv(JaxEnv):
 
         route_mujoco_warnings()
         self._mjx = mjx
-        self.rules: MujocoRules = make_rules(env_id)
-        self.env_id, self.spec = env_id, self.rules.spec
-        self.mj_model = m = mujoco.MjModel.from_xml_path(str(Path(assets_dir()) / self.rules.xml))
+        self.rules: MujocoRules = make_rules(env) if isinstance(env, str) else env
+        self.env_id, self.spec = self.rules.env_id, self.rules.spec
+        self.mj_model = m = self.rules.load_model()
         if m.opt.solver == mujoco.mjtSolver.mjSOL_PGS:
             m.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON  # MJX has no PGS (Humanoid); see the module docstring
-        self.model = mjx.put_model(m)
+        self.model = put_model(m, self.env_id)
         self.dt = float(m.opt.timestep) * self.rules.frame_skip
         self.n_actions = int(m.nu)
         action = self.spec.action
         self.action_low = float(action.low if action.low is not None else -1.0)
         self.action_high = float(action.high if action.high is not None else 1.0)
         self.max_steps = self.rules.max_steps
-        self.layout = self.rules.reads.layout(m.nq, m.nv, m.nbody)
+        self.layout = self.rules.layout(m)
         reads = self.rules.reads
         self._bodies = np.array([m.body(b).id for b in reads.bodies], np.int32)
         self._axes = int(m.body(reads.axes_body).id) if reads.axes_body is not None else None
@@ -103,6 +114,8 @@ class MjxMujocoEnv(JaxEnv):
             values["cfrc_ext"] = d.cfrc_ext[1:]
         if reads.com_inertia:
             values.update(cinert=d.cinert[1:], cvel=d.cvel[1:], qfrc_actuator=d.qfrc_actuator)
+        if reads.sensordata:
+            values["sensordata"] = d.sensordata
         return pack(self.layout, values)
 
     # -- the env ---------------------------------------------------------------------------------------
@@ -133,3 +146,18 @@ class MjxMujocoEnv(JaxEnv):
 
     def fields(self, state: MjxState) -> Fields:
         return {k: jnp.asarray(v, jnp.float32) for k, v in self.rules.fields(unpack(self.layout, state.reads)).items()}
+
+    def batch_env_reward(self, fields: Fields, actions: Array, env_reward: Array) -> Array:
+        return self.rules.batch_reward(fields, actions, env_reward)
+
+
+def put_model(m: Any, name: str) -> Any:
+    """``mjx.put_model``, or a one-line :class:`TaskError` naming what of the model MJX does not implement."""
+    from mujoco import mjx
+
+    try:
+        return mjx.put_model(m)
+    except NotImplementedError as exc:
+        what = " ".join(str(exc).split()) or type(exc).__name__
+        raise TaskError(f"MJX cannot run the model {name}: {what} (native physics on a CPU or --backend sb3 can)"
+                        ) from None

@@ -50,6 +50,8 @@ class Reads:
             (needs ``mj_rnePostConstraint`` after the step, as Gymnasium calls it).
         com_inertia: Humanoid's observation extras: ``cinert`` ``(nbody-1, 10)``, ``cvel`` ``(nbody-1, 6)``,
             ``qfrc_actuator`` ``(nv,)``.
+        sensordata: the model's sensors: ``sensordata`` ``(nsensordata,)`` (a task on a model reads every state
+            field from them, :mod:`envs.backends.jax.model_rules`).
     """
 
     bodies: tuple[str, ...] = ()
@@ -59,11 +61,10 @@ class Reads:
     track_body: str | None = None
     cfrc_ext: bool = False
     com_inertia: bool = False
+    sensordata: bool = False
 
-    def layout(self, nq: int, nv: int, nbody: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
-        """Every read's name and per-env shape, in the order an engine packs them into one float32 row.
-
-        """
+    def layout(self, nq: int, nv: int, nbody: int, nsensordata: int = 0) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Every read's name and per-env shape, in the order an engine packs them into one float32 row."""
         out: list[tuple[str, tuple[int, ...]]] = [("qpos", (nq,)), ("qvel", (nv,)), ("velocity", (2,))]
         if self.bodies:
             out.append(("xpos", (len(self.bodies), 3)))
@@ -75,6 +76,8 @@ class Reads:
             out.append(("cfrc_ext", (nbody - 1, 6)))
         if self.com_inertia:
             out += [("cinert", (nbody - 1, 10)), ("cvel", (nbody - 1, 6)), ("qfrc_actuator", (nv,))]
+        if self.sensordata:
+            out.append(("sensordata", (nsensordata,)))
         return tuple(out)
 
 
@@ -135,6 +138,16 @@ class MujocoRules(ABC):
     def __init__(self, spec: StateSpec) -> None:
         self.spec = spec
 
+    def load_model(self) -> Any:
+        """A fresh ``mujoco.MjModel`` of the task (an engine may change its copy's options): Gymnasium's own file."""
+        import mujoco
+
+        return mujoco.MjModel.from_xml_path(str(Path(assets_dir()) / self.xml))
+
+    def layout(self, m: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """The packed reads of this task on its model ``m`` (:meth:`Reads.layout`)."""
+        return self.reads.layout(int(m.nq), int(m.nv), int(m.nbody), int(m.nsensordata))
+
     @abstractmethod
     def reset_qpos_qvel(self, key: Array, qpos0: Array, qvel0: Array) -> tuple[Array, Array]:
         """Gymnasium's ``reset_model`` noise around the model's initial ``qpos0``/``qvel0`` (float32)."""
@@ -182,6 +195,11 @@ class MujocoRules(ABC):
     def terminated(self, r: R) -> Array:
         healthy = self.healthy(r)
         return jnp.zeros((), bool) if healthy is None else jnp.logical_not(healthy)
+
+    def batch_reward(self, fields: dict[str, Array], actions: Array, env_reward: Array) -> Array:
+        """The env's own reward of a whole batch (leaves ``(*batch, ...)``), after :meth:`reward` per env: that one
+        here; a rule that needs the whole batch at once (an exported module, which cannot be vmapped) overrides it."""
+        return env_reward
 
 
 # -- planar walkers: qpos = [rootx, rootz, rooty, joints…] ----------------------------------------

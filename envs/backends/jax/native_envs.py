@@ -52,15 +52,16 @@ class NativeMujocoEnv(JaxEnv):
     """A Gymnasium v5 MuJoCo task stepped by MuJoCo's C engine on the host, a whole batch per call.
 
     Args:
-        env_id: the Gymnasium id (one of :data:`~envs.backends.jax.mujoco_rules.RULES`).
+        env: the Gymnasium id (one of :data:`~envs.backends.jax.mujoco_rules.RULES`), or a task's rules (a task on a
+            model: :class:`~envs.backends.jax.model_rules.ModelRules`).
         threads: the stepper's threads (default: every core this process may use).
     """
 
     discrete = False
 
-    def __init__(self, env_id: str, threads: int | None = None) -> None:
-        self.rules: MujocoRules = make_rules(env_id)
-        self.env_id = env_id
+    def __init__(self, env: str | MujocoRules, threads: int | None = None) -> None:
+        self.rules: MujocoRules = make_rules(env) if isinstance(env, str) else env
+        self.env_id = self.rules.env_id
         self.spec = self.rules.spec
         self.stepper = BatchStepper(self.rules, threads)
         m = self.stepper.model
@@ -127,4 +128,7 @@ class NativeMujocoEnv(JaxEnv):
 
     def fields(self, state: NativeState) -> Fields:
         return {k: jnp.asarray(v, jnp.float32) for k, v in self.rules.fields(self._unpack(state.reads)).items()}
+
+    def batch_env_reward(self, fields: Fields, actions: Array, env_reward: Array) -> Array:
+        return self.rules.batch_reward(fields, actions, env_reward)
 

@@ -42,12 +42,11 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rewardsmith.envs.backends.jax.mujoco_rules import MujocoRules, assets_dir, body_linvel, layout_size
+from rewardsmith.envs.backends.jax.mujoco_rules import MujocoRules, body_linvel, layout_size
 
 
 def split64(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +86,8 @@ class BatchStepper:
         route_mujoco_warnings()
         self._mj = mujoco
         self.rules = rules
-        # Gymnasium's own model, unchanged (MujocoEnv loads it the same way).
-        self.model = m = mujoco.MjModel.from_xml_path(str(Path(assets_dir()) / rules.xml))
+        # the task's own model, unchanged (Gymnasium's file, or the one a task on a model compiled with its sensors)
+        self.model = m = rules.load_model()
         self.frame_skip = rules.frame_skip
         self.dt = float(m.opt.timestep) * rules.frame_skip
         st = mujoco.mjtState
@@ -97,7 +96,7 @@ class BatchStepper:
         self.nstate = mujoco.mj_stateSize(m, self._spec_phys)
         self.nphys = self.nstate + 2
         """Length of the carried float64 vector: the MuJoCo state, then the tracked point's x, y."""
-        self.layout = rules.reads.layout(m.nq, m.nv, m.nbody)
+        self.layout = rules.layout(m)
         self.nread = layout_size(self.layout)
         self._gathers = self._plan_gathers()
         d = mujoco.MjData(m)
@@ -143,6 +142,8 @@ class BatchStepper:
             out["cinert"] = ("cinert", slice(1, nbody))
             out["cvel"] = ("cvel", slice(1, nbody))
             out["qfrc_actuator"] = ("qfrc_actuator", slice(None))
+        if reads.sensordata:
+            out["sensordata"] = ("sensordata", slice(None))
         return out
 
     # -- the program's calls ------------------------------------------------------------------------
@@ -235,7 +236,7 @@ class BatchStepper:
             values["xaxis"], values["zaxis"] = xmat[:, [0, 3, 6]], xmat[:, [2, 5, 8]]
         if "lin_cvel" in g:
             values["linvel"] = body_linvel(np, g["lin_cvel"][:, 0], g["lin_xpos"][:, 0] - g["lin_com"][:, 0])
-        for k in ("cfrc_ext", "cinert", "cvel", "qfrc_actuator"):
+        for k in ("cfrc_ext", "cinert", "cvel", "qfrc_actuator", "sensordata"):
             if k in g:
                 values[k] = np.zeros_like(g[k]) if batch.forward and k == "cfrc_ext" else g[k]
         # a reset's contact forces are zero (Gymnasium's mj_forward does not compute them; this MjData holds an

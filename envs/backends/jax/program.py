@@ -264,6 +264,7 @@ class _Program:
         out = vv(env.step)(self._per_arm(self._split(k_step, self.n)), c.env, action)
         fields = vv(env.fields)(out.state)
         rows = vv(env.action_row)(action)
+        out = out._replace(env_reward=env.batch_env_reward(fields, rows, out.env_reward))
         done = jnp.logical_or(out.terminated, out.truncated)
         ep_len = c.ep_len + 1
         if self.metric is not None:

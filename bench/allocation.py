@@ -97,7 +97,8 @@ def run(task: str, method: str, seed: int, steps: int, out: Path, plan: tuple[in
 
 
 def _store(out: Path) -> RunStore:
-    return RunStore(next(out.glob("*/config.json")).parent)
+    """The finished run in ``out`` (an interrupted bench may have left an unfinished one beside it)."""
+    return RunStore(max(out.glob("*/summary.json")).parent)
 
 
 def _window_mean(curve: tuple, at: int) -> float | None:

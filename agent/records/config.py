@@ -123,7 +123,7 @@ class RunConfig:
     videos: bool | None = field(default=None, metadata=flag(name="--video", off="--no-video"))
     """Record a rollout video per candidate (default: only when reviewing; --no-video: never)."""
     backend: BackendName | Literal["auto"] = "sb3"
-    """Training backend: sb3 (one SB3 PPO process per candidate) | jax (all candidates of a round in one compiled JAX program; classic control and the eight MuJoCo tasks) | auto (jax where the task has a JAX environment and it is the faster one here)."""
+    """Training backend: sb3 (one SB3 PPO process per candidate) | jax (all candidates of a round in one compiled JAX program; classic control, the eight MuJoCo tasks and tasks on a MuJoCo model) | auto (jax where the task has a JAX environment and it is the faster one here)."""
     screen: bool = field(default=True, metadata=flag(name="--no-screen", negate=True))
     """From round 2 on, do not train a candidate whose reward ranks earlier rounds' stored episodes opposite to
     their fitness (a CARD-style screen)."""

@@ -158,6 +158,5 @@ def put_model(m: Any, name: str) -> Any:
     try:
         return mjx.put_model(m)
     except NotImplementedError as exc:
-        what = " ".join(str(exc).split()) or type(exc).__name__
-        raise TaskError(f"MJX cannot run the model {name}: {what} (native physics on a CPU or --backend sb3 can)"
-                        ) from None
+        what = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+        raise TaskError(f"MJX cannot run the model {name}: {what}") from None

@@ -75,17 +75,34 @@ def make_task_env(task: Task, physics: Physics | None = None) -> JaxEnv:
 
 
 def physics_refusal(task: Task, platform: str) -> str | None:
-    """Why the physics of ``platform`` cannot run ``task``, in one line (MJX lacking a sensor or a collision of the
-    task's model); None when it can. Only a task on a model on an accelerator is tried (MJX's ``put_model``)."""
-    if task.model is None or platform_physics(platform) != "mjx":
+    """Why the physics of ``platform`` cannot run ``task``, in one line; None when it can. Only a task on a model
+    can be refused: on a CPU, for a field that reads the simulation time (native physics carries qpos, qvel,
+    activations and the solver's warm start, not the time); on an accelerator, for what MJX does not implement
+    (a contact sensor on a body, an ellipsoid-box collision: MJX's ``put_model`` is tried)."""
+    if task.model is None:
         return None
+    adapter = _model_adapter(task)
+    if platform_physics(platform) == "native":
+        clock = _clock_field(adapter)
+        return None if clock is None else (
+            f"native physics does not carry the simulation time the field {clock!r} of {task.env_id} reads (a clock "
+            "sensor); leave it out of [state] sensors")
     from rewardsmith.envs.backends.jax.mjx_envs import put_model
 
     try:
-        put_model(copy.copy(_model_adapter(task).built.model), task.env_id)
+        put_model(copy.copy(adapter.built.model), task.env_id)
     except TaskError as exc:
         return str(exc)
     return None
+
+
+def _clock_field(adapter: ModelAdapter) -> str | None:
+    """The first field that reads a clock sensor (the simulation time), if any."""
+    import mujoco
+
+    m = adapter.built.model
+    clock = {int(m.sensor_adr[i]) for i in range(m.nsensor) if int(m.sensor_type[i]) == int(mujoco.mjtSensor.mjSENS_CLOCK)}
+    return next((r.field.name for r in adapter.built.reads if clock & set(r.index)), None)
 
 
 def _model_adapter(task: Task) -> ModelAdapter:

@@ -22,6 +22,8 @@ import jax.numpy as jnp  # noqa: E402
 from rewardsmith.agent.records.config import RunConfig  # noqa: E402
 from rewardsmith.agent.rundir.store import TargetFiles  # noqa: E402
 from rewardsmith.agent.train.backends import jax as jax_backend  # noqa: E402
+from rewardsmith.agent.train.backends import resolve_backend  # noqa: E402
+from rewardsmith.agent.train.backends.sb3 import SB3Backend  # noqa: E402
 from rewardsmith.core.atomic import read_record  # noqa: E402
 from rewardsmith.core.errors import ConfigError  # noqa: E402
 from rewardsmith.envs.backends.jax.envs import JaxEnv  # noqa: E402
@@ -32,7 +34,7 @@ from rewardsmith.envs.backends.jax.own_reward import export_own_reward  # noqa: 
 from rewardsmith.envs.backends.jax.registry import make_task_env, physics_refusal, task_physics  # noqa: E402
 from rewardsmith.envs.backends.records import TrainingResult  # noqa: E402
 from rewardsmith.envs.tasks import Task, load_task  # noqa: E402
-from tests.support.model_task import TASK, write_task  # noqa: E402
+from tests.support.model_task import TASK, WALKER_XML, write_task  # noqa: E402
 from tests.support.mujoco_states import actions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[4]
@@ -138,10 +140,9 @@ def test_a_reset_is_the_models_pose_plus_the_task_noise_with_unit_quaternions() 
     task = load_task(REPO / "examples/my-robot/crawler-forward.toml")
     rules = ModelRules(task.adapter)  # type: ignore[arg-type]
     m, noise = task.adapter.built.model, rules.noise  # type: ignore[attr-defined]
-    keys = jax.random.split(jax.random.PRNGKey(0), 256)
-    draw = jax.jit(jax.vmap(lambda k: rules.reset_qpos_qvel(k, jnp.asarray(m.qpos0, jnp.float32),
-                                                            jnp.zeros(m.nv, jnp.float32))))
-    qpos, qvel = (np.asarray(a) for a in draw(keys))
+    qpos0, qvel0 = np.asarray(m.qpos0, np.float32), np.zeros(m.nv, np.float32)
+    draw = jax.jit(jax.vmap(lambda i: rules.reset_qpos_qvel(jax.random.fold_in(jax.random.PRNGKey(0), i), qpos0, qvel0)))
+    qpos, qvel = (np.asarray(a) for a in draw(np.arange(256)))  # one compiled call (eager draws compile op by op)
     np.testing.assert_allclose(np.linalg.norm(qpos[:, 3:7], axis=1), 1.0, atol=1e-6)
     others = np.r_[0:3, 7:m.nq]
     assert np.all(np.abs(qpos[:, others] - m.qpos0[others]) <= noise + 1e-6)
@@ -180,10 +181,21 @@ def test_mjx_refuses_a_model_with_a_sensor_it_lacks_in_one_line(task: Task, monk
     assert reason.startswith("MJX cannot run the model walker.xml: Contact sensor with body matching"), reason
     monkeypatch.setattr(jax_backend, "platform", lambda: "gpu")
     backend, config = jax_backend.JaxBackend(), RunConfig(task=str(task.source), backend="jax")
-    assert backend.auto_refusal(task, config) == reason  # auto says why it leaves the task to sb3
+    assert backend.auto_refusal(task, config) == reason
+    _, chosen, line = resolve_backend(task, RunConfig(task=str(task.source), backend="auto"))
+    assert isinstance(chosen, SB3Backend) and line == f"backend: sb3 (auto: {reason})"  # auto says why
     with pytest.raises(ConfigError, match=r"^--backend jax: MJX cannot run the model walker\.xml: .*--backend sb3"):
         backend.check(task, config)
     assert physics_refusal(task, "cpu") is None
+
+
+def test_native_physics_refuses_a_field_that_reads_the_simulation_time(tmp_path: Path) -> None:
+    task = load_task(write_task(tmp_path, xml=WALKER_XML.replace("<sensor>", '<sensor><clock name="time"/>')))
+    reason = physics_refusal(task, "cpu")
+    assert reason == ("native physics does not carry the simulation time the field 'time' of walker.xml reads (a "
+                      "clock sensor); leave it out of [state] sensors")
+    with pytest.raises(ConfigError, match=r"^--backend jax: native physics does not carry .* \(use --backend sb3\)$"):
+        jax_backend.JaxBackend().check(task, RunConfig(task=str(task.source), backend="jax"))
 
 
 # -- slow: MJX on a CPU --------------------------------------------------------------------------

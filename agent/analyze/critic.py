@@ -82,7 +82,8 @@ class Critic:
             return None
         options = replace(cfg.llm, timeout_s=cfg.critic_timeout_s, temperature=0.0, response_tokens=RESPONSE_TOKENS,
                           max_tokens=cfg.critic_max_tokens)
-        client = LLMClient(cfg.critic, options, ResponseStore(store.critic_responses_dir), RETRY)
+        client = LLMClient(cfg.critic, options, ResponseStore(store.critic_responses_dir), RETRY,
+                           cost_with=(ResponseStore.for_run(store.root),))  # one --max-cost for designer and critic
         return cls(client=client, frames=cfg.critic_frames)
 
     @property

@@ -38,7 +38,8 @@ class LLMDesigner:
             raise DesignerError("--api-base must not carry credentials; put the key in the provider's environment "
                                 "variable (e.g. OPENAI_API_KEY)")
         store = ResponseStore.for_run(run_dir) if run_dir is not None else None
-        client = LLMClient(model, options, store, retry or RetryPolicy())
+        critic = (ResponseStore.critic_for_run(run_dir),) if run_dir is not None else ()  # one --max-cost for both
+        client = LLMClient(model, options, store, retry or RetryPolicy(), cost_with=critic)
         where = f" at {options.api_base}" if options.api_base else ""
         return cls(client, f"LLM {model}{where} (through litellm)")
 

@@ -145,6 +145,8 @@ class LLMClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     offline: bool = False
     """Replay only: a request that is not in the store is an error, never a call."""
+    cost_with: tuple[ResponseStore, ...] = ()
+    """The run's other response stores, whose cost counts against the same ``--max-cost`` (designer and critic)."""
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
     n_supported: bool | None = None
@@ -374,10 +376,12 @@ class LLMClient:
             raise BudgetExhausted(f"token cap reached: {spent.tokens:,} tokens used of --max-tokens "
                                   f"{self.options.max_tokens:,}, and the next call would pass it")
         if self.options.max_cost is not None:
-            cost = spent.cost or 0.0
-            per_call_cost = cost / spent.calls if spent.calls else 0.0
+            own = spent.cost or 0.0
+            per_call_cost = own / spent.calls if spent.calls else 0.0
+            cost = own + sum(other.total().cost or 0.0 for other in self.cost_with)
             if cost + calls * per_call_cost > self.options.max_cost:
-                raise BudgetExhausted(f"cost cap reached: ${cost:.4f} spent of --max-cost ${self.options.max_cost:g}, "
+                raise BudgetExhausted(f"cost cap reached: ${cost:.4f} spent of --max-cost ${self.options.max_cost:g}"
+                                      f"{' (designer and critic together)' if self.cost_with else ''}, "
                                       "and the next call would pass it")
 
     def _keys_in_environment(self) -> bool:

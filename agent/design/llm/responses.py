@@ -70,11 +70,17 @@ class ResponseStore:
         self.fallback = fallback
         """A read-only store consulted on a miss (replaying another run); hits are copied into ``root``."""
         self._lock = threading.Lock()
-        self._total: Usage | None = None
+        self._total: tuple[int, Usage] | None = None
+        """The usage total and the directory's mtime it was summed at (another store object may write here)."""
 
     @classmethod
     def for_run(cls, run_dir: Path) -> ResponseStore:
         return cls(RunStore(run_dir).responses_dir)  # the run directory's layout is the store's
+
+    @classmethod
+    def critic_for_run(cls, run_dir: Path) -> ResponseStore:
+        """The critic's answers in the run (kept apart: its tokens are counted apart from the designer's)."""
+        return cls(RunStore(run_dir).critic_responses_dir)
 
     def get(self, request: CallRequest) -> StoredCall | None:
         path = self.root / f"{request.key}.json"
@@ -91,7 +97,7 @@ class ResponseStore:
         write_json(self.root / f"{call.key}.json", call)
         with self._lock:
             if self._total is not None:
-                self._total = self._total + call.usage
+                self._total = (self._mtime(), self._total[1] + call.usage)
 
     def calls(self) -> list[StoredCall]:
         if not self.root.is_dir():
@@ -101,12 +107,19 @@ class ResponseStore:
     def total(self) -> Usage:
         """Usage summed over every stored call: what the run has paid so far, across resumes."""
         with self._lock:
-            if self._total is None:
+            mtime = self._mtime()
+            if self._total is None or self._total[0] != mtime:  # first read, or written by another store object
                 total = Usage()
                 for call in self.calls():
                     total = total + call.usage
-                self._total = total
-            return self._total
+                self._total = (mtime, total)
+            return self._total[1]
+
+    def _mtime(self) -> int:
+        try:
+            return self.root.stat().st_mtime_ns
+        except FileNotFoundError:
+            return -1
 
 
 def _read(path: Path) -> StoredCall:

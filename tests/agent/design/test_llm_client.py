@@ -268,6 +268,24 @@ def test_caps_stop_before_the_call_that_would_pass_them(fake_llm: FakeLLM, tmp_p
     assert capped.sample(MESSAGES, 1, "round 1")[0].text == "a", "stored answers cost nothing and stay available"
 
 
+def test_one_cost_cap_counts_the_designer_and_the_critic_together(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    """The critic keeps its answers in a store of its own; --max-cost is still one cap on the run's money."""
+    fake_llm.script("coder", ok("a"))
+    fake_llm.script("vlm", ok("verdicts"))
+    prices = {"price_in": 1000.0, "price_out": 1000.0}
+    designer, _ = make_client(fake_llm, tmp_path, **prices)
+    spent = designer.sample(MESSAGES, 1, "round 1")[0].usage.cost or 0.0
+    opts = LLMOptions(api_base=fake_llm.url, timeout_s=5.0, max_cost=spent * 0.9, **prices)  # type: ignore[arg-type]
+    alone = LLMClient("openai/vlm", opts, ResponseStore(tmp_path / "critic"))
+    assert alone.sample(MESSAGES, 1, "judge 1")[0].text == "verdicts", "its own store alone is under the cap"
+    critic = LLMClient("openai/vlm", opts, ResponseStore(tmp_path / "critic2"),
+                       cost_with=(ResponseStore(tmp_path / "responses"),))
+    with pytest.raises(BudgetExhausted, match="designer and critic together"):
+        critic.sample(MESSAGES, 1, "judge 1")
+    designer.sample(MESSAGES, 1, "round 2")  # written by another store object over the same folder
+    assert ResponseStore(tmp_path / "responses").total().calls == 2
+
+
 # -- the response store: nothing is paid twice ---------------------------------------------------------------
 def test_a_stored_request_is_never_sent_again(fake_llm: FakeLLM, tmp_path: Path) -> None:
     fake_llm.script("coder", ok("first", honour_n=False), ok("second"), ok("third"))

@@ -5,8 +5,9 @@ trainer vmaps them), plus the *state adapter* of the JAX backend: :meth:`JaxEnv.
 simulator state to the task's :class:`~core.state.StateSpec` fields, **the very spec object** of the
 Gymnasium adapter (so the names, units and sign conventions cannot drift; a cross-backend contract
 test compares the values). Classic control comes from gymnax (CartPole-v1, Pendulum-v1,
-MountainCarContinuous-v0); MuJoCo locomotion from MJX (:mod:`envs.backends.jax.mjx_envs`); :mod:`envs.backends.jax.registry` maps
-Gymnasium ids to both.
+MountainCarContinuous-v0); the MuJoCo tasks and tasks on a MuJoCo model step on native physics
+(:mod:`envs.backends.jax.native_envs`) or MJX (:mod:`envs.backends.jax.mjx_envs`); :mod:`envs.backends.jax.registry`
+builds a task's env.
 
 ``step`` never auto-resets: it returns the post-step state (what the reward and the fitness see,
 the terminal state included) and separate ``terminated``/``truncated`` flags, so PPO can bootstrap
@@ -20,6 +21,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rewardsmith.core.state import StateSpec
 from rewardsmith.envs.adapters import StateAdapter
@@ -52,7 +54,8 @@ class JaxEnv(ABC):
         obs_dim: length of the observation (the same as Gymnasium's, so a policy trained here runs there).
         discrete: actions are integers in ``range(n_actions)`` (CartPole), else a float box.
         n_actions: number of discrete actions, or the box's dimension.
-        action_low, action_high: the box bounds (ignored when discrete).
+        action_low, action_high: the box bounds (ignored when discrete): one for every dimension, or one per dimension
+            (``(n_actions,)``: a model whose actuators have different control ranges).
         max_steps: the time limit of an episode.
     """
 
@@ -61,8 +64,8 @@ class JaxEnv(ABC):
     obs_dim: int
     discrete: bool
     n_actions: int
-    action_low: float = -1.0
-    action_high: float = 1.0
+    action_low: float | np.ndarray = -1.0
+    action_high: float | np.ndarray = 1.0
     max_steps: int
 
     @abstractmethod

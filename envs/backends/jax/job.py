@@ -8,10 +8,12 @@ effects, the task's schema) before it calls it, and a refused module is its own 
 job's address space is capped (:attr:`JaxRoundJob.memory_mb`, on a CPU), so a module that allocates
 without bound ends the job with one ``out of memory`` line instead of taking the machine. A task's
 own fitness function runs in a bounded child of the job (:mod:`envs.backends.jax.scoring`), never in
-the job's process. Each arm may carry its own training seed (the final comparison's fresh seeds). Its
-outputs are the SB3 jobs' outputs — per arm a ``TrainingResult``, a policy file and TensorBoard
-event files at the paths the job spec names — plus a :class:`RoundStats` record (compile time apart
-from training time), so evaluation, videos, critique and resume are the same for both backends.
+the job's process. A task on a MuJoCo model names its env's own reward as a reward file: the job has it exported in
+the sandbox and checks the module like a candidate's (:mod:`envs.backends.jax.own_reward`, ~3 s per job), and a file
+that cannot be one fails the human baseline alone. Each arm may carry its own training seed (the final comparison's
+fresh seeds). Its outputs are the SB3 jobs' outputs — per arm a ``TrainingResult``, a policy file and TensorBoard
+event files at the paths the job spec names — plus a :class:`RoundStats` record (compile time apart from training
+time), so evaluation, videos, critique and resume are the same for both backends.
 
 With an :class:`~envs.backends.allocation.Allocation` the round's candidates train in segments and the
 policy stops some between them (:func:`~envs.backends.jax.program.train_round`); a stopped arm's result is

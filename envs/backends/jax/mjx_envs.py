@@ -71,9 +71,7 @@ class MjxMujocoEnv(JaxEnv):
         self.model = put_model(m, self.env_id)
         self.dt = float(m.opt.timestep) * self.rules.frame_skip
         self.n_actions = int(m.nu)
-        action = self.spec.action
-        self.action_low = float(action.low if action.low is not None else -1.0)
-        self.action_high = float(action.high if action.high is not None else 1.0)
+        self.action_low, self.action_high = self.rules.action_box()
         self.max_steps = self.rules.max_steps
         self.layout = self.rules.layout(m)
         reads = self.rules.reads

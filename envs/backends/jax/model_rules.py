@@ -71,6 +71,14 @@ class ModelRules(MujocoRules):
         self.own_reward: OwnReward | None = None
         """The reward file's checked module (set by the job, :func:`envs.backends.jax.own_reward.export_own_reward`)."""
 
+    def action_box(self) -> tuple[float | np.ndarray, float | np.ndarray]:
+        """The actuators' control ranges: one pair when they share it, else one bound per actuator (float32), as the
+        Gymnasium env's action space."""
+        built = self.adapter.built
+        if len(set(built.action_low)) == 1 and len(set(built.action_high)) == 1:
+            return built.action_low[0], built.action_high[0]
+        return np.asarray(built.action_low, np.float32), np.asarray(built.action_high, np.float32)
+
     def load_model(self) -> Any:
         return copy.copy(self.adapter.built.model)  # an engine may change its copy's options (MJX's solver)
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rewardsmith.core.state import StateSpec
 
@@ -143,6 +144,12 @@ class MujocoRules(ABC):
         import mujoco
 
         return mujoco.MjModel.from_xml_path(str(Path(assets_dir()) / self.xml))
+
+    def action_box(self) -> tuple[float | np.ndarray, float | np.ndarray]:
+        """The policy's action bounds: the spec's (one range for every actuator), or -1 and 1 when it has none."""
+        action = self.spec.action
+        return (float(action.low if action.low is not None else -1.0),
+                float(action.high if action.high is not None else 1.0))
 
     def layout(self, m: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """The packed reads of this task on its model ``m`` (:meth:`Reads.layout`)."""

@@ -1,4 +1,4 @@
-"""The eight MuJoCo tasks on native physics: MuJoCo's C engine steps, the round's JAX program does the rest.
+"""The MuJoCo tasks on native physics: MuJoCo's C engine steps, the round's JAX program does the rest.
 
 A :class:`NativeMujocoEnv` is a :class:`~envs.backends.jax.envs.JaxEnv` whose ``step`` is one
 ``jax.pure_callback`` into a :class:`~envs.backends.jax.native_physics.BatchStepper`. Its
@@ -13,10 +13,11 @@ shared with MJX (:mod:`envs.backends.jax.mujoco_rules`); a contract test steps t
 Gymnasium env from the same qpos/qvel and compares every field, the observation and the reward.
 A reset is built in JAX from the reset noise where that is exact (the planar bodies, Swimmer, Ant);
 Humanoid, Reacher and Pusher need the forward kinematics for their first observation, so their reset
-is a second callback (``mj_forward`` on the batch).
+is a second callback (``mj_forward`` on the batch). A task on a MuJoCo model steps the model its adapter compiled,
+by that task's rules (:mod:`envs.backends.jax.model_rules`: its fields from ``sensordata``, reset by a callback).
 
 This is the CPU physics (``--backend auto`` picks it on a CPU): on a GPU every step would cross to the
-host and back, so MJX is the physics there (:func:`envs.backends.jax.registry.physics_for`).
+host and back, so MJX is the physics there (:func:`envs.backends.jax.registry.task_physics`).
 """
 
 from __future__ import annotations
@@ -66,9 +67,7 @@ class NativeMujocoEnv(JaxEnv):
         self.stepper = BatchStepper(self.rules, threads)
         m = self.stepper.model
         self.n_actions = int(m.nu)
-        action = self.spec.action
-        self.action_low = float(action.low if action.low is not None else -1.0)
-        self.action_high = float(action.high if action.high is not None else 1.0)
+        self.action_low, self.action_high = self.rules.action_box()
         self.max_steps = self.rules.max_steps
         self.dt = self.stepper.dt
         self.nbody = int(m.nbody)

@@ -39,17 +39,23 @@ class PolicyMeta:
     """What :class:`NumpyPolicy` needs besides the weights."""
 
     discrete: bool
-    action_low: float
-    action_high: float
+    action_low: float | np.ndarray
+    """One bound for every action dimension, or one per dimension (a model's actuators with different ranges)."""
+    action_high: float | np.ndarray
     n_hidden: int
 
 
-def save_policy(path: Path, params: dict[str, np.ndarray], discrete: bool, action_low: float,
-                action_high: float) -> None:
-    """Write ``policy.npz``: the flat weights plus the format tag and the action bounds, arrays only."""
+def save_policy(path: Path, params: dict[str, np.ndarray], discrete: bool, action_low: float | np.ndarray,
+                action_high: float | np.ndarray) -> None:
+    """Write ``policy.npz``: the flat weights plus the format tag and the action bounds, arrays only (per-dimension
+    bounds in ``__low__``/``__high__``, the meta's then NaN)."""
     n_hidden = len({k.split("/")[1] for k in params if k.split("/")[1].removeprefix("pi_").isdigit()})
-    meta = np.array([float(discrete), action_low, action_high, float(n_hidden)])
+    per_dim = np.ndim(action_low) > 0 or np.ndim(action_high) > 0
+    low, high = (np.nan, np.nan) if per_dim else (float(action_low), float(action_high))
+    meta = np.array([float(discrete), low, high, float(n_hidden)])
     arrays: dict[str, Any] = {**params, "__format__": np.array(FORMAT), "__meta__": meta}
+    if per_dim:
+        arrays.update(__low__=np.asarray(action_low, np.float32), __high__=np.asarray(action_high, np.float32))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     write_bytes(path, buf.getvalue())  # atomic, and the folder is made if needed
@@ -77,7 +83,9 @@ class NumpyPolicy:
         with np.load(path, allow_pickle=False) as data:
             meta = data["__meta__"]
             params = {k: data[k] for k in data.files if not k.startswith("__")}
-        return cls(params, PolicyMeta(bool(meta[0]), float(meta[1]), float(meta[2]), int(meta[3])))
+            low: float | np.ndarray = data["__low__"] if "__low__" in data.files else float(meta[1])
+            high: float | np.ndarray = data["__high__"] if "__high__" in data.files else float(meta[2])
+        return cls(params, PolicyMeta(bool(meta[0]), low, high, int(meta[3])))
 
     def head(self, obs: np.ndarray) -> np.ndarray:
         """obs: (obs_dim,) or (B, obs_dim) → logits or Gaussian mean, float32 arithmetic as in training."""

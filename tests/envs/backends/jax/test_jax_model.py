@@ -31,6 +31,7 @@ from rewardsmith.envs.backends.jax.job import JaxArm, JaxRoundJob, run_round  # 
 from rewardsmith.envs.backends.jax.model_rules import ModelRules  # noqa: E402
 from rewardsmith.envs.backends.jax.native_envs import NativeMujocoEnv  # noqa: E402
 from rewardsmith.envs.backends.jax.own_reward import export_own_reward  # noqa: E402
+from rewardsmith.envs.backends.jax.policy import NumpyPolicy, save_policy  # noqa: E402
 from rewardsmith.envs.backends.jax.registry import make_task_env, physics_refusal, task_physics  # noqa: E402
 from rewardsmith.envs.backends.records import TrainingResult  # noqa: E402
 from rewardsmith.envs.tasks import Task, load_task  # noqa: E402
@@ -80,7 +81,8 @@ def _compare(task: Task, run: _Jitted, start: tuple[np.ndarray, np.ndarray], ste
     """Step the Gymnasium env and ``run.env`` from ``start``; assert both agree on everything; each step's fields."""
     spec, env = task.adapter.spec, run.env
     genv = task.make_env()
-    assert env.spec is spec and env.obs_dim == genv.observation_space.shape[0] and env.max_steps == 100
+    assert env.spec is spec and env.obs_dim == genv.observation_space.shape[0]
+    assert env.max_steps == task.model.physics.max_steps == genv._max_episode_steps  # type: ignore[union-attr]
     genv.reset(seed=0)
     genv.unwrapped.set_state(*start)
     state = env.state_from(*start)  # type: ignore[attr-defined]
@@ -165,6 +167,22 @@ def test_a_reward_file_that_cannot_be_traced_is_the_human_baselines_own_failure(
     assert "np.where" in result.error and "--backend sb3" in result.error
 
 
+def test_actuators_with_different_ranges_act_each_in_its_own_range(tmp_path: Path) -> None:
+    xml = WALKER_XML.replace('joint="back_hip" gear="30" ctrlrange="-1 1"', 'joint="back_hip" gear="30" ctrlrange="-2 0.5"')
+    task = load_task(write_task(tmp_path, xml=xml))
+    env, genv = make_task_env(task, "native"), task.make_env()
+    np.testing.assert_array_equal(env.action_low, genv.action_space.low)  # the Gymnasium env's box, per actuator
+    np.testing.assert_array_equal(env.action_high, genv.action_space.high)
+    obs_dim, hidden = env.obs_dim, 4
+    params = {"params/pi_0/kernel": np.zeros((obs_dim, hidden), np.float32), "params/pi_0/bias": np.zeros(hidden, np.float32),
+              "params/pi_out/kernel": np.zeros((hidden, 2), np.float32), "params/pi_out/bias": np.array([5.0, 5.0], np.float32),
+              "params/log_std": np.zeros(2, np.float32)}
+    save_policy(tmp_path / "policy.npz", params, False, env.action_low, env.action_high)
+    action, _ = NumpyPolicy.load(tmp_path / "policy.npz").predict(np.zeros(obs_dim, np.float32))
+    np.testing.assert_array_equal(action, [1.0, 0.5])  # the evaluator's policy clips each dimension to its range
+    env.stepper.close()  # type: ignore[attr-defined]
+
+
 # -- the backend ---------------------------------------------------------------------------------------
 def test_the_jax_backend_takes_a_task_on_a_model_with_native_physics_on_a_cpu(task: Task) -> None:
     backend = jax_backend.JaxBackend()
@@ -196,6 +214,16 @@ def test_native_physics_refuses_a_field_that_reads_the_simulation_time(tmp_path:
                       "clock sensor); leave it out of [state] sensors")
     with pytest.raises(ConfigError, match=r"^--backend jax: native physics does not carry .* \(use --backend sb3\)$"):
         jax_backend.JaxBackend().check(task, RunConfig(task=str(task.source), backend="jax"))
+
+
+@pytest.mark.slow  # each compiles its step and exports its reward file (~10 s)
+@pytest.mark.parametrize("ref", ["quadruped-walk", "finger-spin", "fish-swim", "examples/my-robot/crawler-forward.toml"])
+def test_native_physics_on_every_model_task_gives_its_gymnasium_envs_fields_obs_and_reward(ref: str) -> None:
+    task = load_task(REPO / ref if ref.endswith(".toml") else ref)
+    env = _with_own_reward(make_task_env(task, "native"), task)
+    _compare(task, _Jitted(env), _start(task, {}), steps=3, tol=2e-5)
+    _same_reset(task, env, tol=2e-5)
+    env.stepper.close()  # type: ignore[attr-defined]
 
 
 # -- slow: MJX on a CPU --------------------------------------------------------------------------

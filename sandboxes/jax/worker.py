@@ -265,12 +265,37 @@ def compute_reward(state, action):
 """
 
 
+def single_threaded_mlir() -> None:
+    """Make every MLIR context jax creates from now on run its passes on the calling thread.
+
+    jax shares one LLVM thread pool between its MLIR contexts, and that pool starts its threads on demand:
+    the warm-up's small module may start one, a candidate with more functions to lower asks for another —
+    after seccomp, which refuses ``clone``, so LLVM aborts the worker ("pthread_create failed", SIGSEGV)
+    and a benign candidate is refused as a crash (seen under load on fish-swim's 2-component reward).
+    A single-threaded context never asks the pool for a thread; a candidate is small, so it costs nothing.
+    """
+    from jax._src.interpreters import mlir
+
+    make = mlir.make_ir_context
+    if getattr(make, "single_threaded", False):
+        return
+
+    def make_single_threaded() -> Any:
+        context = make()
+        context.enable_multithreading(False)
+        return context
+
+    make_single_threaded.single_threaded = True  # type: ignore[attr-defined]
+    mlir.make_ir_context = make_single_threaded  # looked up on the module at each call (jax 0.10)
+
+
 def _warm_up(cfg: protocol.ExportWorkerConfig) -> None:
     """Import and exercise jax (backend, thread pools, tracing, lowering, serialization) before the filter."""
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_platforms", "cpu")
+    single_threaded_mlir()
     # Filtering a traceback calls os.getcwd(), which seccomp refuses; the worker filters frames itself.
     jax.config.update("jax_traceback_filtering", "off")
     for name in allowlist.NUMPY_ATTRS:

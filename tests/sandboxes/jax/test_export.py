@@ -165,3 +165,26 @@ def test_an_export_whose_zygote_cannot_fork_gets_a_lone_worker() -> None:
     with _CannotFork(SPEC) as zygote:
         out = export_reward(SOURCE, SPEC, zygote=zygote)
     assert out.components == ("r",) and out.constants == {"W_X": 0.5}
+
+
+_WARMED = """
+import os
+from rewardsmith.sandboxes import protocol
+from rewardsmith.sandboxes.jax import worker
+from jax._src.interpreters import mlir
+print("before", mlir.make_ir_context().get_num_threads())
+cfg = protocol.ExportWorkerConfig(parent_pid=None, req_fd=-1, resp_fd=-1, fields=(("x", ()),), action_dim=2,
+                                  max_components=8, memory_mb=0, seccomp=False, max_bytes=1 << 24)
+worker._warm_up(cfg)
+print("after", mlir.make_ir_context().get_num_threads())
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: MLIR's pool has one thread anyway")
+def test_the_warmed_worker_lowers_on_its_own_thread_so_seccomp_never_sees_a_late_thread() -> None:
+    """jax's MLIR thread pool starts threads on demand; one asked for after seccomp (which refuses clone) made
+    LLVM abort the worker ("pthread_create failed") on a benign candidate under load. After the warm-up every
+    context jax makes is single-threaded."""
+    out = subprocess.run([sys.executable, "-c", _WARMED], capture_output=True, text=True, timeout=120, check=True)
+    counts = dict(line.split() for line in out.stdout.splitlines() if line.startswith(("before", "after")))
+    assert int(counts["before"]) > 1 and counts["after"] == "1", out.stdout

@@ -211,11 +211,12 @@ def builtin_task_files() -> dict[str, Path]:
 def load_task(ref: str | Path) -> Task:
     """Load a built-in task by name or a task file by path; every problem is one-line :class:`TaskError`."""
     path = Path(ref)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise TaskError(f"task file {path} does not exist")
-        return load_task_file(path)
     builtins = builtin_task_files()
+    # A built-in name stays the built-in task when a folder of that name is here (a run's --out, say).
+    if path.suffix == ".toml" or path.is_file() or (path.exists() and str(ref) not in builtins):
+        if not path.is_file():
+            raise TaskError(f"task file {path} is not a file" if path.exists() else f"task file {path} does not exist")
+        return load_task_file(path)
     if str(ref) not in builtins:
         raise TaskError(
             f"unknown task {str(ref)!r}; built-in tasks: {', '.join(builtins)} (or give a path to a .toml task file)"

@@ -49,6 +49,19 @@ def test_builtin_tasks_load_with_their_adapters_and_fitness() -> None:
         assert task.train.steps > 0
 
 
+def test_a_builtin_name_stays_the_builtin_task_beside_a_folder_of_that_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rewardsmith run fish-swim --out fish-swim`, then `validate fish-swim ...` from the same folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cartpole").mkdir()
+    assert load_task("cartpole").name == "cartpole"
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(TaskError, match="task file mine is not a file"):
+        load_task("mine")
+    with pytest.raises(TaskError, match=r"task file gone\.toml does not exist"):
+        load_task("gone.toml")
+
+
 def test_unknown_task_lists_the_valid_names() -> None:
     with pytest.raises(TaskError) as err:
         load_task("moon-lander")

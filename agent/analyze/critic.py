@@ -82,7 +82,7 @@ class Critic:
             return None
         options = replace(cfg.llm, timeout_s=cfg.critic_timeout_s, temperature=0.0, response_tokens=RESPONSE_TOKENS,
                           max_tokens=cfg.critic_max_tokens)
-        client = LLMClient(cfg.critic, options, ResponseStore(store.critic_responses_dir), RETRY,
+        client = LLMClient(cfg.critic, options, ResponseStore.critic_for_run(store.root), RETRY,
                            cost_with=(ResponseStore.for_run(store.root),))  # one --max-cost for designer and critic
         return cls(client=client, frames=cfg.critic_frames)
 
@@ -353,5 +353,5 @@ def totals(store: RunStore, cfg: RunConfig, history: Sequence[CandidateResult]) 
     return CriticTotals(model=cfg.critic, judged=sum(r.status == "ok" for r in reports),
                         failed=sum(r.status != "ok" for r in reports), frames=sum(len(r.frames) for r in reports),
                         kept=sum(len(r.kept) for r in reports), dropped=sum(len(r.dropped) for r in reports),
-                        usage=ResponseStore(store.critic_responses_dir).total())
+                        usage=ResponseStore.critic_for_run(store.root).total())
 

@@ -68,11 +68,11 @@ def start_run(store: RunStore, record: RunRecord, view: ProgressView,
     designer = make_designer(cfg.designer, llm=cfg.llm, run_dir=store.root)
     sample = random_rollout(task, n=256, seed=cfg.seed)
     check_fitness(task, sample)
-    _, backend, _ = resolve_backend(task, cfg)
-    settings = TrainSettings.for_run(task, cfg)
+    resolved, backend, _ = resolve_backend(task, cfg)
+    settings = TrainSettings.for_run(task, resolved)
     trainer = Trainer(task=task, settings=settings, backend=backend, executor=make_executor(cfg, store.root),
                       store=store, on_event=view.executor_event)
-    view.plan = plan_run(task, rounds=cfg.rounds, samples=cfg.samples, steps=settings.steps, workers=cfg.workers,
+    view.plan = plan_run(task, backend=resolved.backend, rounds=cfg.rounds, samples=cfg.samples, steps=settings.steps, workers=cfg.workers,
                          baselines=cfg.baselines, final_seeds=cfg.final_seeds, videos=cfg.records_videos)
     return RunContext(record=record, task=task, store=store, view=view, trainer=trainer, designer=designer,
                       reviewer=reviewer or make_reviewer(cfg, view.console.print), sample=sample,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictInt, ValidationError, model_validator
 
+from rewardsmith.core.backend_names import BackendName
 from rewardsmith.core.errors import TaskError
 from rewardsmith.envs.adapters import StateAdapter, load_user_adapter
 from rewardsmith.envs.adapters.classic import CartPoleAdapter, MountainCarContinuousAdapter, PendulumAdapter
@@ -86,6 +88,10 @@ class PpoSettings(BaseModel):
 class _TrainModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     steps: PositiveInt = Field(description="environment steps of PPO training per candidate")
+    backend_steps: dict[BackendName, PositiveInt] = Field(
+        default_factory=dict, strict=False,
+        description="a backend's own budget where it differs from steps (e.g. jax = 1000000: a faster backend "
+                    "trains to where the rewards separate)")
     n_envs: PositiveInt = 8
     timeout_s: PositiveInt = 1800
     ppo: PpoSettings = Field(default_factory=PpoSettings, strict=False)
@@ -141,6 +147,17 @@ class TrainConfig:
     n_envs: int
     timeout_s: int
     ppo: PpoSettings = field(default_factory=PpoSettings)
+    backend_steps: Mapping[str, int] = field(default_factory=dict)
+    """A backend's own budget (``[train.backend_steps]``), where it differs from ``steps``."""
+
+    def steps_on(self, backend: str) -> int:
+        """The task's budget on ``backend`` (a resolved name, not ``auto``): its own line, else ``steps``."""
+        return self.backend_steps.get(backend, self.steps)
+
+    def budgets(self) -> str:
+        """``200,000 steps`` or ``200,000 steps (jax: 1,000,000)``, for listings."""
+        own = ", ".join(f"{b}: {n:,}" for b, n in sorted(self.backend_steps.items()))
+        return f"{self.steps:,} steps" + (f" ({own})" if own else "")
 
 
 @dataclass(frozen=True)
@@ -252,7 +269,8 @@ def load_task_file(path: Path) -> Task:
         fitness_ref=model.fitness,
         adapter_ref=model.adapter,
         env_kwargs=dict(model.env_kwargs),
-        train=TrainConfig(model.train.steps, model.train.n_envs, model.train.timeout_s, model.train.ppo),
+        train=TrainConfig(model.train.steps, model.train.n_envs, model.train.timeout_s, model.train.ppo,
+                          dict(model.train.backend_steps)),
         eval=EvalConfig(model.eval.selection_episodes, model.eval.heldout_episodes),
         source=path,
         train_origin=origin,
@@ -290,6 +308,8 @@ def _inherit_train(raw: dict[str, Any], path: Path) -> tuple[dict[str, Any], Tra
         return raw, TrainOrigin()
     base = _builtin_train(body)
     merged = {**base, **own}
+    if own.get("steps", base.get("steps")) != base.get("steps") and "backend_steps" not in own:
+        merged.pop("backend_steps", None)  # a budget of the file's own is its budget on every backend
     own_ppo = own.get("ppo")
     if isinstance(own_ppo, dict) and isinstance(base.get("ppo"), dict):
         merged["ppo"] = {**base["ppo"], **own_ppo}

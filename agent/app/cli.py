@@ -63,7 +63,7 @@ def cmd_tasks(args: argparse.Namespace, console: Console) -> int:
     tasks = [load_task(n) for n in args.names] if named else [load_task_file(p) for p in builtin_task_files().values()]
     if args.json:
         print(json.dumps([{"name": t.name, "env": t.env_id, "description": t.description, "fitness": t.fitness_ref,
-                           "steps": t.train.steps, "train": {"n_envs": t.train.n_envs, "timeout_s": t.train.timeout_s,
+                           "steps": t.train.steps, "backend_steps": dict(t.train.backend_steps), "train": {"n_envs": t.train.n_envs, "timeout_s": t.train.timeout_s,
                                                              "ppo": t.train.ppo.model_dump(),
                                                              "inherited_from": t.train_origin.body,
                                                              "overrides": list(t.train_origin.overrides)},
@@ -71,7 +71,7 @@ def cmd_tasks(args: argparse.Namespace, console: Console) -> int:
                           for t in tasks], indent=2))
         return EXIT_OK
     for t in tasks:
-        console.print(f"[bold]{t.name}[/bold]  {t.env_id}  (fitness: {t.fitness_ref}, {t.train.steps:,} steps)")
+        console.print(f"[bold]{t.name}[/bold]  {t.env_id}  (fitness: {t.fitness_ref}, {t.train.budgets()})")
         console.print(f"  {t.description}", markup=False)
         if named:  # one task asked for by name: its training settings too
             console.print(f"  {settings_line(t)}", markup=False)
@@ -135,7 +135,7 @@ def _dry_run(task: Task, config: RunConfig, out: Path, console: Console) -> int:
 
     config, _, backend_line = resolve_backend(task, config)  # as a run resolves it: jax without a JAX env is refused
     check_fitness(task, random_rollout(task, n=256, seed=config.seed))  # a typo'd function name fails here, not later
-    plan = plan_for(task, rounds=config.rounds, samples=config.samples, steps=config.steps,
+    plan = plan_for(task, backend=config.backend, rounds=config.rounds, samples=config.samples, steps=config.steps,
                     workers=config.workers, baselines=config.baselines, final_seeds=config.final_seeds,
                     videos=config.records_videos)
     label = make_designer(config.designer, llm=config.llm, run_dir=None).label
@@ -176,7 +176,7 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     try:
         with store.lock():  # two processes never work on one run
             record = prepare_run(store, config, designer.label, isolation.describe(), task.name)
-            budget = rollout_budget(task, config.steps)
+            budget = rollout_budget(task, config.steps, config.backend)
             view.header([
                 f"RewardSmith {'run' if new else 'resume'}: {task.name} ({task.env_id}) → {run_dir}",
                 f"designer: {designer.label}",

@@ -235,8 +235,9 @@ def dry_run(task: Task, plan: RunPlan, designer: str, runs_dir: Path, console: C
     return 0
 
 
-def plan_for(task: Task, *, rounds: int, samples: int, steps: int | None, workers: int, baselines: bool,
-             final_seeds: int = DEFAULT_FINAL_SEEDS, videos: bool = False) -> RunPlan:
-    """The plan of a run with these options (what the CLI passes from its :class:`~agent.records.config.RunConfig`)."""
-    return plan_run(task, rounds=rounds, samples=samples, steps=steps, workers=workers, baselines=baselines,
-                    final_seeds=final_seeds, videos=videos)
+def plan_for(task: Task, *, backend: str, rounds: int, samples: int, steps: int | None, workers: int,
+             baselines: bool, final_seeds: int = DEFAULT_FINAL_SEEDS, videos: bool = False) -> RunPlan:
+    """The plan of a run with these options (what the CLI passes from its :class:`~agent.records.config.RunConfig`,
+    ``backend`` resolved: the task's budget may differ by backend)."""
+    return plan_run(task, backend=backend, rounds=rounds, samples=samples, steps=steps, workers=workers,
+                    baselines=baselines, final_seeds=final_seeds, videos=videos)

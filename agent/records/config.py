@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from rewardsmith.core.backend_names import BackendName as BackendName  # re-exported: the run names backends by it
 from rewardsmith.core.errors import ConfigError
 
 if TYPE_CHECKING:  # the allocation's module is under envs/, whose import the command line's start does not pay
@@ -49,8 +50,6 @@ def flag(**kwargs: Any) -> dict[str, Flag]:
     return {"flag": Flag(**kwargs)}
 
 
-BackendName = Literal["sb3", "jax"]
-"""The training backends by ``--backend`` name (each is a class in :data:`agent.train.backends.BACKENDS`)."""
 
 
 DEFAULT_ETA = 4

@@ -37,8 +37,11 @@ def fresh_seeds(seed: int, n: int) -> tuple[int, ...]:
     return tuple(range(seed + 1, seed + 1 + n))
 
 
-def final_seeds(trainer: Trainer, best: CandidateFiles, n: int, *, baselines: bool = True) -> FinalScore | None:
+def final_seeds(trainer: Trainer, best: CandidateFiles | None, n: int, *, baselines: bool = True) -> FinalScore | None:
     """Retrain the ``best`` candidate's reward (and the baselines) on ``n`` fresh seeds; None when ``n`` is 0.
+
+    Without a ``best`` (no candidate trained: the bench still scores the baselines) the designed arm is missing
+    on every seed.
 
     Trainings already on disk (``final/<arm>/seed_N/``) are not redone, so ``resume`` continues here too:
     a killed comparison trains only the arms without a training result, and evaluates only those without
@@ -48,11 +51,12 @@ def final_seeds(trainer: Trainer, best: CandidateFiles, n: int, *, baselines: bo
         return None
     seeds = fresh_seeds(trainer.settings.seed, n)
     arms: list[Arm] = list(ARMS) if baselines else ["designed"]
+    trained = [arm for arm in arms if best is not None or arm != "designed"]
     targets = [TrainTarget(key=f"{arm} seed {s}", files=trainer.store.final_files(arm, s), reward_kind=ARMS[arm],
-                           reward_file=best.reward if arm == "designed" else None,
+                           reward_file=best.reward if best is not None and arm == "designed" else None,
                            artifact=best if arm == "designed" else None, seed=s)
-               for arm in arms for s in seeds]
-    outcomes = trainer.train_and_evaluate(targets, batch=trainer.store.final_batch())
+               for arm in trained for s in seeds]
+    outcomes = trainer.train_and_evaluate(targets, batch=trainer.store.final_batch()) if targets else {}
     by_arm = {arm: arm_score(arm, seeds, [outcomes.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
               for arm in arms}
     return score(seeds, trainer.settings.steps, by_arm["designed"], by_arm.get("human"), by_arm.get("sparse"),

@@ -44,11 +44,11 @@ class StepBudget:
                 f"{self.steps // self.rollout} of them")
 
 
-def rollout_budget(task: Task, requested: int | None) -> StepBudget:
-    """The steps a training of ``task`` really does for a requested budget (None: the task file's)."""
+def rollout_budget(task: Task, requested: int | None, backend: str) -> StepBudget:
+    """The steps a training of ``task`` really does for a requested budget (None: the task file's on ``backend``)."""
     n_steps, n_envs = task.train.ppo.n_steps, task.train.n_envs
     rollout = n_steps * n_envs
-    want = requested if requested is not None else task.train.steps
+    want = requested if requested is not None else task.train.steps_on(backend)
     return StepBudget(requested=want, steps=max(1, math.ceil(want / rollout)) * rollout, rollout=rollout,
                       n_steps=n_steps, n_envs=n_envs)
 
@@ -162,7 +162,8 @@ def makespan(running: Sequence[float], queued: Sequence[float], workers: int) ->
     return max(free, default=0.0)
 
 
-def plan_run(task: Task, *, rounds: int, samples: int, steps: int | None, workers: int, baselines: bool,
-             final_seeds: int, videos: bool = False) -> RunPlan:
+def plan_run(task: Task, *, backend: str, rounds: int, samples: int, steps: int | None, workers: int,
+             baselines: bool, final_seeds: int, videos: bool = False) -> RunPlan:
     return RunPlan(rounds=rounds, samples=samples, baselines=2 if baselines else 0, final_seeds=final_seeds,
-                   final_arms=3 if baselines else 1, budget=rollout_budget(task, steps), workers=workers, videos=videos)
+                   final_arms=3 if baselines else 1, budget=rollout_budget(task, steps, backend), workers=workers,
+                   videos=videos)

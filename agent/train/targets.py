@@ -58,9 +58,13 @@ class TrainSettings:
 
     @classmethod
     def for_run(cls, task: Task, cfg: RunConfig, steps: int | None = None) -> TrainSettings:
-        """The settings every target of a run (or a bench/evaluate command) trains with."""
+        """The settings every target of a run (or a bench/evaluate command) trains with.
+
+        ``cfg.backend`` must be resolved (:func:`agent.train.backends.resolve_backend`): the task's budget may
+        differ by backend (``[train.backend_steps]``).
+        """
         selection, heldout = seed_sets(cfg.seed, task.eval.selection_episodes, task.eval.heldout_episodes)
-        return cls(steps=steps or cfg.steps or task.train.steps, seed=cfg.seed,
+        return cls(steps=steps or cfg.steps or task.train.steps_on(cfg.backend), seed=cfg.seed,
                    timeout_s=cfg.train_timeout_s or float(task.train.timeout_s), call_timeout_s=cfg.call_timeout_s,
                    selection_seeds=selection, heldout_seeds=heldout, allow_weak_sandbox=cfg.allow_weak_sandbox)
 

@@ -241,6 +241,29 @@ def test_an_inherited_setting_that_clashes_with_the_files_says_where_it_came_fro
     assert "batch_size 64 must divide" in str(err.value) and "inherits the built-in pendulum task's" in str(err.value)
 
 
+HOP = """
+name = "hop-high"
+env = "Hopper-v5"
+description = "Hop as high as you can."
+fitness = "forward_distance"
+"""
+
+
+def test_a_backend_may_have_its_own_budget_and_a_files_own_steps_replace_the_inherited_ones(tmp_path: Path) -> None:
+    hopper = load_task("hopper").train
+    assert hopper.steps_on("jax") > hopper.steps == hopper.steps_on("sb3")  # [train.backend_steps] jax = ...
+    (tmp_path / "same.toml").write_text(HOP + "[train]\nsteps = 200000\n")  # the body's own budget, written out
+    assert load_task(tmp_path / "same.toml").train.steps_on("jax") == hopper.steps_on("jax")
+    (tmp_path / "own.toml").write_text(HOP + "[train]\nsteps = 4096\n")  # a budget of its own: on every backend
+    assert load_task(tmp_path / "own.toml").train.steps_on("jax") == 4096
+    (tmp_path / "both.toml").write_text(HOP + "[train]\nsteps = 4096\n[train.backend_steps]\njax = 8192\n")
+    both = load_task(tmp_path / "both.toml").train
+    assert (both.steps_on("sb3"), both.steps_on("jax")) == (4096, 8192) and "jax: 8,192" in both.budgets()
+    (tmp_path / "typo.toml").write_text(HOP + "[train.backend_steps]\njx = 8192\n")
+    with pytest.raises(TaskError, match=r"backend_steps.*'sb3' or 'jax'"):
+        load_task(tmp_path / "typo.toml")
+
+
 def test_built_in_tasks_and_new_bodies_keep_their_own_settings(tmp_path: Path) -> None:
     assert all(load_task(name).train_origin.body is None for name in builtin_task_files())
 

@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydantic import TypeAdapter
@@ -38,26 +37,23 @@ from rewardsmith.agent.app.commands.bench_options import BenchOptions
 from rewardsmith.agent.app.options import check_numbers, from_args
 from rewardsmith.agent.display import ProgressView
 from rewardsmith.agent.records.config import LLMOptions, RunConfig
-from rewardsmith.agent.records.results import BaselineVerdict, RunSummary, TargetOutcome
+from rewardsmith.agent.records.results import BaselineVerdict, RunSummary
 from rewardsmith.agent.records.results import FinalArm as ArmScore
 from rewardsmith.agent.records.train import Compute
-from rewardsmith.agent.report.final import arm_score
-from rewardsmith.agent.report.final import score as final_score
+from rewardsmith.agent.report.final import ARMS, final_seeds
+from rewardsmith.agent.rundir.layout import CandidateFiles, parse_candidate_id
 from rewardsmith.agent.rundir.run import prepare_run, versions
-from rewardsmith.agent.rundir.store import RunStore, TargetFiles
-from rewardsmith.agent.train.backends import SB3Backend
+from rewardsmith.agent.rundir.store import RunStore
+from rewardsmith.agent.train.backends import resolve_backend
 from rewardsmith.agent.train.executors.local import LocalExecutor
 from rewardsmith.agent.train.pipelines import Trainer
-from rewardsmith.agent.train.targets import TrainSettings, TrainTarget
+from rewardsmith.agent.train.targets import TrainSettings
 from rewardsmith.core.atomic import read_record, write_json, write_text
 from rewardsmith.core.errors import ConfigError
-from rewardsmith.envs.backends.records import RewardKind
 from rewardsmith.envs.tasks import Task, load_task
 
 DEFAULT_TASKS = ("halfcheetah", "hopper", "reacher")
 HNS_CLIP = (0.0, 3.0)
-Arm = Literal["designed", "human", "sparse"]
-ARM_REWARD: dict[Arm, RewardKind] = {"designed": "candidate", "human": "env", "sparse": "sparse"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +93,8 @@ class TaskScore:
     """False when the baselines are not told apart by the seeds or the env's own reward trained worse than sparse."""
     verdicts: tuple[BaselineVerdict, ...] = ()
     """The designed reward against each baseline over the seeds: better / tied / worse."""
+    backend: str = "sb3"
+    """The backend every training of the task ran on (``--backend`` resolved; ``auto`` says which it picked)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,8 +128,9 @@ def run_bench(options: BenchOptions, console: Console, command: str, live: bool 
     scores: list[TaskScore] = []
     designer = ""
     for i, task in enumerate(tasks, 1):
+        config, _, backend_line = resolve_backend(task, _design_config(task, options))
         view.header([f"── bench {i}/{len(tasks)}: {task.name} ({task.env_id}), "
-                     f"{options.steps or task.train.steps:,} PPO steps per training run ──"])
+                     f"{TrainSettings.for_run(task, config).steps:,} PPO steps per training run; {backend_line} ──"])
         score, designer = _bench_task(task, options, view)
         scores.append(score)
         view.header([_one_line(score)])
@@ -144,56 +143,61 @@ def run_bench(options: BenchOptions, console: Console, command: str, live: bool 
 def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[TaskScore, str]:
     started, load0 = time.monotonic(), os.getloadavg()[0]
     root = options.out_dir / task.name
-    ### 1. Design: the same loop `rewardsmith run` runs
-    summary, designer = _design(task, options, root / "design", view)
-    ### 2. Final comparison: designed, human and sparse on fresh training seeds
-    steps = options.steps or task.train.steps
-    seeds = tuple(range(options.seed + 1, options.seed + 1 + options.seeds))
-    best = Path(summary.best_reward_file) if summary.best_reward_file else None
-    arms: list[Arm] = ["designed", "human", "sparse"] if best is not None else ["human", "sparse"]
-    targets = [TrainTarget(key=f"{arm} seed {s}", files=TargetFiles(root / "final" / arm / f"seed_{s}"),
-                           reward_kind=ARM_REWARD[arm], reward_file=best if arm == "designed" else None, seed=s)
-               for arm in arms for s in seeds]
-    settings = TrainSettings.for_run(task, RunConfig(task=str(task.source), seed=options.seed), steps=steps)
-    view.phase_started(f"{task.name}: final comparison, {len(seeds)} fresh training seeds per reward")
-    trainer = Trainer(task=task, settings=settings, backend=SB3Backend(), executor=LocalExecutor(options.workers),
-                      store=RunStore(root / "final"), on_event=view.executor_event)
-    results = trainer.train_and_evaluate(targets)
+    config, backend, _ = resolve_backend(task, _design_config(task, options))
+    ### 1. Design: the same loop `rewardsmith run` runs, on the bench's backend
+    summary, designer = _design(task, config, root / "design", view)
+    ### 2. Final comparison: designed, human and sparse on fresh training seeds, as a run's (agent.report.final)
+    settings = TrainSettings.for_run(task, config)
+    final_store = RunStore(root)  # final/<arm>/seed_N/ beside design/
+    trainer = Trainer(task=task, settings=settings, backend=backend, executor=LocalExecutor(options.workers),
+                      store=final_store, on_event=view.executor_event)
+    best = _best_files(root / "design", summary)
+    view.phase_started(f"{task.name}: final comparison on {backend.name}, {options.seeds} fresh training seeds per "
+                       "reward")
+    result = final_seeds(trainer, best, options.seeds)
     view.stop()
-    by_arm = {arm: arm_score(arm, seeds, [results.get(f"{arm} seed {s}", TargetOutcome()) for s in seeds])
-              for arm in ("designed", "human", "sparse")}
     ### 3. Scores
-    result = final_score(seeds, steps, by_arm["designed"], by_arm["human"], by_arm["sparse"])
-    gap = (summary.best_selection_fitness - by_arm["designed"].mean
-           if summary.best_selection_fitness is not None and by_arm["designed"].mean is not None else None)
+    assert result is not None  # options.seeds >= 1
+    seeds, steps = result.seeds, settings.steps
+    by_arm = {a.arm: a for a in (result.designed, result.human, result.sparse) if a is not None}
+    gap = (summary.best_selection_fitness - result.designed.mean
+           if summary.best_selection_fitness is not None and result.designed.mean is not None else None)
     trained = sum(r.trained for r in summary.rounds)
-    final_store = RunStore(root / "final")
     design = sum((RunStore(root / "design").round_compute(r.round) for r in summary.rounds), Compute())
+    targets = [final_store.final_files(arm, s) for arm in ARMS for s in seeds]
     score = TaskScore(
         task=task.name, env=task.env_id, fitness=_fitness_line(task), steps=steps, design_dir=str(root / "design"),
         best_id=summary.best_id, candidates=sum(r.candidates for r in summary.rounds), candidates_trained=trained,
         selection_fitness=summary.best_selection_fitness, design_heldout_fitness=summary.best_heldout_fitness,
-        designed=by_arm["designed"], human=by_arm["human"], sparse=by_arm["sparse"],
+        designed=by_arm["designed"], human=by_arm["human"], sparse=by_arm["sparse"], backend=backend.name,
         hns=result.hns, hns_std=result.hns_std, hns_note=result.note, hns_meaningful=result.hns_meaningful,
         verdicts=result.verdicts, gap=gap,
         wall_s=time.monotonic() - started, load_avg=(round(load0, 2), round(os.getloadavg()[0], 2)),
-        design_compute=design, final_compute=sum((final_store.compute_of(t.files) for t in targets), Compute()),
+        design_compute=design, final_compute=sum((final_store.compute_of(t) for t in targets), Compute()),
     )
     return score, designer
 
 
-def _design(task: Task, options: BenchOptions, run_dir: Path, view: _BenchView) -> tuple[RunSummary, str]:
+def _design_config(task: Task, options: BenchOptions) -> RunConfig:
+    return RunConfig(task=str(task.source), designer=options.designer, rounds=options.rounds,
+                     samples=options.samples, steps=options.steps, seed=options.seed, workers=options.workers,
+                     backend=options.backend, baselines=False, llm=options.llm, fix_attempts=options.fix_attempts,
+                     final_seeds=0)  # the bench's own final comparison retrains the best on fresh seeds
+
+
+def _best_files(run_dir: Path, summary: RunSummary) -> CandidateFiles | None:
+    ids = parse_candidate_id(summary.best_id) if summary.best_id else None
+    return RunStore(run_dir).files(*ids) if ids is not None else None
+
+
+def _design(task: Task, config: RunConfig, run_dir: Path, view: _BenchView) -> tuple[RunSummary, str]:
     from rewardsmith.agent.design.designers import make_designer
     from rewardsmith.agent.loop import run_loop
     from rewardsmith.sandboxes.isolation import detect_isolation
 
     store = RunStore(run_dir)
-    config = RunConfig(task=str(task.source), designer=options.designer, rounds=options.rounds,
-                       samples=options.samples, steps=options.steps, seed=options.seed, workers=options.workers,
-                       baselines=False, llm=options.llm, fix_attempts=options.fix_attempts,
-                       final_seeds=0)  # the bench's own final comparison retrains the best on fresh seeds
     # continuing an interrupted bench: the loop redoes nothing finished
-    label = make_designer(options.designer, llm=options.llm, run_dir=run_dir).label
+    label = make_designer(config.designer, llm=config.llm, run_dir=run_dir).label
     record = prepare_run(store, config, label, detect_isolation().describe(), task.name)
     summary = run_loop(store, record, view)
     view.stop()
@@ -285,13 +289,13 @@ def to_markdown(r: BenchReport) -> str:
     o = r.options
     final = f"{o.seed + 1}…{o.seed + o.seeds}" if o.seeds > 1 else str(o.seed + 1)
     lines = [
-        "| task | PPO steps | designed | human (env reward) | sparse (fitness) | vs human / vs sparse | HNS | "
+        "| task | backend | PPO steps | designed | human (env reward) | sparse (fitness) | vs human / vs sparse | HNS | "
         "selection → retrained (gap) |",
-        "|---|---:|---:|---:|---:|---|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for s in r.tasks:
         sel = f"{_fmt(s.selection_fitness)} → {_fmt(s.designed.mean)} ({_fmt(s.gap, digits=3)})"
-        lines.append(f"| {s.task} | {s.steps:,} | {_arm_cell(s.designed)} | {_arm_cell(s.human)} | "
+        lines.append(f"| {s.task} | {s.backend} | {s.steps:,} | {_arm_cell(s.designed)} | {_arm_cell(s.human)} | "
                      f"{_arm_cell(s.sparse)} | {_verdicts(s)} | {_hns_cell(s)} | {sel} |")
     lines += [
         "",
@@ -364,6 +368,7 @@ def bench_command(args: argparse.Namespace, console: Console, llm: LLMOptions) -
     options = from_args(BenchOptions, args, tasks=tasks, out_dir=out_dir.resolve(), llm=llm)
     command = " ".join(["rewardsmith bench", *tasks, f"--designer {options.designer}", f"--rounds {options.rounds}",
                         f"--samples {options.samples}", f"--seeds {options.seeds}", f"--seed {options.seed}",
+                        f"--backend {options.backend}",
                         *([f"--steps {options.steps}"] if options.steps else []), f"--workers {options.workers}",
                         *([f"--api-base {llm.api_base}"] if llm.api_base else [])])
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else console

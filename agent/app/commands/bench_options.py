@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from rewardsmith.agent.records.config import LLMOptions, default_workers, flag
+from rewardsmith.agent.records.config import BackendName, LLMOptions, default_workers, flag
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +33,9 @@ class BenchOptions:
     """Training seed of the design loop; the final seeds are ``seed + 1 … seed + seeds``."""
     steps: int | None = field(default=None, metadata=flag(at_least=1, at_most=10**10))
     """PPO steps per training run; None = each task file's budget."""
+    backend: BackendName | Literal["auto"] = "sb3"
+    """Training backend of the design loop and the final comparison, as for run: sb3 | jax | auto (a task file
+    may set a budget per backend, [train.backend_steps])."""
     workers: int = field(default=1, metadata=flag(default=default_workers, default_help="this machine's cores",
                                                   at_least=1, at_most=1024))
     """Training processes running at once."""

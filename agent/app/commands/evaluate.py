@@ -36,7 +36,7 @@ def evaluate_reward_file(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--steps must be at least 1, got {args.steps}")
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    budget = rollout_budget(task, args.steps)
+    budget = rollout_budget(task, args.steps, SB3Backend.name)  # evaluate trains with SB3
     try:
         code = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:

@@ -154,7 +154,10 @@ class JaxBackend(Backend):
         """One ``jax_round`` job for every leg (one compiled program); each candidate by its checked module, each
         target on its own seed if it has one (the final comparison's), else on the run's. The program saves its
         state after every segment (a rerun of the job continues there) and, with ``allocation``, spreads the
-        budget over the candidates between segments."""
+        budget over the candidates between segments. Its wall-clock limit is one training's (``--train-timeout``,
+        else the task's ``timeout_s``) per arm: what the same trainings one after another would be allowed (one
+        training's limit would stop a 9-arm final comparison of Hopper at 1M steps: 9M env-steps at ~10k/s are ~900 s of
+        its 1,200)."""
         from rewardsmith.envs.backends.jax.job import JaxArm, JaxRoundJob
 
         assert batch is not None, "the jax backend trains a batch of targets: say where its files go"
@@ -177,7 +180,7 @@ class JaxBackend(Backend):
                           allocation_file=str(batch.jax_round("allocation")) if allocation is not None else None,
                           carry_file=str(batch.jax_round("carry")))
         return JobStep(kind="jax_round", spec=job, spec_file=batch.jax_round("spec"), log_file=batch.jax_round("log"),
-                       timeout_s=settings.timeout_s, progress_file=batch.jax_round("progress"))
+                       timeout_s=settings.timeout_s * len(arms), progress_file=batch.jax_round("progress"))
 
     def tune_batch(self, trials: int) -> int:
         return min(trials, MAX_TUNE_BATCH)

@@ -77,7 +77,7 @@ def test_markdown_names_command_machine_and_failed_seeds(tmp_path: Path) -> None
     assert "`rewardsmith bench halfcheetah hopper --seeds 3`" in text
     assert report.machine in text and "training seeds 1…3" in text
     assert "1.5 ± 0.5 (1 of 3 seeds failed)" in text
-    hopper_row = next(ln for ln in text.splitlines() if ln.startswith("| hopper | 1,000 |"))
+    hopper_row = next(ln for ln in text.splitlines() if ln.startswith("| hopper | sb3 | 1,000 |"))
     assert "| – |" in hopper_row  # undefined HNS is a dash, never a made-up number
 
 
@@ -93,7 +93,7 @@ def test_tiny_bench_end_to_end_and_continue(tmp_path: Path, run_cli) -> None:
     assert score.selection_fitness is not None and score.best_id == "r01c01"
     assert score.gap == pytest.approx(score.selection_fitness - score.designed.mean)
     assert json.loads((bench_dir / "bench.json").read_text())["tasks"][0]["task"] == "reacher"
-    assert "| reacher | 512 |" in (bench_dir / "bench.md").read_text()
+    assert "| reacher | sb3 | 512 |" in (bench_dir / "bench.md").read_text()
     assert "design loop: 1 rounds × 1 candidates" in (bench_dir / "bench.md").read_text()
     # Compute of the design loop and of the final comparison, from the jobs' costs.json.
     assert score.design_compute.env_steps >= 512 and score.design_compute.cpu_s > 0
@@ -111,3 +111,20 @@ def test_tiny_bench_end_to_end_and_continue(tmp_path: Path, run_cli) -> None:
     other = run_cli("bench", "reacher", "--rounds", "1", "--samples", "1", "--seeds", "2", "--steps", "512",
                     "--dir", str(bench_dir), timeout=120)
     assert other.returncode == 2 and other.stderr.startswith("error: ") and "other options" in other.stderr
+
+
+def test_a_bench_on_the_jax_backend_designs_and_retrains_there(tmp_path: Path, run_cli) -> None:
+    bench_dir = tmp_path / "bench"
+    proc = run_cli("bench", "cartpole", "--backend", "jax", "--rounds", "1", "--samples", "1", "--seeds", "1",
+                   "--steps", "2048", "--workers", "1", "--dir", str(bench_dir), "--json", timeout=300, check=True)
+    (score,) = TypeAdapter(BenchReport).validate_json(proc.stdout).tasks
+    assert score.backend == "jax" and "backend: jax" in proc.stderr
+    for arm in (score.designed, score.human, score.sparse):
+        assert arm.status == ("ok",) and arm.mean is not None
+    # the design round and the final comparison are each one program: the final's three arms in final/
+    assert (bench_dir / "cartpole/final/jax_round_job.json").is_file()
+    for arm in ("designed", "human", "sparse"):
+        training = json.loads((bench_dir / f"cartpole/final/{arm}/seed_1/metrics.json").read_text())
+        assert training["policy"]["format"] == "jax", training
+    assert "| cartpole | jax | 2,048 |" in (bench_dir / "bench.md").read_text()
+    assert "--backend jax" in json.loads((bench_dir / "bench.json").read_text())["command"]

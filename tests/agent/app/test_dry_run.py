@@ -18,10 +18,10 @@ from tests.support.runs import copy_run
 
 def test_a_budget_that_is_not_whole_rollouts_is_rounded_up_and_said() -> None:
     task = load_task("cartpole")  # 256 steps × 8 envs = 2,048 per rollout
-    b = rollout_budget(task, 5000)
+    b = rollout_budget(task, 5000, "sb3")
     assert (b.steps, b.rollout, b.rounded) == (6144, 2048, True)
     assert "--steps 5,000 is trained as 6,144 steps" in b.note() and "256 steps × 8 envs" in b.note()
-    assert not rollout_budget(task, 4096).rounded and rollout_budget(task, 4096).note() == ""
+    assert not rollout_budget(task, 4096, "sb3").rounded and rollout_budget(task, 4096, "sb3").note() == ""
 
 
 RATES = JobRates(steps_per_s=4096.0, train_start_s=2.0, evaluate_s=1.5, validate_s=0.5, video_s=4.0,
@@ -30,7 +30,7 @@ RATES = JobRates(steps_per_s=4096.0, train_start_s=2.0, evaluate_s=1.5, validate
 
 def test_the_estimate_counts_every_stage_validation_training_evaluation_and_the_final_comparison() -> None:
     task = load_task("cartpole")
-    plan = plan_for(task, rounds=2, samples=4, steps=4096, workers=2, baselines=True, final_seeds=3)
+    plan = plan_for(task, backend="sb3", rounds=2, samples=4, steps=4096, workers=2, baselines=True, final_seeds=3)
     assert plan.trainings == 2 * 4 + 2 + 3 * 3
     # a pipeline: training 2 s + 4096 / 4096 s = 3 s, then its evaluation 1.5 s = 4.5 s; validations 0.5 s
     # round 1: 4 validations on 2 workers (1 s), 6 pipelines (3 waves: 13.5 s); round 2: 1 s + 2 waves (9 s);
@@ -40,7 +40,7 @@ def test_the_estimate_counts_every_stage_validation_training_evaluation_and_the_
     assert "19 trainings and their evaluations" in text and "measured now: test" in text and "~47 s" in text
     assert "final comparison ~22 s" in text and "an evaluation 1.5 s" in text and "at load 1.5 on 2 cores" in text
     # a run that records videos (a person reviews): each candidate's pipeline adds its video, baselines' do not
-    with_videos = plan_for(task, rounds=1, samples=2, steps=4096, workers=2, baselines=True, final_seeds=0, videos=True)
+    with_videos = plan_for(task, backend="sb3", rounds=1, samples=2, steps=4096, workers=2, baselines=True, final_seeds=0, videos=True)
     assert estimate(with_videos, RATES) == [("round 1", 0.5 + 8.5 + 4.5)]
 
 
@@ -52,7 +52,7 @@ def test_dry_run_takes_job_times_from_earlier_runs(paused_run_template: Path, tm
     assert stored.evaluate_s and stored.video_s and stored.validate_s  # the template run records videos
     assert stored_rates(load_task("pendulum"), tmp_path) is None  # another task's runs are not a measurement
     out = io.StringIO()
-    plan = plan_for(task, rounds=1, samples=2, steps=5000, workers=1, baselines=False, final_seeds=0)
+    plan = plan_for(task, backend="sb3", rounds=1, samples=2, steps=5000, workers=1, baselines=False, final_seeds=0)
     assert dry_run(task, plan, "offline", tmp_path, Console(file=out, width=200)) == 0
     text = out.getvalue()
     assert "stored: medians of" in text and "estimated time" in text and "6,144" in text
@@ -61,7 +61,7 @@ def test_dry_run_takes_job_times_from_earlier_runs(paused_run_template: Path, tm
 def test_with_no_earlier_run_the_jobs_are_timed_now_and_said(tmp_path: Path) -> None:
     task = load_task("cartpole")
     out = io.StringIO()
-    plan = plan_for(task, rounds=1, samples=1, steps=2048, workers=1, baselines=False, final_seeds=0)
+    plan = plan_for(task, backend="sb3", rounds=1, samples=1, steps=2048, workers=1, baselines=False, final_seeds=0)
     assert dry_run(task, plan, "offline", tmp_path / "none", Console(file=out, width=200)) == 0
     text = out.getvalue()
     assert "measured now:" in text and "a sandboxed probe reward" in text and "its evaluation" in text, text

@@ -137,3 +137,11 @@ def test_the_jax_backend_refuses_a_task_that_reads_its_state_through_its_own_ada
         JaxBackend().check(task, RunConfig(task=str(task.source), backend="jax"))
     _config, backend, line = resolve_backend(task, RunConfig(task=str(task.source), backend="auto"))
     assert backend.name == "sb3" and "its own adapter" in line
+
+
+def test_a_run_trains_at_the_tasks_budget_on_its_resolved_backend() -> None:
+    hopper = load_task("hopper")  # [train.backend_steps] jax = 1,001,472; 200,000 elsewhere
+    for asked, steps in (("sb3", 200_000), ("jax", 1_001_472)):
+        cfg, _, _ = resolve_backend(hopper, RunConfig(task="hopper", backend=asked))  # type: ignore[arg-type]
+        assert TrainSettings.for_run(hopper, cfg).steps == steps, asked
+    assert TrainSettings.for_run(hopper, RunConfig(task="hopper", backend="jax", steps=4096)).steps == 4096

@@ -24,7 +24,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, field_validator, model_validator
 
 from rewardsmith.core.errors import TaskError
 from rewardsmith.core.state import StateField, StateSpec
@@ -50,6 +50,16 @@ class PhysicsTable(BaseModel):
     reward: str | None = Field(default=None, description="a reward file (compute_reward over the state fields) the "
                                "env pays as its own reward, the 'human' baseline; none: 0 every step")
     remove: tuple[str, ...] = Field(default=(), strict=False, description="bodies or geoms to delete from the model first")
+    damping: tuple[tuple[str, NonNegativeFloat], ...] = Field(
+        default=(), strict=False, description="{joint = damping, ...}: replaces those joints' damping in the model "
+        "(DMC's spin task sets the spinner's hinge to 0.03 in Python, not in finger.xml's 0.5)")
+
+    @field_validator("damping", mode="before")
+    @classmethod
+    def _damping_table(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(f"damping is a table {{joint = value, ...}}, got {value!r}")
+        return tuple(value.items())  # hashable, as the rest of the frozen table
 
 
 class DistanceItem(BaseModel):
@@ -135,7 +145,7 @@ class ModelAdapter(StateAdapter):
         self.task = task
         self.env_id = task.path.name
         physics = task.physics
-        self.built: BuiltModel = build_model(task.path, task.state.selection(), physics.remove)
+        self.built: BuiltModel = build_model(task.path, task.state.selection(), physics.remove, dict(physics.damping))
         fields = _with_progress(self.built.fields, task.state.progress)
         self.condition: Condition | None = None
         if physics.terminate_when is not None:

@@ -95,8 +95,10 @@ class BuiltModel:
         return ActionSpec(len(self.actuators), self.action_doc, lows.pop() if same else None, highs.pop() if same else None)
 
 
-def build_model(path: Path, selection: Selection, remove: Sequence[str] = ()) -> BuiltModel:
-    """Compile ``path`` with a sensor per state field; every problem is a one-line :class:`TaskError`."""
+def build_model(path: Path, selection: Selection, remove: Sequence[str] = (),
+                damping: Mapping[str, float] | None = None) -> BuiltModel:
+    """Compile ``path`` with a sensor per state field (after removing ``remove`` and setting the joints' ``damping``);
+    every problem is a one-line :class:`TaskError`."""
     import mujoco
 
     try:
@@ -104,6 +106,7 @@ def build_model(path: Path, selection: Selection, remove: Sequence[str] = ()) ->
     except ValueError as exc:
         raise TaskError(f"cannot load the model {path.name}: {_one_line(exc)}") from None
     _remove(spec, remove)
+    _set_damping(spec, damping or {})
     plan = _Plan(_compile(spec, path), selection)
     plan.run()
     for i, (kind, objtype, name, ref, intprm) in enumerate(plan.sensors):
@@ -142,6 +145,15 @@ def _remove(spec: Any, names: Sequence[str]) -> None:
         spec.delete(element)
 
 
+def _set_damping(spec: Any, damping: Mapping[str, float]) -> None:
+    for name, value in damping.items():
+        joint = spec.joint(name)
+        if joint is None:
+            known = [j.name for j in spec.joints]
+            raise _unknown("joint", name, known, "damping", table="physics")
+        joint.damping[:] = [value, 0.0, 0.0]  # MjSpec keeps (damping, and two polynomial coefficients after it)
+
+
 def _names(model: Any, objtype: Any, count: int) -> list[str]:
     import mujoco
 
@@ -154,13 +166,13 @@ def _ident(name: str) -> str:
     return f"p_{ident}" if ident[0].isdigit() else ident
 
 
-def _unknown(what: str, name: str, known: Sequence[str], key: str) -> TaskError:
+def _unknown(what: str, name: str, known: Sequence[str], key: str, table: str = "state") -> TaskError:
     known = [k for k in known if k]
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     listed = ", ".join(known[:40]) + (" …" if len(known) > 40 else "") if known else "none"
     plural = {"body": "bodies", "body or geom": "bodies and geoms", "site, body or geom": "sites, bodies and geoms"}
-    return TaskError(f"field 'state.{key}': the model has no {what} named {name!r}{hint}; "
+    return TaskError(f"field '{table}.{key}': the model has no {what} named {name!r}{hint}; "
                      f"its {plural.get(what, what + 's')}: {listed}")
 
 

@@ -163,8 +163,10 @@ def test_validate_and_a_tiny_run(tmp_path: Path, run_cli, backend: str, baseline
      "field 'state.progress': 'joint_pos' is not a scalar state field"),
     (lambda t, x: (t.replace('model = "walker.xml"', 'env = "Hopper-v5"\nmodel = "walker.xml"'), x),
      "name either env = 'Gymnasium id' or model = 'robot.xml'"),
+    (lambda t, x: (t.replace("[physics]", "[physics]\ndamping = { front_hp = 0.1 }"), x),
+     "field 'physics.damping': the model has no joint named 'front_hp' (did you mean 'front_hip'?)"),
 ], ids=["bad-xml", "unknown-body", "unknown-joint", "rule-does-not-parse", "rule-unknown-field", "missing-file",
-        "package-missing", "no-ctrlrange", "vector-progress", "env-and-model"])
+        "package-missing", "no-ctrlrange", "vector-progress", "env-and-model", "damping-unknown-joint"])
 def test_a_bad_model_task_is_one_line_that_names_the_problem(tmp_path: Path, edit, says: str) -> None:
     task, xml = edit(TASK, WALKER_XML)
     path = write_task(tmp_path, task, xml)
@@ -172,6 +174,23 @@ def test_a_bad_model_task_is_one_line_that_names_the_problem(tmp_path: Path, edi
         load_task(path)
     message = str(err.value)
     assert says in message and "\n" not in message and message.startswith(str(path)), message
+
+
+def test_a_task_sets_a_joints_damping_in_the_model_every_backend_builds(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "damped").mkdir()
+    plain = load_task(write_task(tmp_path / "plain"))
+    damped = load_task(write_task(tmp_path / "damped", TASK.replace("[physics]", "[physics]\ndamping = { front_hip = 2.5 }")))
+
+    def hip(model: mujoco.MjModel) -> float:
+        return float(model.dof_damping[model.joint("front_hip").dofadr[0]])
+
+    assert (hip(plain.adapter.built.model), hip(damped.adapter.built.model)) == (0.0, 2.5)
+    env = damped.make_env()  # the SB3 backend's env; native physics and MJX copy the same built model
+    try:
+        assert hip(env.unwrapped.model) == 2.5
+    finally:
+        env.close()
 
 
 def test_a_run_on_a_bad_model_stops_before_it_records_anything(tmp_path: Path,

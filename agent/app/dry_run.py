@@ -22,8 +22,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rewardsmith.agent.display import duration
 from rewardsmith.agent.report.final import DEFAULT_FINAL_SEEDS
+from rewardsmith.agent.report.text import duration
 from rewardsmith.agent.rundir.store import RunStore
 from rewardsmith.agent.train.executors.base import ExecutorEvent
 from rewardsmith.agent.train.plan import JobSeconds, RunPlan, plan_run

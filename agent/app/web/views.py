@@ -17,7 +17,10 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
 
 from rewardsmith.agent.context import baseline_targets
-from rewardsmith.agent.display import (
+from rewardsmith.agent.records.results import CandidateResult, RoundFeedback, RunSummary
+from rewardsmith.agent.records.review import HumanFeedback, ReviewRequest
+from rewardsmith.agent.report.summary import run_cost
+from rewardsmith.agent.report.text import (
     BASELINE_LABELS,
     BASELINE_NAMES,
     cost_rows,
@@ -27,9 +30,6 @@ from rewardsmith.agent.display import (
     score_table,
     verdict_lines,
 )
-from rewardsmith.agent.records.results import CandidateResult, RoundFeedback, RunSummary
-from rewardsmith.agent.records.review import HumanFeedback, ReviewRequest
-from rewardsmith.agent.report.summary import run_cost
 from rewardsmith.agent.review.gate import load_result
 from rewardsmith.agent.rundir.store import RunStore, TargetFiles
 from rewardsmith.core.errors import RewardSmithError
@@ -265,7 +265,7 @@ def _heldout(evaluation: EvaluationResult | None) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Result:
-    """A finished run's result, exactly as the terminal's summary says it (:mod:`agent.display`)."""
+    """A finished run's result, exactly as the terminal's summary says it (:mod:`agent.report.text`)."""
 
     header: tuple[str, ...]
     rows: list[tuple[str, ...]]
@@ -337,7 +337,7 @@ def review_state(store: RunStore, n: int) -> tuple[ReviewRequest | None, HumanFe
 
 def cost(store: RunStore, summary: RunSummary | None) -> list[tuple[str, str]]:
     """What the run has spent: the summary's cost when it has one, else the same count over what is on disk so far
-    (:func:`agent.report.summary.run_cost`), in the terminal's words (:func:`agent.display.cost_rows`)."""
+    (:func:`agent.report.summary.run_cost`), in the terminal's words (:func:`agent.report.text.cost_rows`)."""
     if summary is not None and summary.cost is not None:
         return cost_rows(summary.cost)
     history = [r for n in store.rounds() for r in store.round_results(n)]

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from rewardsmith.agent.app.commands.bench_options import BenchOptions
 from rewardsmith.agent.app.options import add_options, show_value
-from rewardsmith.agent.display import FINDING_WORDS, ProgressView, plain_finding, skip_reason
+from rewardsmith.agent.display import ProgressView
 from rewardsmith.agent.records.config import LLMOptions, RunConfig
 from rewardsmith.agent.records.results import (
     Candidate,
@@ -26,6 +26,7 @@ from rewardsmith.agent.records.results import (
     FindingKind,
     ScreenVerdict,
 )
+from rewardsmith.agent.report.text import FINDING_WORDS, plain_finding, skip_reason
 from rewardsmith.sandboxes.validate import ValidationReport
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from markupsafe import escape
 
-from rewardsmith.agent.display import cost_text, hns_line, verdict_lines
 from rewardsmith.agent.records.results import FinalArm, RunSummary
 from rewardsmith.agent.report.final import score
 from rewardsmith.agent.report.summary import summarize
+from rewardsmith.agent.report.text import cost_text, hns_line, verdict_lines
 from rewardsmith.agent.rundir.store import RunStore
 from rewardsmith.envs.tasks import load_task
 from tests.support.runs import copy_run

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from rewardsmith.agent.display import ProgressView, hns_line
+from rewardsmith.agent.display import ProgressView
 from rewardsmith.agent.records.config import RunConfig
 from rewardsmith.agent.records.results import FinalArm, JaxModuleInfo, RunCost, RunSummary, Usage
 from rewardsmith.agent.report.final import final_seeds, fresh_seeds, score
+from rewardsmith.agent.report.text import hns_line
 from rewardsmith.agent.rundir.store import CandidateFiles, RunStore
 from rewardsmith.agent.train.backends import SB3Backend
 from rewardsmith.agent.train.executors.base import ExecutorEvent, Pipeline, StepOutcome

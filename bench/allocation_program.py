@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardsmith.envs.backends.allocation import Allocation, HalvingSchedule
+from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, RoundResult, train_round
 from rewardsmith.envs.backends.jax.ppo import PPOConfig
-from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, RoundResult, train_round
 from rewardsmith.envs.backends.jax.registry import make_jax_env
 from rewardsmith.envs.tasks import load_task
 

@@ -125,9 +125,9 @@ def run_jax(task: Task, candidates: int, seeds: tuple[int, ...], size: Size = Si
     import jax
     import jax.numpy as jnp
 
+    from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.policy import NumpyPolicy, PolicyMeta
     from rewardsmith.envs.backends.jax.ppo import PPOConfig, _as_dict
-    from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.registry import make_jax_env
 
     formula, base = REWARDS[task.name]

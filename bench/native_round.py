@@ -138,9 +138,9 @@ def update_cpu_per_step(env: Any, k: int, task: Task) -> float:
 
 
 def jax_round(task: Task, k: int, steps: int) -> dict[str, float]:
+    from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.native_envs import NativeMujocoEnv
     from rewardsmith.envs.backends.jax.ppo import PPOConfig
-    from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
 
     module, constants = exported_candidate(task)
     env = NativeMujocoEnv(task.env_id)
@@ -234,10 +234,10 @@ def parity(task: Task, seeds: int, steps: int, workers: int, tmp: Path) -> dict[
     from rewardsmith.agent.rundir.store import TargetFiles
     from rewardsmith.core.atomic import read_record
     from rewardsmith.envs.backends import load_policy
+    from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.native_envs import NativeMujocoEnv
     from rewardsmith.envs.backends.jax.policy import NumpyPolicy, PolicyMeta
     from rewardsmith.envs.backends.jax.ppo import PPOConfig
-    from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.records import TrainingResult
 
     env = NativeMujocoEnv(task.env_id)

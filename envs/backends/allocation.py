@@ -1,7 +1,7 @@
 """How a round's training budget is spread over its candidates: successive halving, or a bandit.
 
 One implementation behind every place that stops candidates early (issue 22): the jax round's program
-decides between its compiled calls (:func:`envs.backends.jax.program.train_round`), the SB3 backend at
+decides between its compiled calls (:func:`envs.backends.jax.driver.train_round`), the SB3 backend at
 the end of each rung (a job that continues from the last one's checkpoint, :mod:`agent.train.allocation`),
 and ``tune`` ranks its trials with :meth:`HalvingSchedule.continuing`.
 

@@ -1,8 +1,8 @@
 """The records of a JAX round: its arms and settings going in, each arm's result coming out.
 
-:mod:`envs.backends.jax.program` compiles and runs the round; :mod:`envs.backends.jax.ledger` keeps what
-the host learns of each arm between the program's calls. Both read these records (and
-:mod:`envs.backends.jax.program` re-exports the ones a caller needs).
+:mod:`envs.backends.jax.program` compiles the round, :mod:`envs.backends.jax.driver` runs it (and re-exports the
+records a caller needs), :mod:`envs.backends.jax.ledger` keeps what the host learns of each arm between the
+program's calls; all read these records.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ event files at the paths the job spec names — plus a :class:`RoundStats` recor
 time), so evaluation, videos, critique and resume are the same for both backends.
 
 With an :class:`~envs.backends.allocation.Allocation` the round's candidates train in segments and the
-policy stops some between them (:func:`~envs.backends.jax.program.train_round`); a stopped arm's result is
+policy stops some between them (:func:`~envs.backends.jax.driver.train_round`); a stopped arm's result is
 written like the others' (its policy as it stopped, ``steps_done`` short of the plan) and the decisions go
 to :attr:`JaxRoundJob.allocation_file`. After every segment the job saves the round's state in
 :attr:`JaxRoundJob.carry_file` (:mod:`envs.backends.jax.segments`): the same job started again after a kill
@@ -48,8 +48,8 @@ from rewardsmith.envs.backends.records import (
 )
 
 if TYPE_CHECKING:
+    from rewardsmith.envs.backends.jax.driver import RoundResult
     from rewardsmith.envs.backends.jax.envs import JaxEnv
-    from rewardsmith.envs.backends.jax.program import RoundResult
     from rewardsmith.envs.tasks import Task
 
 
@@ -112,9 +112,9 @@ def run_round(job: JaxRoundJob) -> RoundStats | None:
     """
     import jax
 
+    from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.metrics import jax_metric
     from rewardsmith.envs.backends.jax.ppo import PPOConfig
-    from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.registry import make_task_env
     from rewardsmith.envs.backends.jax.scoring import FitnessChild
     from rewardsmith.envs.backends.jax.segments import SegmentFile

@@ -13,8 +13,8 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 from rewardsmith.envs.backends.allocation import Allocation, HalvingSchedule  # noqa: E402
+from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, RoundResult, train_round  # noqa: E402
 from rewardsmith.envs.backends.jax.ppo import PPOConfig  # noqa: E402
-from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, RoundResult, train_round  # noqa: E402
 from rewardsmith.envs.backends.jax.registry import make_jax_env  # noqa: E402
 from rewardsmith.envs.backends.jax.segments import SegmentFile  # noqa: E402
 

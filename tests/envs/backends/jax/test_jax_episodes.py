@@ -62,8 +62,8 @@ def test_a_fitness_function_that_fails_is_the_tasks_fault() -> None:
 @pytest.mark.slow  # compiles a round (~10 s)
 def test_a_round_with_a_tasks_own_fitness_scores_its_training_episodes_on_the_host() -> None:
     pytest.importorskip("jax")
+    from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.ppo import PPOConfig
-    from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
     from rewardsmith.envs.backends.jax.registry import make_jax_env
 
     def consistent(episode: Episode) -> float:

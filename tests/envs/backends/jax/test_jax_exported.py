@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("jax")
 
+from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, train_round
 from rewardsmith.envs.backends.jax.policy import NumpyPolicy, PolicyMeta
 from rewardsmith.envs.backends.jax.ppo import PPOConfig
-from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, train_round
 from rewardsmith.envs.backends.jax.registry import make_jax_env
 from rewardsmith.sandboxes.jax.export import export_reward
 from rewardsmith.sandboxes.jax.module_check import check_exported

@@ -11,10 +11,10 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
+from rewardsmith.envs.backends.jax.driver import Arm, RoundConfig, RoundResult, train_round  # noqa: E402
 from rewardsmith.envs.backends.jax.metrics import JAX_METRICS  # noqa: E402
 from rewardsmith.envs.backends.jax.policy import NumpyPolicy, is_jax_policy, save_policy  # noqa: E402
 from rewardsmith.envs.backends.jax.ppo import ActorCritic, PPOConfig  # noqa: E402
-from rewardsmith.envs.backends.jax.program import Arm, RoundConfig, RoundResult, train_round  # noqa: E402
 from rewardsmith.envs.backends.jax.registry import make_jax_env  # noqa: E402
 from rewardsmith.envs.evaluation import play_episode  # noqa: E402
 from rewardsmith.envs.fitness import BUILTIN_METRICS, Episode  # noqa: E402

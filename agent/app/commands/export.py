@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
 
 from rewardsmith.agent.rundir.store import ExportFiles, RunStore, parse_candidate_id
 from rewardsmith.core.atomic import write_bytes, write_json, write_text
 from rewardsmith.core.errors import ConfigError, RunStoreError
 from rewardsmith.core.state import StateSpec
-from rewardsmith.envs.backends.records import policy_config_of
+from rewardsmith.envs.backends import sb3_state_dict
+from rewardsmith.envs.backends.records import PolicyConfig, policy_config_of
 from rewardsmith.envs.tasks import Task, load_task
 
 FORMAT_VERSION = 1
@@ -91,7 +91,7 @@ def export_run(run_dir: Path, out: Path | None = None, candidate: str | None = N
     )
     write_bytes(files.reward, source.reward.read_bytes())
     write_text(files.fields, field_table(task.adapter.spec, task.env_id))
-    write_bytes(files.policy, sb3_model_bytes(source.policy, task))
+    write_bytes(files.policy, sb3_model_bytes(source.policy, task, result.training.policy))
     write_json(files.manifest, manifest)
     write_text(files.readme, render_readme(files, manifest, task))  # last: a folder with a README is complete
     return ExportResult(files, manifest)
@@ -111,12 +111,14 @@ def _check_out_dir(files: ExportFiles) -> None:
         raise ConfigError(f"{files.dir} exists and is not a RewardSmith export; choose another --out")
 
 
-def sb3_model_bytes(policy_npz: Path, task: Task) -> bytes:
+def sb3_model_bytes(policy_npz: Path, task: Task, policy: PolicyConfig | None = None) -> bytes:
     """An SB3 ``PPO`` zip of the trained policy: the task's PPO settings and architecture, the arrays of ``policy_npz``.
 
     Built the way the trainer builds its model (same policy class, settings and number of envs), so
     ``PPO.load`` gives back the policy the evaluator played, and ``PPO.load(..., env=env).learn()``
-    continues training it with the task's settings.
+    continues training it with the task's settings. ``policy`` is the training record's (who wrote the file;
+    default: SB3 with the task's architecture): a policy the jax backend trained is the same network under
+    flax's names, renamed into SB3's (:func:`envs.backends.sb3_state_dict`).
     """
     import torch
     from stable_baselines3 import PPO
@@ -129,9 +131,9 @@ def sb3_model_bytes(policy_npz: Path, task: Task) -> bytes:
         model = PPO("MlpPolicy", venv, device="cpu", verbose=0, use_sde=config.use_sde,
                     policy_kwargs=dict(config.policy_kwargs), **ppo_kwargs)
         try:
-            with np.load(policy_npz, allow_pickle=False) as data:
-                model.policy.load_state_dict({k: torch.as_tensor(data[k]) for k in data.files})
-        except (OSError, ValueError, RuntimeError) as exc:
+            arrays = sb3_state_dict(policy_npz, policy or config)
+            model.policy.load_state_dict({k: torch.as_tensor(v) for k, v in arrays.items()})
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunStoreError(f"{policy_npz}: not a policy of this task's architecture ({first})") from None
         buf = io.BytesIO()

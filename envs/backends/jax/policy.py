@@ -15,11 +15,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rewardsmith.core.atomic import write_bytes
+
+if TYPE_CHECKING:
+    from rewardsmith.envs.backends.records import PolicyConfig
 
 FORMAT = "rewardsmith-jax-ppo-1"
 
@@ -65,6 +68,32 @@ def is_jax_policy(path: Path) -> bool:
     """True if ``path`` is a policy file written by :func:`save_policy` (an SB3 one has no format tag)."""
     with np.load(path, allow_pickle=False) as data:
         return "__format__" in data.files and str(data["__format__"]) == FORMAT
+
+
+def sb3_state_dict(path: Path, config: PolicyConfig) -> dict[str, np.ndarray]:
+    """The policy's arrays under the names of SB3's ``MlpPolicy`` state dict, for ``rewardsmith export``'s policy.zip.
+
+    :class:`~envs.backends.jax.ppo.ActorCritic` is SB3's layout (separate actor and critic MLPs, tanh, a
+    state-independent ``log_std``), so an SB3 PPO with the task's architecture holding these arrays acts exactly
+    as this policy does (flax's ``(in, out)`` kernels become torch's ``(out, in)`` weights).
+    """
+    if config.use_sde:
+        raise ValueError("the jax backend's policy has no gSDE noise, so it has no SB3 gSDE counterpart")
+    with np.load(path, allow_pickle=False) as data:
+        if "__format__" not in data.files or str(data["__format__"]) != FORMAT:
+            raise ValueError(f"{path} is not a JAX-backend policy file (no {FORMAT!r} tag)")
+        params = {k: data[k] for k in data.files if not k.startswith("__")}
+        discrete, n_hidden = bool(data["__meta__"][0]), int(data["__meta__"][3])
+    state: dict[str, np.ndarray] = {}
+    for net, prefix in (("policy_net", "pi"), ("value_net", "vf")):
+        for i in range(n_hidden):  # SB3's Sequential: Linear at 0, 2, 4 …, tanh between
+            state[f"mlp_extractor.{net}.{2 * i}.weight"] = params[f"params/{prefix}_{i}/kernel"].T
+            state[f"mlp_extractor.{net}.{2 * i}.bias"] = params[f"params/{prefix}_{i}/bias"]
+    for sb3, ours in (("action_net", "pi_out"), ("value_net", "vf_out")):
+        state[f"{sb3}.weight"], state[f"{sb3}.bias"] = params[f"params/{ours}/kernel"].T, params[f"params/{ours}/bias"]
+    if not discrete:
+        state["log_std"] = params["params/log_std"]
+    return {k: np.ascontiguousarray(v) for k, v in state.items()}
 
 
 class NumpyPolicy:

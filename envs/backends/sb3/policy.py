@@ -10,6 +10,12 @@ import numpy as np
 from rewardsmith.envs.backends.records import PolicyConfig
 
 
+def sb3_state_dict(path: Path, config: PolicyConfig) -> dict[str, np.ndarray]:
+    """The file's arrays: they are SB3's state dict already."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
 def load(path: Path, config: PolicyConfig, observation_space: Any, action_space: Any) -> Any:
     """SB3's ``ActorCriticPolicy`` with the task's architecture and the saved weights (arrays only, no pickle)."""
     import torch

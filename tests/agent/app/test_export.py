@@ -128,6 +128,38 @@ def test_the_readme_example_runs_as_written(exported: Path) -> None:
     assert re.search(r"reward \d\.\d{3} \{'reward_upright': [\d.]+, 'reward_centre': -?[\d.]+\}", proc.stdout)
 
 
+@pytest.mark.parametrize("task_name", ["cartpole", "hopper"])  # discrete; continuous with per-dimension bounds
+def test_a_policy_the_jax_backend_trained_becomes_an_sb3_policy_that_acts_the_same(task_name: str,
+                                                                                    tmp_path: Path) -> None:
+    jax = pytest.importorskip("jax")
+    from stable_baselines3 import PPO
+
+    from rewardsmith.agent.app.commands.export import sb3_model_bytes
+    from rewardsmith.envs.backends.jax.policy import NumpyPolicy, flatten_params, save_policy
+    from rewardsmith.envs.backends.jax.ppo import ActorCritic
+    from rewardsmith.envs.backends.records import PolicyConfig
+
+    task = load_task(task_name)
+    env = task.make_env()
+    space = env.action_space
+    discrete = isinstance(space, gym.spaces.Discrete)
+    n_actions = int(space.n) if discrete else int(space.shape[0])
+    net = ActorCritic(n_actions, discrete, (64, 64), -0.5)
+    params = net.init(jax.random.PRNGKey(3), np.zeros(env.observation_space.shape, np.float32))
+    # the policy head's init is near zero (orthogonal 0.01): scale it so that the actions differ between observations
+    arrays = {k: np.asarray(v) * (100.0 if "pi_out" in k else 1.0) for k, v in flatten_params(params).items()}
+    save_policy(tmp_path / "policy.npz", arrays, discrete, space.low if not discrete else 0.0,
+                space.high if not discrete else 0.0)
+    (tmp_path / "policy.zip").write_bytes(
+        sb3_model_bytes(tmp_path / "policy.npz", task, PolicyConfig(use_sde=False, format="jax")))
+    model, ours = PPO.load(tmp_path / "policy.zip", device="cpu"), NumpyPolicy.load(tmp_path / "policy.npz")
+    obs = np.random.default_rng(0).normal(size=(64, *env.observation_space.shape)).astype(np.float32)
+    theirs, mine = model.predict(obs, deterministic=True)[0], ours.predict(obs, deterministic=True)[0]
+    assert len(np.unique(mine, axis=0)) > 1  # not a policy that ignores its input
+    np.testing.assert_allclose(theirs, mine, atol=1e-5)
+    env.close()
+
+
 def test_export_refuses_what_it_cannot_export(run_dir: Path, tmp_path: Path) -> None:
     not_a_run = tmp_path / "nothing"
     not_a_run.mkdir()

@@ -133,13 +133,13 @@ def _dry_run(task: Task, config: RunConfig, out: Path, console: Console) -> int:
     from rewardsmith.agent.train.backends import resolve_backend
     from rewardsmith.envs.rollout import random_rollout
 
-    config, _, backend_line = resolve_backend(task, config)  # as a run resolves it: jax without a JAX env is refused
+    config, backend, backend_line = resolve_backend(task, config)  # as a run resolves it: jax without a JAX env is refused
     check_fitness(task, random_rollout(task, n=256, seed=config.seed))  # a typo'd function name fails here, not later
     plan = plan_for(task, backend=config.backend, rounds=config.rounds, samples=config.samples, steps=config.steps,
                     workers=config.workers, baselines=config.baselines, final_seeds=config.final_seeds,
                     videos=config.records_videos)
     label = make_designer(config.designer, llm=config.llm, run_dir=None).label
-    return dry_run(task, plan, label, out, console, notes=(backend_line, settings_line(task)))
+    return dry_run(task, plan, label, out, console, backend, notes=(backend_line, settings_line(task)))
 
 
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:

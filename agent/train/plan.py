@@ -68,6 +68,17 @@ class JobSeconds:
     """One rollout video (only recorded when a person reviews, or with ``--video``)."""
     batch: float | None = None
     """One program that trains a round's targets together (the jax backend), when the run has one."""
+    batch_start: float | None = None
+    """A program's seconds besides its targets' steps (process start, compile), when measured apart from them."""
+    batch_target: float | None = None
+    """The seconds one target's steps add to a program, when measured apart (a program's time grows with its targets)."""
+
+    def program(self, targets: int) -> float | None:
+        """One program's seconds for ``targets`` targets: from the per-target time when it was measured, else the
+        program measured whole (:attr:`batch`)."""
+        if self.batch_target is not None:
+            return (self.batch_start or 0.0) + targets * self.batch_target
+        return self.batch
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +98,7 @@ class StageWork:
 
         ``batched``: the targets train together in one program (:attr:`JobSeconds.batch`), then are evaluated apart.
         """
-        train = times.batch if batched else times.train
+        train = times.program(self.targets) if batched else times.train
         if train is None:
             return None
         validate = waves(self.validations, workers) * (times.validate or 0.0)

@@ -50,6 +50,8 @@ class Backend(ABC):
     """The ``--backend`` value."""
     prompt_rules: ClassVar[tuple[str, ...]] = ()
     """Rules the designer's system prompt adds for this backend (numbered after the common ones)."""
+    trains_together: ClassVar[bool] = False
+    """Whether a training call's targets train together in one job (:meth:`batch_step`), not one job each."""
     allocation_mode: ClassVar[Literal["rungs", "program"] | None] = None
     """How it trains a round whose budget is allocated (``--allocation``, :mod:`agent.train.allocation`): in rungs,
     each a job continuing from the previous rung's checkpoint; inside the round's program (its

@@ -65,6 +65,7 @@ class JaxSession:
 
 class JaxBackend(Backend):
     name: ClassVar[BackendName] = "jax"
+    trains_together: ClassVar[bool] = True
     allocation_mode: ClassVar[Literal["rungs", "program"] | None] = "program"
     prompt_rules: ClassVar[tuple[str, ...]] = (
         "The reward is traced with `jax.numpy` standing in for `np` and compiled, so: no in-place writes "

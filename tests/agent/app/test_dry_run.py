@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from rewardsmith.agent.app.dry_run import JobRates, describe, dry_run, estimate, plan_for, stored_rates
+from rewardsmith.agent.app.dry_run import JobRates, describe, dry_run, estimate, measure_rates, plan_for, stored_rates
+from rewardsmith.agent.train.backends import SB3Backend
 from rewardsmith.agent.train.plan import rollout_budget
 from rewardsmith.envs.tasks import load_task
 from tests.support.runs import copy_run
@@ -47,13 +48,14 @@ def test_the_estimate_counts_every_stage_validation_training_evaluation_and_the_
 def test_dry_run_takes_job_times_from_earlier_runs(paused_run_template: Path, tmp_path: Path) -> None:
     copy_run(paused_run_template, tmp_path)
     task = load_task("cartpole")
-    stored = stored_rates(task, tmp_path)
+    stored = stored_rates(task, tmp_path, "sb3")
     assert stored is not None and stored.steps_per_s > 0 and stored.source.startswith("stored:")
     assert stored.evaluate_s and stored.video_s and stored.validate_s  # the template run records videos
-    assert stored_rates(load_task("pendulum"), tmp_path) is None  # another task's runs are not a measurement
+    assert stored_rates(load_task("pendulum"), tmp_path, "sb3") is None  # another task's runs are not a measurement
+    assert stored_rates(task, tmp_path, "jax") is None  # nor runs on another backend
     out = io.StringIO()
     plan = plan_for(task, backend="sb3", rounds=1, samples=2, steps=5000, workers=1, baselines=False, final_seeds=0)
-    assert dry_run(task, plan, "offline", tmp_path, Console(file=out, width=200)) == 0
+    assert dry_run(task, plan, "offline", tmp_path, Console(file=out, width=200), SB3Backend()) == 0
     text = out.getvalue()
     assert "stored: medians of" in text and "estimated time" in text and "6,144" in text
 
@@ -62,7 +64,7 @@ def test_with_no_earlier_run_the_jobs_are_timed_now_and_said(tmp_path: Path) -> 
     task = load_task("cartpole")
     out = io.StringIO()
     plan = plan_for(task, backend="sb3", rounds=1, samples=1, steps=2048, workers=1, baselines=False, final_seeds=0)
-    assert dry_run(task, plan, "offline", tmp_path / "none", Console(file=out, width=200)) == 0
+    assert dry_run(task, plan, "offline", tmp_path / "none", Console(file=out, width=200), SB3Backend()) == 0
     text = out.getvalue()
     assert "measured now:" in text and "a sandboxed probe reward" in text and "its evaluation" in text, text
     rate = re.search(r"\(([\d,]+) steps/s after ([\d.]+) s of start-up\), an evaluation ([\d.]+) s", text)
@@ -94,3 +96,21 @@ def test_a_run_reports_its_best_reward_over_fresh_training_seeds(run_cli, tmp_pa
     assert summary["final"]["seeds"] == [1, 2] and summary["final"]["designed"]["std"] is not None
     assert (run / "fitness.png").is_file() and list(run.glob("round_01/cand_*/training.png"))
     assert list(run.glob("round_01/cand_*/sb3/events.out.tfevents.*"))
+
+
+def test_on_the_jax_backend_a_program_is_timed_and_the_estimate_grows_with_its_targets(tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    from rewardsmith.agent.train.backends import JaxBackend
+
+    task = load_task("cartpole")
+    rates = measure_rates(task, JaxBackend())
+    assert rates.batched and rates.steps_per_s > 0 and rates.train_start_s > 0  # the compile is start-up, not rate
+    assert "a 2-target program of jax" in rates.source
+    small = plan_for(task, backend="jax", rounds=1, samples=2, steps=4096, workers=1, baselines=False, final_seeds=0)
+    large = plan_for(task, backend="jax", rounds=1, samples=8, steps=4096, workers=1, baselines=False, final_seeds=0)
+    per_target = 4096 / rates.steps_per_s
+    (_, t_small), (_, t_large) = estimate(small, rates)[0], estimate(large, rates)[0]
+    # one program per round: 6 more targets add their steps to it (and their validations and evaluations)
+    assert t_large - t_small == pytest.approx(6 * (per_target + (rates.evaluate_s or 0) + (rates.validate_s or 0)))
+    text = "\n".join(describe(small, task, "offline", rates, 2, 1.0))
+    assert "in one program" in text and "env-steps/s over all its targets" in text

@@ -44,7 +44,7 @@ from rewardsmith.agent.report.final import ARMS, final_seeds
 from rewardsmith.agent.rundir.layout import CandidateFiles, parse_candidate_id
 from rewardsmith.agent.rundir.run import prepare_run, versions
 from rewardsmith.agent.rundir.store import RunStore
-from rewardsmith.agent.train.backends import resolve_backend
+from rewardsmith.agent.train.backends import Backend, resolve_backend
 from rewardsmith.agent.train.executors.local import LocalExecutor
 from rewardsmith.agent.train.pipelines import Trainer
 from rewardsmith.agent.train.targets import TrainSettings
@@ -128,10 +128,10 @@ def run_bench(options: BenchOptions, console: Console, command: str, live: bool 
     scores: list[TaskScore] = []
     designer = ""
     for i, task in enumerate(tasks, 1):
-        config, _, backend_line = resolve_backend(task, _design_config(task, options))
+        config, backend, backend_line = resolve_backend(task, _design_config(task, options))
         view.header([f"── bench {i}/{len(tasks)}: {task.name} ({task.env_id}), "
                      f"{TrainSettings.for_run(task, config).steps:,} PPO steps per training run; {backend_line} ──"])
-        score, designer = _bench_task(task, options, view)
+        score, designer = _bench_task(task, config, backend, options, view)
         scores.append(score)
         view.header([_one_line(score)])
     report = _aggregate(options, scores, command, designer, time.monotonic() - started)
@@ -140,10 +140,11 @@ def run_bench(options: BenchOptions, console: Console, command: str, live: bool 
     return report
 
 
-def _bench_task(task: Task, options: BenchOptions, view: _BenchView) -> tuple[TaskScore, str]:
+def _bench_task(task: Task, config: RunConfig, backend: Backend, options: BenchOptions,
+                view: _BenchView) -> tuple[TaskScore, str]:
+    """One task's row: ``config`` is the design loop's, its backend resolved (``backend``)."""
     started, load0 = time.monotonic(), os.getloadavg()[0]
     root = options.out_dir / task.name
-    config, backend, _ = resolve_backend(task, _design_config(task, options))
     ### 1. Design: the same loop `rewardsmith run` runs, on the bench's backend
     summary, designer = _design(task, config, root / "design", view)
     ### 2. Final comparison: designed, human and sparse on fresh training seeds, as a run's (agent.report.final)

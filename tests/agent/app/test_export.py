@@ -89,16 +89,19 @@ def test_policy_zip_loads_with_sb3_and_acts_exactly_like_the_evaluators_policy(r
     env.close()
 
 
-def test_sb3_ppo_trains_a_few_thousand_steps_on_the_exported_reward_outside_any_run(exported: Path) -> None:
+def test_sb3_ppo_trains_a_few_thousand_steps_on_the_exported_reward_outside_any_run(exported: Path,
+                                                                                   tmp_path: Path) -> None:
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import configure
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the README advises: several threads spin against the reward worker on few cores
     venv = make_vec_env(lambda: RewardSmithReward(gym.make("CartPole-v1"), exported / "best_reward.py"), n_envs=2)
     try:
         model = PPO("MlpPolicy", venv, n_steps=512, batch_size=256, n_epochs=2, seed=0, device="cpu")
+        model.set_logger(configure(str(tmp_path / "log"), []))  # not SB3's default: a new $TMPDIR/SB3-<time> folder
         model.learn(total_timesteps=3000)
         assert model.num_timesteps >= 3000
         assert model.ep_info_buffer is not None
@@ -111,7 +114,7 @@ def test_sb3_ppo_trains_a_few_thousand_steps_on_the_exported_reward_outside_any_
         torch.set_num_threads(threads)
 
 
-def test_the_readme_example_runs_as_written(exported: Path) -> None:
+def test_the_readme_example_runs_as_written(exported: Path, tmp_path: Path) -> None:
     readme = (exported / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     assert len(blocks) == 1
@@ -121,7 +124,7 @@ def test_the_readme_example_runs_as_written(exported: Path) -> None:
     script.write_text(code.replace(README_STEPS, "STEPS = 300"))  # the one change: a small budget
     try:
         proc = subprocess.run([sys.executable, script.name], cwd=exported, text=True, capture_output=True,
-                              timeout=120, env=dict(os.environ))
+                              timeout=120, env=dict(os.environ, TMPDIR=str(tmp_path)))  # SB3's logger folder
     finally:
         script.unlink()
     assert proc.returncode == 0, proc.stdout + proc.stderr

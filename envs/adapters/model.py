@@ -98,6 +98,8 @@ class StateTable(BaseModel):
                                       "net contact force become fields")
     distances: tuple[DistanceItem, ...] = Field(default=(), strict=False, description="distances between two "
                                                 "sites or bodies")
+    offsets: tuple[DistanceItem, ...] = Field(default=(), strict=False, description="where one site, body or geom "
+                                              "is as seen from another: its x, y, z in the other's own frame")
     forward: Forward = Field(default="+x", description="the world direction that is the robot's forward")
     progress: str | None = Field(default=None, pattern=r"^-?[A-Za-z_][A-Za-z0-9_]*$", description="the scalar field "
                                  "whose growth is the task's progress ('-name': whose decrease); default: the root's "
@@ -106,7 +108,8 @@ class StateTable(BaseModel):
     def selection(self) -> Selection:
         return Selection(root=self.root, joints=self.joints, bodies=self.bodies, sites=self.sites,
                          sensors=self.sensors, contacts=self.contacts, forward=self.forward,
-                         distances=tuple(Distance(d.a, d.b, d.name) for d in self.distances))
+                         distances=tuple(Distance(d.a, d.b, d.name) for d in self.distances),
+                         offsets=tuple(Distance(d.a, d.b, d.name) for d in self.offsets))
 
 
 @dataclass(frozen=True)

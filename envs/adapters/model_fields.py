@@ -60,6 +60,8 @@ class Selection:
     contacts: tuple[str, ...] = ()
     """Bodies or geoms whose contact flag and net contact force become fields."""
     distances: tuple[Distance, ...] = ()
+    offsets: tuple[Distance, ...] = ()
+    """Where ``b`` is as seen from ``a``: its position in ``a``'s own frame (a target's bearing, e.g.)."""
     forward: Forward = "+x"
     """The world direction the robot's "forward" is."""
 
@@ -247,6 +249,8 @@ class _Plan:
             self.contact_fields(name)
         for d in self.sel.distances:
             self.distance_field(d)
+        for d in self.sel.offsets:
+            self.offset_field(d)
 
     def root_body(self) -> int | None:
         m = self.base
@@ -437,13 +441,26 @@ class _Plan:
                             low=0.0, target=0.0, target_kind="hold", doc=f"distance from the {d.a} to the {d.b}"),
                  "distance", (self.point(d.a), None), (self.point(d.b), None))
 
+    def offset_field(self, d: Distance) -> None:
+        """MuJoCo's ``framepos`` of ``b`` with ``a`` as its reference frame: ``b - a`` in ``a``'s axes."""
+        ref = (self.object(d.a, "offsets"), d.a)
+        self.add(StateField(name=d.name or f"{_ident(d.b)}_from_{_ident(d.a)}", shape=(3,), unit="m", kind="position",
+                            target=0.0, target_kind="hold",
+                            doc=f"where the {d.b} is as seen from the {d.a}: its x, y, z in the {d.a}'s own frame "
+                                f"(0 = at the {d.a})"),
+                 "slice", (self.sensor(self.mj.mjtSensor.mjSENS_FRAMEPOS, self.object(d.b, "offsets"), d.b, ref), None))
+
     def point(self, name: str) -> int:
+        return self.sensor(self.mj.mjtSensor.mjSENS_FRAMEPOS, self.object(name, "distances"), name)
+
+    def object(self, name: str, key: str) -> Any:
+        """The MuJoCo object type of a named site, body or geom (looked up in that order)."""
         mj = self.mj
         for names, objtype in ((self.sites, mj.mjtObj.mjOBJ_SITE), (self.bodies[1:], mj.mjtObj.mjOBJ_XBODY),
                                (self.geoms, mj.mjtObj.mjOBJ_GEOM)):
             if name in names:
-                return self.sensor(mj.mjtSensor.mjSENS_FRAMEPOS, objtype, name)
-        raise _unknown("site, body or geom", name, [*self.sites, *self.bodies[1:], *self.geoms], "distances")
+                return objtype
+        raise _unknown("site, body or geom", name, [*self.sites, *self.bodies[1:], *self.geoms], key)
 
 
 _SENSOR_UNITS: Mapping[str, tuple[str, FieldKind, str]] = {

@@ -39,7 +39,7 @@ def test_the_fields_come_from_the_model_with_units_and_sign_conventions(task: Ta
     assert list(fields) == ["x_position", "x_velocity", "torso_height", "z_velocity", "up_vector", "angular_velocity",
                             "joint_pos", "joint_vel", "front_foot_position", "front_foot_height", "front_foot_velocity",
                             "flag_position", "nose_position", "nose_touch", "front_foot_contact",
-                            "front_foot_contact_force", "nose_to_flag", "healthy"]
+                            "front_foot_contact_force", "nose_to_flag", "flag_from_nose", "healthy"]
     assert fields["x_velocity"].forward_sign == 1 and "positive = moving forward" in fields["x_velocity"].doc
     assert fields["torso_height"].kind == "height" and fields["torso_height"].unit == "m"
     assert fields["joint_pos"].shape == (2,) and "front_hip, back_hip" in fields["joint_pos"].doc
@@ -70,6 +70,8 @@ def test_the_fields_read_what_mujoco_computes(task: Task) -> None:
     np.testing.assert_allclose(state.front_foot_position[0], data.xpos[foot])
     nose, flag = data.site("nose").xpos, data.site("flag").xpos
     assert state.nose_to_flag[0] == pytest.approx(np.linalg.norm(nose - flag))
+    # the flag as seen from the nose: in the nose's own axes (the torso pitches, so they are not the world's)
+    np.testing.assert_allclose(state.flag_from_nose[0], (flag - nose) @ data.site("nose").xmat.reshape(3, 3), atol=1e-9)
     touching = any(foot in (model.geom_bodyid[c.geom1], model.geom_bodyid[c.geom2]) for c in data.contact[:data.ncon])
     assert state.front_foot_contact[0] == float(touching)
 

@@ -65,6 +65,7 @@ reward = "own_reward.py"
 bodies = ["front_foot"]
 contacts = ["front_foot"]
 distances = [["nose", "flag"]]
+offsets = [["nose", "flag"]]
 
 [train]
 steps = 256

@@ -270,7 +270,7 @@ def load_task_file(path: Path) -> Task:
         adapter_ref=model.adapter,
         env_kwargs=dict(model.env_kwargs),
         train=TrainConfig(model.train.steps, model.train.n_envs, model.train.timeout_s, model.train.ppo,
-                          dict(model.train.backend_steps)),
+                          {str(k): v for k, v in model.train.backend_steps.items()}),
         eval=EvalConfig(model.eval.selection_episodes, model.eval.heldout_episodes),
         source=path,
         train_origin=origin,

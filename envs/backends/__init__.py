@@ -20,7 +20,7 @@ POLICY_LOADERS: dict[PolicyFormat, str] = {"sb3": "rewardsmith.envs.backends.sb3
 def sb3_state_dict(path: Path, config: PolicyConfig) -> dict[str, Any]:
     """The policy file's arrays as SB3 ``MlpPolicy``'s state dict, whoever trained it (``rewardsmith export`` builds
     policy.zip from it); ``ValueError`` when the policy has no SB3 counterpart."""
-    return importlib.import_module(POLICY_LOADERS[config.format]).sb3_state_dict(path, config)  # type: ignore[no-any-return]
+    return importlib.import_module(POLICY_LOADERS[config.format]).sb3_state_dict(path, config)
 
 
 def load_policy(path: Path, config: PolicyConfig, observation_space: Any, action_space: Any) -> Any:

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, get_args
@@ -167,6 +167,9 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
 
     task = load_task(config.task)
     config, _, backend_line = resolve_backend(task, config)
+    budget = rollout_budget(task, config.steps, config.backend)
+    if new and config.steps is None:  # pinned in config.json: a resume trains at it even if the task file changes
+        config = replace(config, steps=budget.steps)
     designer = make_designer(config.designer, llm=config.llm, run_dir=run_dir)
     isolation = require_full_isolation(detect_isolation(), config.allow_weak_sandbox)
     store = RunStore(run_dir)
@@ -176,7 +179,6 @@ def _start(run_dir: Path, config: RunConfig, console: Console, new: bool) -> int
     try:
         with store.lock():  # two processes never work on one run
             record = prepare_run(store, config, designer.label, isolation.describe(), task.name)
-            budget = rollout_budget(task, config.steps, config.backend)
             view.header([
                 f"RewardSmith {'run' if new else 'resume'}: {task.name} ({task.env_id}) → {run_dir}",
                 f"designer: {designer.label}",

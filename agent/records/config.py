@@ -103,7 +103,8 @@ class RunConfig:
     samples: int = field(default=4, metadata=flag(at_least=1, at_most=1000))
     """Candidates each round samples, K."""
     steps: int | None = field(default=None, metadata=flag(at_least=1, at_most=10**10))
-    """PPO environment steps per candidate; None = the task file's budget."""
+    """PPO environment steps per candidate; None = the task file's budget on the run's backend, recorded when a run
+    starts so that a resume keeps it."""
     seed: int = field(default=0, metadata=flag(at_least=0, at_most=2**31 - 1))
     """Training seed, the same for every candidate and baseline so that they compare fairly."""
     workers: int = field(default=1, metadata=flag(default=default_workers, default_help="this machine's cores",

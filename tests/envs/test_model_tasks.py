@@ -133,13 +133,15 @@ def test_validate_and_a_tiny_run(tmp_path: Path, run_cli, backend: str, baseline
     (tmp_path / "reward.py").write_text(REWARD)
     valid = run_cli("validate", str(task_file), "reward.py", "--backend", backend)
     assert valid.returncode == 0 and "accepted" in valid.stdout, valid.stdout + valid.stderr
-    run = run_cli("run", str(task_file), "--rounds", "1", "--samples", "1", "--steps", "128", "--backend", backend,
+    run = run_cli("run", str(task_file), "--rounds", "1", "--samples", "1", "--backend", backend,
                   *(() if baselines else ("--no-baselines",)), "--final-seeds", "0", "--no-video", "--no-screen",
                   "--out", "runs")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     out = next((tmp_path / "runs").glob("walker-forward-*"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["finished"] and summary["best_id"] == "r01c01", summary
+    # the task file's budget (256) is recorded as the run's: a resume after the file changes keeps it
+    assert json.loads((out / "config.json").read_text())["config"]["steps"] == 256
     assert summary["best_heldout_fitness"] is not None and np.isfinite(summary["best_heldout_fitness"])
     if baselines:  # the env's own reward (the reward file) trained the human baseline
         human = read_record(out / "baselines" / "human" / "metrics.json", TrainingResult)

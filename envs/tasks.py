@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -147,16 +146,17 @@ class TrainConfig:
     n_envs: int
     timeout_s: int
     ppo: PpoSettings = field(default_factory=PpoSettings)
-    backend_steps: Mapping[str, int] = field(default_factory=dict)
-    """A backend's own budget (``[train.backend_steps]``), where it differs from ``steps``."""
+    backend_steps: tuple[tuple[str, int], ...] = ()
+    """A backend's own budget (``[train.backend_steps]``) where it differs from ``steps``, as (name, steps) pairs
+    (a tuple: the settings stay hashable)."""
 
     def steps_on(self, backend: str) -> int:
         """The task's budget on ``backend`` (a resolved name, not ``auto``): its own line, else ``steps``."""
-        return self.backend_steps.get(backend, self.steps)
+        return dict(self.backend_steps).get(backend, self.steps)
 
     def budgets(self) -> str:
         """``200,000 steps`` or ``200,000 steps (jax: 1,000,000)``, for listings."""
-        own = ", ".join(f"{b}: {n:,}" for b, n in sorted(self.backend_steps.items()))
+        own = ", ".join(f"{b}: {n:,}" for b, n in sorted(self.backend_steps))
         return f"{self.steps:,} steps" + (f" ({own})" if own else "")
 
 
@@ -270,7 +270,7 @@ def load_task_file(path: Path) -> Task:
         adapter_ref=model.adapter,
         env_kwargs=dict(model.env_kwargs),
         train=TrainConfig(model.train.steps, model.train.n_envs, model.train.timeout_s, model.train.ppo,
-                          {str(k): v for k, v in model.train.backend_steps.items()}),
+                          tuple((str(k), v) for k, v in sorted(model.train.backend_steps.items()))),
         eval=EvalConfig(model.eval.selection_episodes, model.eval.heldout_episodes),
         source=path,
         train_origin=origin,

@@ -49,7 +49,8 @@ def test_help_is_written_for_a_person(cls: type, resume: bool) -> None:
 def test_help_names_defaults_as_people_write_them() -> None:
     helps = _helps(RunConfig)
     assert helps["--first-rung"].endswith("(default 0.25)")
-    assert helps["--steps"].endswith("(default: the task file's budget)")
+    assert helps["--steps"].endswith("(default: the task file's budget on the run's backend, recorded when a run starts so "
+                                       "that a resume keeps it)")
     assert helps["--call-timeout"].endswith("(default 5 s)")
     assert helps["--workers"].startswith("Training processes running at once (default: this machine's cores, here ")
     assert helps["--no-baselines"].endswith("On by default; --no-baselines turns it off")

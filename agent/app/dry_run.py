@@ -174,16 +174,16 @@ def measure_rates(task: Task, backend: Backend, videos: bool = False) -> JobRate
                           executor=LocalExecutor(1, poll_s=0.05), on_event=listen)
         batch = store.round_files(1)
         trainer.train_and_evaluate(targets, batch=batch if together else None)
-        stats = _program_stats(batch.jax_round("stats")) if together else None
+        stats = store.load_round_stats(batch) if together else None
     job = next((k for k in walls if k not in ("evaluate", "video")), None)
-    if job is None:
+    if job is None or (together and stats is None):
         raise TaskError(f"the dry run's probe training of {task.name} failed; `rewardsmith evaluate {task.name} "
                         "REWARD.py` trains one and shows why")
     train_wall = walls[job]
     if stats is not None:  # the program's own clock: its run apart from its start-up and compile
-        total, run_s = stats
-        rate, start_s = total / run_s, max(0.0, train_wall - run_s)
-        what = f"a {len(targets)}-target program of {backend.name} ({total:,} env-steps, {train_wall:.1f} s as a job)"
+        rate, start_s = stats.env_steps / stats.run_s, max(0.0, train_wall - stats.run_s)
+        what = (f"a {len(targets)}-target program of {backend.name} ({stats.env_steps:,} env-steps, {train_wall:.1f} s "
+                "as a job)")
     else:
         rate = steps / train_wall
         if len(marks) >= 2 and marks[-1][0] > marks[0][0] and marks[-1][1] > marks[0][1]:
@@ -195,17 +195,6 @@ def measure_rates(task: Task, backend: Backend, videos: bool = False) -> JobRate
                     video_s=walls.get("video"), batched=stats is not None,
                     source=f"measured now: {what}, its evaluation {walls.get('evaluate', 0.0):.1f} s"
                            + (f", its video {walls['video']:.1f} s" if "video" in walls else ""))
-
-
-def _program_stats(path: Path) -> tuple[int, float] | None:
-    """(env-steps, run seconds) of a finished program (its ``jax_round.json``), None when it wrote none."""
-    import json
-
-    try:
-        stats = json.loads(path.read_text())
-        return int(stats["env_steps"]), float(stats["run_s"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def estimate(plan: RunPlan, rates: JobRates) -> list[tuple[str, float]]:

@@ -1,6 +1,6 @@
 """State fields derived from a MuJoCo model: what a task names (or sensible defaults) as MuJoCo sensors.
 
-:func:`build_model` reads an MJCF file with ``MjSpec``, removes what the task asks to remove, picks the
+:func:`build_model` reads an MJCF file with ``MjSpec`` (the task's edits to it: :mod:`.model_spec`), picks the
 parts that become state fields — the root body (its position, height, velocities, up axis, heading and
 angular velocity), hinge and slide joints, named bodies, sites and sensors, contact flags and forces,
 distances between two points — and adds one MuJoCo sensor per read to the model before compiling it.
@@ -14,7 +14,6 @@ physics substep (MuJoCo computes sensors before it integrates).
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,8 @@ import numpy as np
 from rewardsmith.core.errors import TaskError
 from rewardsmith.core.state import ActionSpec, FieldKind, StateField
 from rewardsmith.envs.adapters.model_reads import Formula, Read
+from rewardsmith.envs.adapters.model_spec import compile_spec, load_spec
+from rewardsmith.envs.adapters.model_spec import unknown_part as _unknown
 
 Forward = Literal["+x", "-x", "+y", "-y"]
 SENSOR_PREFIX = "rewardsmith:"
@@ -103,19 +104,14 @@ def build_model(path: Path, selection: Selection, remove: Sequence[str] = (),
     every problem is a one-line :class:`TaskError`."""
     import mujoco
 
-    try:
-        spec = mujoco.MjSpec.from_file(str(path))
-    except ValueError as exc:
-        raise TaskError(f"cannot load the model {path.name}: {_one_line(exc)}") from None
-    _remove(spec, remove)
-    _set_damping(spec, damping or {})
-    plan = _Plan(_compile(spec, path), selection)
+    spec = load_spec(path, remove, damping or {})
+    plan = _Plan(compile_spec(spec, path), selection)
     plan.run()
     for i, (kind, objtype, name, ref, intprm) in enumerate(plan.sensors):
         spec.add_sensor(name=f"{SENSOR_PREFIX}{i}", type=kind, objtype=objtype, objname=name,
                         reftype=ref[0] if ref else mujoco.mjtObj.mjOBJ_UNKNOWN, refname=ref[1] if ref else "",
                         intprm=list(intprm) if intprm else [0, 0, 0])
-    model = _compile(spec, path)
+    model = compile_spec(spec, path)
     reads = plan.reads(model)
     names = [r.field.name for r in reads]
     dup = next((n for n in names if names.count(n) > 1), None)
@@ -125,35 +121,6 @@ def build_model(path: Path, selection: Selection, remove: Sequence[str] = (),
     return BuiltModel(model=model, reads=reads, root=plan.root, root_qpos_xy=plan.root_qpos_xy,
                       actuators=tuple(model.actuator(i).name or f"actuator {i}" for i in range(model.nu)),
                       action_low=low, action_high=high, action_doc=doc)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:400]
-
-
-def _compile(spec: Any, path: Path) -> Any:
-    try:
-        return spec.compile()
-    except ValueError as exc:
-        raise TaskError(f"cannot compile the model {path.name}: {_one_line(exc)}") from None
-
-
-def _remove(spec: Any, names: Sequence[str]) -> None:
-    """Delete bodies or geoms by name (a scene's props a task does not use: DMC's quadruped ball and walls)."""
-    for name in names:
-        element = spec.body(name) or spec.geom(name)
-        if element is None:
-            raise TaskError(f"field 'physics.remove': the model has no body or geom named {name!r}")
-        spec.delete(element)
-
-
-def _set_damping(spec: Any, damping: Mapping[str, float]) -> None:
-    for name, value in damping.items():
-        joint = spec.joint(name)
-        if joint is None:
-            known = [j.name for j in spec.joints]
-            raise _unknown("joint", name, known, "damping", table="physics")
-        joint.damping[:] = [value, 0.0, 0.0]  # MjSpec keeps (damping, and two polynomial coefficients after it)
 
 
 def _names(model: Any, objtype: Any, count: int) -> list[str]:
@@ -166,16 +133,6 @@ def _ident(name: str) -> str:
     """A model name as a Python identifier (``front-left.toe`` → ``front_left_toe``)."""
     ident = re.sub(r"\W", "_", name).strip("_") or "part"
     return f"p_{ident}" if ident[0].isdigit() else ident
-
-
-def _unknown(what: str, name: str, known: Sequence[str], key: str, table: str = "state") -> TaskError:
-    known = [k for k in known if k]
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    listed = ", ".join(known[:40]) + (" …" if len(known) > 40 else "") if known else "none"
-    plural = {"body": "bodies", "body or geom": "bodies and geoms", "site, body or geom": "sites, bodies and geoms"}
-    return TaskError(f"field '{table}.{key}': the model has no {what} named {name!r}{hint}; "
-                     f"its {plural.get(what, what + 's')}: {listed}")
 
 
 Part = tuple[int, tuple[int, ...] | None]
